@@ -1,0 +1,108 @@
+"""Firm exit and entry.
+
+A firm whose capital has stayed negative for ``exit_months`` consecutive months exits: its talent
+returns to the local job-seeker pool, its negative capital is written off (a recorded capital
+source) and the investment it still owes is removed from the investing places' claims. New firms
+are founded in freed agent slots: per place, a Poisson number with mean
+``entry_rate × live firms × (local knowledge / regional knowledge)^0.5``, so entry concentrates
+where knowledge is rich (spin-offs). Founders start from the local knowledge pool, with founding
+capital from the local investable pool (a recorded flow) and no staff; they hire like any firm.
+The agent population is bounded by the slots created at start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .innovation import place_pools
+from .production import target_talent
+
+if TYPE_CHECKING:
+    from .model import CoinnovationModel
+
+
+def exits(model: CoinnovationModel) -> np.ndarray:
+    """Remove firms with persistent negative capital; return the exiting slots."""
+    f, prm, book = model.firms, model.prm, model.book
+    p = model.n_places
+    w = model.firm_weight()
+    f.neg_months = np.where(f.alive & (f.capital < 0), f.neg_months + 1, 0)
+    out = np.flatnonzero(f.alive & (f.neg_months >= prm["exit_months"]))
+    if len(out) == 0:
+        return out
+    model.talent_pool += np.bincount(f.unit_place[out], weights=w[out] * f.talent[out], minlength=p)
+    book.account_by("exit_writeoff", f.place[out], -w[out] * np.minimum(f.capital[out], 0.0))
+    bad = np.bincount(f.place[out], weights=w[out] * f.debt[out], minlength=p)
+    owed = model.debt_matrix.sum(axis=0)
+    share = np.divide(model.debt_matrix, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
+    model.debt_matrix = np.maximum(model.debt_matrix - share * bad[None, :], 0.0)
+    f.alive[out] = False
+    f.talent[out] = 0.0
+    f.capital[out] = 0.0
+    f.debt[out] = 0.0
+    f.neg_months[out] = 0
+    return out
+
+
+def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
+    """Found new firms in free slots; return the slots filled."""
+    f, prm, book = model.firms, model.prm, model.book
+    p = model.n_places
+    free = np.flatnonzero(~f.alive)
+    live = np.bincount(f.place[f.alive], minlength=p).astype(float)
+    pools = place_pools(model)
+    kp = pools.sum(axis=1)
+    rel = np.divide(kp, kp[live > 0].mean() if (live > 0).any() else 1.0,
+                    out=np.zeros(p), where=kp > 0)
+    lam = prm["entry_rate"] * live * np.sqrt(rel)
+    births = rng.poisson(lam) if lam.sum() > 0 else np.zeros(p, np.int64)
+    n = int(min(births.sum(), len(free)))
+    if n == 0:
+        return np.zeros(0, np.int64)
+    slots = free[:n]
+    place = np.repeat(np.arange(p), births)[:n]
+    f.alive[slots] = True
+    f.place[slots] = place
+    f.unit_place[slots] = place
+    cum = np.cumsum(model.places.mix[place], axis=1)
+    f.field[slots] = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), cum.shape[1] - 1)
+    f.knowledge[slots] = 0.5 * pools[place]
+    f.talent[slots] = 0.0
+    f.capital[slots] = 0.0
+    f.debt[slots] = 0.0
+    f.neg_months[slots] = 0
+    f.firm_id[slots] = model.next_firm_id + np.arange(n)
+    model.next_firm_id += n
+    # productivity: a draw around the place's live firms (log-normal, same spread as at start)
+    ref = np.zeros(p)
+    for_place = f.alive.copy()
+    for_place[slots] = False
+    cnt = np.bincount(f.place[for_place], minlength=p)
+    sumlog = np.bincount(f.place[for_place], weights=np.log(np.maximum(
+        f.base_productivity[for_place], 1e-300)), minlength=p)
+    np.divide(sumlog, cnt, out=ref, where=cnt > 0)
+    f.base_productivity[slots] = np.exp(ref[place] + rng.normal(0.0, 0.2, n))
+    f.productivity[slots] = f.base_productivity[slots]
+    tstar = target_talent(model)[slots]
+    w = model.firm_weight()[slots]
+    want = prm["capital_buffer_months"] * model.wage[place] * tstar
+    avail = model.capital_pool[place] * 0.01
+    grant = np.minimum(want, np.divide(avail, np.maximum(w, 1e-12)))
+    per_place = np.bincount(place, weights=w * grant, minlength=p)
+    scale = np.divide(model.capital_pool, per_place, out=np.ones(p), where=per_place > model.capital_pool)
+    grant *= np.minimum(scale, 1.0)[place]
+    f.capital[slots] = grant
+    f.overhead[slots] = prm["overhead_share"] * model.wage[place] * tstar
+    used = np.bincount(place, weights=w * grant, minlength=p)
+    model.capital_pool -= used
+    book.add_matrix("founding", np.diag(used))
+    return slots
+
+
+def step(model: CoinnovationModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Exits, then entries; return (exited slots, entered slots)."""
+    gone = exits(model)
+    born = entries(model, rng)
+    return gone, born

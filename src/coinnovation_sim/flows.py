@@ -1,0 +1,190 @@
+"""Recording of factor flows between places, and of the sources and sinks of the stocks.
+
+Every unit of talent, technology and capital that moves in a step is recorded origin → destination
+(place indices) on a *channel* (hire, service, collaboration, spillover, investment, ...). Amounts
+are summed per step and place pair, so a run stays a small table whatever the agent count.
+Channels whose destination is chosen with friction also store the expected flow matrix the same
+model state would give with every administrative barrier set to zero (for the integration index).
+
+Stocks change only through recorded flows (which move them between places) and recorded
+*accounts* (sources and sinks such as graduation, retirement, operating profit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FACTORS: tuple[str, ...] = ("talent", "technology", "capital")
+UNITS: dict[str, str] = {"talent": "person-months", "technology": "万元", "capital": "万元"}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A kind of flow.
+
+    Attributes
+    ----------
+    factor : str
+        One of :data:`FACTORS`.
+    name : str
+        Channel name, unique within the run.
+    chosen : bool
+        Whether destinations are chosen under friction (then a border-free expectation is stored).
+    """
+
+    factor: str
+    name: str
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class Account:
+    """A source (positive) or sink (negative) of a stock, per place.
+
+    Attributes
+    ----------
+    factor : str
+        ``talent`` or ``capital``.
+    name : str
+        Account name.
+    """
+
+    factor: str
+    name: str
+
+
+CORE_CHANNELS: tuple[Channel, ...] = (
+    Channel("talent", "hire", True),
+    Channel("technology", "service", True),
+    Channel("technology", "collaboration", True),
+    Channel("technology", "spillover", True),
+    Channel("capital", "investment", True),
+    Channel("capital", "repayment", False),
+    Channel("capital", "savings", False),
+    Channel("capital", "founding", False),
+)
+CORE_ACCOUNTS: tuple[Account, ...] = (
+    Account("talent", "graduation"),
+    Account("talent", "retirement"),
+    Account("capital", "operations"),
+    Account("capital", "institute_services"),
+    Account("capital", "collaboration_outlays"),
+    Account("capital", "transaction_costs"),
+    Account("capital", "exit_writeoff"),
+)
+
+
+class FlowBook:
+    """Per-step place-by-place flow matrices, border-free expectations and accounts.
+
+    Parameters
+    ----------
+    n_places : int
+        Number of places ``P``.
+    steps : int
+        Steps of the run (rows preallocated).
+    channels : sequence of Channel
+        Channels of the run (core plus mechanisms').
+    accounts : sequence of Account
+        Accounts of the run.
+    """
+
+    def __init__(self, n_places: int, steps: int, channels: tuple[Channel, ...],
+                 accounts: tuple[Account, ...]) -> None:
+        self.n_places = n_places
+        self.channels = tuple(channels)
+        self.accounts = tuple(accounts)
+        self._ch = {c.name: i for i, c in enumerate(self.channels)}
+        self._ac = {a.name: i for i, a in enumerate(self.accounts)}
+        p = n_places
+        self.flows = np.zeros((steps, len(self.channels), p, p))
+        self.free = np.full((steps, len(self.channels), p, p), np.nan)
+        self.ledger = np.zeros((steps, len(self.accounts), p))
+        self.t = -1
+
+    def begin(self, t: int) -> None:
+        """Start recording step ``t``."""
+        self.t = t
+
+    def add(self, channel: str, origin: np.ndarray, destination: np.ndarray,
+            amount: np.ndarray) -> None:
+        """Add flows given per transaction (vectorised, summed into the place matrix).
+
+        Parameters
+        ----------
+        channel : str
+            Channel name.
+        origin, destination : numpy.ndarray
+            Place indices per transaction.
+        amount : numpy.ndarray
+            Amounts per transaction (non-negative).
+        """
+        p = self.n_places
+        idx = np.asarray(origin, np.int64) * p + np.asarray(destination, np.int64)
+        mat = np.bincount(idx, weights=amount, minlength=p * p).reshape(p, p)
+        self.flows[self.t, self._ch[channel]] += mat
+
+    def add_matrix(self, channel: str, matrix: np.ndarray) -> None:
+        """Add a place-by-place flow matrix (rows origin, columns destination)."""
+        self.flows[self.t, self._ch[channel]] += matrix
+
+    def expect_free(self, channel: str, matrix: np.ndarray) -> None:
+        """Store the border-free expected flow matrix of a chosen channel for this step."""
+        ci = self._ch[channel]
+        cur = self.free[self.t, ci]
+        self.free[self.t, ci] = np.where(np.isnan(cur), 0.0, cur) + matrix
+
+    def account(self, name: str, per_place: np.ndarray) -> None:
+        """Add a source (positive) or sink (negative) per place to an account."""
+        self.ledger[self.t, self._ac[name]] += per_place
+
+    def account_by(self, name: str, place: np.ndarray, amount: np.ndarray) -> None:
+        """Add per-entity amounts to an account, summed by place."""
+        self.account(name, np.bincount(place, weights=amount, minlength=self.n_places))
+
+    def factor_matrix(self, t: int, factor: str) -> np.ndarray:
+        """Sum of all channels of ``factor`` at step ``t``, shape (P, P)."""
+        idx = [i for i, c in enumerate(self.channels) if c.factor == factor]
+        return self.flows[t, idx].sum(axis=0)
+
+    def factor_channels(self, factor: str) -> list[int]:
+        """Indices of the channels of a factor."""
+        return [i for i, c in enumerate(self.channels) if c.factor == factor]
+
+    def account_total(self, t: int, factor: str) -> float:
+        """Net of all sources and sinks of a factor at step ``t``."""
+        idx = [i for i, a in enumerate(self.accounts) if a.factor == factor]
+        return float(self.ledger[t, idx].sum())
+
+    def to_frame(self, ids: list[str], steps: int) -> pd.DataFrame:
+        """Tidy flows table: ``step, factor, channel, origin, destination, amount, unit``.
+
+        Only non-zero entries are listed.
+        """
+        st, ch, o, d = np.nonzero(self.flows[:steps])
+        factor = np.array([c.factor for c in self.channels], dtype=object)
+        chname = np.array([c.name for c in self.channels], dtype=object)
+        pid = np.array(ids, dtype=object)
+        return pd.DataFrame({
+            "step": st.astype(np.int64),
+            "factor": factor[ch],
+            "channel": chname[ch],
+            "origin": pid[o],
+            "destination": pid[d],
+            "amount": self.flows[:steps][st, ch, o, d],
+            "unit": np.array([UNITS[f] for f in factor[ch]], dtype=object),
+        })
+
+    def ledger_frame(self, ids: list[str], steps: int) -> pd.DataFrame:
+        """Tidy sources and sinks: ``step, factor, account, place, amount`` (non-zero only)."""
+        st, ac, p = np.nonzero(self.ledger[:steps])
+        return pd.DataFrame({
+            "step": st.astype(np.int64),
+            "factor": np.array([self.accounts[i].factor for i in ac], dtype=object),
+            "account": np.array([self.accounts[i].name for i in ac], dtype=object),
+            "place": np.array(ids, dtype=object)[p],
+            "amount": self.ledger[:steps][st, ac, p],
+        })

@@ -1,0 +1,60 @@
+"""Policy mechanisms: the seam through which scenarios act on the core.
+
+A mechanism is a class with a ``name`` (its key under ``mechanisms:``), the flow channels and
+accounts it records, and hooks the model calls each month before the core kernels. It acts only
+through the documented levers of :class:`coinnovation_sim.model.CoinnovationModel`:
+
+* ``barrier_multiplier`` (P×P, in [0, 1]): scales the administrative barriers of place pairs;
+* ``transaction_multiplier`` (P×P, > 0): scales technology transaction costs;
+* ``firms.unit_place``: where a firm's unit operates (its talent pool and institutes);
+* ``policy_cost`` (steps × P): public spending booked by the paying government;
+
+and draws only from its own random stream, ``model.stream(name)``.
+
+Mechanisms are switched by ``mechanisms.<name>.enabled``. Their behaviour is the subject of a
+later release; until a mechanism is registered here, enabling it is refused at validation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from ..flows import Account, Channel
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..model import CoinnovationModel
+
+
+class Mechanism:
+    """Base class of policy mechanisms.
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    config : pydantic model
+        The mechanism's validated scenario section.
+    """
+
+    name: ClassVar[str] = ""
+    channels: ClassVar[tuple[Channel, ...]] = ()
+    accounts: ClassVar[tuple[Account, ...]] = ()
+
+    def __init__(self, model: CoinnovationModel, config: object) -> None:
+        self.model = model
+        self.config = config
+        self.rng: np.random.Generator = model.stream(f"mechanism:{self.name}")
+
+    def active(self, t: int) -> bool:
+        """Whether month ``t`` lies in the mechanism's ``start``..``end`` window."""
+        end = getattr(self.config, "end", None)
+        return getattr(self.config, "start", 0) <= t and (end is None or t <= end)
+
+    def before_step(self, t: int) -> None:
+        """Act on the levers before the core kernels of month ``t``."""
+
+
+#: Implemented mechanisms by scenario key.
+REGISTRY: dict[str, type[Mechanism]] = {}

@@ -1,0 +1,184 @@
+"""Per-step metrics: integration of the focus place and of the region, hubs, inequality.
+
+Definitions (with formulas) are in ``docs/metrics.md``. In short, for a place ``p`` and a factor,
+with flows summed over the factor's channels in the step:
+
+* cross-boundary share ``S = external / total`` of the flows with ``p`` at one end (external:
+  the other end is another place; total includes flows inside ``p``); 0 when there are none;
+* border-free share ``S_free``: the same with each chosen channel's destinations redrawn with
+  every administrative barrier at zero (same state, same volumes), channels without a choice
+  unchanged;
+* integration index: mean over the three factors of ``min(1, S / S_free)`` (1 when
+  ``S_free = 0``) — 0 closed, 1 as open as if there were no administrative borders;
+* PageRank of ``p`` on the place flow network (each factor's matrix scaled to unit total, summed,
+  self-flows dropped);
+* Theil index of place knowledge (mean total knowledge per real firm, weighted by real firms).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import networkx as nx
+import numpy as np
+
+from .flows import FACTORS
+from .places import LEVELS
+
+if TYPE_CHECKING:
+    from .model import CoinnovationModel
+
+
+def ends(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """External and total flow with each place at one end.
+
+    Parameters
+    ----------
+    mat : numpy.ndarray
+        Flow matrix (origin rows, destination columns), shape (P, P).
+
+    Returns
+    -------
+    external, total : numpy.ndarray
+        Per place: ``out + in`` excluding the diagonal, and that plus the diagonal.
+    """
+    diag = np.diag(mat)
+    ext = mat.sum(axis=1) + mat.sum(axis=0) - 2.0 * diag
+    return ext, ext + diag
+
+
+def shares(model: CoinnovationModel, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Observed and border-free cross-boundary shares per factor, for every place."""
+    book = model.book
+    out = {}
+    for factor in FACTORS:
+        ext_obs = np.zeros(model.n_places)
+        ext_free = np.zeros(model.n_places)
+        tot = np.zeros(model.n_places)
+        for c in book.factor_channels(factor):
+            e, t_c = ends(book.flows[t, c])
+            ext_obs += e
+            tot += t_c
+            free = book.free[t, c]
+            if book.channels[c].chosen and not np.isnan(free).all():
+                fe, ft = ends(np.nan_to_num(free))
+                ext_free += np.divide(fe, ft, out=np.zeros_like(fe), where=ft > 0) * t_c
+            else:
+                ext_free += e
+        s_obs = np.divide(ext_obs, tot, out=np.zeros_like(tot), where=tot > 0)
+        s_free = np.divide(ext_free, tot, out=np.zeros_like(tot), where=tot > 0)
+        out[factor] = (s_obs, s_free)
+    return out
+
+
+def integration(s_obs: np.ndarray, s_free: np.ndarray) -> np.ndarray:
+    """``min(1, S / S_free)``, 1 where ``S_free`` is zero."""
+    ratio = np.divide(s_obs, s_free, out=np.ones_like(s_obs), where=s_free > 0)
+    return np.minimum(ratio, 1.0)
+
+
+def pagerank(model: CoinnovationModel, t: int) -> np.ndarray:
+    """PageRank of each place on the combined flow network of step ``t``."""
+    p = model.n_places
+    comb = np.zeros((p, p))
+    for factor in FACTORS:
+        m = model.book.factor_matrix(t, factor).copy()
+        np.fill_diagonal(m, 0.0)
+        if m.sum() > 0:
+            comb += m / m.sum()
+    if comb.sum() <= 0:
+        return np.full(p, 1.0 / p)
+    g = nx.DiGraph()
+    g.add_nodes_from(range(p))
+    o, d = np.nonzero(comb)
+    g.add_weighted_edges_from(zip(o.tolist(), d.tolist(), comb[o, d].tolist(), strict=True))
+    pr = nx.pagerank(g, weight="weight", tol=1e-10)
+    return np.array([pr[i] for i in range(p)])
+
+
+def place_knowledge(model: CoinnovationModel) -> tuple[np.ndarray, np.ndarray]:
+    """Mean total knowledge per real firm and real firm count, per place."""
+    f = model.firms
+    w = np.where(f.alive, model.firm_weight(), 0.0)
+    n = np.bincount(f.place, weights=w, minlength=model.n_places)
+    k = np.bincount(f.place, weights=w * f.knowledge.sum(axis=1), minlength=model.n_places)
+    return np.divide(k, n, out=np.zeros_like(k), where=n > 0), n
+
+
+def theil(x: np.ndarray, n: np.ndarray) -> float:
+    """Between-place Theil index ``T = Σ s_p ln(x_p / μ)`` with ``s_p`` the knowledge share."""
+    ok = (n > 0) & (x > 0)
+    if ok.sum() < 2:
+        return 0.0
+    total = (x[ok] * n[ok]).sum()
+    mu = total / n[ok].sum()
+    s = x[ok] * n[ok] / total
+    return float(max(0.0, (s * np.log(x[ok] / mu)).sum()))
+
+
+def level_shares(model: CoinnovationModel, t: int, place: int) -> dict[tuple[str, str], float]:
+    """Share of a place's flows crossing each boundary level, per factor."""
+    out = {}
+    lv = model.places.level
+    for factor in FACTORS:
+        m = model.book.factor_matrix(t, factor)
+        involved = m[place, :] + m[:, place]
+        involved[place] = m[place, place]
+        tot = involved.sum()
+        for li in range(1, len(LEVELS)):
+            mask = lv[place] == li
+            out[(factor, LEVELS[li])] = float(involved[mask].sum() / tot) if tot > 0 else 0.0
+    return out
+
+
+def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], list[tuple]]:
+    """Metrics of step ``t``.
+
+    Returns
+    -------
+    row : dict
+        Column name → value for the wide per-step table.
+    long_rows : list of tuple
+        ``(step, place, metric, factor, level, value)`` rows for the long table: the focus's
+        cross-boundary shares by boundary level, and every place's integration index and
+        PageRank.
+    """
+    fp = model.focus
+    fid = model.places.ids[fp]
+    ids = model.places.ids
+    sh = shares(model, t)
+    idx = np.mean([integration(*sh[f]) for f in FACTORS], axis=0)
+    pr = pagerank(model, t)
+    row: dict[str, float] = {f"{fid}_integration_index": float(idx[fp])}
+    for f in FACTORS:
+        row[f"{fid}_cross_share_{f}"] = float(sh[f][0][fp])
+    for f in FACTORS:
+        row[f"{fid}_free_share_{f}"] = float(sh[f][1][fp])
+    row[f"{fid}_pagerank"] = float(pr[fp])
+    x, n = place_knowledge(model)
+    mu = (x * n).sum() / n.sum() if n.sum() > 0 else 0.0
+    row["theil_knowledge"] = theil(x, n)
+    row[f"{fid}_knowledge"] = float(x[fp] / mu) if mu > 0 else 0.0
+    hires = model.book.factor_matrix(t, "talent")
+    row[f"{fid}_net_talent_inflow"] = float(hires[:, fp].sum() - hires[fp, :].sum())
+    row["policy_cost_wan"] = float(model.policy_cost[t].sum())
+    row["region_integration_index"] = float(idx[n > 0].mean()) if (n > 0).any() else 0.0
+    for f in FACTORS:
+        m = model.book.factor_matrix(t, f)
+        total = m.sum()
+        row[f"region_cross_share_{f}"] = float((total - np.trace(m)) / total) if total > 0 else 0.0
+    row["firms_real"] = float(n.sum())
+    row[f"{fid}_firms_real"] = float(n[fp])
+    row["talent_stock"] = model.talent_stock()
+    row["capital_stock_wan"] = model.capital_stock()
+
+    long_rows: list[tuple] = [
+        (t, fid, "cross_share", factor, level, value)
+        for (factor, level), value in level_shares(model, t, fp).items()
+    ]
+    for p, pid in enumerate(ids):
+        long_rows.append((t, pid, "integration_index", "all", "all", float(idx[p])))
+        long_rows.append((t, pid, "pagerank", "all", "all", float(pr[p])))
+        for f in FACTORS:
+            long_rows.append((t, pid, "cross_share", f, "all", float(sh[f][0][p])))
+    return row, long_rows

@@ -1,0 +1,222 @@
+"""The co-innovation model: places, governments, firms and institutes exchanging three factors.
+
+One step is one month; month 0 is 2020-01. Order inside a step (all vectorised updates within a
+stage are synchronous: every firm sees the state at the start of the stage):
+
+1. mechanisms act on the levers (barrier and transaction-cost multipliers, firm units, budgets);
+2. the friction kernel ``φ`` is recomputed from the levers;
+3. productivity shocks (:mod:`.production`);
+4. talent: separations, retirement, graduation, hiring across places (:mod:`.talent`);
+5. technology: search, matching, services and joint R&D (:mod:`.technology`);
+6. capital: operating profit, repayment, savings, investment across places (:mod:`.capital`);
+7. knowledge: spillovers, production and depreciation (:mod:`.innovation`);
+8. exit and entry (:mod:`.demography`);
+9. metrics and flow records (:mod:`.metrics`, :mod:`.flows`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import mesa
+import numpy as np
+
+from . import capital, demography, innovation, metrics, production, talent, technology
+from .agents import CityGovernment, Firm, ResearchInstitute
+from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FlowBook
+from .friction import friction_matrix
+from .mechanisms import REGISTRY, Mechanism
+from .places import build_place_graph
+from .scenario import Scenario, load_scenario
+from .state import init_firms, init_institutes, place_rd_productivity
+
+#: Share of employed talent seeking jobs at start (frictional unemployment; assumption).
+INITIAL_SEEKER_SHARE = 0.05
+#: 1 billion yuan in 万元.
+WAN_PER_BILLION_YUAN = 1e5
+
+
+class CoinnovationModel(mesa.Model):
+    """Agent-based model of talent, technology and capital flows between YRD places.
+
+    Parameters
+    ----------
+    scenario : Scenario, dict, str or Path
+        The scenario (loaded with :func:`coinnovation_sim.load_scenario` when not a Scenario).
+    seed : int, optional
+        Run seed; the scenario's ``seed`` when omitted. Every random draw comes from streams
+        spawned from it (:meth:`stream`).
+    steps : int, optional
+        Months to run; the scenario's ``steps`` when omitted.
+
+    Attributes
+    ----------
+    places : PlaceData
+        Place table and derived arrays.
+    place_graph : networkx.Graph
+        Places with their data; edges carry ``distance_km`` and the boundary ``level``.
+    firms : FirmState
+        Firm arrays (per real firm); ``firm_agents`` maps live slots to :class:`Firm` agents.
+    institutes : InstituteState
+        Institute arrays.
+    talent_pool, capital_pool : numpy.ndarray
+        Job seekers (persons) and investable capital (万元) per place.
+    debt_matrix : numpy.ndarray
+        Outstanding investment, investing place (rows) × receiving place (columns), 万元.
+    barrier_multiplier, transaction_multiplier : numpy.ndarray
+        Levers for mechanisms (P×P), 1 when no mechanism acts.
+    policy_cost : numpy.ndarray
+        Public spending per month and paying government, 万元.
+    book : FlowBook
+        Recorded flows and sources/sinks.
+    """
+
+    def __init__(self, scenario: Scenario | dict | str, seed: int | None = None,
+                 steps: int | None = None) -> None:
+        sc = load_scenario(scenario)
+        run_seed = int(sc.seed if seed is None else seed)
+        super().__init__(rng=run_seed)
+        self.config = sc
+        self.seed = run_seed
+        self.horizon = int(sc.steps if steps is None else steps)
+        self.prm = sc.params()
+        self.places = sc.place_data()
+        self.n_places = self.places.n
+        self.focus = self.places.index(sc.focus)
+        self.place_graph = build_place_graph(self.places)
+        self.wage = self.places.column("wage_wan_month")
+        self.rd_productivity = place_rd_productivity(self.places, self.prm)
+
+        init = self.stream("init")
+        self.firms, self.firm_w_place = init_firms(self.places, sc.population.firms, self.prm, init)
+        self.firm_agents_by_place = np.bincount(self.firms.place, minlength=self.n_places)
+        wf = self.firm_weight()
+        self.knowledge_ref = float((wf * self.firms.knowledge.sum(axis=1)).sum() / wf.sum())
+        self.institutes, self.inst_w_place = init_institutes(
+            self.places, sc.population.institutes, self.knowledge_ref, self.prm, init)
+        self.firms.productivity = production.calibrate_productivity(self)
+        self.firms.base_productivity = self.firms.productivity.copy()
+        self.next_firm_id = self.firms.n
+
+        p = self.n_places
+        employed = np.bincount(self.firms.place, weights=wf * self.firms.talent, minlength=p)
+        self.talent_pool = INITIAL_SEEKER_SHARE * employed
+        self.capital_pool = (self.prm["pool_gdp_share"] * self.places.column("gdp_billion_yuan")
+                             * WAN_PER_BILLION_YUAN)
+        self.debt_matrix = np.zeros((p, p))
+        self.barrier_multiplier = np.ones((p, p))
+        self.transaction_multiplier = np.ones((p, p))
+        self.policy_cost = np.zeros((max(self.horizon, 1), p))
+
+        self.mechanisms: list[Mechanism] = []
+        for name in type(sc.mechanisms).model_fields:
+            cfg = getattr(sc.mechanisms, name)
+            if cfg.enabled:
+                self.mechanisms.append(REGISTRY[name](self, cfg))
+        channels = CORE_CHANNELS + tuple(c for m in self.mechanisms for c in m.channels)
+        accounts = CORE_ACCOUNTS + tuple(a for m in self.mechanisms for a in m.accounts)
+        self.book = FlowBook(p, max(self.horizon, 1), channels, accounts)
+        self.phi = self.phi_free = np.ones((p, p))
+        self.update_friction()
+
+        self.governments = [CityGovernment(self, i) for i in range(p)]
+        self.firm_agents: dict[int, Firm] = {i: Firm(self, i) for i in range(self.firms.n)}
+        self.institute_agents = [ResearchInstitute(self, i) for i in range(self.institutes.n)]
+        self._streams = {name: self.stream(name)
+                         for name in ("production", "talent", "technology", "demography")}
+        self.metric_rows: list[dict[str, float]] = []
+        self.long_rows: list[tuple] = []
+        self.initial_stocks = (self.talent_stock(), self.capital_stock())
+
+    # ------------------------------------------------------------------ infrastructure
+    def stream(self, name: str) -> np.random.Generator:
+        """A random stream for one purpose, spawned from the run seed.
+
+        Streams are keyed by name (``SeedSequence(seed, spawn_key=(crc32(name),))``), so adding a
+        mechanism's stream does not shift the draws of any other.
+
+        Parameters
+        ----------
+        name : str
+            Purpose, e.g. ``"talent"`` or ``"mechanism:vouchers"``.
+
+        Returns
+        -------
+        numpy.random.Generator
+            A new generator for that stream.
+        """
+        ss = np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(name.encode()),))
+        return np.random.Generator(np.random.PCG64(ss))
+
+    def firm_weight(self) -> np.ndarray:
+        """Real firms each firm slot stands for (by home place)."""
+        return self.firm_w_place[self.firms.place]
+
+    def inst_weight(self) -> np.ndarray:
+        """Real institutes each institute agent stands for."""
+        return self.inst_w_place[self.institutes.place]
+
+    def update_friction(self) -> None:
+        """Recompute ``φ`` from the levers, and the border-free ``φ_free``."""
+        prm = self.prm
+        barriers = (prm["barrier_place"], prm["barrier_city"], prm["barrier_province"])
+        self.phi = friction_matrix(self.places, prm["distance_decay_km"], barriers,
+                                   self.barrier_multiplier)
+        self.phi_free = friction_matrix(self.places, prm["distance_decay_km"], (0.0, 0.0, 0.0))
+
+    def talent_stock(self) -> float:
+        """Talent in firms and job-seeker pools, persons (institutes' researchers excluded)."""
+        f = self.firms
+        return float((np.where(f.alive, self.firm_weight() * f.talent, 0.0)).sum()
+                     + self.talent_pool.sum())
+
+    def capital_stock(self) -> float:
+        """Capital held by firms and investable pools, 万元."""
+        f = self.firms
+        return float((np.where(f.alive, self.firm_weight() * f.capital, 0.0)).sum()
+                     + self.capital_pool.sum())
+
+    # ------------------------------------------------------------------ dynamics
+    def step(self) -> None:
+        """Advance one month."""
+        t = self.steps - 1
+        self.book.begin(t)
+        for mech in self.mechanisms:
+            if mech.active(t):
+                mech.before_step(t)
+        self.update_friction()
+        production.shock_productivity(self, self._streams["production"])
+        talent.step(self, self._streams["talent"])
+        technology.step(self, self._streams["technology"])
+        capital.step(self)
+        innovation.step(self)
+        gone, born = demography.step(self, self._streams["demography"])
+        self._sync_agents(gone, born)
+        row, long_rows = metrics.collect(self, t)
+        self.metric_rows.append(row)
+        self.long_rows.extend(long_rows)
+        if self.steps >= self.horizon:
+            self.running = False
+
+    def _sync_agents(self, gone: np.ndarray, born: np.ndarray) -> None:
+        """Remove the agents of exited firms and create agents for founded ones (per event)."""
+        for slot in gone.tolist():
+            agent = self.firm_agents.pop(slot, None)
+            if agent is not None:
+                agent.remove()
+        for slot in born.tolist():
+            self.firm_agents[slot] = Firm(self, slot)
+
+    def run(self, on_step: Callable[[int], None] | None = None) -> None:
+        """Run until the horizon.
+
+        Parameters
+        ----------
+        on_step : callable, optional
+            Called with the number of completed steps after each step (progress bars).
+        """
+        while self.steps < self.horizon:
+            self.step()
+            if on_step is not None:
+                on_step(self.steps)

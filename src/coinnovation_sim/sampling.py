@@ -1,0 +1,92 @@
+"""Vectorised sampling helpers: inverse-CDF draws from place rows and within-place segments.
+
+Matching never compares all pairs: a firm first draws a partner *place* from a P×P probability
+matrix, then a partner *agent* inside that place, weighted (two-stage sampling).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def normalise_rows(mat: np.ndarray) -> np.ndarray:
+    """Rows scaled to sum to one (rows summing to zero stay zero)."""
+    tot = mat.sum(axis=1, keepdims=True)
+    out = np.zeros_like(mat)
+    np.divide(mat, tot, out=out, where=tot > 0)
+    return out
+
+
+def draw_from_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw of one column per row.
+
+    Parameters
+    ----------
+    prob : numpy.ndarray
+        Shape (n, P), each row a probability vector (or all zero).
+    u : numpy.ndarray
+        Uniform draws, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Column index per row; -1 where the row is all zero.
+    """
+    cum = np.cumsum(prob, axis=1)
+    total = cum[:, -1]
+    idx = (u[:, None] * total[:, None] >= cum).sum(axis=1)
+    idx = np.minimum(idx, prob.shape[1] - 1)
+    return np.where(total > 0, idx, -1)
+
+
+class SegmentSampler:
+    """Draw entities within a place, with probability proportional to a weight.
+
+    Parameters
+    ----------
+    place : numpy.ndarray
+        Place index of each entity.
+    weight : numpy.ndarray
+        Non-negative weight of each entity (zero: never drawn).
+    n_places : int
+        Number of places.
+    """
+
+    def __init__(self, place: np.ndarray, weight: np.ndarray, n_places: int) -> None:
+        self.order = np.argsort(place, kind="stable")
+        w = np.asarray(weight, float)[self.order]
+        self.cum = np.cumsum(w)
+        counts = np.bincount(place, minlength=n_places)
+        self.end = np.cumsum(counts)
+        self.start = self.end - counts
+        base = np.concatenate(([0.0], self.cum))
+        self.base = base[self.start]
+        self.total = base[self.end] - self.base
+
+    def place_total(self) -> np.ndarray:
+        """Total weight per place."""
+        return self.total
+
+    def draw(self, place: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Draw one entity in each requested place.
+
+        Parameters
+        ----------
+        place : numpy.ndarray
+            Requested place per draw (-1 allowed: no draw).
+        u : numpy.ndarray
+            Uniform draws.
+
+        Returns
+        -------
+        numpy.ndarray
+            Entity index per draw; -1 where the place has no weight or was -1.
+        """
+        p = np.where(place >= 0, place, 0)
+        ok = (place >= 0) & (self.total[p] > 0)
+        target = self.base[p] + u * self.total[p]
+        pos = np.searchsorted(self.cum, target, side="right")
+        pos = np.clip(pos, self.start[p], np.maximum(self.end[p] - 1, self.start[p]))
+        pos = np.minimum(pos, len(self.order) - 1) if len(self.order) else pos
+        out = self.order[pos] if len(self.order) else np.zeros_like(pos)
+        return np.where(ok, out, -1)

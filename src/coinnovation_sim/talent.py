@@ -1,0 +1,75 @@
+"""Talent: quits, lay-offs, retirement, training, and hiring across places.
+
+Talent lives in firms (persons per real firm) and in one job-seeker pool per place. Each month a
+share of employees quits into the pool of the place where they work, firms above their target
+talent lay off, a share retires (a recorded sink) and institutes train graduates into their
+place's pool (a recorded source). Job seekers then apply to places by a logit-style choice over
+destination wage and vacancies, damped by distance and administrative borders (the friction
+kernel ``φ``), as in brain-drain ABMs (Gürsoy & Badur 2021); places with more applicants than
+vacancies ration them. Hires are recorded origin pool → destination place (channel ``hire``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .production import target_talent
+from .sampling import normalise_rows
+
+if TYPE_CHECKING:
+    from .model import CoinnovationModel
+
+
+def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator) -> None:
+    """Quits and lay-offs into the local pool; retirement out of firms and pools; graduation."""
+    f, prm, book = model.firms, model.prm, model.book
+    w = model.firm_weight()
+    noise = rng.gamma(4.0, 0.25, f.n)
+    quits = f.talent * np.minimum(1.0, prm["quit_rate"] * noise)
+    layoffs = prm["hiring_speed"] * np.maximum(0.0, f.talent - 1.05 * tstar)
+    retire = f.talent * prm["retirement_rate"]
+    leave = np.where(f.alive, np.minimum(f.talent, quits + layoffs + retire), 0.0)
+    retire = np.where(f.alive, np.minimum(retire, leave), 0.0)
+    f.talent = f.talent - leave
+    p = model.n_places
+    model.talent_pool += np.bincount(f.unit_place, weights=w * (leave - retire), minlength=p)
+    pool_retire = model.talent_pool * prm["retirement_rate"]
+    model.talent_pool -= pool_retire
+    book.account("retirement",
+                 -(np.bincount(f.unit_place, weights=w * retire, minlength=p) + pool_retire))
+    inst = model.institutes
+    grads = prm["graduation_rate"] * inst.researchers * model.inst_weight()
+    grads_p = np.bincount(inst.place, weights=grads, minlength=p)
+    model.talent_pool += grads_p
+    book.account("graduation", grads_p)
+
+
+def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
+    """Match the places' job seekers to firms' vacancies (place-level, rationed)."""
+    f, prm, book = model.firms, model.prm, model.book
+    w = model.firm_weight()
+    p = model.n_places
+    vac = prm["hiring_speed"] * np.maximum(0.0, tstar - f.talent)
+    vac = np.where(f.alive & (f.capital > 0), vac, 0.0)
+    vac_p = np.bincount(f.unit_place, weights=w * vac, minlength=p)
+    seekers = prm["search_intensity"] * model.talent_pool
+    attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
+                       * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
+    apply = seekers[:, None] * normalise_rows(model.phi * attract[None, :])
+    inflow = apply.sum(axis=0)
+    ratio = np.divide(vac_p, inflow, out=np.ones(p), where=inflow > vac_p)
+    hires = apply * np.minimum(ratio, 1.0)[None, :]
+    fill = np.divide(hires.sum(axis=0), vac_p, out=np.zeros(p), where=vac_p > 0)
+    f.talent = f.talent + vac * fill[f.unit_place]
+    model.talent_pool -= hires.sum(axis=1)
+    book.add_matrix("hire", hires)
+    book.expect_free("hire", seekers[:, None] * normalise_rows(model.phi_free * attract[None, :]))
+
+
+def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
+    """One month of talent dynamics."""
+    tstar = target_talent(model)
+    separations(model, tstar, rng)
+    hiring(model, tstar)
