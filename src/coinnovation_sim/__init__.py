@@ -23,5 +23,12 @@ try:
 except metadata.PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
     __version__ = "0.0.0"
 
-__all__ = ["CoinnovationModel", "InputError", "RunResult", "Scenario", "load_scenario", "run",
-           "__version__"]
+__all__ = [
+    "CoinnovationModel",
+    "InputError",
+    "RunResult",
+    "Scenario",
+    "__version__",
+    "load_scenario",
+    "run",
+]

@@ -286,9 +286,15 @@ def _check_semantics(sc: Scenario) -> None:
     places = sc.place_data()
     if sc.focus not in places.ids:
         raise InputError(src, "focus", f"unknown place id {sc.focus!r}")
+    from .mechanisms import REGISTRY
+
     mech = sc.mechanisms
     for mname in type(mech).model_fields:
         m = getattr(mech, mname)
+        if m.enabled and mname not in REGISTRY:
+            raise InputError(src, f"mechanisms.{mname}.enabled",
+                             f"the {mname} mechanism is not implemented in this version yet; "
+                             "expected enabled: false")
         if m.end is not None and m.end < m.start:
             raise InputError(src, f"mechanisms.{mname}.end", f"expected end >= start ({m.start})")
         for key in ("members", "issuers", "providers"):
