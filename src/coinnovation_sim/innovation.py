@@ -10,7 +10,7 @@ firms and institutes located there), weighted by the row-normalised friction ker
 the inverted-U learning efficiency in cognitive distance to each pool, scaled by its absorptive
 capacity (Jaffe, Trajtenberg & Henderson 1993; Nooteboom et al. 2007). Absorbed knowledge is
 recorded as a technology flow valued at ``knowledge_value_wan`` per unit, from the pool's place to
-the firm's place, attributed in proportion to each place's weighted knowledge advantage.
+the firm's place, attributed over source places at the place level (see :func:`spillovers`).
 """
 
 from __future__ import annotations
@@ -26,30 +26,58 @@ if TYPE_CHECKING:
     from .model import CoinnovationModel
 
 
+def group_sum(place: np.ndarray, values: np.ndarray, n_places: int) -> np.ndarray:
+    """Sum the rows of ``values`` by place with one matrix product.
+
+    Parameters
+    ----------
+    place : numpy.ndarray
+        Place index per row, shape (n,).
+    values : numpy.ndarray
+        Shape (n, k).
+    n_places : int
+        Number of places.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (P, k).
+    """
+    onehot = np.zeros((n_places, len(place)))
+    onehot[place, np.arange(len(place))] = 1.0
+    return onehot @ values
+
+
 def place_pools(model: CoinnovationModel) -> np.ndarray:
     """Mean knowledge vector of the firms and institutes in each place, shape (P, F)."""
     f, inst = model.firms, model.institutes
     p = model.n_places
     wf = np.where(f.alive, model.firm_weight(), 0.0)
     wi = model.inst_weight()
-    nf = f.knowledge.shape[1]
-    total = np.zeros((p, nf))
-    for j in range(nf):
-        total[:, j] = (np.bincount(f.unit_place, weights=wf * f.knowledge[:, j], minlength=p)
-                       + np.bincount(inst.place, weights=wi * inst.knowledge[:, j], minlength=p))
+    total = (group_sum(f.unit_place, wf[:, None] * f.knowledge, p)
+             + group_sum(inst.place, wi[:, None] * inst.knowledge, p))
     count = np.bincount(f.unit_place, weights=wf, minlength=p) + np.bincount(
         inst.place, weights=wi, minlength=p)
     return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
 
 
 def spillovers(model: CoinnovationModel) -> None:
-    """Firms absorb knowledge from the place pools; record it as technology flows."""
+    """Firms absorb knowledge from the place pools; record it as technology flows.
+
+    Each firm's learning uses its own cognitive distance to every pool. The recorded flow of a
+    destination place is split over source places in proportion to ``ψ_ab · ē_ab · adv_ab``:
+    the row-normalised friction, the value-weighted mean learning efficiency of the destination's
+    firms towards the source pool, and the source pool's knowledge advantage over the
+    destination's mean firm (place-level attribution keeps the kernel O(N·P) with few passes).
+    """
     f, prm, book = model.firms, model.prm, model.book
     p = model.n_places
     pools = place_pools(model)
     a = f.unit_place
-    eff = learning_efficiency(1.0 - cosine_to_pools(f.knowledge, pools))
-    weights = normalise_rows(model.phi)[a] * eff
+    cos = np.clip(cosine_to_pools(f.knowledge, pools), 0.0, 1.0)
+    eff = learning_efficiency(1.0 - cos)
+    psi = normalise_rows(model.phi)
+    weights = psi[a] * eff
     target = weights @ pools
     wsum = weights.sum(axis=1)
     kappa = f.knowledge.sum(axis=1)
@@ -57,18 +85,21 @@ def spillovers(model: CoinnovationModel) -> None:
     learn = prm["spillover_rate"] * cap[:, None] * np.maximum(0.0, target - wsum[:, None] * f.knowledge)
     learn[~f.alive] = 0.0
     f.knowledge += learn
-    value = prm["knowledge_value_wan"] * learn.sum(axis=1) * model.firm_weight()
-    advantage = np.maximum(0.0, pools.sum(axis=1)[None, :] - kappa[:, None])
-    src_idx = (np.arange(p)[None, :] * p + a[:, None]).ravel()
+    wf = np.where(f.alive, model.firm_weight(), 0.0)
+    value = prm["knowledge_value_wan"] * learn.sum(axis=1) * wf
+    sums = group_sum(a, np.column_stack([value[:, None] * eff, value, wf * kappa, wf]), p)
+    v_dest = sums[:, p]
+    e_bar = np.divide(sums[:, :p], v_dest[:, None], out=np.zeros((p, p)), where=v_dest[:, None] > 0)
+    k_dest = np.divide(sums[:, p + 1], sums[:, p + 2], out=np.zeros(p), where=sums[:, p + 2] > 0)
+    advantage = np.maximum(0.0, pools.sum(axis=1)[None, :] - k_dest[:, None])
 
-    def attribute(w: np.ndarray) -> np.ndarray:
-        share = normalise_rows(w * advantage)
-        share = np.where(share.sum(axis=1, keepdims=True) > 0, share, normalise_rows(w))
-        return np.bincount(src_idx, weights=(value[:, None] * share).ravel(),
-                           minlength=p * p).reshape(p, p)
+    def attribute(kernel: np.ndarray) -> np.ndarray:
+        share = normalise_rows(kernel * e_bar * advantage)
+        share = np.where(share.sum(axis=1, keepdims=True) > 0, share, normalise_rows(kernel * e_bar))
+        return (share * v_dest[:, None]).T
 
-    book.add_matrix("spillover", attribute(weights))
-    book.expect_free("spillover", attribute(normalise_rows(model.phi_free)[a] * eff))
+    book.add_matrix("spillover", attribute(psi))
+    book.expect_free("spillover", attribute(normalise_rows(model.phi_free)))
 
 
 def production(model: CoinnovationModel) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import mesa
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import capital, demography, innovation, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
@@ -211,12 +212,17 @@ class CoinnovationModel(mesa.Model):
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
         """Run until the horizon.
 
+        BLAS is limited to one thread while running: the kernels' matrix products are skinny
+        (N × 8 by 8 × 16), where thread wake-ups cost more than they save, and parallel
+        experiments run one model per core.
+
         Parameters
         ----------
         on_step : callable, optional
             Called with the number of completed steps after each step (progress bars).
         """
-        while self.steps < self.horizon:
-            self.step()
-            if on_step is not None:
-                on_step(self.steps)
+        with threadpool_limits(limits=1, user_api="blas"):
+            while self.steps < self.horizon:
+                self.step()
+                if on_step is not None:
+                    on_step(self.steps)

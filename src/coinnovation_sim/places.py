@@ -246,6 +246,7 @@ class PlaceData:
     distance_km: np.ndarray = field(init=False)
     level: np.ndarray = field(init=False)
     groups: dict[str, list[int]] = field(init=False)
+    _mix: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         t = self.table
@@ -265,6 +266,8 @@ class PlaceData:
             for g in filter(None, (s.strip() for s in str(text).split(";"))):
                 groups.setdefault(g, []).append(p)
         self.groups = groups
+        m = t[list(MIX_COLUMNS)].to_numpy(float)
+        self._mix = m / m.sum(axis=1, keepdims=True)
 
     @property
     def n(self) -> int:
@@ -278,8 +281,7 @@ class PlaceData:
     @property
     def mix(self) -> np.ndarray:
         """Industry mix, rows normalised to sum to one, shape (P, F)."""
-        m = self.table[list(MIX_COLUMNS)].to_numpy(float)
-        return m / m.sum(axis=1, keepdims=True)
+        return self._mix
 
     def index(self, place_id: str) -> int:
         """Index of a place id."""
