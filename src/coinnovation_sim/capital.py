@@ -75,7 +75,7 @@ def investment(model: CoinnovationModel, kstar: np.ndarray, margin: np.ndarray) 
                       out=np.zeros(p), where=need_p > 0)
     attract = np.where(need_p > 0, need_p * np.exp(prm["return_elasticity"] * ret_p), 0.0)
     supply = prm["investment_rate"] * model.capital_pool
-    offer = supply[:, None] * normalise_rows(model.phi * attract[None, :])
+    offer = supply[:, None] * normalise_rows(model.phi["capital"] * attract[None, :])
     inflow = offer.sum(axis=0)
     ratio = np.divide(need_p, inflow, out=np.ones(p), where=inflow > need_p)
     placed = offer * np.minimum(ratio, 1.0)[None, :]

@@ -76,7 +76,7 @@ def spillovers(model: CoinnovationModel) -> None:
     a = f.unit_place
     cos = np.clip(cosine_to_pools(f.knowledge, pools), 0.0, 1.0)
     eff = learning_efficiency(1.0 - cos)
-    psi = normalise_rows(model.phi)
+    psi = normalise_rows(model.phi["technology"])
     weights = psi[a] * eff
     target = weights @ pools
     wsum = weights.sum(axis=1)
@@ -98,8 +98,12 @@ def spillovers(model: CoinnovationModel) -> None:
         share = np.where(share.sum(axis=1, keepdims=True) > 0, share, normalise_rows(kernel * e_bar))
         return (share * v_dest[:, None]).T
 
-    book.add_matrix("spillover", attribute(psi))
-    book.expect_free("spillover", attribute(normalise_rows(model.phi_free)))
+    actual, free = attribute(psi), attribute(normalise_rows(model.phi_free))
+    home = model.home_shares(value)
+    if home is not None:
+        actual, free = actual @ home, free @ home
+    book.add_matrix("spillover", actual)
+    book.expect_free("spillover", free)
 
 
 def production(model: CoinnovationModel) -> None:

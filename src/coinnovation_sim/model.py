@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from . import capital, demography, innovation, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
-from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FlowBook
+from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook
 from .friction import friction_matrix
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
@@ -65,8 +65,13 @@ class CoinnovationModel(mesa.Model):
         Job seekers (persons) and investable capital (万元) per place.
     debt_matrix : numpy.ndarray
         Outstanding investment, investing place (rows) × receiving place (columns), 万元.
-    barrier_multiplier, transaction_multiplier : numpy.ndarray
-        Levers for mechanisms (P×P), 1 when no mechanism acts.
+    barrier_multiplier : dict of numpy.ndarray
+        Lever per factor (P×P, in [0, 1]) scaling the administrative barriers between places;
+        1 when no mechanism acts.
+    transaction_multiplier : numpy.ndarray
+        Lever (P×P, > 0) scaling technology transaction costs; 1 when no mechanism acts.
+    phi : dict of numpy.ndarray
+        Friction kernel per factor; ``phi_free`` the border-free kernel.
     policy_cost : numpy.ndarray
         Public spending per month and paying government, 万元.
     book : FlowBook
@@ -106,11 +111,12 @@ class CoinnovationModel(mesa.Model):
         self.capital_pool = (self.prm["pool_gdp_share"] * self.places.column("gdp_billion_yuan")
                              * WAN_PER_BILLION_YUAN)
         self.debt_matrix = np.zeros((p, p))
-        self.barrier_multiplier = np.ones((p, p))
+        self.barrier_multiplier = {f: np.ones((p, p)) for f in FACTORS}
         self.transaction_multiplier = np.ones((p, p))
         self.policy_cost = np.zeros((max(self.horizon, 1), p))
 
         self.mechanisms: list[Mechanism] = []
+        self.active_mechanisms: list[Mechanism] = []
         for name in type(sc.mechanisms).model_fields:
             cfg = getattr(sc.mechanisms, name)
             if cfg.enabled:
@@ -118,7 +124,8 @@ class CoinnovationModel(mesa.Model):
         channels = CORE_CHANNELS + tuple(c for m in self.mechanisms for c in m.channels)
         accounts = CORE_ACCOUNTS + tuple(a for m in self.mechanisms for a in m.accounts)
         self.book = FlowBook(p, max(self.horizon, 1), channels, accounts)
-        self.phi = self.phi_free = np.ones((p, p))
+        self.phi: dict[str, np.ndarray] = {}
+        self.phi_free = np.ones((p, p))
         self.update_friction()
 
         self.governments = [CityGovernment(self, i) for i in range(p)]
@@ -159,12 +166,41 @@ class CoinnovationModel(mesa.Model):
         return self.inst_w_place[self.institutes.place]
 
     def update_friction(self) -> None:
-        """Recompute ``φ`` from the levers, and the border-free ``φ_free``."""
+        """Recompute ``φ`` per factor from the barrier levers, and the border-free ``φ_free``."""
         prm = self.prm
         barriers = (prm["barrier_place"], prm["barrier_city"], prm["barrier_province"])
-        self.phi = friction_matrix(self.places, prm["distance_decay_km"], barriers,
-                                   self.barrier_multiplier)
+        self.phi = {f: friction_matrix(self.places, prm["distance_decay_km"], barriers,
+                                       self.barrier_multiplier[f]) for f in FACTORS}
         self.phi_free = friction_matrix(self.places, prm["distance_decay_km"], (0.0, 0.0, 0.0))
+
+    def home_shares(self, amount: np.ndarray) -> np.ndarray | None:
+        """How amounts received at unit places belong to the firms' home places.
+
+        A firm with a unit in an enclave park acts (hires, buys, learns) in its unit's place but
+        the unit belongs to the home firm, so its flows are recorded to its home place.
+
+        Parameters
+        ----------
+        amount : numpy.ndarray
+            Amount per firm slot (e.g. hires, absorbed knowledge value).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            ``S`` (P×P): share of what unit place ``b`` receives that belongs to home ``c``, so a
+            flow matrix by unit place ``M`` becomes ``M @ S`` by home place; ``None`` when every
+            firm operates at home (no re-attribution needed).
+        """
+        f = self.firms
+        away = f.unit_place != f.place
+        if not away.any():
+            return None
+        p = self.n_places
+        mat = np.bincount(f.unit_place * p + f.place, weights=amount, minlength=p * p).reshape(p, p)
+        tot = mat.sum(axis=1, keepdims=True)
+        share = np.divide(mat, tot, out=np.zeros((p, p)), where=tot > 0)
+        share[tot[:, 0] <= 0] = np.eye(p)[tot[:, 0] <= 0]
+        return share
 
     def talent_stock(self) -> float:
         """Talent in firms and job-seeker pools, persons (institutes' researchers excluded)."""
@@ -183,9 +219,9 @@ class CoinnovationModel(mesa.Model):
         """Advance one month."""
         t = self.steps - 1
         self.book.begin(t)
-        for mech in self.mechanisms:
-            if mech.active(t):
-                mech.before_step(t)
+        self.active_mechanisms = [m for m in self.mechanisms if m.active(t)]
+        for mech in self.active_mechanisms:
+            mech.before_step(t)
         self.update_friction()
         production.shock_productivity(self, self._streams["production"])
         talent.step(self, self._streams["talent"])
@@ -194,6 +230,8 @@ class CoinnovationModel(mesa.Model):
         innovation.step(self)
         gone, born = demography.step(self, self._streams["demography"])
         self._sync_agents(gone, born)
+        for mech in self.active_mechanisms:
+            mech.after_step(t)
         row, long_rows = metrics.collect(self, t)
         self.metric_rows.append(row)
         self.long_rows.extend(long_rows)

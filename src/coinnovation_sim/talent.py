@@ -57,15 +57,20 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
     seekers = prm["search_intensity"] * model.talent_pool
     attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
                        * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
-    apply = seekers[:, None] * normalise_rows(model.phi * attract[None, :])
+    apply = seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])
     inflow = apply.sum(axis=0)
     ratio = np.divide(vac_p, inflow, out=np.ones(p), where=inflow > vac_p)
     hires = apply * np.minimum(ratio, 1.0)[None, :]
     fill = np.divide(hires.sum(axis=0), vac_p, out=np.zeros(p), where=vac_p > 0)
-    f.talent = f.talent + vac * fill[f.unit_place]
+    hired = vac * fill[f.unit_place]
+    f.talent = f.talent + hired
     model.talent_pool -= hires.sum(axis=1)
+    free = seekers[:, None] * normalise_rows(model.phi_free * attract[None, :])
+    home = model.home_shares(w * hired)
+    if home is not None:
+        hires, free = hires @ home, free @ home
     book.add_matrix("hire", hires)
-    book.expect_free("hire", seekers[:, None] * normalise_rows(model.phi_free * attract[None, :]))
+    book.expect_free("hire", free)
 
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:

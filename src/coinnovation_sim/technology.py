@@ -15,6 +15,7 @@ partner must gain too. Deals are recorded as technology flows (万元) from prov
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,86 +35,180 @@ def _gain(model: CoinnovationModel, k_src: np.ndarray, k_rcv: np.ndarray) -> np.
     return (prm["learning_rate"] * cap * eff)[:, None] * np.maximum(0.0, k_src - k_rcv)
 
 
-def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
-    """One month of technology search, matching and transactions."""
-    f, inst, prm, book = model.firms, model.institutes, model.prm, model.book
+@dataclass
+class Search:
+    """The searching firms of one month and the best candidate each has found so far.
+
+    Attributes
+    ----------
+    searcher : numpy.ndarray
+        Firm slots searching this month.
+    origin : numpy.ndarray
+        Place where each searcher's unit operates (friction is measured from here).
+    home : numpy.ndarray
+        Each searcher's home place (where its flows are recorded).
+    collab : numpy.ndarray
+        True where the searcher looks for a joint R&D partner (a firm), else an institute.
+    price : numpy.ndarray
+        List price of the deal each searcher looks for, 万元.
+    firm_sampler, inst_sampler : SegmentSampler
+        Within-place samplers of partner firms and institutes.
+    best_* : numpy.ndarray
+        Best candidate so far: net gain (with any subsidy), destination place, partner index,
+        knowledge gain, transaction cost, subsidy, and net gain without the subsidy.
+    partner_gain : numpy.ndarray
+        Knowledge a joint R&D partner would absorb from the searcher (set when deals agree).
+    """
+
+    searcher: np.ndarray
+    origin: np.ndarray
+    home: np.ndarray
+    collab: np.ndarray
+    price: np.ndarray
+    firm_sampler: SegmentSampler
+    inst_sampler: SegmentSampler
+    best_net: np.ndarray
+    best_dest: np.ndarray
+    best_idx: np.ndarray
+    best_gain: np.ndarray
+    best_tc: np.ndarray
+    best_subsidy: np.ndarray
+    best_plain_net: np.ndarray
+    partner_gain: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        """Number of searchers."""
+        return len(self.searcher)
+
+    def draw(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw one candidate per searcher: a place from ``rows``, then an agent inside it."""
+        dest = draw_from_rows(rows, rng.random(self.n))
+        u = rng.random(self.n)
+        idx = np.where(self.collab, self.firm_sampler.draw(dest, u), self.inst_sampler.draw(dest, u))
+        return dest, idx
+
+
+def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, np.ndarray]:
+    """Pick this month's searchers and build the samplers; return the search and its rows."""
+    f, inst, prm = model.firms, model.institutes, model.prm
     p = model.n_places
     wf = model.firm_weight()
-    wi = model.inst_weight()
     u_search = rng.random(f.n)
     searcher = np.flatnonzero(f.alive & (f.capital > 0) & (u_search < prm["search_probability"]))
     ns = len(searcher)
     collab = rng.random(ns) < prm["collaboration_share"]
     origin = f.unit_place[searcher]
-
-    kf_total = f.knowledge.sum(axis=1)
-    firm_w = np.where(f.alive, wf * kf_total, 0.0)
-    inst_w = wi * inst.capacity * inst.knowledge.sum(axis=1)
+    firm_w = np.where(f.alive, wf * f.knowledge.sum(axis=1), 0.0)
+    inst_w = model.inst_weight() * inst.capacity * inst.knowledge.sum(axis=1)
     firm_sampler = SegmentSampler(f.unit_place, firm_w, p)
     inst_sampler = SegmentSampler(inst.place, inst_w, p)
-    q_firm = normalise_rows(model.phi * firm_sampler.place_total()[None, :])
-    q_inst = normalise_rows(model.phi * inst_sampler.place_total()[None, :])
+    q_firm = normalise_rows(model.phi["technology"] * firm_sampler.place_total()[None, :])
+    q_inst = normalise_rows(model.phi["technology"] * inst_sampler.place_total()[None, :])
     rows = np.where(collab[:, None], q_firm[origin], q_inst[origin])
+    nf = f.knowledge.shape[1]
+    search = Search(
+        searcher=searcher, origin=origin, home=f.place[searcher], collab=collab,
+        price=np.where(collab, prm["collaboration_cost_wan"], prm["service_price_wan"]),
+        firm_sampler=firm_sampler, inst_sampler=inst_sampler,
+        best_net=np.zeros(ns), best_dest=np.full(ns, -1), best_idx=np.full(ns, -1),
+        best_gain=np.zeros((ns, nf)), best_tc=np.zeros(ns), best_subsidy=np.zeros(ns),
+        best_plain_net=np.zeros(ns))
+    return search, rows
 
-    k_rcv = f.knowledge[searcher]
-    price = np.where(collab, prm["collaboration_cost_wan"], prm["service_price_wan"])
-    best_net = np.zeros(ns)
-    best_dest = np.full(ns, -1)
-    best_idx = np.full(ns, -1)
-    best_gain = np.zeros((ns, k_rcv.shape[1]))
-    best_tc = np.zeros(ns)
-    for _ in range(int(prm["candidates_per_search"])):
-        dest = draw_from_rows(rows, rng.random(ns))
-        u = rng.random(ns)
-        idx = np.where(collab, firm_sampler.draw(dest, u), inst_sampler.draw(dest, u))
-        valid = (idx >= 0) & ~(collab & (idx == searcher))
-        safe = np.where(valid, idx, 0)
-        k_src = np.where(collab[:, None], f.knowledge[np.minimum(safe, f.n - 1)],
-                         inst.knowledge[np.minimum(safe, max(inst.n - 1, 0))]
-                         if inst.n else 0.0)
-        gain = _gain(model, k_src, k_rcv)
-        d = np.where(dest >= 0, dest, 0)
-        tc = prm["transaction_cost_wan"] * model.transaction_multiplier[origin, d] / model.phi[origin, d]
-        net = prm["knowledge_value_wan"] * gain.sum(axis=1) - price - tc
-        better = valid & (net > best_net)
-        best_net = np.where(better, net, best_net)
-        best_dest = np.where(better, dest, best_dest)
-        best_idx = np.where(better, idx, best_idx)
-        best_gain = np.where(better[:, None], gain, best_gain)
-        best_tc = np.where(better, tc, best_tc)
 
-    deal = best_idx >= 0
-    # joint R&D: the partner must gain as well
-    partner_ok = np.ones(ns, bool)
-    pgain = np.zeros_like(best_gain)
-    pidx = np.where(collab & deal, best_idx, 0)
-    if ns:
-        pgain = _gain(model, k_rcv, f.knowledge[pidx])
-        pnet = prm["knowledge_value_wan"] * pgain.sum(axis=1) - price - best_tc
-        partner_ok = ~collab | ((pnet > 0) & (f.capital[pidx] > 0))
-    deal &= partner_ok
-    # institutes ration their monthly capacity
-    svc = deal & ~collab
+def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndarray,
+             active: np.ndarray | None = None) -> None:
+    """Evaluate one candidate per searcher and keep it where it beats the best so far.
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    s : Search
+        The month's search, updated in place.
+    dest, idx : numpy.ndarray
+        Candidate place and partner index per searcher (-1: none).
+    active : numpy.ndarray, optional
+        Mask of searchers this candidate applies to (all when omitted).
+    """
+    f, inst, prm = model.firms, model.institutes, model.prm
+    valid = (idx >= 0) & ~(s.collab & (idx == s.searcher))
+    if active is not None:
+        valid &= active
+    safe = np.where(valid, idx, 0)
+    k_src = np.where(s.collab[:, None], f.knowledge[np.minimum(safe, f.n - 1)],
+                     inst.knowledge[np.minimum(safe, max(inst.n - 1, 0))] if inst.n else 0.0)
+    gain = _gain(model, k_src, f.knowledge[s.searcher])
+    d = np.where(dest >= 0, dest, 0)
+    tc = (prm["transaction_cost_wan"] * model.transaction_multiplier[s.origin, d]
+          / model.phi["technology"][s.origin, d])
+    plain = prm["knowledge_value_wan"] * gain.sum(axis=1) - s.price - tc
+    subsidy = np.zeros(s.n)
+    for mech in model.active_mechanisms:
+        quote = mech.quote_subsidy(s, dest, valid)
+        if quote is not None:
+            subsidy = subsidy + quote
+    net = plain + subsidy
+    better = valid & (net > s.best_net)
+    s.best_net = np.where(better, net, s.best_net)
+    s.best_dest = np.where(better, dest, s.best_dest)
+    s.best_idx = np.where(better, idx, s.best_idx)
+    s.best_gain = np.where(better[:, None], gain, s.best_gain)
+    s.best_tc = np.where(better, tc, s.best_tc)
+    s.best_subsidy = np.where(better, subsidy, s.best_subsidy)
+    s.best_plain_net = np.where(better, plain, s.best_plain_net)
+
+
+def _agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
+    """Deals that go ahead: partners must gain too, institutes ration capacity, schemes settle."""
+    f, inst, prm = model.firms, model.institutes, model.prm
+    wf = model.firm_weight()
+    deal = s.best_idx >= 0
+    if s.n:
+        pidx = np.where(s.collab & deal, s.best_idx, 0)
+        pgain = _gain(model, f.knowledge[s.searcher], f.knowledge[pidx])
+        pnet = prm["knowledge_value_wan"] * pgain.sum(axis=1) - s.price - s.best_tc
+        deal &= ~s.collab | ((pnet > 0) & (f.capital[pidx] > 0))
+        s.partner_gain = pgain
+    else:
+        s.partner_gain = np.zeros_like(s.best_gain)
+    svc = deal & ~s.collab
     if svc.any():
-        demand = np.bincount(best_idx[svc], weights=wf[searcher[svc]], minlength=inst.n)
-        supply = inst.capacity * wi
+        demand = np.bincount(s.best_idx[svc], weights=wf[s.searcher[svc]], minlength=inst.n)
+        supply = inst.capacity * model.inst_weight()
         ratio = np.divide(supply, demand, out=np.ones(inst.n), where=demand > supply)
-        keep = rng.random(ns) < ratio[np.where(svc, best_idx, 0)]
-        deal &= collab | keep
-    svc = deal & ~collab
-    col = deal & collab
+        keep = rng.random(s.n) < ratio[np.where(svc, s.best_idx, 0)]
+        deal &= s.collab | keep
+    for mech in model.active_mechanisms:
+        kept = mech.settle_subsidy(s, deal)
+        if kept is not None:
+            lost = deal & ~kept & (s.best_subsidy > 0)
+            s.best_subsidy = np.where(lost, 0.0, s.best_subsidy)
+            deal &= ~lost | (s.best_plain_net > 0)
+    return deal
 
-    ws = wf[searcher]
-    f.knowledge[searcher[deal]] += best_gain[deal]
-    f.capital[searcher[deal]] -= (price + best_tc)[deal]
-    partner = best_idx[col]
+
+def _transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
+    """Apply knowledge gains and payments, and record flows and accounts."""
+    f, inst, book = model.firms, model.institutes, model.book
+    p = model.n_places
+    wf = model.firm_weight()
+    wi = model.inst_weight()
+    svc = deal & ~s.collab
+    col = deal & s.collab
+    ws = wf[s.searcher]
+    price, tc, sub = s.price, s.best_tc, s.best_subsidy
+    f.knowledge[s.searcher[deal]] += s.best_gain[deal]
+    f.capital[s.searcher[deal]] -= (price + tc - sub)[deal]
+    partner = s.best_idx[col]
     share = np.minimum(1.0, ws[col] / np.maximum(wf[partner], 1e-12))
-    np.add.at(f.knowledge, partner, pgain[col] * share[:, None])
-    np.add.at(f.capital, partner, -(price[col] + best_tc[col]) * share)
-    inst_idx = best_idx[svc]
+    np.add.at(f.knowledge, partner, s.partner_gain[col] * share[:, None])
+    np.add.at(f.capital, partner, -(price[col] + tc[col]) * share)
+    inst_idx = s.best_idx[svc]
     np.add.at(inst.revenue, inst_idx, price[svc] * ws[svc] / np.maximum(wi[inst_idx], 1e-12))
 
-    o, dst = origin, best_dest
+    o, dst = s.home, s.best_dest  # a unit in an enclave belongs to its home firm
     amount = price * ws
     book.add("service", dst[svc], o[svc], amount[svc])
     book.add("collaboration", dst[col], o[col], amount[col])
@@ -122,14 +217,31 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     book.account_by("institute_services", o[svc], -amount[svc])
     book.account_by("collaboration_outlays", o[col], -amount[col])
     book.account_by("collaboration_outlays", dst[col], -price[col] * real_partner)
-    book.account_by("transaction_costs", o[deal], -(best_tc * ws)[deal])
-    book.account_by("transaction_costs", dst[col], -best_tc[col] * real_partner)
+    book.account_by("transaction_costs", o[deal], -(tc * ws)[deal])
+    book.account_by("transaction_costs", dst[col], -tc[col] * real_partner)
 
     # border-free expectation: same buyers and volumes, destinations chosen with φ_free
     vol_svc = np.bincount(o[svc], weights=amount[svc], minlength=p)
     vol_col = np.bincount(o[col], weights=amount[col], minlength=p)
-    free_inst = normalise_rows(model.phi_free * inst_sampler.place_total()[None, :])
-    free_firm = normalise_rows(model.phi_free * firm_sampler.place_total()[None, :])
+    free_inst = normalise_rows(model.phi_free * s.inst_sampler.place_total()[None, :])
+    free_firm = normalise_rows(model.phi_free * s.firm_sampler.place_total()[None, :])
     book.expect_free("service", (vol_svc[:, None] * free_inst).T)
     e_col = vol_col[:, None] * free_firm
     book.expect_free("collaboration", e_col + e_col.T)
+
+
+def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
+    """One month of technology search, matching and transactions.
+
+    Mechanisms take part through three hooks: ``extra_candidates`` (more candidates from their
+    own random stream, e.g. a trading platform), ``quote_subsidy`` (a subsidy lowering the
+    buyer's price, e.g. vouchers) and ``settle_subsidy`` (budget rationing and booking).
+    """
+    s, rows = _start(model, rng)
+    for _ in range(int(model.prm["candidates_per_search"])):
+        dest, idx = s.draw(rows, rng)
+        consider(model, s, dest, idx)
+    for mech in model.active_mechanisms:
+        mech.extra_candidates(s)
+    deal = _agree(model, s, rng)
+    _transact(model, s, deal)

@@ -4,10 +4,12 @@ A mechanism is a class with a ``name`` (its key under ``mechanisms:``), the flow
 accounts it records, and hooks the model calls each month before the core kernels. It acts only
 through the documented levers of :class:`coinnovation_sim.model.CoinnovationModel`:
 
-* ``barrier_multiplier`` (P×P, in [0, 1]): scales the administrative barriers of place pairs;
+* ``barrier_multiplier[factor]`` (P×P, in [0, 1]): scales the administrative barriers of place
+  pairs for one factor (talent, technology, capital);
 * ``transaction_multiplier`` (P×P, > 0): scales technology transaction costs;
 * ``firms.unit_place``: where a firm's unit operates (its talent pool and institutes);
 * ``policy_cost`` (steps × P): public spending booked by the paying government;
+* technology hooks: ``extra_candidates``, ``quote_subsidy``, ``settle_subsidy``;
 
 and draws only from its own random stream, ``model.stream(name)``.
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..model import CoinnovationModel
+    from ..technology import Search
 
 
 class Mechanism:
@@ -54,6 +57,20 @@ class Mechanism:
 
     def before_step(self, t: int) -> None:
         """Act on the levers before the core kernels of month ``t``."""
+
+    def after_step(self, t: int) -> None:
+        """Observe the month's outcomes (payoffs, budgets) after the core kernels of month ``t``."""
+
+    def extra_candidates(self, search: Search) -> None:
+        """Offer searching firms extra candidates (call ``technology.consider``); default none."""
+
+    def quote_subsidy(self, search: Search, dest: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+        """Subsidy per searcher for a candidate deal at ``dest`` (万元 per real firm); default none."""
+        return None
+
+    def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
+        """Confirm subsidies of the agreed deals; return which keep theirs (None: not involved)."""
+        return None
 
 
 #: Implemented mechanisms by scenario key.
