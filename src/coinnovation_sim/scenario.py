@@ -20,6 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from . import parameters as P
 from .errors import InputError
+from .mechanisms import REGISTRY
+from .mechanisms.coordination import Config as CoordinationConfig
+from .mechanisms.enclaves import Config as EnclavesConfig
+from .mechanisms.tech_market import Config as TechMarketConfig
+from .mechanisms.vouchers import Config as VouchersConfig
 from .places import PlaceData, apply_overrides, read_place_table
 
 MAX_FILE_BYTES = 1_000_000
@@ -43,60 +48,13 @@ class Population(_Strict):
                             description="research-institute agents, allocated by research strength")
 
 
-class Mechanism(_Strict):
-    """Switch and active window shared by every mechanism."""
-
-    enabled: bool = False
-    start: int = Field(0, ge=0, le=MAX_STEPS, description="first active month")
-    end: int | None = Field(None, ge=0, le=MAX_STEPS, description="last active month (inclusive)")
-
-
-class Coordination(Mechanism):
-    """Joint coordination meetings (联席会议); behaviour arrives with issue 3."""
-
-    members: list[str] = Field(default_factory=lambda: ["g60"])
-    interval: int = Field(6, ge=1, le=MAX_STEPS, description="months between meetings")
-
-
-class Park(_Strict):
-    """One enclave park: firms of ``home`` run a unit inside ``host``."""
-
-    home: str
-    host: str
-    capacity: int = Field(20, ge=0, le=1_000_000, description="real firms the park can hold")
-
-
-class Enclaves(Mechanism):
-    """Enclave parks (飞地); behaviour arrives with issue 3."""
-
-    parks: list[Park] = Field(default_factory=list)
-
-
-class Vouchers(Mechanism):
-    """Innovation vouchers (创新券); behaviour arrives with issue 3."""
-
-    issuers: list[str] = Field(default_factory=lambda: ["demo_zone"])
-    providers: list[str] | None = None
-    annual_budget_wan: float = Field(3450.0, ge=0, allow_inf_nan=False)
-    face_value_wan: float = Field(50.0, ge=0, allow_inf_nan=False)
-    copay_share: float = Field(0.5, ge=0, le=1, allow_inf_nan=False)
-    cross_region: bool = True
-
-
-class TechMarket(Mechanism):
-    """Cross-region technology trading platform; behaviour arrives with issue 3."""
-
-    members: list[str] = Field(default_factory=lambda: ["g60"])
-    fee_share: float = Field(0.03, ge=0, le=1, allow_inf_nan=False)
-
-
 class Mechanisms(_Strict):
     """The ``mechanisms`` section: one entry per mechanism, each switched by ``enabled``."""
 
-    coordination: Coordination = Field(default_factory=Coordination)
-    enclaves: Enclaves = Field(default_factory=Enclaves)
-    vouchers: Vouchers = Field(default_factory=Vouchers)
-    tech_market: TechMarket = Field(default_factory=TechMarket)
+    coordination: CoordinationConfig = Field(default_factory=CoordinationConfig)
+    enclaves: EnclavesConfig = Field(default_factory=EnclavesConfig)
+    vouchers: VouchersConfig = Field(default_factory=VouchersConfig)
+    tech_market: TechMarketConfig = Field(default_factory=TechMarketConfig)
 
 
 class Scenario(_Strict):
@@ -286,8 +244,6 @@ def _check_semantics(sc: Scenario) -> None:
     places = sc.place_data()
     if sc.focus not in places.ids:
         raise InputError(src, "focus", f"unknown place id {sc.focus!r}")
-    from .mechanisms import REGISTRY
-
     mech = sc.mechanisms
     for mname in type(mech).model_fields:
         m = getattr(mech, mname)

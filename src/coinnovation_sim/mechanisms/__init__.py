@@ -1,77 +1,29 @@
-"""Policy mechanisms: the seam through which scenarios act on the core.
+"""Policy mechanisms, one module each, switched by ``mechanisms.<name>.enabled``.
 
-A mechanism is a class with a ``name`` (its key under ``mechanisms:``), the flow channels and
-accounts it records, and hooks the model calls each month before the core kernels. It acts only
-through the documented levers of :class:`coinnovation_sim.model.CoinnovationModel`:
-
-* ``barrier_multiplier[factor]`` (P×P, in [0, 1]): scales the administrative barriers of place
-  pairs for one factor (talent, technology, capital);
-* ``transaction_multiplier`` (P×P, > 0): scales technology transaction costs;
-* ``firms.unit_place``: where a firm's unit operates (its talent pool and institutes);
-* ``policy_cost`` (steps × P): public spending booked by the paying government;
-* technology hooks: ``extra_candidates``, ``quote_subsidy``, ``settle_subsidy``;
-
-and draws only from its own random stream, ``model.stream(name)``.
-
-Mechanisms are switched by ``mechanisms.<name>.enabled``. Their behaviour is the subject of a
-later release; until a mechanism is registered here, enabling it is refused at validation.
+See :mod:`coinnovation_sim.mechanisms.base` for the levers a mechanism may act on. Each module
+defines its scenario section (``Config``) and, once implemented, its mechanism class, which it
+lists in :data:`REGISTRY` here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from . import coordination, enclaves, tech_market, vouchers
+from .base import Mechanism, MechanismConfig
 
-from ..flows import Account, Channel
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from ..model import CoinnovationModel
-    from ..technology import Search
-
-
-class Mechanism:
-    """Base class of policy mechanisms.
-
-    Parameters
-    ----------
-    model : CoinnovationModel
-        The model.
-    config : pydantic model
-        The mechanism's validated scenario section.
-    """
-
-    name: ClassVar[str] = ""
-    channels: ClassVar[tuple[Channel, ...]] = ()
-    accounts: ClassVar[tuple[Account, ...]] = ()
-
-    def __init__(self, model: CoinnovationModel, config: object) -> None:
-        self.model = model
-        self.config = config
-        self.rng: np.random.Generator = model.stream(f"mechanism:{self.name}")
-
-    def active(self, t: int) -> bool:
-        """Whether month ``t`` lies in the mechanism's ``start``..``end`` window."""
-        end = getattr(self.config, "end", None)
-        return getattr(self.config, "start", 0) <= t and (end is None or t <= end)
-
-    def before_step(self, t: int) -> None:
-        """Act on the levers before the core kernels of month ``t``."""
-
-    def after_step(self, t: int) -> None:
-        """Observe the month's outcomes (payoffs, budgets) after the core kernels of month ``t``."""
-
-    def extra_candidates(self, search: Search) -> None:
-        """Offer searching firms extra candidates (call ``technology.consider``); default none."""
-
-    def quote_subsidy(self, search: Search, dest: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
-        """Subsidy per searcher for a candidate deal at ``dest`` (万元 per real firm); default none."""
-        return None
-
-    def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
-        """Confirm subsidies of the agreed deals; return which keep theirs (None: not involved)."""
-        return None
-
+#: Scenario section schema of every mechanism, by scenario key.
+CONFIGS: dict[str, type[MechanismConfig]] = {
+    "coordination": coordination.Config,
+    "enclaves": enclaves.Config,
+    "vouchers": vouchers.Config,
+    "tech_market": tech_market.Config,
+}
 
 #: Implemented mechanisms by scenario key.
-REGISTRY: dict[str, type[Mechanism]] = {}
+REGISTRY: dict[str, type[Mechanism]] = {
+    name: module.MECHANISM
+    for name, module in (("coordination", coordination), ("enclaves", enclaves),
+                         ("vouchers", vouchers), ("tech_market", tech_market))
+    if getattr(module, "MECHANISM", None) is not None
+}
+
+__all__ = ["CONFIGS", "REGISTRY", "Mechanism", "MechanismConfig"]

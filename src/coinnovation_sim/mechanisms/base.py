@@ -1,0 +1,93 @@
+"""Base classes of policy mechanisms: the seam through which scenarios act on the core.
+
+A mechanism is a class with a ``name`` (its key under ``mechanisms:``), the flow channels and
+accounts it records, and hooks the model calls each month before the core kernels. It acts only
+through the documented levers of :class:`coinnovation_sim.model.CoinnovationModel`:
+
+* ``barrier_multiplier[factor]`` (P×P, in [0, 1]): scales the administrative barriers of place
+  pairs for one factor (talent, technology, capital);
+* ``transaction_multiplier`` (P×P, > 0): scales technology transaction costs;
+* ``firms.unit_place``: where a firm's unit operates (its talent pool and institutes);
+* ``policy_cost`` (steps × P): public spending booked by the paying government;
+* technology hooks: ``extra_candidates``, ``quote_subsidy``, ``settle_subsidy``;
+
+and draws only from its own random stream, ``model.stream(name)``.
+
+Mechanisms are switched by ``mechanisms.<name>.enabled``. Their behaviour is the subject of a
+later release; until a mechanism is registered here, enabling it is refused at validation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..flows import Account, Channel
+
+MAX_STEPS = 1200
+
+
+class StrictModel(BaseModel):
+    """Pydantic model that rejects unknown keys and does not coerce types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class MechanismConfig(StrictModel):
+    """Switch and active window shared by every mechanism's scenario section."""
+
+    enabled: bool = False
+    start: int = Field(0, ge=0, le=MAX_STEPS, description="first active month")
+    end: int | None = Field(None, ge=0, le=MAX_STEPS, description="last active month (inclusive)")
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..model import CoinnovationModel
+    from ..technology import Search
+
+
+class Mechanism:
+    """Base class of policy mechanisms.
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    config : pydantic model
+        The mechanism's validated scenario section.
+    """
+
+    name: ClassVar[str] = ""
+    channels: ClassVar[tuple[Channel, ...]] = ()
+    accounts: ClassVar[tuple[Account, ...]] = ()
+
+    def __init__(self, model: CoinnovationModel, config: object) -> None:
+        self.model = model
+        self.config = config
+        self.rng: np.random.Generator = model.stream(f"mechanism:{self.name}")
+
+    def active(self, t: int) -> bool:
+        """Whether month ``t`` lies in the mechanism's ``start``..``end`` window."""
+        end = getattr(self.config, "end", None)
+        return getattr(self.config, "start", 0) <= t and (end is None or t <= end)
+
+    def before_step(self, t: int) -> None:
+        """Act on the levers before the core kernels of month ``t``."""
+
+    def after_step(self, t: int) -> None:
+        """Observe the month's outcomes (payoffs, budgets) after the core kernels of month ``t``."""
+
+    def extra_candidates(self, search: Search) -> None:
+        """Offer searching firms extra candidates (call ``technology.consider``); default none."""
+
+    def quote_subsidy(self, search: Search, dest: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+        """Subsidy per searcher for a candidate deal at ``dest`` (万元 per real firm); default none."""
+        return None
+
+    def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
+        """Confirm subsidies of the agreed deals; return which keep theirs (None: not involved)."""
+        return None
+
+
