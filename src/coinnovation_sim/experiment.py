@@ -53,7 +53,9 @@ def outcomes(result: Any) -> dict[str, float]:
     """Reduce one run to its outcomes.
 
     Level outcomes are means over the last :data:`WINDOW` months; ``*_total`` outcomes are sums
-    over the run. Columns named after the focus place are renamed ``focus_...``.
+    over the run. Columns named after the focus place are renamed ``focus_...``. Mechanism
+    columns (prefixed with the mechanism's name) are window means, or final values when they
+    end in ``_cum`` (cumulative counters).
 
     Parameters
     ----------
@@ -79,6 +81,11 @@ def outcomes(result: Any) -> dict[str, float]:
         out[col.replace(f"{fid}_", "focus_", 1)] = float(tail[col].mean())
     out["focus_net_talent_inflow_total"] = float(m[f"{fid}_net_talent_inflow"].sum())
     out["policy_cost_wan_total"] = float(m["policy_cost_wan"].sum())
+    from .mechanisms import CONFIGS
+
+    for col in m.columns:
+        if any(col.startswith(f"{name}_") for name in CONFIGS):
+            out[col] = float(m[col].iloc[-1]) if col.endswith("_cum") else float(tail[col].mean())
     costs = result.costs
     for gov, amount in costs.groupby("government")["amount_wan"].sum().items():
         out[f"cost_wan_total:{gov}"] = float(amount)

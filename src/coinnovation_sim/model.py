@@ -233,6 +233,8 @@ class CoinnovationModel(mesa.Model):
         for mech in self.active_mechanisms:
             mech.after_step(t)
         row, long_rows = metrics.collect(self, t)
+        for mech in self.mechanisms:
+            row.update(mech.metrics(t))
         self.metric_rows.append(row)
         self.long_rows.extend(long_rows)
         if self.steps >= self.horizon:

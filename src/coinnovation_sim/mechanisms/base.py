@@ -79,6 +79,15 @@ class Mechanism:
     def after_step(self, t: int) -> None:
         """Observe the month's outcomes (payoffs, budgets) after the core kernels of month ``t``."""
 
+    def metrics(self, t: int) -> dict[str, float]:
+        """Mechanism outcomes of month ``t`` for the per-step metrics table.
+
+        Column names start with the mechanism's name (e.g. ``vouchers_spent_wan``); they exist
+        only when the mechanism is enabled, so a disabled mechanism leaves the table unchanged.
+        Called every month of the run (inside and outside the active window).
+        """
+        return {}
+
     def extra_candidates(self, search: Search) -> None:
         """Offer searching firms extra candidates (call ``technology.consider``); default none."""
 
