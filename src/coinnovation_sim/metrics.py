@@ -9,7 +9,9 @@ with flows summed over the factor's channels in the step:
   every administrative barrier at zero (same state, same volumes), channels without a choice
   unchanged;
 * integration index: mean over the three factors of ``min(1, S / S_free)`` (1 when
-  ``S_free = 0``) — 0 closed, 1 as open as if there were no administrative borders;
+  ``S_free = 0``) — 0 closed, 1 as open as if there were no administrative borders; the same
+  restricted to flows crossing at least a prefecture-city or a provincial boundary gives the
+  ``_cross_city`` and ``_cross_province`` indices;
 * PageRank of ``p`` on the place flow network (each factor's matrix scaled to unit total, summed,
   self-flows dropped);
 * Theil index of place knowledge (mean total knowledge per real firm, weighted by real firms).
@@ -29,26 +31,49 @@ if TYPE_CHECKING:
     from .model import CoinnovationModel
 
 
-def ends(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ends(mat: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """External and total flow with each place at one end.
 
     Parameters
     ----------
     mat : numpy.ndarray
         Flow matrix (origin rows, destination columns), shape (P, P).
+    mask : numpy.ndarray, optional
+        Symmetric boolean mask of the pairs that count as external (default: all pairs of
+        different places); e.g. the pairs crossing a province boundary.
 
     Returns
     -------
     external, total : numpy.ndarray
-        Per place: ``out + in`` excluding the diagonal, and that plus the diagonal.
+        Per place: flows out and in over the external pairs, and all flows with the place at
+        one end (flows inside the place counted once).
     """
     diag = np.diag(mat)
-    ext = mat.sum(axis=1) + mat.sum(axis=0) - 2.0 * diag
-    return ext, ext + diag
+    total = mat.sum(axis=1) + mat.sum(axis=0) - diag
+    if mask is None:
+        return total - diag, total
+    m = mat * mask
+    return m.sum(axis=1) + m.sum(axis=0), total
 
 
-def shares(model: CoinnovationModel, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Observed and border-free cross-boundary shares per factor, for every place."""
+def shares(model: CoinnovationModel, t: int, mask: np.ndarray | None = None
+           ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Observed and border-free cross-boundary shares per factor, for every place.
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    t : int
+        Step.
+    mask : numpy.ndarray, optional
+        Pairs counted as external (see :func:`ends`); all pairs of different places by default.
+
+    Returns
+    -------
+    dict
+        Factor → ``(S, S_free)`` arrays over places.
+    """
     book = model.book
     out = {}
     for factor in FACTORS:
@@ -56,12 +81,12 @@ def shares(model: CoinnovationModel, t: int) -> dict[str, tuple[np.ndarray, np.n
         ext_free = np.zeros(model.n_places)
         tot = np.zeros(model.n_places)
         for c in book.factor_channels(factor):
-            e, t_c = ends(book.flows[t, c])
+            e, t_c = ends(book.flows[t, c], mask)
             ext_obs += e
             tot += t_c
             free = book.free[t, c]
             if book.channels[c].chosen and not np.isnan(free).all():
-                fe, ft = ends(np.nan_to_num(free))
+                fe, ft = ends(np.nan_to_num(free), mask)
                 ext_free += np.divide(fe, ft, out=np.zeros_like(fe), where=ft > 0) * t_c
             else:
                 ext_free += e
@@ -154,6 +179,11 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], list[tu
         row[f"{fid}_cross_share_{f}"] = float(sh[f][0][fp])
     for f in FACTORS:
         row[f"{fid}_free_share_{f}"] = float(sh[f][1][fp])
+    for level in ("cross-city", "cross-province"):
+        mask = model.places.level >= LEVELS.index(level)
+        sh_l = shares(model, t, mask)
+        row[f"{fid}_integration_index_{level.replace('-', '_')}"] = float(
+            np.mean([integration(*sh_l[f])[fp] for f in FACTORS]))
     row[f"{fid}_pagerank"] = float(pr[fp])
     x, n = place_knowledge(model)
     mu = (x * n).sum() / n.sum() if n.sum() > 0 else 0.0

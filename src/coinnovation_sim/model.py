@@ -220,6 +220,10 @@ class CoinnovationModel(mesa.Model):
         t = self.steps - 1
         self.book.begin(t)
         self.active_mechanisms = [m for m in self.mechanisms if m.active(t)]
+        if self.mechanisms:  # levers are rebuilt each month from the active mechanisms
+            for mat in self.barrier_multiplier.values():
+                mat.fill(1.0)
+            self.transaction_multiplier.fill(1.0)
         for mech in self.active_mechanisms:
             mech.before_step(t)
         self.update_friction()

@@ -259,6 +259,11 @@ def _check_semantics(sc: Scenario) -> None:
                 if n not in places.ids and n not in places.groups:
                     raise InputError(src, f"mechanisms.{mname}.{key}.{i}",
                                      f"unknown place id or group {n!r}")
+    for i, body in enumerate(mech.coordination.bodies):
+        for j, n in enumerate(body.members):
+            if n not in places.ids and n not in places.groups:
+                raise InputError(src, f"mechanisms.coordination.bodies.{i}.members.{j}",
+                                 f"unknown place id or group {n!r}")
     for i, park in enumerate(mech.enclaves.parks):
         for key in ("home", "host"):
             if getattr(park, key) not in places.ids:

@@ -1,18 +1,156 @@
-"""Cross-region technology trading platform: behaviour to be implemented (issue 3)."""
+"""Cross-region technology trading and sharing platform (科技成果交易与共享平台).
+
+The article's first strategy for Wujiang, modelled on the JKT technology-trade fair and the G60
+platforms: participating places publish firms' technology needs and institutes' services, so
+firms find partners in other participating places more cheaply. Levers:
+
+* **search**: a searching firm whose unit operates in a member place draws ``extra_candidates``
+  more candidates, from providers in member places only (the platform's listings), with the
+  platform's own random stream;
+* **matching cost**: transaction costs of deals between member places are multiplied by
+  ``1 - search_cost_reduction`` (the ``transaction_multiplier`` lever);
+* **fee**: the buyer pays ``fee_share`` of the price of every deal between member places (a
+  capital sink booked as ``platform_fees``);
+* **public cost**: each member government pays ``operating_cost_wan_month``.
+
+Government behaviour: once a year each member government compares the value its firms gained
+from deals with other members (the knowledge they absorbed, valued at ``knowledge_value_wan``,
+net of prices and fees) with its operating cost; after ``patience`` consecutive negative years
+it leaves the platform. With fewer than two members the platform does nothing.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 from pydantic import Field
 
-from .base import MechanismConfig
+from ..flows import Account
+from ..sampling import normalise_rows
+from ..technology import consider
+from .base import Mechanism, MechanismConfig
+
+if TYPE_CHECKING:
+    from ..model import CoinnovationModel
+    from ..technology import Search
 
 
 class Config(MechanismConfig):
     """Scenario section ``mechanisms.tech_market``."""
 
-    members: list[str] = Field(default_factory=lambda: ["g60"])
-    fee_share: float = Field(0.03, ge=0, le=1, allow_inf_nan=False)
+    members: list[str] = Field(default_factory=lambda: ["g60"],
+                               description="place ids or group names participating in the platform")
+    extra_candidates: int = Field(2, ge=0, le=20,
+                                  description="extra candidates a member's searching firm draws from "
+                                              "the platform's listings (partners); assumption")
+    search_cost_reduction: float = Field(0.5, ge=0, le=1, allow_inf_nan=False,
+                                         description="share by which transaction costs between members "
+                                                     "fall (1); assumption")
+    fee_share: float = Field(0.03, ge=0, le=1, allow_inf_nan=False,
+                             description="platform fee as a share of the deal price paid by the buyer "
+                                         "(1); technology-market brokerage fees of a few per cent")
+    operating_cost_wan_month: float = Field(10.0, ge=0, allow_inf_nan=False,
+                                            description="operating cost per member government per "
+                                                        "month, 万元; assumption")
+    patience: int = Field(2, ge=1, le=100,
+                          description="annual reviews with a negative payoff before a member leaves")
 
 
-#: Not implemented yet: enabling this mechanism is refused at validation.
-MECHANISM = None
+class TechMarket(Mechanism):
+    """Technology trading platform among member places (see the module docstring).
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    config : Config
+        The scenario section.
+    """
+
+    name = "tech_market"
+    accounts = (Account("capital", "platform_fees"),)
+
+    def __init__(self, model: CoinnovationModel, config: Config) -> None:
+        super().__init__(model, config)
+        self.members = np.zeros(model.n_places, bool)
+        self.members[model.places.resolve(config.members)] = True
+        self.gain = np.zeros(model.n_places)
+        self.spent = np.zeros(model.n_places)
+        self.strikes = np.zeros(model.n_places, np.int64)
+        self.deals = 0.0
+        self.deals_cum = 0.0
+        self.fees = 0.0
+
+    @property
+    def running(self) -> bool:
+        """Whether the platform has at least two members."""
+        return int(self.members.sum()) >= 2
+
+    def before_step(self, t: int) -> None:
+        """Annual review of membership; lower transaction costs; book operating costs."""
+        cfg = self.config
+        if not self.running:
+            return
+        if t > cfg.start and (t - cfg.start) % 12 == 0:
+            pay = self.gain - self.spent
+            self.strikes = np.where(self.members & (pay < 0), self.strikes + 1, 0)
+            self.members &= self.strikes < cfg.patience
+            self.gain[:] = 0.0
+            self.spent[:] = 0.0
+            if not self.running:
+                return
+        pair = self.members[:, None] & self.members[None, :]
+        self.model.transaction_multiplier[pair] *= 1.0 - cfg.search_cost_reduction
+        cost = np.where(self.members, cfg.operating_cost_wan_month, 0.0)
+        self.model.policy_cost[t] += cost
+        self.spent += cost
+
+    def extra_candidates(self, search: Search) -> None:
+        """Members' searchers draw extra candidates from member places' listings."""
+        cfg = self.config
+        if not self.running or cfg.extra_candidates == 0 or search.n == 0:
+            return
+        active = self.members[search.origin]
+        if not active.any():
+            return
+        phi = self.model.phi["technology"] * self.members[None, :]
+        q_firm = normalise_rows(phi * search.firm_sampler.place_total()[None, :])
+        q_inst = normalise_rows(phi * search.inst_sampler.place_total()[None, :])
+        rows = np.where(search.collab[:, None], q_firm[search.origin], q_inst[search.origin])
+        for _ in range(cfg.extra_candidates):
+            dest, idx = search.draw(rows, self.rng)
+            consider(self.model, search, dest, idx, active=active)
+
+    def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
+        """Charge the platform fee on deals between members and record the members' gains."""
+        if not self.running:
+            return None
+        model = self.model
+        dest = np.where(search.best_dest >= 0, search.best_dest, 0)
+        via = deal & self.members[search.origin] & self.members[dest] & (search.origin != dest)
+        if not via.any():
+            return None
+        w = model.firm_weight()[search.searcher]
+        fee = self.config.fee_share * search.price
+        model.firms.capital[search.searcher[via]] -= fee[via]
+        model.book.account_by("platform_fees", search.home[via], -(fee * w)[via])
+        value = (search.best_plain_net - fee) * w
+        self.gain += np.bincount(search.home[via], weights=value[via], minlength=model.n_places)
+        self.deals += float(w[via].sum())
+        self.deals_cum += float(w[via].sum())
+        self.fees += float((fee * w)[via].sum())
+        return None
+
+    def metrics(self, t: int) -> dict[str, float]:
+        """Members, deals between members (real firms) and fees of month ``t``."""
+        row = {"tech_market_members": float(self.members.sum()),
+               "tech_market_deals": self.deals,
+               "tech_market_deals_cum": self.deals_cum,
+               "tech_market_fees_wan": self.fees}
+        self.deals = 0.0
+        self.fees = 0.0
+        return row
+
+
+MECHANISM = TechMarket
