@@ -1,4 +1,4 @@
-"""Command-line interface: ``coinnovation-sim run|validate|scenarios``.
+"""Command-line interface: ``coinnovation-sim run|compare|validate|scenarios``.
 
 Bad input prints one line ``error: FILE: KEY: expected ...`` on standard error and exits with
 status 2, without a traceback and without writing anything.
@@ -7,6 +7,7 @@ status 2, without a traceback and without writing anything.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -36,6 +37,13 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
+def _pos_int(text: str) -> int:
+    value = _nonneg_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``coinnovation-sim`` command."""
     parser = _Parser(
@@ -58,6 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_val = sub.add_parser("validate", help="check scenario files without running them",
                            description="Validate scenario files; print one line per file.")
     p_val.add_argument("scenarios", nargs="+", help="scenario YAML files")
+
+    p_cmp = sub.add_parser("compare", help="compare scenarios over replications (paired seeds)",
+                           description="Run every scenario with the same replication seeds and "
+                                       "report means, 95%% confidence intervals and paired "
+                                       "differences to the baseline; writes results.parquet, "
+                                       "summary.csv, summary.md and manifest.json into --out.")
+    p_cmp.add_argument("scenarios", nargs="+", help="scenario files or shipped scenario names")
+    p_cmp.add_argument("--replications", type=_pos_int, default=30,
+                       help="replications per scenario (default 30)")
+    p_cmp.add_argument("--baseline", help="name of the baseline scenario (default: the first)")
+    p_cmp.add_argument("--seed", type=_nonneg_int, default=20200101,
+                       help="master seed of the replication seeds (default 20200101)")
+    p_cmp.add_argument("--steps", type=_nonneg_int, help="months (default: each scenario's)")
+    p_cmp.add_argument("--workers", type=_pos_int, default=os.cpu_count() or 1,
+                       help="parallel processes (default: all cores)")
+    p_cmp.add_argument("--out", type=Path, default=Path("runs/compare"),
+                       help="output directory (default runs/compare)")
+    p_cmp.add_argument("--force", action="store_true", help="replace a non-empty output directory")
 
     sub.add_parser("scenarios", help="list the shipped scenarios with their descriptions",
                    description="List the shipped scenarios with their descriptions.")
@@ -95,6 +121,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(_summary(result))
     print(f"run directory: {path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare scenarios with common random numbers."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .experiment import compare
+    from .report import comparison_tables
+
+    out = args.out
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.force)):
+        raise InputError(str(out), "--out", "directory is not empty (use --force to replace it)"
+                         if out.is_dir() else "exists and is not a directory")
+    scenarios = [load_scenario(s) for s in args.scenarios]
+    with Progress(TextColumn("[bold]compare[/bold]"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} runs"), TimeRemainingColumn(),
+                  transient=True) as bar:
+        task = bar.add_task("runs", total=len(scenarios) * args.replications)
+        result = compare(scenarios, replications=args.replications, seed=args.seed,
+                         steps=args.steps, baseline=args.baseline, workers=args.workers,
+                         on_done=lambda n, total: bar.update(task, completed=n))
+    path = result.save(out, force=args.force)
+    console = Console()
+    for table in comparison_tables(result):
+        console.print(table)
+    print(f"results: {path}")
     return 0
 
 
@@ -147,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INPUT
     warnings.showwarning = _show_warning
-    handlers = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios}
+    handlers = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios,
+                "compare": cmd_compare}
     try:
         return handlers[args.command](args)
     except InputError as exc:

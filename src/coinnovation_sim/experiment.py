@@ -73,7 +73,8 @@ def outcomes(result: Any) -> dict[str, float]:
         return {}
     tail = m.iloc[-WINDOW:]
     out: dict[str, float] = {}
-    level = [f"{fid}_integration_index", f"{fid}_cross_share_talent",
+    level = [f"{fid}_integration_index", f"{fid}_integration_index_cross_city",
+             f"{fid}_integration_index_cross_province", f"{fid}_cross_share_talent",
              f"{fid}_cross_share_technology", f"{fid}_cross_share_capital", f"{fid}_pagerank",
              f"{fid}_knowledge", "region_integration_index", "region_cross_share_talent",
              "region_cross_share_technology", "region_cross_share_capital", "theil_knowledge"]
@@ -86,9 +87,9 @@ def outcomes(result: Any) -> dict[str, float]:
     for col in m.columns:
         if any(col.startswith(f"{name}_") for name in CONFIGS):
             out[col] = float(m[col].iloc[-1]) if col.endswith("_cum") else float(tail[col].mean())
-    costs = result.costs
-    for gov, amount in costs.groupby("government")["amount_wan"].sum().items():
-        out[f"cost_wan_total:{gov}"] = float(amount)
+    by_gov = result.costs.groupby("government")["amount_wan"].sum()
+    for gov in result.model.places.ids:
+        out[f"cost_wan_total:{gov}"] = float(by_gov.get(gov, 0.0))
     return out
 
 
@@ -182,12 +183,12 @@ def _summarise(results: pd.DataFrame, baseline: str, order: list[str]) -> pd.Dat
             if sc not in block:
                 continue
             vals = block[sc].dropna().to_numpy()
+            if len(vals) == 0:  # an outcome this scenario does not have (another's mechanism)
+                continue
             mean, lo, hi = mean_ci(vals)
-            if baseline in block:
-                paired = (block[sc] - block[baseline]).dropna().to_numpy()
-                d, dlo, dhi = mean_ci(paired)
-            else:
-                d = dlo = dhi = float("nan")
+            paired = (block[sc] - block[baseline]).dropna().to_numpy() if baseline in block \
+                else np.zeros(0)
+            d, dlo, dhi = mean_ci(paired) if len(paired) else (float("nan"),) * 3
             rows.append({"scenario": sc, "metric": metric, "n": len(vals), "mean": mean,
                          "ci_low": lo, "ci_high": hi, "diff": d, "diff_low": dlo, "diff_high": dhi})
     return pd.DataFrame(rows)
