@@ -3,11 +3,14 @@
 A firm whose capital has stayed negative for ``exit_months`` consecutive months exits: its talent
 returns to the local job-seeker pool, its negative capital is written off (a recorded capital
 source) and the investment it still owes is removed from the investing places' claims. New firms
-are founded in freed agent slots: per place, a Poisson number with mean
+are founded in free agent slots (slots freed by exits and the spare slots created at start):
+per place, a Poisson number with mean
 ``entry_rate × live firms × (local knowledge / regional knowledge)^0.5``, so entry concentrates
-where knowledge is rich (spin-offs). Founders start from the local knowledge pool, with founding
+where knowledge is rich (spin-offs); if more are born than slots are free, which births happen
+is drawn at random. Founders start with half the local knowledge pool's mean vector, with founding
 capital from the local investable pool (a recorded flow) and no staff; they hire like any firm.
-The agent population is bounded by the slots created at start.
+The agent population is bounded by the slots created at start (the initial firms plus
+:data:`coinnovation_sim.state.SPARE_SLOT_SHARE` spare).
 """
 
 from __future__ import annotations
@@ -62,7 +65,9 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     if n == 0:
         return np.zeros(0, np.int64)
     slots = free[:n]
-    place = np.repeat(np.arange(p), births)[:n]
+    place = np.repeat(np.arange(p), births)
+    if len(place) > n:  # more births than free slots: which ones happen is drawn, not row order
+        place = np.sort(rng.choice(place, n, replace=False))
     f.alive[slots] = True
     f.place[slots] = place
     f.unit_place[slots] = place
@@ -75,7 +80,7 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     f.neg_months[slots] = 0
     f.firm_id[slots] = model.next_firm_id + np.arange(n)
     model.next_firm_id += n
-    # productivity: a draw around the place's live firms (log-normal, same spread as at start)
+    # productivity: log-normal around the geometric mean of the place's live firms (sd 0.2)
     ref = np.zeros(p)
     for_place = f.alive.copy()
     for_place[slots] = False

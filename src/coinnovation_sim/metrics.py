@@ -117,7 +117,7 @@ def pagerank(model: CoinnovationModel, t: int) -> np.ndarray:
     g.add_nodes_from(range(p))
     o, d = np.nonzero(comb)
     g.add_weighted_edges_from(zip(o.tolist(), d.tolist(), comb[o, d].tolist(), strict=True))
-    pr = nx.pagerank(g, weight="weight", tol=1e-10)
+    pr = nx.pagerank(g, weight="weight", tol=1e-10, max_iter=10_000)
     return np.array([pr[i] for i in range(p)])
 
 
@@ -165,8 +165,8 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], list[tu
         Column name → value for the wide per-step table.
     long_rows : list of tuple
         ``(step, place, metric, factor, level, value)`` rows for the long table: the focus's
-        cross-boundary shares by boundary level, and every place's integration index and
-        PageRank.
+        cross-boundary shares by boundary level, and every place's integration index, PageRank
+        and cross-boundary share per factor.
     """
     fp = model.focus
     fid = model.places.ids[fp]

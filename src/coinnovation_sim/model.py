@@ -30,7 +30,13 @@ from .friction import friction_matrix
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
 from .scenario import Scenario, load_scenario
-from .state import init_firms, init_institutes, place_rd_productivity
+from .state import (
+    SPARE_SLOT_SHARE,
+    add_spare_slots,
+    init_firms,
+    init_institutes,
+    place_rd_productivity,
+)
 
 #: Share of employed talent seeking jobs at start (frictional unemployment; assumption).
 INITIAL_SEEKER_SHARE = 0.05
@@ -96,7 +102,6 @@ class CoinnovationModel(mesa.Model):
 
         init = self.stream("init")
         self.firms, self.firm_w_place = init_firms(self.places, sc.population.firms, self.prm, init)
-        self.firm_agents_by_place = np.bincount(self.firms.place, minlength=self.n_places)
         wf = self.firm_weight()
         self.knowledge_ref = float((wf * self.firms.knowledge.sum(axis=1)).sum() / wf.sum())
         self.institutes, self.inst_w_place = init_institutes(
@@ -104,8 +109,10 @@ class CoinnovationModel(mesa.Model):
         self.firms.productivity = production.calibrate_productivity(self)
         self.firms.base_productivity = self.firms.productivity.copy()
         self.next_firm_id = self.firms.n
+        add_spare_slots(self.firms, int(np.ceil(SPARE_SLOT_SHARE * self.firms.n)))
 
         p = self.n_places
+        wf = np.where(self.firms.alive, self.firm_weight(), 0.0)
         employed = np.bincount(self.firms.place, weights=wf * self.firms.talent, minlength=p)
         self.talent_pool = INITIAL_SEEKER_SHARE * employed
         self.capital_pool = (self.prm["pool_gdp_share"] * self.places.column("gdp_billion_yuan")
@@ -129,7 +136,8 @@ class CoinnovationModel(mesa.Model):
         self.update_friction()
 
         self.governments = [CityGovernment(self, i) for i in range(p)]
-        self.firm_agents: dict[int, Firm] = {i: Firm(self, i) for i in range(self.firms.n)}
+        self.firm_agents: dict[int, Firm] = {
+            i: Firm(self, i) for i in np.flatnonzero(self.firms.alive).tolist()}
         self.institute_agents = [ResearchInstitute(self, i) for i in range(self.institutes.n)]
         self._streams = {name: self.stream(name)
                          for name in ("production", "talent", "technology", "demography")}

@@ -92,7 +92,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "monthly share of the absorbable gap to the place pools closed by spillovers"),
     ParamSpec("institute_knowledge_factor", 3.0, "1", 0.0, 100.0, (1.0, 10.0),
               ASSUMPTION,
-              "institute knowledge relative to a firm of equal research strength at start"),
+              "institutes' initial knowledge relative to the regional mean firm, scaled by "
+              "sqrt(research_strength / mean research strength)"),
     # --- output and wages ----------------------------------------------------------------------
     ParamSpec("talent_elasticity", 0.8, "1", 0.05, 0.95, (0.6, 0.9),
               "labour share in value added, NBS input-output tables ~0.5-0.6 incl. capital; "

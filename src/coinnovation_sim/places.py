@@ -32,7 +32,7 @@ FIELDS: tuple[str, ...] = (
 )
 MIX_COLUMNS: tuple[str, ...] = tuple(f"mix_{f}" for f in FIELDS)
 
-#: Numeric columns, their meaning, unit and whether a scenario may override them.
+#: Numeric columns with their meaning and unit; every one may be overridden by a scenario.
 NUMERIC_COLUMNS: dict[str, str] = {
     "lat": "latitude, decimal degrees",
     "lon": "longitude, decimal degrees",

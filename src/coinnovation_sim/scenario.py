@@ -45,7 +45,8 @@ class Population(_Strict):
 
     firms: int = Field(20_000, ge=1, le=5_000_000, description="firm agents over all places")
     institutes: int = Field(300, ge=0, le=100_000,
-                            description="research-institute agents, allocated by research strength")
+                            description="research-institute agents, allocated over places by the "
+                                        "place table's institutes column")
 
 
 class Mechanisms(_Strict):
@@ -60,17 +61,22 @@ class Mechanisms(_Strict):
 class Scenario(_Strict):
     """A validated, fully resolved scenario (``extends`` already merged)."""
 
-    name: str = Field(min_length=1)
-    description: str = ""
-    extends: str | None = None
-    seed: int = Field(20200101, ge=0, le=2**63 - 1)
+    name: str = Field(min_length=1, description="scenario name (required, unique in a comparison)")
+    description: str = Field("", description="the question this scenario answers")
+    extends: str | None = Field(None, description="parent scenario file, relative to this one; "
+                                                  "deep-merged under this file's keys")
+    seed: int = Field(20200101, ge=0, le=2**63 - 1, description="default run seed")
     steps: int = Field(120, ge=0, le=MAX_STEPS, description="months; step 0 is 2020-01")
-    focus: str = "wujiang"
-    population: Population = Field(default_factory=Population)
-    places: str | None = None
-    place_overrides: dict[str, dict[str, float | int]] = Field(default_factory=dict)
-    mechanisms: Mechanisms = Field(default_factory=Mechanisms)
-    parameters: dict[str, float | int] = Field(default_factory=dict)
+    focus: str = Field("wujiang", description="place id whose integration is measured")
+    population: Population = Field(default_factory=Population, description="agent counts")
+    places: str | None = Field(None, description="CSV place table replacing the shipped one, "
+                                                 "relative to this file")
+    place_overrides: dict[str, dict[str, float | int]] = Field(
+        default_factory=dict, description="single place values: {place_id: {column: value}}")
+    mechanisms: Mechanisms = Field(default_factory=Mechanisms,
+                                   description="policy mechanisms, each switched by enabled")
+    parameters: dict[str, float | int] = Field(
+        default_factory=dict, description="behavioural parameters (see docs/parameters.md)")
     _source: str = PrivateAttr("<scenario>")
     _base_dir: str = PrivateAttr(".")
 

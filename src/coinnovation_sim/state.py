@@ -14,6 +14,29 @@ import numpy as np
 
 from .places import PlaceData
 
+#: Spare firm slots created at start, as a share of the initial firm agents, so entry can exceed
+#: exit for a while before the agent population is bounded.
+SPARE_SLOT_SHARE = 0.25
+
+
+def add_spare_slots(state: FirmState, k: int) -> None:
+    """Append ``k`` empty (dead) firm slots for future entrants.
+
+    Parameters
+    ----------
+    state : FirmState
+        The firm arrays, extended in place.
+    k : int
+        Slots to add.
+    """
+    nf = state.knowledge.shape[1]
+    for name in ("alive", "place", "unit_place", "field", "talent", "capital", "debt", "overhead",
+                 "productivity", "base_productivity", "neg_months", "firm_id"):
+        arr = getattr(state, name)
+        fill = -1 if name == "firm_id" else 0
+        setattr(state, name, np.concatenate([arr, np.full(k, fill, dtype=arr.dtype)]))
+    state.knowledge = np.concatenate([state.knowledge, np.zeros((k, nf))])
+
 
 def apportion(total: int, weights: np.ndarray) -> np.ndarray:
     """Split ``total`` agents over places in proportion to ``weights`` (largest remainder).

@@ -208,7 +208,10 @@ def _transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     inst_idx = s.best_idx[svc]
     np.add.at(inst.revenue, inst_idx, price[svc] * ws[svc] / np.maximum(wi[inst_idx], 1e-12))
 
-    o, dst = s.home, s.best_dest  # a unit in an enclave belongs to its home firm
+    # units in enclave parks belong to their home firms: book both sides at home places
+    o = s.home
+    partner_home = f.place[np.where(s.collab & (s.best_idx >= 0), s.best_idx, 0)]
+    dst = np.where(s.collab & (s.best_idx >= 0), partner_home, s.best_dest)
     amount = price * ws
     book.add("service", dst[svc], o[svc], amount[svc])
     book.add("collaboration", dst[col], o[col], amount[col])

@@ -61,10 +61,12 @@ class BodySpec(StrictModel):
     name: str = Field(min_length=1, description="label, e.g. g60 or demo_zone")
     members: list[str] = Field(min_length=1, description="place ids or group names")
     interval: int | None = Field(None, ge=1, le=MAX_STEPS, description="months between meetings")
-    office: bool | None = None
-    tax_sharing: bool | None = None
-    effectiveness: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
-    floor: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    office: bool | None = Field(None, description="standing office (default: the section's)")
+    tax_sharing: bool | None = Field(None, description="tax sharing (default: the section's)")
+    effectiveness: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                        description="(1) default: the section's")
+    floor: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                description="(1) default: the section's")
 
     def overrides(self) -> dict[str, object]:
         """Settings this body sets, as updates to the section's."""
@@ -98,8 +100,9 @@ class Config(MechanismConfig):
                                description="cosine similarity of industry mixes above which "
                                            "technology interests align (1); assumption")
     tolerance: float = Field(0.1, ge=0, le=10, allow_inf_nan=False,
-                             description="net outflow to a partner, as a share of a government's "
-                                         "own hires or placements, it tolerates (1); assumption")
+                             description="net outflow to a partner a government tolerates, as a "
+                                         "share of everything its pool placed in the window "
+                                         "(local hires and placements included) (1); assumption")
     tax_sharing: bool = Field(False, description="members share tax on cross-place investment, "
                                                  "removing capital-flight objections")
     meeting_cost_wan: float = Field(30.0, ge=0, allow_inf_nan=False,

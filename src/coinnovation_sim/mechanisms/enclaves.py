@@ -1,25 +1,570 @@
-"""Enclave parks (飞地): behaviour to be implemented (issue 3)."""
+r"""Enclave parks (飞地): firms of a home place run their unit inside a host place.
+
+A park ``k`` is run by its *home* government inside a *host* place (JKT: Suzhou runs an S&T park
+in Jiading, Jiading an industrial park in Suzhou, with equal policy treatment; research enclaves
+of a weaker place inside a stronger one are the usual practice). A member firm keeps its home
+(``firms.place``: statistics, every place-based policy such as vouchers, the flows it makes) and
+moves its unit (``firms.unit_place = host``): the core then hires its talent from the host's pool
+at the host's wage, searches technology partners and learns from knowledge pools from the host,
+at host-local friction, and records those flows between the host and the home place.
+
+Rules (one step = one month; money in 万元; sums over real firms ``w_i``)
+--------------------------------------------------------------------------
+
+**Firm decision.** Each month a firm reviews its location with probability ``review_probability``
+(one uniform draw per firm slot from the mechanism's stream). A reviewing firm of place ``h``
+values a unit in the host ``x`` of each open park of its home by the expected monthly gain
+
+.. math::
+
+    G_i(x) = [\bar\pi_i(x) - \bar\pi_i(h)] + [K_i(x) - K_i(h)] - c^{unit}_k,
+
+where, for a unit operating at place ``o``:
+
+* :math:`\bar\pi_i(o)` is the operating profit averaged over a projection of ``horizon_months``
+  with the core's own hiring rule: :math:`T \leftarrow T + s\,f_o \max(0, T^*_o - T) - s
+  \max(0, T - 1.05\,T^*_o)`, :math:`\pi = a T^\theta q - w_o T - \text{overhead}`, with the wage
+  :math:`w_o` and target talent :math:`T^*_o` of the core's production functions for a unit at
+  ``o``, ``s`` the hiring speed and :math:`f_o` the share of vacancies place ``o``'s job seekers
+  fill at this month's state (talent access);
+* :math:`K_i(o)` is the knowledge the firm can expect to reach from ``o``, valued at
+  ``knowledge_value_wan``: spillovers from every place pool with the row-normalised friction
+  :math:`\psi_{o\cdot}` (the core's spillover rule), plus the expected net value of one search
+  month, :math:`p_{search}\sum_{j\in\{inst, firm\}} \sigma_j \sum_b q^j_{ob}\max(0, V^j_{ib} -
+  price_j - c_{tc}\,m_{ob}/\phi_{ob})`, with :math:`q^j_{ob}` the core's partner-place draw
+  probabilities (friction × capacity-and-knowledge weight) and :math:`V^j_{ib}` the value of
+  learning from the representative institute or firm of place ``b`` (institute access);
+* :math:`c^{unit}_k` (``unit_cost_wan``) the firm's own cost of running a unit away from home
+  (travel, duplicated management), paid from its capital every month it is a member (capital
+  account ``enclave_unit_costs``, a sink).
+
+A firm picks the park with the largest positive gain. Parks that are full admit their applicants
+in decreasing order of gain until the capacity (real firms, the sum of ``firm_weight``) is used;
+the others stay at home and may apply again at a later review. A reviewing member leaves when
+:math:`G_i(x) < 0`. A member that exits (demography) frees its place; a new firm in its slot
+starts at home.
+
+**Tax rule.** The unit's share ``unit_revenue_share`` :math:`\rho` of a member's revenue is taxed in
+the host at ``tax_rate`` :math:`\tau`, and the host returns ``tax_share_home`` :math:`\sigma` of that
+tax to the home government, recorded as a capital flow host → home on channel ``tax_share``. The
+model's firm profits are pre-tax everywhere, so the rule changes *where* tax is collected, not what
+firms pay: these are government flows, outside the firm and pool capital stock (no account).
+
+**Government payoffs** of park ``k`` per month, with :math:`R_k = \rho\sum w_i R_i` (revenue
+attributed to the units), :math:`E_k = \sum w_i T_i` (talent employed by the units), :math:`N_k`
+the real firms in the park and :math:`V_k = \sum w_i [K_i(x) - K_i(h)]` the knowledge access the
+home's firms gain:
+
+.. math::
+
+    \Pi^{host}_k &= (1-\sigma)\tau R_k + \epsilon E_k - c^{host}_k N_k, \\
+    \Pi^{home}_k &= \sigma\tau R_k - \tau R_k - \epsilon E_k + V_k
+                    - (c^{fixed}_k + c^{public}_k N_k),
+
+with :math:`\epsilon` (``employment_value_wan``) the fiscal value to a government of one local job
+per month. The home counts the tax base and jobs its firms moved out against the tax returned, so
+tax and jobs are transfers between the two governments and
+:math:`\Pi^{host}_k + \Pi^{home}_k = V_k - c^{fixed}_k - (c^{public}_k + c^{host}_k) N_k`. The
+home's park costs :math:`c^{fixed}_k + c^{public}_k N_k` (leased space at market rent, services:
+the home-place treatment of its firms) are public spending booked in ``policy_cost[t, home]``.
+
+**Government decisions.** A government whose payoff has been negative for ``patience_months``
+consecutive months stops admitting new firms to the park (members stay); admission resumes when
+its payoff is non-negative again. If the payoff stays negative for another ``patience_months``,
+the government closes the park for good: every unit returns home and the park costs nothing from
+the next month. At the end of the mechanism's window (``end``) every unit returns home.
+
+**Nothing to do.** Parks with zero capacity are inert; with no park of positive capacity the
+mechanism draws nothing, books nothing, changes no lever and reports no metrics, so the run is
+identical, byte for byte, to one without the section.
+
+Simplifications: the core's unit holds all of the firm's staff (it pays the host's wage on all of
+it, so a unit in a dearer host must pay off in talent and knowledge access); firms value one
+search candidate rather than the best of several and ignore institutes' capacity rationing; a
+government values the knowledge its firms gain at the firms' own valuation.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
 from pydantic import Field
 
-from .base import MechanismConfig, StrictModel
+from ..flows import Account, Channel
+from ..innovation import group_sum, place_pools
+from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
+from ..production import quality, revenue, target_talent, wage
+from ..sampling import normalise_rows
+from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
+
+if TYPE_CHECKING:
+    from ..model import CoinnovationModel
+
+#: Layoff threshold of the core's talent rule (firms shed talent above 1.05 T*).
+LAYOFF_SLACK = 1.05
 
 
 class Park(StrictModel):
     """One enclave park: firms of ``home`` run a unit inside ``host``."""
 
-    home: str
-    host: str
-    capacity: int = Field(20, ge=0, le=1_000_000, description="real firms the park can hold")
+    home: str = Field(description="place id whose firms may run a unit in the park; its government "
+                                  "runs and pays for the park")
+    host: str = Field(description="place id where the park lies (must differ from home)")
+    capacity: int = Field(20, ge=0, le=1_000_000,
+                          description="real firms the park can hold at once (0: inert park); "
+                                      "assumption, scenario choice")
+    tax_rate: float = Field(0.03, ge=0, le=1, allow_inf_nan=False,
+                            description="local tax revenue per unit of firm revenue, 1; assumption: "
+                                        "local half of VAT (~4.5% of revenue) plus local 40% of "
+                                        "corporate income tax (~2% of revenue) ≈ 3%")
+    unit_revenue_share: float = Field(1.0, ge=0, le=1, allow_inf_nan=False,
+                                      description="share of a member's revenue attributed to its unit "
+                                                  "and taxed in the host, 1; assumption: the core's "
+                                                  "unit employs all the firm's staff (1); lower it "
+                                                  "for research units whose output is booked at home")
+    tax_share_home: float = Field(0.5, ge=0, le=1, allow_inf_nan=False,
+                                  description="share of the tax collected in the host that is returned "
+                                              "to the home government, 1; assumption: equal split, "
+                                              "common in enclave agreements")
+    unit_cost_wan: float = Field(1.0, ge=0, allow_inf_nan=False,
+                                 description="member firm's own cost of running its unit away from "
+                                             "home (travel, duplicated management), 万元/month per "
+                                             "real firm; assumption")
+    setup_cost_wan: float = Field(12.0, ge=0, allow_inf_nan=False,
+                                  description="member firm's one-off cost of setting up its unit (fit-out, "
+                                              "registration, moving), 万元 per real firm; a firm joins "
+                                              "only if its monthly gain exceeds this cost spread over "
+                                              "horizon_months; assumption")
+    public_cost_wan: float = Field(2.0, ge=0, allow_inf_nan=False,
+                                   description="home government's cost per hosted real firm (space "
+                                               "leased in the host at market rent, services), 万元/"
+                                               "month; assumption: ~200 m² at ~3.5 yuan/m²/day")
+    fixed_cost_wan: float = Field(20.0, ge=0, allow_inf_nan=False,
+                                  description="home government's fixed cost of running the park "
+                                              "(management company), 万元/month while open; "
+                                              "assumption")
+    host_cost_wan: float = Field(0.5, ge=0, allow_inf_nan=False,
+                                 description="host government's cost per hosted real firm (public "
+                                             "services, crowding of local talent and institutes), "
+                                             "万元/month; assumption")
 
 
 class Config(MechanismConfig):
     """Scenario section ``mechanisms.enclaves``."""
 
-    parks: list[Park] = Field(default_factory=list)
+    parks: list[Park] = Field(default_factory=list,
+                              description="the enclave parks; none: the mechanism does nothing")
+    review_probability: float = Field(0.25, ge=0, le=1, allow_inf_nan=False,
+                                      description="probability per month that a firm reviews where its "
+                                                  "unit operates, 1/month; assumption: a few "
+                                                  "location reviews a year")
+    horizon_months: int = Field(12, ge=1, le=MAX_STEPS,
+                                description="months of operating profit a firm projects when comparing "
+                                            "locations, months; assumption: one budget year")
+    employment_value_wan: float = Field(0.1, ge=0, allow_inf_nan=False,
+                                        description="fiscal value to a government of one local job, "
+                                                    "万元/person-month; assumption: local share of "
+                                                    "income tax and fees of a technical employee")
+    patience_months: int = Field(12, ge=1, le=MAX_STEPS,
+                                 description="months of negative payoff after which a government stops "
+                                             "admitting new firms; as many more and it closes the "
+                                             "park; assumption: one budget year")
 
 
-#: Not implemented yet: enabling this mechanism is refused at validation.
-MECHANISM = None
+class _Outlook:
+    """What a unit at each place can reach this month: talent fill rates and knowledge offers.
+
+    Built once per call from the model state, shared by every park's valuation.
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    """
+
+    def __init__(self, model: CoinnovationModel) -> None:
+        f, inst, prm = model.firms, model.institutes, model.prm
+        p = model.n_places
+        self.model = model
+        self.quality = quality(model)
+        self.fill = self._fill_rates(model, target_talent(model))
+        self.pools = place_pools(model)
+        phi = model.phi["technology"]
+        self.psi = normalise_rows(phi)
+        self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
+        wf = np.where(f.alive, model.firm_weight(), 0.0)
+        firm_w = wf * f.knowledge.sum(axis=1)
+        inst_w = model.inst_weight() * inst.capacity * inst.knowledge.sum(axis=1)
+        share = prm["collaboration_share"]
+        self.offers = []
+        for place, weight, know, price, kind_share in (
+                (inst.place, inst_w, inst.knowledge, prm["service_price_wan"], 1.0 - share),
+                (f.unit_place, firm_w, f.knowledge, prm["collaboration_cost_wan"], share)):
+            total = np.bincount(place, weights=weight, minlength=p)
+            rep = group_sum(place, weight[:, None] * know, p)
+            rep = np.divide(rep, total[:, None], out=np.zeros_like(rep), where=total[:, None] > 0)
+            q = normalise_rows(phi * total[None, :])
+            self.offers.append((rep, q, price, kind_share))
+
+    @staticmethod
+    def _fill_rates(model: CoinnovationModel, tstar: np.ndarray) -> np.ndarray:
+        """Share of vacancies each place's applicants would fill (the core's hiring rule)."""
+        f, prm = model.firms, model.prm
+        p = model.n_places
+        w = model.firm_weight()
+        vac = prm["hiring_speed"] * np.maximum(0.0, tstar - f.talent)
+        vac = np.where(f.alive & (f.capital > 0), vac, 0.0)
+        vac_p = np.bincount(f.unit_place, weights=w * vac, minlength=p)
+        attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
+                           * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
+        seekers = prm["search_intensity"] * model.talent_pool
+        inflow = (seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
+        return np.divide(inflow, vac_p, out=np.ones(p), where=vac_p > inflow)
+
+    def profit(self, slots: np.ndarray, origin: np.ndarray, horizon: int) -> np.ndarray:
+        """Mean monthly operating profit over ``horizon`` months with the units at ``origin``.
+
+        Parameters
+        ----------
+        slots : numpy.ndarray
+            Firm slots.
+        origin : numpy.ndarray
+            Place of each firm's unit in the projection.
+        horizon : int
+            Months projected.
+
+        Returns
+        -------
+        numpy.ndarray
+            万元 per month and real firm.
+        """
+        model = self.model
+        f, prm = model.firms, model.prm
+        saved = f.unit_place[slots].copy()
+        f.unit_place[slots] = origin
+        try:
+            w = wage(model)[slots]
+        finally:
+            f.unit_place[slots] = saved
+        theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
+        scale = f.productivity[slots] * self.quality[slots]
+        tstar = np.where(f.alive[slots], np.power(theta * scale / w, 1.0 / (1.0 - theta)), 0.0)
+        fill = self.fill[origin]
+        talent = f.talent[slots].copy()
+        total = np.zeros(len(slots))
+        for _ in range(horizon):
+            talent = (talent + speed * fill * np.maximum(0.0, tstar - talent)
+                      - speed * np.maximum(0.0, talent - LAYOFF_SLACK * tstar))
+            total += scale * np.power(talent, theta) - w * talent - f.overhead[slots]
+        return total / horizon
+
+    def knowledge(self, slots: np.ndarray, *origins: np.ndarray) -> list[np.ndarray]:
+        """Expected monthly value of the knowledge reachable from each origin, 万元 per real firm.
+
+        Parameters
+        ----------
+        slots : numpy.ndarray
+            Firm slots.
+        *origins : numpy.ndarray
+            Place of each firm's unit, one array per alternative.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per origin: spillovers plus the expected net value of technology deals, 万元 per month.
+        """
+        prm = self.model.prm
+        k = self.model.firms.knowledge[slots]
+        value = prm["knowledge_value_wan"]
+        cap = absorptive_capacity(k.sum(axis=1), prm["absorptive_half"])
+        eff = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, self.pools), 0.0, 1.0))
+        offers = []
+        for rep, q, price, kind_share in self.offers:
+            e = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, rep), 0.0, 1.0))
+            learn = np.maximum(0.0, rep[None, :, :] - k[:, None, :]).sum(axis=2)
+            offers.append((value * prm["learning_rate"] * cap[:, None] * e * learn - price, q, kind_share))
+        out = []
+        for origin in origins:
+            weights = self.psi[origin] * eff
+            gap = np.maximum(0.0, weights @ self.pools - weights.sum(axis=1)[:, None] * k)
+            spill = value * prm["spillover_rate"] * cap * gap.sum(axis=1)
+            deals = np.zeros(len(slots))
+            for worth, q, kind_share in offers:
+                net = np.maximum(0.0, worth - self.tc[origin])
+                deals += kind_share * (q[origin] * net).sum(axis=1)
+            out.append(spill + prm["search_probability"] * deals)
+        return out
+
+    def gain(self, slots: np.ndarray, host: int, horizon: int, unit_cost: float,
+             setup_cost: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Expected monthly gain of a unit in ``host`` over operating at home.
+
+        Parameters
+        ----------
+        slots : numpy.ndarray
+            Firm slots (all of the same home place or not: each is compared with its own home).
+        host : int
+            Host place index.
+        horizon : int
+            Months of the profit projection.
+        unit_cost : float
+            The firm's monthly cost of running a unit away, 万元.
+        setup_cost : float
+            One-off cost still to pay to set the unit up (0 for members), 万元; it counts spread
+            over the horizon.
+
+        Returns
+        -------
+        gain : numpy.ndarray
+            ``G − setup_cost / horizon`` per firm, 万元 per month and real firm; negative wherever
+            the firm's capital could not finance the setup cost and ``horizon`` months of the
+            unit's projected cash profit ``π̄(x) − c_unit``.
+        knowledge : numpy.ndarray
+            Its knowledge-access part ``K(x) − K(h)``.
+        """
+        home = self.model.firms.place[slots]
+        away = np.full(len(slots), host)
+        there_k, home_k = self.knowledge(slots, away, home)
+        know = there_k - home_k
+        there = self.profit(slots, away, horizon) - unit_cost
+        gain = there - self.profit(slots, home, horizon) + know
+        gain = gain - setup_cost / horizon
+        funded = self.model.firms.capital[slots] - setup_cost + horizon * there >= 0
+        return np.where(funded, gain, np.minimum(gain, -1e-12)), know
+
+
+class Enclaves(Mechanism):
+    """Enclave parks: firms decide to run a unit in a host; governments share tax and weigh payoffs.
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    config : Config
+        The validated ``mechanisms.enclaves`` section.
+
+    Attributes
+    ----------
+    member : numpy.ndarray
+        Park index of each firm slot's unit (-1: at home).
+    is_open, admitting : numpy.ndarray
+        Per park: not closed; accepting new firms.
+    """
+
+    name: ClassVar[str] = "enclaves"
+    channels: ClassVar[tuple[Channel, ...]] = (Channel("capital", "tax_share", chosen=False),)
+    accounts: ClassVar[tuple[Account, ...]] = (Account("capital", "enclave_unit_costs"),)
+
+    def __init__(self, model: CoinnovationModel, config: Config) -> None:
+        super().__init__(model, config)
+        ids = model.places.ids
+        parks = list(config.parks)
+        n = len(parks)
+        self.home = np.array([ids.index(pk.home) for pk in parks], dtype=np.int64)
+        self.host = np.array([ids.index(pk.host) for pk in parks], dtype=np.int64)
+        self.capacity = np.array([float(pk.capacity) for pk in parks])
+        self.live = bool((self.capacity > 0).any())
+        self.is_open = self.capacity > 0
+        self.admitting = self.is_open.copy()
+        self.neg_home = np.zeros(n, np.int64)
+        self.neg_host = np.zeros(n, np.int64)
+        self.member = np.full(model.firms.n, -1, np.int64)
+        self.member_id = np.full(model.firms.n, -1, np.int64)
+        self.finished = False
+        self.cum = {"joined": 0.0, "left": 0.0, "exits": 0.0, "refused": 0.0,
+                    "tax_returned_wan": 0.0, "public_cost_wan": 0.0}
+        self.month: dict[str, float] = {}
+        self.month_t = -1
+        self.park_cost = np.zeros(n)
+        self.value = np.zeros(n)
+
+    # ------------------------------------------------------------------ membership
+    def _units(self) -> np.ndarray:
+        """Real firms with a unit in each park."""
+        w = self.model.firm_weight()
+        inside = self.member >= 0
+        return np.bincount(self.member[inside], weights=w[inside], minlength=len(self.capacity))
+
+    def _send_home(self, slots: np.ndarray) -> None:
+        """Return the units of ``slots`` to their home places."""
+        f = self.model.firms
+        f.unit_place[slots] = f.place[slots]
+        self.member[slots] = -1
+        self.member_id[slots] = -1
+
+    def _sync(self) -> None:
+        """Drop members that exited (their slot freed, or refilled by a new firm at home)."""
+        f = self.model.firms
+        gone = np.flatnonzero((self.member >= 0) & (~f.alive | (f.firm_id != self.member_id)))
+        if len(gone):
+            self.cum["exits"] += float(self.model.firm_weight()[gone].sum())
+            dead = gone[~f.alive[gone]]
+            f.unit_place[dead] = f.place[dead]
+            self.member[gone] = -1
+            self.member_id[gone] = -1
+
+    def _record(self, t: int, key: str, value: float) -> None:
+        if self.month_t != t:
+            self.month, self.month_t = {}, t
+        self.month[key] = self.month.get(key, 0.0) + value
+
+    # ------------------------------------------------------------------ hooks
+    def before_step(self, t: int) -> None:
+        """Members review and may leave, applicants join by gain up to capacity; costs are booked."""
+        if not self.live or self.finished:
+            return
+        model, cfg = self.model, self.config
+        f = model.firms
+        w = model.firm_weight()
+        self._sync()
+        self.value = np.zeros(len(self.capacity))
+        self.park_cost = np.zeros(len(self.capacity))
+        if not self.is_open.any():
+            return
+        review = self.rng.random(f.n) < cfg.review_probability
+        outlook = _Outlook(model)
+        n_parks = len(self.capacity)
+        # members who review leave when their unit no longer pays
+        for k in np.flatnonzero(self.is_open):
+            slots = np.flatnonzero((self.member == k) & review & f.alive)
+            if len(slots):
+                g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
+                                    cfg.parks[k].unit_cost_wan)
+                leave = slots[g < 0]
+                self.cum["left"] += float(w[leave].sum())
+                self._send_home(leave)
+        # applicants: each reviewing firm at home picks the open, admitting park with the best gain
+        best_gain = np.zeros(f.n)
+        best_park = np.full(f.n, -1, np.int64)
+        free = f.alive & (self.member < 0) & review & (f.capital > 0)
+        for k in np.flatnonzero(self.admitting):
+            slots = np.flatnonzero(free & (f.place == self.home[k]))
+            if not len(slots):
+                continue
+            pk = cfg.parks[k]
+            g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months, pk.unit_cost_wan,
+                                pk.setup_cost_wan)
+            better = g > best_gain[slots]
+            best_gain[slots[better]] = g[better]
+            best_park[slots[better]] = k
+        room = self.capacity - self._units()
+        for k in range(n_parks):
+            slots = np.flatnonzero(best_park == k)
+            if not len(slots):
+                continue
+            order = slots[np.lexsort((slots, -best_gain[slots]))]
+            fits = np.cumsum(w[order]) <= room[k] + 1e-9
+            admit = order[fits]
+            f.unit_place[admit] = self.host[k]
+            self.member[admit] = k
+            self.member_id[admit] = f.firm_id[admit]
+            setup = cfg.parks[k].setup_cost_wan
+            f.capital[admit] -= setup
+            model.book.account_by("enclave_unit_costs", f.place[admit], -w[admit] * setup)
+            self._record(t, "unit_costs_wan", float((w[admit] * setup).sum()))
+            self.cum["joined"] += float(w[admit].sum())
+            self.cum["refused"] += float(w[order[~fits]].sum())
+        # knowledge access the members gain this month (the home governments' valuation)
+        inside = np.flatnonzero(self.member >= 0)
+        for k in np.unique(self.member[inside]):
+            slots = inside[self.member[inside] == k]
+            there, home = outlook.knowledge(slots, np.full(len(slots), self.host[k]), f.place[slots])
+            self.value[k] = float((w[slots] * (there - home)).sum())
+        # running costs of the month: firms' unit costs, home governments' park costs
+        unit_cost = np.array([pk.unit_cost_wan for pk in cfg.parks])[self.member[inside]]
+        if len(inside):
+            f.capital[inside] -= unit_cost
+            model.book.account_by("enclave_unit_costs", f.place[inside], -w[inside] * unit_cost)
+        units = self._units()
+        fixed = np.array([pk.fixed_cost_wan for pk in cfg.parks])
+        per_unit = np.array([pk.public_cost_wan for pk in cfg.parks])
+        self.park_cost = np.where(self.is_open, fixed + per_unit * units, 0.0)
+        np.add.at(model.policy_cost[t], self.home, self.park_cost)
+        self._record(t, "public_cost_wan", float(self.park_cost.sum()))
+        self._record(t, "unit_costs_wan", float((w[inside] * unit_cost).sum()))
+        self.cum["public_cost_wan"] += float(self.park_cost.sum())
+
+    def after_step(self, t: int) -> None:
+        """Share the units' tax, weigh the governments' payoffs and let them decide."""
+        if not self.live or self.finished or not self.is_open.any():
+            return
+        model, cfg = self.model, self.config
+        f = model.firms
+        w = model.firm_weight()
+        self._sync()
+        n_parks = len(self.capacity)
+        inside = np.flatnonzero(self.member >= 0)
+        park = self.member[inside]
+        sales = revenue(model)[inside]
+        rho = np.array([pk.unit_revenue_share for pk in cfg.parks])
+        tau = np.array([pk.tax_rate for pk in cfg.parks])
+        sigma = np.array([pk.tax_share_home for pk in cfg.parks])
+        r_units = rho * np.bincount(park, weights=w[inside] * sales, minlength=n_parks)
+        e_units = np.bincount(park, weights=w[inside] * f.talent[inside], minlength=n_parks)
+        units = np.bincount(park, weights=w[inside], minlength=n_parks)
+        value = self.value
+        tax = tau * r_units
+        returned = sigma * tax
+        shared = np.zeros((model.n_places, model.n_places))
+        np.add.at(shared, (self.host, self.home), returned)
+        if returned.sum() > 0:
+            model.book.add_matrix("tax_share", shared)
+        eps = cfg.employment_value_wan
+        host_cost = np.array([pk.host_cost_wan for pk in cfg.parks])
+        pay_host = tax - returned + eps * e_units - host_cost * units
+        pay_home = returned - tax - eps * e_units + value - self.park_cost
+        self.payoff_host, self.payoff_home = pay_host, pay_home
+        for key, val in (("tax_wan", tax), ("tax_returned_wan", returned), ("knowledge_value_wan", value),
+                         ("host_payoff_wan", pay_host * self.is_open),
+                         ("home_payoff_wan", pay_home * self.is_open)):
+            self._record(t, key, float(val.sum()))
+        self.cum["tax_returned_wan"] += float(returned.sum())
+        # governments: stop admitting after `patience` negative months, close after twice as many
+        self.neg_host = np.where(self.is_open & (pay_host < 0), self.neg_host + 1, 0)
+        self.neg_home = np.where(self.is_open & (pay_home < 0), self.neg_home + 1, 0)
+        worst = np.maximum(self.neg_host, self.neg_home)
+        patience = cfg.patience_months
+        closing = self.is_open & (worst >= 2 * patience)
+        if closing.any():
+            self.cum["left"] += float(w[np.isin(self.member, np.flatnonzero(closing))].sum())
+            self._send_home(np.flatnonzero(np.isin(self.member, np.flatnonzero(closing))))
+            self.is_open &= ~closing
+        self.admitting = self.is_open & (worst < patience)
+        if cfg.end is not None and t >= cfg.end:
+            self.cum["left"] += float(w[self.member >= 0].sum())
+            self._send_home(np.flatnonzero(self.member >= 0))
+            self.finished = True
+
+    def metrics(self, t: int) -> dict[str, float]:
+        """Park outcomes of month ``t`` (none when no park has capacity: nothing changes then).
+
+        Columns: ``enclaves_units`` (real firms with a unit in a park at the end of the month) and
+        ``enclaves_park<i>_units`` per park, ``enclaves_units_talent`` (persons they employ),
+        ``enclaves_parks_open``, ``enclaves_parks_admitting``, the month's ``tax_wan`` collected
+        by hosts, ``tax_returned_wan`` home, ``public_cost_wan`` (home governments),
+        ``unit_costs_wan`` (firms), ``knowledge_value_wan`` (``Σ V_k``), ``host_payoff_wan`` and
+        ``home_payoff_wan`` (``Σ Π``), and cumulative counters ending in ``_cum`` (real firms
+        joined, left, exited, refused for lack of room; tax returned; public cost).
+        """
+        if not self.live:
+            return {}
+        f = self.model.firms
+        w = self.model.firm_weight()
+        units = self._units()
+        inside = self.member >= 0
+        month = self.month if self.month_t == t else {}
+        row = {"enclaves_units": float(units.sum())}
+        row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
+        row["enclaves_units_talent"] = float((w[inside] * f.talent[inside]).sum())
+        row["enclaves_parks_open"] = float((self.is_open & ~self.finished).sum())
+        row["enclaves_parks_admitting"] = float((self.admitting & ~self.finished).sum())
+        for key in ("tax_wan", "tax_returned_wan", "public_cost_wan", "unit_costs_wan",
+                    "knowledge_value_wan", "host_payoff_wan", "home_payoff_wan"):
+            row[f"enclaves_{key}"] = month.get(key, 0.0)
+        for key in ("joined", "left", "exits", "refused", "tax_returned_wan", "public_cost_wan"):
+            row[f"enclaves_{key}_cum"] = self.cum[key]
+        return row
+
+
+MECHANISM = Enclaves

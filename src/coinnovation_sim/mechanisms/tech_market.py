@@ -101,6 +101,7 @@ class TechMarket(Mechanism):
             if not self.running:
                 return
         pair = self.members[:, None] & self.members[None, :]
+        np.fill_diagonal(pair, False)
         self.model.transaction_multiplier[pair] *= 1.0 - cfg.search_cost_reduction
         cost = np.where(self.members, cfg.operating_cost_wan_month, 0.0)
         self.model.policy_cost[t] += cost

@@ -1,22 +1,578 @@
-"""Innovation vouchers (创新券): behaviour to be implemented (issue 3)."""
+"""Innovation vouchers (创新券 / 双创券), local or portable (通用通兑).
+
+Issuer governments fund vouchers that their own small firms spend on technology services of
+research institutes in eligible provider places. The voucher pays ``1 − copay_share`` of the
+price of a service, up to the voucher's face value per firm and year. With ``cross_region: true``
+(通用通兑, the demonstration zone's universal-redemption pilot) a voucher is redeemable at any
+provider place; with ``false`` only at providers in the firm's own place.
+
+Everything a voucher does to the core goes through the technology hooks: ``quote_subsidy``
+lowers the buyer's price of candidates at eligible providers (so a voucher can make a provider in
+another place worth it), ``extra_candidates`` shows voucher holders one provider from the voucher
+platform's catalogue at the place where their voucher is worth most, and ``settle_subsidy``
+books the redeemed subsidies (public spending, and a capital source for firms). Behaviour —
+who applies, for how much, where to redeem, how much budget governments commit — is described
+in :class:`Vouchers`.
+
+Calibration (application behaviour only; budget not binding)
+-------------------------------------------------------------
+Target window: the first voucher year, months 0–11 (2020). The demonstration zone was founded in
+November 2019 and the article's other demonstration-zone figure (32 institutional innovations)
+is its first-year count, so the voucher figures are read as one year's applications; the same
+window is taken for JKT (its platform figure is undated in the article). Targets: demonstration
+zone (issuers ``demo_zone``, face value 50 万元, ``cross_region: true``) 69 firms applying for
+3,450 万元; JKT (issuers ``jkt``, face value 10 万元) 147 firms for 1,470 万元. Scenarios
+``demo-zone-vouchers-calibration.yaml`` and ``jkt-vouchers-calibration.yaml`` (20,000 firm
+agents, budget 10⁶ 万元 per issuer so that no request is rationed). One set of behavioural
+values (``awareness_rate``, ``application_cost_wan``, ``application_cost_sigma``) serves both;
+the schemes differ only in their policy design (issuers, face value) and in what their firms
+find at the eligible providers. Result over 10 seeds (mean [95 % CI]), see the module
+``CALIBRATION`` note below:
+
+CALIBRATION_RESULTS
+
+References
+----------
+Cornet, M., Vroomen, B. & van der Steeg, M. (2006). Do innovation vouchers help SMEs to cross the
+bridge towards science? CPB Discussion Paper 58.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import pandas as pd
 from pydantic import Field
 
-from .base import MechanismConfig
+from .. import technology
+from ..flows import Account
+from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
+from ..sampling import SegmentSampler, draw_from_rows, normalise_rows
+from .base import Mechanism, MechanismConfig, StrictModel
+
+if TYPE_CHECKING:
+    from ..model import CoinnovationModel
+    from ..technology import Search
+
+#: Firm id marking "no firm" in the per-slot voucher records (firm ids are >= 0; empty slots -1).
+NO_FIRM = -2
+#: Months per voucher year (vouchers are issued per calendar year; month 0 is 2020-01).
+YEAR = 12
+
+
+class Eligibility(StrictModel):
+    """Which firms of an issuer place may apply (section ``mechanisms.vouchers.eligible``)."""
+
+    max_talent: float | None = Field(
+        200.0, ge=0, allow_inf_nan=False,
+        description="firm size limit: firms employing more technical talent than this (persons "
+                    "per real firm) may not apply; null = no limit. Default: the model's talent "
+                    "is R&D and technical staff (mean 25 per firm), so 200 keeps small and "
+                    "medium-sized firms (科技型中小企业) and excludes the largest ~0.5 % "
+                    "(assumption). Firms without staff never qualify")
 
 
 class Config(MechanismConfig):
     """Scenario section ``mechanisms.vouchers``."""
 
-    issuers: list[str] = Field(default_factory=lambda: ["demo_zone"])
-    providers: list[str] | None = None
-    annual_budget_wan: float = Field(3450.0, ge=0, allow_inf_nan=False)
-    face_value_wan: float = Field(50.0, ge=0, allow_inf_nan=False)
-    copay_share: float = Field(0.5, ge=0, le=1, allow_inf_nan=False)
-    cross_region: bool = True
+    issuers: list[str] = Field(
+        default_factory=lambda: ["demo_zone"],
+        description="place ids or group names whose governments fund vouchers for their own "
+                    "firms (article: demonstration zone Wujiang–Qingpu–Jiashan; JKT)")
+    providers: list[str] | None = Field(
+        None,
+        description="place ids or group names whose institutes accept the vouchers; null = the "
+                    "issuers (the article's pilots redeem within the issuing places)")
+    annual_budget_wan: float = Field(
+        1500.0, ge=0, allow_inf_nan=False,
+        description="voucher budget of EACH issuer government per calendar year, 万元 (not a "
+                    "total across issuers). Vouchers are approved against it, so spending never "
+                    "exceeds it. Default: 1,500 × 3 places covers the demonstration zone's "
+                    "3,450 万元 of first-year applications (article) with headroom (assumption)")
+    face_value_wan: float = Field(
+        50.0, ge=0, allow_inf_nan=False,
+        description="cap per firm and year, 万元 (article: 0.5 M yuan per firm in the "
+                    "demonstration zone, 0.1 M yuan in JKT)")
+    copay_share: float = Field(
+        0.5, ge=0, le=1, allow_inf_nan=False,
+        description="firm's own share of a voucher-funded service's price (the voucher pays the "
+                    "rest up to its balance); 0.5 as in Shanghai's and Jiangsu's voucher rules "
+                    "for small firms (assumption)")
+    cross_region: bool = Field(
+        True,
+        description="true: redeemable at any provider place (通用通兑); false: only at "
+                    "providers in the firm's own (issuer) place")
+    eligible: Eligibility = Field(default_factory=Eligibility,
+                                  description="eligibility of firms (size limit)")
+    awareness_rate: float = Field(
+        0.0042, ge=0, le=1, allow_inf_nan=False,
+        description="monthly probability that an eligible firm without a voucher this year "
+                    "considers applying (learns of the call and weighs it), 1/month; calibrated "
+                    "to the article's application counts (see the module docstring)")
+    application_cost_wan: float = Field(
+        4.0, ge=0, allow_inf_nan=False,
+        description="median cost of applying (paperwork, matching a provider, reporting), 万元 "
+                    "per firm; calibrated with awareness_rate")
+    application_cost_sigma: float = Field(
+        1.0, ge=0, le=5, allow_inf_nan=False,
+        description="dispersion (log-normal sigma) of the application cost across firms "
+                    "(assumption)")
+    budget_responsiveness: float = Field(
+        0.5, ge=0, le=5, allow_inf_nan=False,
+        description="elasticity eta of an issuer's budget commitment to last year's local "
+                    "return per 万元 spent (0 = always commit the whole budget; assumption)")
+    min_commitment_share: float = Field(
+        0.2, ge=0, le=1, allow_inf_nan=False,
+        description="smallest share of its budget an issuer keeps committing once it has joined "
+                    "(the scheme is not abolished within the run; assumption)")
 
 
-#: Not implemented yet: enabling this mechanism is refused at validation.
-MECHANISM = None
+class Vouchers(Mechanism):
+    r"""Innovation vouchers: firms apply, redeem at eligible providers; governments commit budgets.
+
+    **Eligibility.** A firm may apply when it is alive, its home place ``h`` is an issuer with at
+    least one eligible provider place (``E[h, q]``: ``q`` a provider and, unless
+    ``cross_region``, ``q = h``), it employs ``0 < talent ≤ max_talent`` persons, has positive
+    capital, has not applied yet in the current calendar year, and its government has
+    uncommitted budget left.
+
+    **Application (firm decision).** Each month an eligible firm considers the call with
+    probability ``awareness_rate``. It then plans a service package of ``n`` standard services
+    (price ``p`` = ``service_price_wan``) at each eligible provider place ``q``, valuing it with
+    the core's learning rule: one service closes a share ``ρ = learning_rate · A_i · e(δ_iq)`` of
+    the knowledge gap ``Γ_iq = Σ max(0, k̄_q − k_i)`` to the place's reference institute ``k̄_q``
+    (capacity-weighted mean), so ``n`` services are worth
+
+    .. math:: V(n) = v\,Γ\,(1 − (1 − ρ)^n)
+
+    (diminishing returns in package size; ``v`` = ``knowledge_value_wan``). Each service costs
+    ``p + τ_iq`` (``τ`` the core's transaction cost from the firm's unit place); the voucher pays
+    ``S(n) = min(F, (1 − c) p n)``. The firm chooses ``n_v = argmax V(n) − (p + τ) n + S(n)``
+    (closed form: marginal cost ``c p + τ`` below the kink ``n_k = F / ((1 − c) p)``, ``p + τ``
+    above it), and without a voucher ``n_0 = argmax V(n) − (p + τ) n``. The voucher's worth at
+    ``q`` is ``G_q = [V(n_v) − (p + τ) n_v + S(n_v)] − [V(n_0) − (p + τ) n_0]``; the firm
+    plans to redeem where ``G_q`` is largest and applies when
+
+    .. math:: G^* > κ_i, \qquad \text{capital}_i ≥ (c p + τ) \min(n_v, n_k),
+
+    with ``κ_i`` its application cost (log-normal, median ``application_cost_wan``) and the
+    second condition a liquidity constraint (it pre-finances its share of the voucher-funded
+    services). It requests ``R = S(n_v)``; firms whose marginal value at the kink exceeds their
+    co-payment bunch at the face value, which is why claims cluster at 50 万元 in the
+    demonstration zone and at 10 万元 in JKT.
+
+    **Approval and rationing.** Requests are approved against the issuer's committed budget for
+    the year. When a month's requests exceed what is left, they are served in a random order
+    drawn from the mechanism's stream (a lottery, as in the Dutch voucher trial) and the rest
+    are refused; approved amounts are the firm's voucher balance, valid until the end of the
+    calendar year (unspent balances lapse). Spending ≤ approvals ≤ commitment ≤ budget.
+
+    **Redemption (where).** A voucher holder searching for an institute service gets, besides
+    the core's candidates, one candidate from the voucher platform at the eligible place where a
+    subsidised standard service is worth most to it (``v ρ Γ − p − τ + min(balance, (1 − c) p)``),
+    an institute drawn there like the core draws. Every candidate at an eligible place is
+    quoted the subsidy ``min(balance, (1 − c) p)``; the firm keeps the best net gain, so the
+    voucher can make a provider in another place the best choice — portability (通用通兑)
+    changes which places can be. Joint R&D with firms is not voucher-funded.
+
+    **Additionality** (an output): a voucher-funded purchase whose unsubsidised net gain (value
+    − price − transaction cost) is negative would not have been bought without the voucher and
+    counts as additional (compare: about 80 % in the Dutch voucher lottery, Cornet et al. 2006).
+
+    **Government (budget commitment).** Each issuer ``g`` commits a share ``s_g`` of its annual
+    budget, ``s_g = 1`` in the first voucher year. At the start of every later year it weighs its
+    own return on last year's voucher spending ``X_g``:
+
+    .. math:: r_g = \frac{v\,K_g^{add} + L_g}{X_g}, \qquad
+              s_g \leftarrow \mathrm{clip}(s_g\, r_g^{η}, s_{min}, 1),
+
+    where ``K_g^{add}`` is the knowledge its own firms gained in *additional* voucher purchases
+    (windfall purchases would have happened anyway) and ``L_g`` the voucher-funded service
+    revenue of institutes located in ``g`` (from any issuer's firms). Under portability, spending
+    that flows to other places' institutes earns the issuer nothing but the additional knowledge,
+    so a government whose firms redeem elsewhere cuts its commitment, while one whose institutes
+    attract voucher holders keeps it. ``s_g`` is unchanged after a year without spending.
+
+    Nothing to do (zero budget or face value, copay 1, zero awareness, no issuer with an eligible
+    provider or no firm that could ever qualify): the mechanism draws nothing, books nothing and
+    adds no metrics columns, so the run is byte-identical to one without it.
+
+    Parameters
+    ----------
+    model : CoinnovationModel
+        The model.
+    config : Config
+        The validated ``mechanisms.vouchers`` section.
+
+    Attributes
+    ----------
+    eligible_pairs : numpy.ndarray
+        ``E`` (P×P bool): a firm of home place ``h`` may redeem at institutes in place ``q``.
+    issuer : numpy.ndarray
+        Issuer places (P bool).
+    share, committed : numpy.ndarray
+        Committed share of the budget and committed 万元 per place in the current year.
+    balance : numpy.ndarray
+        Voucher balance per firm slot (万元 per real firm; valid for ``holder_id``).
+    """
+
+    name: ClassVar[str] = "vouchers"
+    accounts: ClassVar[tuple[Account, ...]] = (Account("capital", "voucher_subsidy"),)
+
+    def __init__(self, model: CoinnovationModel, config: Config) -> None:
+        super().__init__(model, config)
+        cfg = config
+        places = model.places
+        p = model.n_places
+        prm = model.prm
+        self.issuer = np.zeros(p, bool)
+        self.issuer[places.resolve(cfg.issuers)] = True
+        provider = np.zeros(p, bool)
+        provider[places.resolve(cfg.issuers if cfg.providers is None else cfg.providers)] = True
+        pairs = self.issuer[:, None] & provider[None, :]
+        if not cfg.cross_region:
+            pairs &= np.eye(p, dtype=bool)
+        self.eligible_pairs = pairs
+        self.price = float(prm["service_price_wan"])
+        self.unit_subsidy = (1.0 - cfg.copay_share) * self.price
+        max_t = cfg.eligible.max_talent
+        self.max_talent = np.inf if max_t is None else float(max_t)
+        can_apply = pairs.any(axis=1)
+        self.inert = bool(cfg.annual_budget_wan <= 0 or cfg.face_value_wan <= 0
+                          or self.unit_subsidy <= 0 or cfg.awareness_rate <= 0
+                          or self.max_talent <= 0 or not can_apply.any()
+                          or not (model.firms.alive & can_apply[model.firms.place]).any())
+        self.can_apply = can_apply
+        n = model.firms.n
+        self.balance = np.zeros(n)
+        self.holder_id = np.full(n, NO_FIRM, np.int64)
+        self.applied_id = np.full(n, NO_FIRM, np.int64)   # applied in the current year
+        self.ever_id = np.full(n, NO_FIRM, np.int64)      # ever applied (unique firms)
+        self.share = np.where(self.issuer, 1.0, 0.0)
+        self.committed = np.zeros(p)
+        self.year: int | None = None
+        self._year_stats = self._zero_year()
+        steps = max(model.horizon, 1)
+        self.spent_by_step = np.zeros(steps)
+        self.cum = dict.fromkeys(("requested", "approved", "rationed", "lapsed", "spent", "firms",
+                                  "services", "additional", "cross_place"), 0.0)
+        self._records: list[dict[str, np.ndarray]] = []
+        self._search: Search | None = None
+        self._holders = np.zeros(0, bool)
+        self._in_project = False
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _zero_year(self) -> dict[str, np.ndarray]:
+        p = self.model.n_places
+        return {k: np.zeros(p) for k in ("approved", "spent", "additional_value", "local_revenue")}
+
+    def _new_year(self, y: int) -> None:
+        """Lapse last year's balances, update commitments from last year's return."""
+        cfg = self.config
+        f = self.model.firms
+        live = (self.holder_id == f.firm_id) & f.alive
+        self.cum["lapsed"] += float((np.where(live, self.balance, 0.0) * self.model.firm_weight()).sum())
+        self.balance[:] = 0.0
+        self.applied_id[:] = NO_FIRM
+        if self.year is None:
+            for g in np.flatnonzero(self.issuer):
+                self.model.governments[g].memberships.add(self.name)
+        else:
+            st = self._year_stats
+            spent = st["spent"]
+            benefit = self.model.prm["knowledge_value_wan"] * st["additional_value"] + st["local_revenue"]
+            ret = np.divide(benefit, spent, out=np.ones_like(spent), where=spent > 0)
+            upd = self.share * ret ** cfg.budget_responsiveness
+            upd = np.clip(upd, cfg.min_commitment_share, 1.0)
+            self.share = np.where(self.issuer & (spent > 0), upd, self.share)
+        self.committed = self.share * cfg.annual_budget_wan * self.issuer
+        self.year = y
+        self._year_stats = self._zero_year()
+
+    # ------------------------------------------------------------------ firm decisions
+    def _reference_institutes(self) -> np.ndarray:
+        """Capacity-weighted mean knowledge of each place's institutes, (P, F)."""
+        inst = self.model.institutes
+        p = self.model.n_places
+        nf = self.model.firms.knowledge.shape[1]
+        if inst.n == 0:
+            return np.zeros((p, nf))
+        num = np.zeros((p, nf))
+        np.add.at(num, inst.place, inst.knowledge * inst.capacity[:, None])
+        den = np.bincount(inst.place, weights=inst.capacity, minlength=p)
+        return np.divide(num, den[:, None], out=np.zeros_like(num), where=den[:, None] > 0)
+
+    def _service_terms(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Knowledge gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place)."""
+        model = self.model
+        prm = model.prm
+        f = model.firms
+        ref = self._reference_institutes()
+        k = f.knowledge[slots]
+        gap = np.maximum(0.0, ref[None, :, :] - k[:, None, :]).sum(axis=2)
+        eff = learning_efficiency(1.0 - cosine_to_pools(k, ref))
+        cap = absorptive_capacity(k.sum(axis=1), prm["absorptive_half"])
+        rho = np.clip(prm["learning_rate"] * cap[:, None] * eff, 0.0, 1.0 - 1e-9)
+        o = f.unit_place[slots]
+        tc = prm["transaction_cost_wan"] * model.transaction_multiplier[o] / model.phi["technology"][o]
+        return prm["knowledge_value_wan"] * gap, rho, tc
+
+    def _package(self, vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Voucher-funded package per (firm, place): worth ``G``, request ``R`` and own outlay."""
+        cfg = self.config
+        p, c, face = self.price, cfg.copay_share, cfg.face_value_wan
+        a = -np.log1p(-rho)
+        mu0 = vgap * a                                   # marginal value of the first service
+
+        def n_opt(cost: np.ndarray) -> np.ndarray:
+            cost = np.maximum(cost, 1e-9)
+            return np.divide(np.log(np.maximum(mu0, cost) / cost), a, out=np.zeros_like(mu0),
+                             where=a > 0)
+
+        def worth(n: np.ndarray) -> np.ndarray:
+            return vgap * -np.expm1(-a * n) - (p + tc) * n
+
+        n_kink = face / self.unit_subsidy
+        n1 = n_opt(c * p + tc)
+        n2 = n_opt(p + tc)
+        n_v = np.where(n1 <= n_kink, n1, np.maximum(n_kink, n2))
+        request = np.minimum(face, self.unit_subsidy * n_v)
+        gain = worth(n_v) + request - worth(n2)
+        outlay = (p + tc) * np.minimum(n_v, n_kink)
+        return gain, request, outlay
+
+    def _applications(self) -> None:
+        """Take the month's applications: awareness, package choice, approval against the budget."""
+        cfg = self.config
+        model = self.model
+        f = model.firms
+        remaining = self.committed - self._year_stats["approved"]
+        open_ = self.can_apply & (remaining > 1e-9)
+        cand = np.flatnonzero(f.alive & open_[f.place] & (f.talent > 0) & (f.talent <= self.max_talent)
+                              & (f.capital > 0) & (self.applied_id != f.firm_id))
+        if len(cand) == 0:
+            return
+        aware = cand[self.rng.random(len(cand)) < cfg.awareness_rate]
+        if len(aware) == 0:
+            return
+        sigma = cfg.application_cost_sigma
+        kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
+        vgap, rho, tc = self._service_terms(aware)
+        gain, request, outlay = self._package(vgap, rho, tc)
+        gain = np.where(self.eligible_pairs[f.place[aware]], gain, -np.inf)
+        best = np.argmax(gain, axis=1)
+        rows = np.arange(len(aware))
+        g_best, r_best, out_best = gain[rows, best], request[rows, best], outlay[rows, best]
+        ok = (g_best > kappa) & (r_best > 0) & (f.capital[aware] >= out_best)
+        slots, amount = aware[ok], r_best[ok]
+        if len(slots) == 0:
+            return
+        w = model.firm_weight()[slots]
+        home = f.place[slots]
+        ids = f.firm_id[slots]
+        new = self.ever_id[slots] != ids
+        self.cum["firms"] += float(w[new].sum())
+        self.ever_id[slots] = ids
+        self.applied_id[slots] = ids
+        self.cum["requested"] += float((amount * w).sum())
+        p = model.n_places
+        demand = np.bincount(home, weights=amount * w, minlength=p)
+        approve = np.ones(len(slots), bool)
+        if (demand > remaining + 1e-9).any():
+            order = np.lexsort((self.rng.random(len(slots)), home))
+            spend = (amount * w)[order]
+            cs = np.cumsum(spend)
+            start = np.concatenate(([0.0], cs))[np.searchsorted(home[order], home[order], side="left")]
+            within = (cs - start) <= remaining[home[order]] + 1e-9
+            approve[order] = within
+        got = amount * w * approve
+        self.cum["approved"] += float(got.sum())
+        self.cum["rationed"] += float((amount * w * ~approve).sum())
+        self._year_stats["approved"] += np.bincount(home, weights=got, minlength=p)
+        self.balance[slots[approve]] = amount[approve]
+        self.holder_id[slots[approve]] = ids[approve]
+
+    # ------------------------------------------------------------------ hooks
+    def before_step(self, t: int) -> None:
+        """Start a voucher year when due, then take this month's applications."""
+        if self.inert:
+            return
+        y = t // YEAR
+        if y != self.year:
+            self._new_year(y)
+        self._applications()
+        self._voucher_projects()
+
+    def _holder_mask(self, s: Search) -> np.ndarray:
+        """Searchers looking for an institute service with a voucher balance (cached per search)."""
+        if self._search is not s:
+            f = self.model.firms
+            sl = s.searcher
+            self._search = s
+            self._holders = ((self.balance[sl] > 0) & (self.holder_id[sl] == f.firm_id[sl])
+                             & ~s.collab)
+        return self._holders
+
+    def _quote(self, s: Search, dest: np.ndarray) -> np.ndarray:
+        """Subsidy per searcher for a deal at ``dest`` (before validity checks)."""
+        d = np.where(dest >= 0, dest, 0)
+        ok = self._holder_mask(s) & (dest >= 0) & self.eligible_pairs[s.home, d]
+        per = np.minimum(self.balance[s.searcher], (1.0 - self.config.copay_share) * s.price)
+        return np.where(ok, per, 0.0)
+
+    def _redemption_place(self, slots: np.ndarray, has_inst: np.ndarray) -> np.ndarray:
+        """Eligible place where a subsidised standard service is worth most to each holder."""
+        vgap, rho, tc = self._service_terms(slots)
+        sub = np.minimum(self.balance[slots], self.unit_subsidy)
+        net = vgap * rho - self.price - tc + sub[:, None]
+        allowed = self.eligible_pairs[self.model.firms.place[slots]] & has_inst[None, :]
+        net = np.where(allowed, net, -np.inf)
+        return np.where(allowed.any(axis=1), np.argmax(net, axis=1), -1)
+
+    def _voucher_projects(self) -> None:
+        """Holders with a balance buy one voucher-funded service this month at an eligible provider.
+
+        The holders search the voucher platform's catalogue only: one candidate institute at the
+        place each chose (:meth:`_redemption_place`) and ``candidates_per_search − 1`` more drawn
+        from the eligible places with the core's weights (friction × institutes' capacity ×
+        knowledge). Deals are agreed, settled and transacted by the core's technology functions.
+        """
+        model = self.model
+        f = model.firms
+        users = np.flatnonzero(f.alive & (self.holder_id == f.firm_id) & (self.balance > 1e-9)
+                               & (f.capital > 0))
+        if len(users) == 0:
+            return
+        n = len(users)
+        p = model.n_places
+        inst = model.institutes
+        inst_w = model.inst_weight() * inst.capacity * inst.knowledge.sum(axis=1)
+        inst_sampler = SegmentSampler(inst.place, inst_w, p)
+        firm_w = np.where(f.alive, model.firm_weight() * f.knowledge.sum(axis=1), 0.0)
+        firm_sampler = SegmentSampler(f.unit_place, firm_w, p)
+        nf = f.knowledge.shape[1]
+        s = technology.Search(
+            searcher=users, origin=f.unit_place[users], home=f.place[users], collab=np.zeros(n, bool),
+            price=np.full(n, self.price), firm_sampler=firm_sampler, inst_sampler=inst_sampler,
+            best_net=np.zeros(n), best_dest=np.full(n, -1), best_idx=np.full(n, -1),
+            best_gain=np.zeros((n, nf)), best_tc=np.zeros(n), best_subsidy=np.zeros(n),
+            best_plain_net=np.zeros(n))
+        has_inst = inst_sampler.place_total() > 0
+        dest = self._redemption_place(users, has_inst)
+        technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
+        rows = normalise_rows(self.eligible_pairs[s.home] * model.phi["technology"][s.origin]
+                              * inst_sampler.place_total()[None, :])
+        for _ in range(int(model.prm["candidates_per_search"]) - 1):
+            dest = draw_from_rows(rows, self.rng.random(n))
+            technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
+        self._in_project = True
+        deal = technology._agree(model, s, self.rng)
+        self._in_project = False
+        technology._transact(model, s, deal)
+
+    def quote_subsidy(self, search: Search, dest: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+        """Voucher subsidy for candidates at eligible providers (万元 per real firm)."""
+        if self.inert or not self._holder_mask(search).any():
+            return None
+        return np.where(valid, self._quote(search, dest), 0.0)
+
+    def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
+        """Redeem the vouchers of agreed deals: balances, public spending, ledger, records."""
+        if self.inert or not self._holder_mask(search).any():
+            return None
+        s = search
+        sub_all = self._quote(s, s.best_dest)
+        used = deal & (s.best_idx >= 0) & (sub_all > 0)
+        if not used.any():
+            return np.ones(s.n, bool)
+        model = self.model
+        p = model.n_places
+        t = model.book.t
+        slots = s.searcher[used]
+        sub = sub_all[used]
+        w = model.firm_weight()[slots]
+        home = s.home[used]
+        dest = s.best_dest[used]
+        spend = sub * w
+        by_issuer = np.bincount(home, weights=spend, minlength=p)
+        model.policy_cost[t] += by_issuer
+        model.book.account_by("voucher_subsidy", home, spend)
+        self.balance[slots] -= sub
+        self.spent_by_step[t] += float(spend.sum())
+        additional = s.best_plain_net[used] < 0
+        st = self._year_stats
+        st["spent"] += by_issuer
+        st["additional_value"] += np.bincount(home, weights=s.best_gain[used].sum(axis=1) * w * additional,
+                                              minlength=p)
+        st["local_revenue"] += np.bincount(dest, weights=s.price[used] * w, minlength=p)
+        self.cum["spent"] += float(spend.sum())
+        self.cum["services"] += float(w.sum())
+        self.cum["additional"] += float(w[additional].sum())
+        self.cum["cross_place"] += float(w[dest != home].sum())
+        self._records.append({
+            "step": np.full(len(slots), t, np.int64), "firm_slot": slots.astype(np.int64),
+            "firm_id": model.firms.firm_id[slots].copy(), "issuer": home.astype(np.int64),
+            "institute": s.best_idx[used].astype(np.int64), "provider": dest.astype(np.int64),
+            "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional,
+            "project": np.full(len(slots), self._in_project)})
+        return np.ones(s.n, bool)
+
+    # ------------------------------------------------------------------ outputs
+    def metrics(self, t: int) -> dict[str, float]:
+        """Voucher outcomes of month ``t`` (none when the mechanism has nothing to do).
+
+        Columns: ``vouchers_committed_wan`` (this year's commitment over issuers),
+        ``vouchers_spent_wan`` (subsidies redeemed this month), ``vouchers_holders`` (real firms
+        holding an unspent voucher), ``vouchers_additional_share`` (share of voucher-funded
+        services so far that are additional; NaN before the first), ``vouchers_cross_place_share``
+        (share of them at a provider outside the firm's home place; NaN before the first), and
+        cumulative counters ``vouchers_{firms_applied, requested_wan, approved_wan, rationed_wan,
+        lapsed_wan, spent_wan, services}_cum`` (firms and services counted as real firms).
+        """
+        if self.inert:
+            return {}
+        f = self.model.firms
+        live = (self.holder_id == f.firm_id) & f.alive & (self.balance > 0)
+        c = self.cum
+        n = c["services"]
+        return {
+            "vouchers_committed_wan": float(self.committed.sum()),
+            "vouchers_spent_wan": float(self.spent_by_step[t]),
+            "vouchers_holders": float(self.model.firm_weight()[live].sum()),
+            "vouchers_additional_share": c["additional"] / n if n > 0 else float("nan"),
+            "vouchers_cross_place_share": c["cross_place"] / n if n > 0 else float("nan"),
+            "vouchers_firms_applied_cum": c["firms"],
+            "vouchers_requested_wan_cum": c["requested"],
+            "vouchers_approved_wan_cum": c["approved"],
+            "vouchers_rationed_wan_cum": c["rationed"],
+            "vouchers_lapsed_wan_cum": c["lapsed"],
+            "vouchers_spent_wan_cum": c["spent"],
+            "vouchers_services_cum": n,
+        }
+
+    @property
+    def redemptions(self) -> pd.DataFrame:
+        """Every voucher-funded service: step, firm, issuer, institute, provider place, subsidy.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per firm agent and redemption; ``issuer`` and ``provider`` are place ids,
+            ``subsidy_wan`` per real firm, ``spent_wan`` = subsidy × ``firms_real``,
+            ``additional`` whether the purchase was not worthwhile unsubsidised.
+        """
+        cols = ["step", "firm_slot", "firm_id", "issuer", "institute", "provider", "subsidy_wan",
+                "firms_real", "spent_wan", "additional", "project"]
+        if not self._records:
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+        data = {c: np.concatenate([r[c] for r in self._records]) for c in cols}
+        ids = np.array(self.model.places.ids, dtype=object)
+        data["issuer"] = ids[data["issuer"]]
+        data["provider"] = ids[data["provider"]]
+        return pd.DataFrame(data, columns=cols)
+
+
+#: The mechanism class registered for ``mechanisms.vouchers``.
+MECHANISM = Vouchers
