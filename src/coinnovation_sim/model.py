@@ -181,7 +181,8 @@ class CoinnovationModel(mesa.Model):
                                        self.barrier_multiplier[f]) for f in FACTORS}
         self.phi_free = friction_matrix(self.places, prm["distance_decay_km"], (0.0, 0.0, 0.0))
 
-    def home_shares(self, amount: np.ndarray) -> np.ndarray | None:
+    def home_shares(self, amount: np.ndarray, home_part: np.ndarray | None = None
+                    ) -> np.ndarray | None:
         """How amounts received at unit places belong to the firms' home places.
 
         A firm with a unit in an enclave park acts (hires, buys, learns) in its unit's place but
@@ -190,7 +191,9 @@ class CoinnovationModel(mesa.Model):
         Parameters
         ----------
         amount : numpy.ndarray
-            Amount per firm slot (e.g. hires, absorbed knowledge value).
+            Amount per firm slot received at its unit place (e.g. hires, absorbed knowledge).
+        home_part : numpy.ndarray, optional
+            Amount per firm slot received at its home place (e.g. hires of its home staff).
 
         Returns
         -------
@@ -205,6 +208,8 @@ class CoinnovationModel(mesa.Model):
             return None
         p = self.n_places
         mat = np.bincount(f.unit_place * p + f.place, weights=amount, minlength=p * p).reshape(p, p)
+        if home_part is not None:
+            mat += np.diag(np.bincount(f.place, weights=home_part, minlength=p))
         tot = mat.sum(axis=1, keepdims=True)
         share = np.divide(mat, tot, out=np.zeros((p, p)), where=tot > 0)
         share[tot[:, 0] <= 0] = np.eye(p)[tot[:, 0] <= 0]

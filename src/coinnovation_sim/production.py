@@ -24,8 +24,17 @@ def quality(model: CoinnovationModel) -> np.ndarray:
 
 
 def wage(model: CoinnovationModel) -> np.ndarray:
-    """Monthly wage per person paid by each firm (the wage of the place its unit operates in)."""
-    return model.wage[model.firms.unit_place]
+    """Monthly wage per person paid by each firm.
+
+    The unit's staff (``unit_share``) is paid the wage of the place where the unit operates, the
+    rest the home wage; at home this is simply the home wage.
+    """
+    f = model.firms
+    away = f.unit_place != f.place
+    if not away.any():
+        return model.wage[f.unit_place]
+    home = model.wage[f.place]
+    return np.where(away, home + f.unit_share * (model.wage[f.unit_place] - home), home)
 
 
 def revenue(model: CoinnovationModel) -> np.ndarray:

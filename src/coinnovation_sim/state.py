@@ -30,10 +30,10 @@ def add_spare_slots(state: FirmState, k: int) -> None:
         Slots to add.
     """
     nf = state.knowledge.shape[1]
-    for name in ("alive", "place", "unit_place", "field", "talent", "capital", "debt", "overhead",
-                 "productivity", "base_productivity", "neg_months", "firm_id"):
+    for name in ("alive", "place", "unit_place", "unit_share", "field", "talent", "capital", "debt",
+                 "overhead", "productivity", "base_productivity", "neg_months", "firm_id"):
         arr = getattr(state, name)
-        fill = -1 if name == "firm_id" else 0
+        fill = {"firm_id": -1, "unit_share": 1}.get(name, 0)
         setattr(state, name, np.concatenate([arr, np.full(k, fill, dtype=arr.dtype)]))
     state.knowledge = np.concatenate([state.knowledge, np.zeros((k, nf))])
 
@@ -85,6 +85,9 @@ class FirmState:
     unit_place : int array
         Place where the firm's R&D/production unit operates (the home place unless the firm has a
         unit in an enclave park): the place whose talent pool and institutes it reaches locally.
+    unit_share : float array
+        Share of the firm's staff working in its unit (1 at home or for a whole-firm unit; e.g.
+        the R&D share for a research unit); the rest works, is hired and paid at home.
     field : int array
         Main technology field.
     knowledge : float array (n, F)
@@ -110,6 +113,7 @@ class FirmState:
     alive: np.ndarray
     place: np.ndarray
     unit_place: np.ndarray
+    unit_share: np.ndarray
     field: np.ndarray
     knowledge: np.ndarray
     talent: np.ndarray
@@ -244,7 +248,8 @@ def init_firms(places: PlaceData, n_agents: int, prm: dict[str, float],
     wage = places.column("wage_wan_month")[place]
     capital = prm["capital_buffer_months"] * wage * talent * rng.uniform(0.5, 1.5, n_agents)
     state = FirmState(
-        alive=np.ones(n_agents, bool), place=place, unit_place=place.copy(), field=field,
+        alive=np.ones(n_agents, bool), place=place, unit_place=place.copy(),
+        unit_share=np.ones(n_agents), field=field,
         knowledge=knowledge, talent=talent, capital=capital, debt=np.zeros(n_agents),
         overhead=prm["overhead_share"] * wage * talent,
         productivity=np.zeros(n_agents), base_productivity=np.zeros(n_agents),

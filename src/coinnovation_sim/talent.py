@@ -22,6 +22,22 @@ if TYPE_CHECKING:
     from .model import CoinnovationModel
 
 
+def by_location(model: CoinnovationModel, amount: np.ndarray) -> np.ndarray:
+    """Sum per-firm talent amounts by the place where that talent works.
+
+    A firm's unit staff (``unit_share``) works at its unit place, the rest at home; with every
+    firm at home this is a sum by home place.
+    """
+    f = model.firms
+    p = model.n_places
+    away = f.unit_place != f.place
+    if not away.any():
+        return np.bincount(f.unit_place, weights=amount, minlength=p)
+    unit = np.where(away, f.unit_share, 1.0)
+    return (np.bincount(f.unit_place, weights=amount * unit, minlength=p)
+            + np.bincount(f.place, weights=amount * (1.0 - unit), minlength=p))
+
+
 def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator) -> None:
     """Quits and lay-offs into the local pool; retirement out of firms and pools; graduation."""
     f, prm, book = model.firms, model.prm, model.book
@@ -34,11 +50,11 @@ def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Gene
     retire = np.where(f.alive, np.minimum(retire, leave), 0.0)
     f.talent = f.talent - leave
     p = model.n_places
-    model.talent_pool += np.bincount(f.unit_place, weights=w * (leave - retire), minlength=p)
+    model.talent_pool += by_location(model, w * (leave - retire))
     pool_retire = model.talent_pool * prm["retirement_rate"]
     model.talent_pool -= pool_retire
     book.account("retirement",
-                 -(np.bincount(f.unit_place, weights=w * retire, minlength=p) + pool_retire))
+                 -(by_location(model, w * retire) + pool_retire))
     inst = model.institutes
     grads = prm["graduation_rate"] * inst.researchers * model.inst_weight()
     grads_p = np.bincount(inst.place, weights=grads, minlength=p)
@@ -53,7 +69,7 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
     p = model.n_places
     vac = prm["hiring_speed"] * np.maximum(0.0, tstar - f.talent)
     vac = np.where(f.alive & (f.capital > 0), vac, 0.0)
-    vac_p = np.bincount(f.unit_place, weights=w * vac, minlength=p)
+    vac_p = by_location(model, w * vac)
     seekers = prm["search_intensity"] * model.talent_pool
     attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
                        * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
@@ -62,11 +78,14 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
     ratio = np.divide(vac_p, inflow, out=np.ones(p), where=inflow > vac_p)
     hires = apply * np.minimum(ratio, 1.0)[None, :]
     fill = np.divide(hires.sum(axis=0), vac_p, out=np.zeros(p), where=vac_p > 0)
-    hired = vac * fill[f.unit_place]
-    f.talent = f.talent + hired
+    away = f.unit_place != f.place
+    unit = np.where(away, f.unit_share, 1.0)
+    hired_unit = vac * unit * fill[f.unit_place]
+    hired_home = vac * (1.0 - unit) * fill[f.place]
+    f.talent = f.talent + hired_unit + hired_home
     model.talent_pool -= hires.sum(axis=1)
     free = seekers[:, None] * normalise_rows(model.phi_free * attract[None, :])
-    home = model.home_shares(w * hired)
+    home = model.home_shares(w * hired_unit, w * hired_home)
     if home is not None:
         hires, free = hires @ home, free @ home
     book.add_matrix("hire", hires)

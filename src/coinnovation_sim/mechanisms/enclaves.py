@@ -38,11 +38,16 @@ where, for a unit operating at place ``o``:
   (travel, duplicated management), paid from its capital every month it is a member (capital
   account ``enclave_unit_costs``, a sink).
 
-A firm picks the park with the largest positive gain. Parks that are full admit their applicants
-in decreasing order of gain until the capacity (real firms, the sum of ``firm_weight``) is used;
-the others stay at home and may apply again at a later review. A reviewing member leaves when
-:math:`G_i(x) < 0`. A member that exits (demography) frees its place; a new firm in its slot
-starts at home.
+A firm with positive capital applies to the park with the largest positive
+:math:`G_i(x) - c^{setup}_k / H` (``setup_cost_wan`` spread over the horizon ``H``), provided its
+capital can finance the setup and ``H`` months of the unit's projected cash profit,
+:math:`C_i - c^{setup}_k + H\,[\bar\pi_i(x) - c^{unit}_k] \ge 0`: knowledge is worth money but
+does not pay wages. A park admits its applicants in decreasing order of that gain until its
+capacity (real firms, the sum of ``firm_weight``) is used; the others stay at home and may apply
+again at a later review. Admitted firms pay the setup cost (account ``enclave_unit_costs``). A
+reviewing member leaves when :math:`G_i(x) < 0` or when its capital can no longer finance ``H``
+months of the unit (the setup cost is sunk, so members stay inside a band where applicants would
+not join). A member that exits (demography) frees its place; a new firm in its slot starts at home.
 
 **Tax rule.** The unit's share ``unit_revenue_share`` :math:`\rho` of a member's revenue is taxed in
 the host at ``tax_rate`` :math:`\tau`, and the host returns ``tax_share_home`` :math:`\sigma` of that
@@ -53,7 +58,7 @@ firms pay: these are government flows, outside the firm and pool capital stock (
 **Government payoffs** of park ``k`` per month, with :math:`R_k = \rho\sum w_i R_i` (revenue
 attributed to the units), :math:`E_k = \sum w_i T_i` (talent employed by the units), :math:`N_k`
 the real firms in the park and :math:`V_k = \sum w_i [K_i(x) - K_i(h)]` the knowledge access the
-home's firms gain:
+home's firms gain (valued at the start of the month, once admissions are done):
 
 .. math::
 
@@ -78,10 +83,12 @@ the next month. At the end of the mechanism's window (``end``) every unit return
 mechanism draws nothing, books nothing, changes no lever and reports no metrics, so the run is
 identical, byte for byte, to one without the section.
 
-Simplifications: the core's unit holds all of the firm's staff (it pays the host's wage on all of
-it, so a unit in a dearer host must pay off in talent and knowledge access); firms value one
-search candidate rather than the best of several and ignore institutes' capacity rationing; a
-government values the knowledge its firms gain at the firms' own valuation.
+Simplifications: the core's unit holds all of the firm's staff (it hires all of it in the host and
+pays the host's wage on all of it, and the firm's target talent falls steeply with the wage), so a
+unit in a dearer host pays off mainly for small, knowledge-hungry firms, which shrink there; firms
+value one search candidate rather than the best of several and ignore institutes' capacity
+rationing; a government values the knowledge its firms gain at the firms' own valuation; the
+tax is notional (firms pay none in the model).
 """
 
 from __future__ import annotations
@@ -144,10 +151,15 @@ class Park(StrictModel):
                                   description="home government's fixed cost of running the park "
                                               "(management company), 万元/month while open; "
                                               "assumption")
-    host_cost_wan: float = Field(0.5, ge=0, allow_inf_nan=False,
-                                 description="host government's cost per hosted real firm (public "
-                                             "services, crowding of local talent and institutes), "
-                                             "万元/month; assumption")
+    unit_staff_share: float = Field(1.0, gt=0, le=1, allow_inf_nan=False,
+                                    description="share of a member firm's staff working in its unit "
+                                                "(hired from the host's pool at host wages), 1: 1 for "
+                                                "a production unit, about rd_talent_share (0.3) for "
+                                                "a research unit; scenario choice")
+    host_cost_wan: float = Field(0.2, ge=0, allow_inf_nan=False,
+                                 description="host government's net cost per hosted real firm (public "
+                                             "services, crowding of local talent and institutes; the "
+                                             "space is paid by the home), 万元/month; assumption")
 
 
 class Config(MechanismConfig):
@@ -222,7 +234,8 @@ class _Outlook:
         inflow = (seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
         return np.divide(inflow, vac_p, out=np.ones(p), where=vac_p > inflow)
 
-    def profit(self, slots: np.ndarray, origin: np.ndarray, horizon: int) -> np.ndarray:
+    def profit(self, slots: np.ndarray, origin: np.ndarray, horizon: int,
+               share: float = 1.0) -> np.ndarray:
         """Mean monthly operating profit over ``horizon`` months with the units at ``origin``.
 
         Parameters
@@ -233,6 +246,8 @@ class _Outlook:
             Place of each firm's unit in the projection.
         horizon : int
             Months projected.
+        share : float
+            Share of the staff working at ``origin`` where it is not the home place.
 
         Returns
         -------
@@ -242,15 +257,20 @@ class _Outlook:
         model = self.model
         f, prm = model.firms, model.prm
         saved = f.unit_place[slots].copy()
+        saved_share = f.unit_share[slots].copy()
         f.unit_place[slots] = origin
+        f.unit_share[slots] = share
         try:
             w = wage(model)[slots]
         finally:
             f.unit_place[slots] = saved
+            f.unit_share[slots] = saved_share
         theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
         scale = f.productivity[slots] * self.quality[slots]
         tstar = np.where(f.alive[slots], np.power(theta * scale / w, 1.0 / (1.0 - theta)), 0.0)
-        fill = self.fill[origin]
+        home = f.place[slots]
+        part = np.where(origin != home, share, 1.0)
+        fill = part * self.fill[origin] + (1.0 - part) * self.fill[home]
         talent = f.talent[slots].copy()
         total = np.zeros(len(slots))
         for _ in range(horizon):
@@ -297,7 +317,7 @@ class _Outlook:
         return out
 
     def gain(self, slots: np.ndarray, host: int, horizon: int, unit_cost: float,
-             setup_cost: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+             setup_cost: float = 0.0, share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Expected monthly gain of a unit in ``host`` over operating at home.
 
         Parameters
@@ -313,6 +333,9 @@ class _Outlook:
         setup_cost : float
             One-off cost still to pay to set the unit up (0 for members), 万元; it counts spread
             over the horizon.
+        share : float
+            Share of the firm's staff that would work in the unit (the park's
+            ``unit_staff_share``).
 
         Returns
         -------
@@ -327,7 +350,7 @@ class _Outlook:
         away = np.full(len(slots), host)
         there_k, home_k = self.knowledge(slots, away, home)
         know = there_k - home_k
-        there = self.profit(slots, away, horizon) - unit_cost
+        there = self.profit(slots, away, horizon, share) - unit_cost
         gain = there - self.profit(slots, home, horizon) + know
         gain = gain - setup_cost / horizon
         funded = self.model.firms.capital[slots] - setup_cost + horizon * there >= 0
@@ -350,6 +373,8 @@ class Enclaves(Mechanism):
         Park index of each firm slot's unit (-1: at home).
     is_open, admitting : numpy.ndarray
         Per park: not closed; accepting new firms.
+    payoff_host, payoff_home : numpy.ndarray
+        Per park: the governments' payoffs of the last active month, 万元.
     """
 
     name: ClassVar[str] = "enclaves"
@@ -371,6 +396,7 @@ class Enclaves(Mechanism):
         self.neg_host = np.zeros(n, np.int64)
         self.member = np.full(model.firms.n, -1, np.int64)
         self.member_id = np.full(model.firms.n, -1, np.int64)
+        self.member_w = np.zeros(model.firms.n)
         self.finished = False
         self.cum = {"joined": 0.0, "left": 0.0, "exits": 0.0, "refused": 0.0,
                     "tax_returned_wan": 0.0, "public_cost_wan": 0.0}
@@ -378,6 +404,8 @@ class Enclaves(Mechanism):
         self.month_t = -1
         self.park_cost = np.zeros(n)
         self.value = np.zeros(n)
+        self.payoff_host = np.zeros(n)
+        self.payoff_home = np.zeros(n)
 
     # ------------------------------------------------------------------ membership
     def _units(self) -> np.ndarray:
@@ -390,21 +418,26 @@ class Enclaves(Mechanism):
         """Return the units of ``slots`` to their home places."""
         f = self.model.firms
         f.unit_place[slots] = f.place[slots]
+        f.unit_share[slots] = 1.0
         self.member[slots] = -1
         self.member_id[slots] = -1
+        self.member_w[slots] = 0.0
 
     def _sync(self) -> None:
         """Drop members that exited (their slot freed, or refilled by a new firm at home)."""
         f = self.model.firms
         gone = np.flatnonzero((self.member >= 0) & (~f.alive | (f.firm_id != self.member_id)))
         if len(gone):
-            self.cum["exits"] += float(self.model.firm_weight()[gone].sum())
+            self.cum["exits"] += float(self.member_w[gone].sum())
             dead = gone[~f.alive[gone]]
             f.unit_place[dead] = f.place[dead]
+            f.unit_share[dead] = 1.0
             self.member[gone] = -1
             self.member_id[gone] = -1
+            self.member_w[gone] = 0.0
 
     def _record(self, t: int, key: str, value: float) -> None:
+        """Add ``value`` to this month's outcome ``key`` (reset when a new month starts)."""
         if self.month_t != t:
             self.month, self.month_t = {}, t
         self.month[key] = self.month.get(key, 0.0) + value
@@ -430,7 +463,8 @@ class Enclaves(Mechanism):
             slots = np.flatnonzero((self.member == k) & review & f.alive)
             if len(slots):
                 g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
-                                    cfg.parks[k].unit_cost_wan)
+                                    cfg.parks[k].unit_cost_wan,
+                                    share=cfg.parks[k].unit_staff_share)
                 leave = slots[g < 0]
                 self.cum["left"] += float(w[leave].sum())
                 self._send_home(leave)
@@ -444,7 +478,7 @@ class Enclaves(Mechanism):
                 continue
             pk = cfg.parks[k]
             g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months, pk.unit_cost_wan,
-                                pk.setup_cost_wan)
+                                pk.setup_cost_wan, share=pk.unit_staff_share)
             better = g > best_gain[slots]
             best_gain[slots[better]] = g[better]
             best_park[slots[better]] = k
@@ -457,8 +491,10 @@ class Enclaves(Mechanism):
             fits = np.cumsum(w[order]) <= room[k] + 1e-9
             admit = order[fits]
             f.unit_place[admit] = self.host[k]
+            f.unit_share[admit] = cfg.parks[k].unit_staff_share
             self.member[admit] = k
             self.member_id[admit] = f.firm_id[admit]
+            self.member_w[admit] = w[admit]
             setup = cfg.parks[k].setup_cost_wan
             f.capital[admit] -= setup
             model.book.account_by("enclave_unit_costs", f.place[admit], -w[admit] * setup)
@@ -534,13 +570,16 @@ class Enclaves(Mechanism):
         if cfg.end is not None and t >= cfg.end:
             self.cum["left"] += float(w[self.member >= 0].sum())
             self._send_home(np.flatnonzero(self.member >= 0))
+            self.is_open[:] = False
+            self.admitting[:] = False
             self.finished = True
 
     def metrics(self, t: int) -> dict[str, float]:
         """Park outcomes of month ``t`` (none when no park has capacity: nothing changes then).
 
-        Columns: ``enclaves_units`` (real firms with a unit in a park at the end of the month) and
-        ``enclaves_park<i>_units`` per park, ``enclaves_units_talent`` (persons they employ),
+        Columns: ``enclaves_units`` (real firms with a unit in a park at the end of the month),
+        per park ``enclaves_park<i>_units`` and ``enclaves_park<i>_open`` (1 open, 0 closed, inert or
+        before ``start``), ``enclaves_units_talent`` (persons the units employ),
         ``enclaves_parks_open``, ``enclaves_parks_admitting``, the month's ``tax_wan`` collected
         by hosts, ``tax_returned_wan`` home, ``public_cost_wan`` (home governments),
         ``unit_costs_wan`` (firms), ``knowledge_value_wan`` (``Σ V_k``), ``host_payoff_wan`` and
@@ -554,11 +593,13 @@ class Enclaves(Mechanism):
         units = self._units()
         inside = self.member >= 0
         month = self.month if self.month_t == t else {}
+        started = t >= self.config.start
         row = {"enclaves_units": float(units.sum())}
         row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
+        row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
         row["enclaves_units_talent"] = float((w[inside] * f.talent[inside]).sum())
-        row["enclaves_parks_open"] = float((self.is_open & ~self.finished).sum())
-        row["enclaves_parks_admitting"] = float((self.admitting & ~self.finished).sum())
+        row["enclaves_parks_open"] = float((self.is_open & started).sum())
+        row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
         for key in ("tax_wan", "tax_returned_wan", "public_cost_wan", "unit_costs_wan",
                     "knowledge_value_wan", "host_payoff_wan", "home_payoff_wan"):
             row[f"enclaves_{key}"] = month.get(key, 0.0)
