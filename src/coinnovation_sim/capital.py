@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .production import revenue, target_capital, target_talent, wage
-from .sampling import normalise_rows
+from .sampling import normalise_rows, ration
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
+
+#: Bound on the exponent of investors' return weighting (keeps extreme margins finite).
+MAX_EXPONENT = 50.0
 
 
 def operations(model: CoinnovationModel) -> np.ndarray:
@@ -73,12 +76,11 @@ def investment(model: CoinnovationModel, kstar: np.ndarray, margin: np.ndarray) 
     need_p = np.bincount(f.place, weights=w * need, minlength=p)
     ret_p = np.divide(np.bincount(f.place, weights=w * need * margin, minlength=p), need_p,
                       out=np.zeros(p), where=need_p > 0)
-    attract = np.where(need_p > 0, need_p * np.exp(prm["return_elasticity"] * ret_p), 0.0)
+    expo = np.clip(prm["return_elasticity"] * ret_p, -MAX_EXPONENT, MAX_EXPONENT)
+    attract = np.where(need_p > 0, need_p * np.exp(expo), 0.0)
     supply = prm["investment_rate"] * model.capital_pool
     offer = supply[:, None] * normalise_rows(model.phi["capital"] * attract[None, :])
-    inflow = offer.sum(axis=0)
-    ratio = np.divide(need_p, inflow, out=np.ones(p), where=inflow > need_p)
-    placed = offer * np.minimum(ratio, 1.0)[None, :]
+    placed = ration(offer, need_p)
     fill = np.divide(placed.sum(axis=0), need_p, out=np.zeros(p), where=need_p > 0)
     got = need * fill[f.place]
     f.capital = f.capital + got
@@ -86,8 +88,8 @@ def investment(model: CoinnovationModel, kstar: np.ndarray, margin: np.ndarray) 
     model.debt_matrix += placed
     model.capital_pool -= placed.sum(axis=1)
     model.book.add_matrix("investment", placed)
-    model.book.expect_free("investment",
-                           supply[:, None] * normalise_rows(model.phi_free * attract[None, :]))
+    model.book.expect_free("investment", ration(
+        supply[:, None] * normalise_rows(model.phi_free * attract[None, :]), need_p))
 
 
 def step(model: CoinnovationModel) -> None:

@@ -90,8 +90,8 @@ def shares(model: CoinnovationModel, t: int, mask: np.ndarray | None = None
                 ext_free += np.divide(fe, ft, out=np.zeros_like(fe), where=ft > 0) * t_c
             else:
                 ext_free += e
-        s_obs = np.divide(ext_obs, tot, out=np.zeros_like(tot), where=tot > 0)
-        s_free = np.divide(ext_free, tot, out=np.zeros_like(tot), where=tot > 0)
+        s_obs = np.clip(np.divide(ext_obs, tot, out=np.zeros_like(tot), where=tot > 0), 0.0, 1.0)
+        s_free = np.clip(np.divide(ext_free, tot, out=np.zeros_like(tot), where=tot > 0), 0.0, 1.0)
         out[factor] = (s_obs, s_free)
     return out
 
@@ -196,7 +196,8 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], list[tu
     for f in FACTORS:
         m = model.book.factor_matrix(t, f)
         total = m.sum()
-        row[f"region_cross_share_{f}"] = float((total - np.trace(m)) / total) if total > 0 else 0.0
+        share = (total - np.trace(m)) / total if total > 0 else 0.0
+        row[f"region_cross_share_{f}"] = float(min(1.0, max(0.0, share)))
     row["firms_real"] = float(n.sum())
     row[f"{fid}_firms_real"] = float(n[fp])
     row["talent_stock"] = model.talent_stock()

@@ -40,6 +40,8 @@ from .state import (
 
 #: Share of employed talent seeking jobs at start (frictional unemployment; assumption).
 INITIAL_SEEKER_SHARE = 0.05
+#: Smallest reference knowledge (guards the quality term when R&D produces nothing).
+KNOWLEDGE_FLOOR = 1e-9
 #: 1 billion yuan in 万元.
 WAN_PER_BILLION_YUAN = 1e5
 
@@ -103,7 +105,8 @@ class CoinnovationModel(mesa.Model):
         init = self.stream("init")
         self.firms, self.firm_w_place = init_firms(self.places, sc.population.firms, self.prm, init)
         wf = self.firm_weight()
-        self.knowledge_ref = float((wf * self.firms.knowledge.sum(axis=1)).sum() / wf.sum())
+        self.knowledge_ref = max(float((wf * self.firms.knowledge.sum(axis=1)).sum() / wf.sum()),
+                                 KNOWLEDGE_FLOOR)
         self.institutes, self.inst_w_place = init_institutes(
             self.places, sc.population.institutes, self.knowledge_ref, self.prm, init)
         self.firms.productivity = production.calibrate_productivity(self)

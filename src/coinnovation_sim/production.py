@@ -81,4 +81,4 @@ def shock_productivity(model: CoinnovationModel, rng: np.random.Generator) -> No
     la = np.log(np.maximum(f.productivity, 1e-300))
     lb = np.log(np.maximum(f.base_productivity, 1e-300))
     la += prm["productivity_reversion"] * (lb - la) + prm["productivity_volatility"] * eps
-    f.productivity = np.where(f.alive, np.exp(la), f.productivity)
+    f.productivity = np.where(f.alive, np.exp(np.clip(la, -700.0, 700.0)), f.productivity)

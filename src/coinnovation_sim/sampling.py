@@ -17,6 +17,26 @@ def normalise_rows(mat: np.ndarray) -> np.ndarray:
     return out
 
 
+def ration(demand: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Scale each column of a place-by-place demand matrix down to its destination's capacity.
+
+    Parameters
+    ----------
+    demand : numpy.ndarray
+        Requests, origin rows × destination columns.
+    capacity : numpy.ndarray
+        What each destination can take.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``demand`` with every over-subscribed column scaled proportionally to its capacity.
+    """
+    inflow = demand.sum(axis=0)
+    ratio = np.divide(capacity, inflow, out=np.ones_like(inflow), where=inflow > capacity)
+    return demand * np.minimum(ratio, 1.0)[None, :]
+
+
 def draw_from_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draw of one column per row.
 
@@ -56,6 +76,12 @@ class SegmentSampler:
         self.order = np.argsort(place, kind="stable")
         w = np.asarray(weight, float)[self.order]
         self.cum = np.cumsum(w)
+        pos = np.arange(len(w))
+        positive = w > 0
+        # nearest position with positive weight at or before / at or after each position
+        self.prev = np.maximum.accumulate(np.where(positive, pos, -1)) if len(w) else pos
+        after = np.where(positive, pos, len(w))
+        self.next = np.minimum.accumulate(after[::-1])[::-1] if len(w) else pos
         counts = np.bincount(place, minlength=n_places)
         self.end = np.cumsum(counts)
         self.start = self.end - counts
@@ -87,6 +113,10 @@ class SegmentSampler:
         target = self.base[p] + u * self.total[p]
         pos = np.searchsorted(self.cum, target, side="right")
         pos = np.clip(pos, self.start[p], np.maximum(self.end[p] - 1, self.start[p]))
-        pos = np.minimum(pos, len(self.order) - 1) if len(self.order) else pos
+        if len(self.order):
+            pos = np.minimum(pos, len(self.order) - 1)
+            # rounding can land on a zero-weight entity: move to the nearest positive one in place
+            back = self.prev[pos]
+            pos = np.where(back >= self.start[p], back, np.minimum(self.next[pos], len(self.order) - 1))
         out = self.order[pos] if len(self.order) else np.zeros_like(pos)
         return np.where(ok, out, -1)

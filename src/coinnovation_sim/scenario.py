@@ -220,14 +220,29 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return deep_merge(base, data)
 
 
-def _format_validation(exc: ValidationError) -> tuple[str, str]:
+def _key_path(loc: tuple, data: object, missing: bool) -> str:
+    """Dotted key path of an error location, without pydantic's type tags (``float``, ...)."""
+    path: list[str] = []
+    cur = data
+    for i, part in enumerate(loc):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+        elif not (missing and i == len(loc) - 1):
+            continue  # a union member's type tag, not a key the user wrote
+        path.append(str(part))
+    return ".".join(path) if path else ".".join(str(p) for p in loc)
+
+
+def _format_validation(exc: ValidationError, data: object) -> tuple[str, str]:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
+    key = _key_path(tuple(err["loc"]), data, err["type"] == "missing")
     if err["type"] == "extra_forbidden":
         return key, "unknown key"
     if err["type"] == "missing":
         return key, "required key missing"
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if "input" in err and err["type"] not in ("model_type",):
         msg += f", got {err['input']!r}"
     return key, msg
@@ -260,6 +275,8 @@ def _check_semantics(sc: Scenario) -> None:
         if m.end is not None and m.end < m.start:
             raise InputError(src, f"mechanisms.{mname}.end", f"expected end >= start ({m.start})")
         for key in ("members", "issuers", "providers"):
+            if not (m.enabled or key in m.model_fields_set):
+                continue  # a default of a switched-off mechanism may name groups a table lacks
             names = getattr(m, key, None) or []
             for i, n in enumerate(names):
                 if n not in places.ids and n not in places.groups:
@@ -327,7 +344,7 @@ def load_scenario(scenario: str | Path | dict[str, Any] | Scenario,
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        key, msg = _format_validation(exc)
+        key, msg = _format_validation(exc, data)
         raise InputError(src, key, msg) from None
     sc._source = src
     sc._base_dir = str(base)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .production import target_talent
-from .sampling import normalise_rows
+from .sampling import normalise_rows, ration
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -74,9 +74,7 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
     attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
                        * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
     apply = seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])
-    inflow = apply.sum(axis=0)
-    ratio = np.divide(vac_p, inflow, out=np.ones(p), where=inflow > vac_p)
-    hires = apply * np.minimum(ratio, 1.0)[None, :]
+    hires = ration(apply, vac_p)
     fill = np.divide(hires.sum(axis=0), vac_p, out=np.zeros(p), where=vac_p > 0)
     away = f.unit_place != f.place
     unit = np.where(away, f.unit_share, 1.0)
@@ -84,7 +82,7 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
     hired_home = vac * (1.0 - unit) * fill[f.place]
     f.talent = f.talent + hired_unit + hired_home
     model.talent_pool -= hires.sum(axis=1)
-    free = seekers[:, None] * normalise_rows(model.phi_free * attract[None, :])
+    free = ration(seekers[:, None] * normalise_rows(model.phi_free * attract[None, :]), vac_p)
     home = model.home_shares(w * hired_unit, w * hired_home)
     if home is not None:
         hires, free = hires @ home, free @ home

@@ -160,7 +160,7 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
     s.best_plain_net = np.where(better, plain, s.best_plain_net)
 
 
-def _agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
+def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
     """Deals that go ahead: partners must gain too, institutes ration capacity, schemes settle."""
     f, inst, prm = model.firms, model.institutes, model.prm
     wf = model.firm_weight()
@@ -189,7 +189,7 @@ def _agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.
     return deal
 
 
-def _transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
+def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     """Apply knowledge gains and payments, and record flows and accounts."""
     f, inst, book = model.firms, model.institutes, model.book
     p = model.n_places
@@ -246,5 +246,5 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
         consider(model, s, dest, idx)
     for mech in model.active_mechanisms:
         mech.extra_candidates(s)
-    deal = _agree(model, s, rng)
-    _transact(model, s, deal)
+    deal = agree(model, s, rng)
+    transact(model, s, deal)
