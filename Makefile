@@ -1,5 +1,6 @@
 # coinnovation-sim — two commands on a fresh machine:
-#   make demo   create .venv, install, run the baseline scenario and print Wujiang's integration
+#   make demo   create .venv, install, compare the shipped scenarios (baseline, status quo, each
+#               mechanism alone, all together) over replications and print the summary
 #   make test   create .venv, install with dev extras, lint and run the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -16,8 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO_SCENARIOS := baseline status-quo-2020 coordination enclaves vouchers-local vouchers-portable \
+                  tech-market all-mechanisms
+
 demo: install
-	$(BIN)/coinnovation-sim run baseline --out runs/demo --force
+	COLUMNS=$${COLUMNS:-130} $(BIN)/coinnovation-sim compare $(DEMO_SCENARIOS) \
+	    --replications 6 --steps 60 --out runs/demo --force
 
 test: install
 	$(BIN)/ruff check .

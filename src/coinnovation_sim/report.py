@@ -9,26 +9,25 @@ from rich.table import Table
 if TYPE_CHECKING:
     from .experiment import Comparison
 
-#: Outcomes shown in the main table, with labels.
-HEADLINE: tuple[tuple[str, str], ...] = (
-    ("focus_integration_index", "integration index"),
-    ("focus_integration_index_cross_province", "integration, cross-province"),
-    ("focus_knowledge", "knowledge / regional mean"),
-    ("focus_net_talent_inflow_total", "net talent inflow (person-months)"),
-    ("region_integration_index", "region integration index"),
-    ("theil_knowledge", "region Theil (knowledge)"),
-    ("policy_cost_wan_total", "public spending (万元)"),
+#: Outcomes shown in the terminal tables: (metric, short header, decimals).
+HEADLINE: tuple[tuple[str, str, int], ...] = (
+    ("focus_integration_index", "integration", 3),
+    ("focus_integration_index_cross_province", "x-province", 3),
+    ("focus_knowledge", "knowledge", 3),
+    ("focus_net_talent_inflow_total", "net talent", 0),
+    ("region_integration_index", "region", 3),
+    ("policy_cost_wan_total", "spending 万元", 0),
 )
 
 
-def _fmt(mean: float, lo: float, hi: float, signed: bool = False) -> str:
-    """``mean ± half-width`` of a symmetric confidence interval, compactly."""
+def _fmt(mean: float, lo: float, hi: float, decimals: int, signed: bool = False) -> str:
+    """``mean±half-width`` of a symmetric confidence interval with fixed decimals."""
     sign = "+" if signed else ""
-    return f"{mean:{sign}.3g} ±{(hi - lo) / 2:.2g}"
+    return f"{mean:{sign},.{decimals}f}±{(hi - lo) / 2:,.{decimals}f}"
 
 
 def comparison_tables(cmp: Comparison) -> list[Table]:
-    """Rich tables: headline outcomes per scenario, and cost-effectiveness.
+    """Rich tables: levels per scenario, paired differences to the baseline, cost-effectiveness.
 
     Parameters
     ----------
@@ -38,35 +37,31 @@ def comparison_tables(cmp: Comparison) -> list[Table]:
     Returns
     -------
     list of rich.table.Table
-        The headline table (mean [95 % CI] and paired difference to the baseline [95 % CI]) and
-        the cost-effectiveness table.
+        Levels (mean ±95 % CI), paired differences (Δ ±95 % CI) with cost-effectiveness.
+        Every outcome is in ``summary.csv``/``summary.md``; ``docs/metrics.md`` defines them.
     """
     s = cmp.summary.set_index(["metric", "scenario"])
     scenarios = [sc["name"] for sc in cmp.manifest["scenarios"]]
-    main = Table(title=f"Focus place outcomes (last 12 months): mean ±95% CI; Δ = paired "
-                       f"difference to '{cmp.baseline}' ±95% CI; {len(cmp.seeds)} replications")
-    main.add_column("outcome")
+    shown = [row for row in HEADLINE if row[0] in s.index.get_level_values(0)]
+    n = len(cmp.seeds)
+    levels = Table(title=f"Focus-place outcomes, mean±95% CI, {n} replications (last 12 months; "
+                         "net talent in persons and spending summed over the run)")
+    diffs = Table(title=f"Paired difference to '{cmp.baseline}' ±95% CI (common random numbers); "
+                        "gain/万元: integration index gain per 万元 of extra public spending")
+    for table in (levels, diffs):
+        table.add_column("scenario", no_wrap=True)
+        for _, header, _ in shown:
+            table.add_column(header, justify="right", no_wrap=True)
+    diffs.add_column("gain/万元", justify="right", no_wrap=True)
+    ce = cmp.cost_effectiveness.set_index("scenario")
     for sc in scenarios:
-        main.add_column(sc, overflow="fold")
-    for metric, label in HEADLINE:
-        if metric not in s.index.get_level_values(0):
+        levels.add_row(sc, *[_fmt(*s.loc[(m, sc), ["mean", "ci_low", "ci_high"]], d)
+                             for m, _, d in shown])
+        if sc == cmp.baseline:
             continue
-        cells = []
-        for sc in scenarios:
-            r = s.loc[(metric, sc)]
-            text = _fmt(r["mean"], r["ci_low"], r["ci_high"])
-            if sc != cmp.baseline and r["diff"] == r["diff"]:
-                text += "\nΔ " + _fmt(r["diff"], r["diff_low"], r["diff_high"], signed=True)
-            cells.append(text)
-        main.add_row(label, *cells)
-    ce = Table(title="Cost-effectiveness: change in the focus integration index per 万元 of "
-                     "extra public spending (paired means)")
-    for col in ("scenario", "extra spending (万元)", "index gain", "gain per 万元"):
-        ce.add_column(col)
-    for r in cmp.cost_effectiveness.itertuples():
-        if r.scenario == cmp.baseline:
-            continue
-        per = "n/a (no extra spending)" if r.index_gain_per_wan != r.index_gain_per_wan \
-            else f"{r.index_gain_per_wan:.3g}"
-        ce.add_row(r.scenario, f"{r.extra_cost_wan:,.0f}", f"{r.index_gain:+.4g}", per)
-    return [main, ce]
+        cells = [_fmt(*s.loc[(m, sc), ["diff", "diff_low", "diff_high"]], d, signed=True)
+                 for m, _, d in shown]
+        per = ce.loc[sc, "index_gain_per_wan"] if sc in ce.index else float("nan")
+        cells.append("n/a" if per != per else f"{per:.1e}")
+        diffs.add_row(sc, *cells)
+    return [levels, diffs]

@@ -1,0 +1,68 @@
+"""Technology market: off means off, inert cases, direction, fees and conservation."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coinnovation_sim import run
+from coinnovation_sim.experiment import spawn_seeds
+from helpers import SMALL_SCENARIO, metrics_bytes
+from test_invariants import check_all
+
+G60_SAMPLE = ["wujiang", "suzhou", "hangzhou", "hefei", "songjiang", "jiaxing", "kunshan"]
+
+
+def scenario(section: dict | None, **over) -> dict:
+    sc = copy.deepcopy(SMALL_SCENARIO)
+    sc.update(over)
+    if section is not None:
+        sc["mechanisms"] = {"tech_market": section}
+    return sc
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.integers(0, 6), reduction=st.floats(0, 1), fee=st.floats(0, 1),
+       members=st.sampled_from([["g60"], ["demo_zone"], ["g60", "demo_zone"]]))
+def test_disabled_is_byte_identical(tmp_path, extra, reduction, fee, members):
+    base = metrics_bytes(run(scenario(None)), tmp_path, "a.parquet")
+    off = run(scenario({"enabled": False, "members": members, "extra_candidates": extra,
+                        "search_cost_reduction": reduction, "fee_share": fee}))
+    assert metrics_bytes(off, tmp_path, "b.parquet") == base
+
+
+def test_single_member_changes_nothing(tmp_path):
+    base = run(scenario(None))
+    one = run(scenario({"enabled": True, "members": ["wujiang"]}))
+    assert one.costs.empty
+    cols = [c for c in one.metrics.columns if not c.startswith("tech_market_")]
+    assert one.metrics[cols].equals(base.metrics)
+    assert one.flows.equals(base.flows)
+
+
+def test_platform_raises_technology_flows_between_members():
+    ratios = []
+    for seed in spawn_seeds(5, 3):
+        kw = {"steps": 24, "population": {"firms": 3000, "institutes": 100}}
+        off = run(scenario(None, **kw), seed=seed)
+        on = run(scenario({"enabled": True, "members": ["g60"]}, **kw), seed=seed)
+        check_all(on)
+
+        def tech(r):
+            f = r.flows
+            m = (f.factor == "technology") & f.origin.isin(G60_SAMPLE) & \
+                f.destination.isin(G60_SAMPLE) & (f.origin != f.destination)
+            return f[m].amount.sum()
+
+        ratios.append(tech(on) / tech(off))
+    assert min(ratios) > 1.0, ratios
+
+
+def test_fees_are_a_recorded_sink():
+    res = run(scenario({"enabled": True, "members": ["g60"], "fee_share": 0.1}, steps=12))
+    fees = res.ledger[res.ledger.account == "platform_fees"].amount
+    assert (fees < 0).all() and len(fees) > 0
+    assert abs(fees.sum() + res.metrics["tech_market_fees_wan"].sum()) < 1e-6 * abs(fees.sum())
+    check_all(res)
