@@ -77,7 +77,8 @@ def outcomes(result: Any) -> dict[str, float]:
              f"{fid}_integration_index_cross_province", f"{fid}_cross_share_talent",
              f"{fid}_cross_share_technology", f"{fid}_cross_share_capital", f"{fid}_pagerank",
              f"{fid}_knowledge", "region_integration_index", "region_cross_share_talent",
-             "region_cross_share_technology", "region_cross_share_capital", "theil_knowledge"]
+             "region_cross_share_technology", "region_cross_share_capital", "theil_knowledge",
+             "region_knowledge_per_firm", "firms_real"]
     for col in level:
         out[col.replace(f"{fid}_", "focus_", 1)] = float(tail[col].mean())
     out["focus_net_talent_inflow_total"] = float(m[f"{fid}_net_talent_inflow"].sum())

@@ -189,6 +189,7 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], list[tu
     mu = (x * n).sum() / n.sum() if n.sum() > 0 else 0.0
     row["theil_knowledge"] = theil(x, n)
     row[f"{fid}_knowledge"] = float(x[fp] / mu) if mu > 0 else 0.0
+    row["region_knowledge_per_firm"] = float(mu)
     hires = model.book.factor_matrix(t, "talent")
     row[f"{fid}_net_talent_inflow"] = float(hires[:, fp].sum() - hires[fp, :].sum())
     row["policy_cost_wan"] = float(model.policy_cost[t].sum())
