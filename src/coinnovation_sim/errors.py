@@ -8,6 +8,24 @@ expected, so the CLI can print it and exit with status 2 without a traceback.
 from __future__ import annotations
 
 
+def printable(text: str) -> str:
+    """Escape characters that would break a one-line message (controls, line separators).
+
+    Parameters
+    ----------
+    text : str
+        Any text taken from user input.
+
+    Returns
+    -------
+    str
+        The text with every non-printable character written as its escape sequence.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class InputError(Exception):
     """A user-facing input error with a one-line message.
 
@@ -22,9 +40,9 @@ class InputError(Exception):
     """
 
     def __init__(self, source: str, key: str, expected: str) -> None:
-        self.source = str(source)
-        self.key = key
-        self.expected = " ".join(str(expected).split())
+        self.source = printable(str(source))
+        self.key = printable(str(key))
+        self.expected = printable(" ".join(str(expected).split()))
         super().__init__(str(self))
 
     def __str__(self) -> str:

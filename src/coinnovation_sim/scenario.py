@@ -29,6 +29,7 @@ from .places import PlaceData, apply_overrides, read_place_table
 
 MAX_FILE_BYTES = 1_000_000
 MAX_ALIASES = 200
+MAX_NODES = 100_000
 MAX_STEPS = 1200
 
 
@@ -151,6 +152,41 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def expanded_size(node: yaml.Node | None) -> int:
+    """Number of values a composed YAML document has once its aliases are expanded.
+
+    Aliased nodes are shared in the composed graph, so the count is computed with memoisation
+    and never expands anything (an alias bomb is measured, not built).
+
+    Parameters
+    ----------
+    node : yaml.Node or None
+        Root of ``yaml.compose``'s result.
+
+    Returns
+    -------
+    int
+        The expanded value count.
+    """
+    memo: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        memo[key] = 1  # guards recursive anchors
+        if isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(c) for c in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        else:
+            total = 1
+        memo[key] = total
+        return total
+
+    return 0 if node is None else size(node)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read one YAML mapping safely.
 
@@ -189,6 +225,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         aliases = sum(isinstance(t, yaml.AliasToken) for t in yaml.scan(text))
         if aliases > MAX_ALIASES:
             raise InputError(src, "", f"too many YAML aliases ({aliases} > {MAX_ALIASES})")
+        if aliases and expanded_size(yaml.compose(text, Loader=yaml.SafeLoader)) > MAX_NODES:
+            raise InputError(src, "", f"YAML aliases expand to more than {MAX_NODES} values")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
