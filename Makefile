@@ -36,3 +36,6 @@ docs: install
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis
+
+bench: install
+	$(BIN)/python benchmarks/run.py

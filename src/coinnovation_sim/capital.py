@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .production import revenue, target_capital, target_talent, wage
+from .production import quality, revenue, target_capital, target_talent, wage
 from .sampling import normalise_rows, ration
 
 if TYPE_CHECKING:
@@ -25,12 +25,17 @@ if TYPE_CHECKING:
 MAX_EXPONENT = 50.0
 
 
-def operations(model: CoinnovationModel) -> np.ndarray:
-    """Book one month of operating profit; return each firm's profit margin."""
+def operations(model: CoinnovationModel, q: np.ndarray | None = None,
+               pay: np.ndarray | None = None) -> np.ndarray:
+    """Book one month of operating profit; return each firm's profit margin.
+
+    ``q`` and ``pay`` are the firms' :func:`~.production.quality` and
+    :func:`~.production.wage`, when the caller has them.
+    """
     f = model.firms
     w = model.firm_weight()
-    rev = revenue(model)
-    wages = wage(model) * f.talent
+    rev = revenue(model, q)
+    wages = (wage(model) if pay is None else pay) * f.talent
     cost = np.where(f.alive, wages + f.overhead, 0.0)
     profit = rev - cost
     f.capital = f.capital + profit
@@ -94,8 +99,9 @@ def investment(model: CoinnovationModel, kstar: np.ndarray, margin: np.ndarray) 
 
 def step(model: CoinnovationModel) -> None:
     """One month of capital dynamics (deterministic given the state)."""
-    margin = operations(model)
+    q, pay = quality(model), wage(model)     # knowledge and units do not change in this stage
+    margin = operations(model, q, pay)
     repayment(model)
-    kstar = target_capital(model, target_talent(model))
+    kstar = target_capital(model, target_talent(model, q, pay), pay)
     savings(model, kstar)
     investment(model, kstar, margin)

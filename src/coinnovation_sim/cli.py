@@ -1,4 +1,4 @@
-"""Command-line interface: ``coinnovation-sim run|compare|validate|scenarios``.
+"""Command-line interface: ``coinnovation-sim run|compare|validate|scenarios|sweep|status|...``.
 
 Bad input prints one line ``error: FILE: KEY: expected ...`` on standard error and exits with
 status 2, without a traceback and without writing anything.
@@ -87,6 +87,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("scenarios", help="list the shipped scenarios with their descriptions",
                    description="List the shipped scenarios with their descriptions.")
+
+    p_sw = sub.add_parser("sweep", help="run a parameter sweep (locally or on a Dask cluster)",
+                          description="Run every sample of a sweep file under every policy; one "
+                                      "Parquet file per finished run in OUT/runs/, with "
+                                      "OUT/manifest.json and the run index OUT/index.jsonl.")
+    p_sw.add_argument("sweep", help="sweep YAML file")
+    p_sw.add_argument("--out", type=Path, help="output directory (default runs/sweeps/<name>)")
+    p_sw.add_argument("--workers", type=_pos_int, default=os.cpu_count() or 1,
+                      help="parallel processes (default: all cores; 1 runs in this process)")
+    p_sw.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                      help="run on the Dask cluster of this scheduler (needs the dask extra)")
+    p_sw.add_argument("--resume", action="store_true", help="run only what is missing in --out")
+    p_sw.add_argument("--dry-run", action="store_true",
+                      help="print the number of runs and an estimate of the time; run nothing")
+    p_sw.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+
+    p_st = sub.add_parser("status", help="done, failed and missing runs of a sweep directory",
+                          description="Show done, failed and missing runs of a sweep directory.")
+    p_st.add_argument("out", type=Path, help="sweep directory")
+
+    p_rb = sub.add_parser("robustness", help="share of parameter sets in which each policy wins",
+                          description="For a sweep with policies: the share of sampled parameter "
+                                      "sets in which each policy beats the others on a metric "
+                                      "(last stored month, mean over replications), with a Wilson "
+                                      "95%% interval; writes OUT/robustness_<metric>.csv.")
+    p_rb.add_argument("out", type=Path, help="sweep directory")
+    p_rb.add_argument("--metric", required=True, help="metric column")
+    p_rb.add_argument("--minimize", action="store_true", help="lower is better (e.g. costs)")
+
+    p_se = sub.add_parser("sensitivity", help="Sobol or Morris indices of a sweep",
+                          description="Sobol S1/ST with 95%% intervals, or Morris mu*/sigma, of a "
+                                      "sobol or morris sweep (replications averaged first); "
+                                      "writes OUT/sensitivity_<metric>.csv.")
+    p_se.add_argument("out", type=Path, help="sweep directory")
+    p_se.add_argument("--metric", help="metric column (default: the first kept metric)")
     return parser
 
 
@@ -178,6 +213,98 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run (or dry-run) a sweep."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .sweep import estimate, plan_sweep, run_sweep
+
+    plan = plan_sweep(args.sweep)
+    workers = 1 if args.scheduler else args.workers
+    if args.dry_run:
+        per_run, total = estimate(plan, workers)
+        where = f"on {args.scheduler}" if args.scheduler else f"with {workers} worker(s)"
+        print(f"{len(plan.tasks)} runs")
+        print(f"estimated time: {_duration(total)} {where} ({per_run:.2f} s per run, "
+              "from a timed probe)" if not args.scheduler else
+              f"estimated time: {_duration(total)} on one worker, divide by the cluster's "
+              f"workers ({per_run:.2f} s per run, from a timed probe)")
+        return 0
+    out = args.out if args.out is not None else Path("runs/sweeps") / plan.sweep.name
+    with Progress(TextColumn(f"[bold]{plan.sweep.name}[/bold]"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} runs, {task.fields[failed]} failed"),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task("runs", total=len(plan.tasks), failed=0)
+        report = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler,
+                           resume=args.resume, force=args.force,
+                           on_done=lambda n, f, total: bar.update(task, completed=n, failed=f))
+    print(f"{report.done} done, {report.failed} failed of {report.total} runs "
+          f"({report.skipped} already present) in {_duration(report.seconds)}")
+    print(f"results: {report.out}")
+    return 1 if report.failed else 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show a sweep directory's progress."""
+    from .sweep import status
+
+    st = status(args.out)
+    print(f"{st['name']}: {st['done']} done, {st['failed']} failed, {st['missing']} missing "
+          f"of {st['total']} runs")
+    for rid, err in list(st["errors"].items())[:10]:
+        print(f"failed {rid}: {err}")
+    return 0
+
+
+def _print_table(df, title: str) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    def cell(v) -> str:
+        return (f"{v:.4f}" if abs(v) < 1e4 else f"{v:.4g}") if isinstance(v, float) else str(v)
+
+    rows = [[cell(v) for v in row] for row in df.itertuples(index=False)]
+    widths = [max([len(str(c)), *(len(r[i]) for r in rows)]) for i, c in enumerate(df.columns)]
+    table = Table(title=title)
+    for col, width in zip(df.columns, widths, strict=True):
+        numeric = pd.api.types.is_numeric_dtype(df[col])
+        table.add_column(str(col), justify="right" if numeric else "left", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=max(80, sum(widths) + 3 * len(widths) + 1)).print(table)
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """Share of parameter sets in which each policy wins."""
+    from .sweep import robustness
+
+    df = robustness(args.out, args.metric, minimize=args.minimize)
+    df.to_csv(args.out / f"robustness_{args.metric}.csv", index=False)
+    better = "lowest" if args.minimize else "highest"
+    _print_table(df.sort_values("share", ascending=False),
+                 f"{args.metric}: share of parameter sets where the policy is {better} (95% CI)")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """Sobol or Morris indices of a sweep."""
+    from .sweep import sensitivity
+
+    df = sensitivity(args.out, args.metric)
+    _print_table(df.drop(columns="metric"), f"sensitivity of {df['metric'].iloc[0]} (ranked, 95% CI)")
+    print(f"written: {args.out / ('sensitivity_' + df['metric'].iloc[0] + '.csv')}")
+    return 0
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -202,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     warnings.showwarning = _show_warning
     handlers = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios,
-                "compare": cmd_compare}
+                "compare": cmd_compare, "sweep": cmd_sweep, "status": cmd_status,
+                "robustness": cmd_robustness, "sensitivity": cmd_sensitivity}
     try:
         return handlers[args.command](args)
     except InputError as exc:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .innovation import place_pools
-from .production import target_talent
+from .production import target_talent_of
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -70,6 +70,7 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
         place = np.sort(rng.choice(place, n, replace=False))
     f.alive[slots] = True
     f.place[slots] = place
+    model.invalidate_weights()
     f.unit_place[slots] = place
     cum = np.cumsum(model.places.mix[place], axis=1)
     f.field[slots] = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), cum.shape[1] - 1)
@@ -90,7 +91,7 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     np.divide(sumlog, cnt, out=ref, where=cnt > 0)
     f.base_productivity[slots] = np.exp(ref[place] + rng.normal(0.0, 0.2, n))
     f.productivity[slots] = f.base_productivity[slots]
-    tstar = target_talent(model)[slots]
+    tstar = target_talent_of(model, slots)
     w = model.firm_weight()[slots]
     want = prm["capital_buffer_months"] * model.wage[place] * tstar
     avail = model.capital_pool[place] * 0.01

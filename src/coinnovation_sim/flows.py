@@ -17,6 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+
+def no_clock(name: str | None) -> None:
+    """Kernel timing switched off (see ``CoinnovationModel.timings``): do nothing."""
+
+
 FACTORS: tuple[str, ...] = ("talent", "technology", "capital")
 UNITS: dict[str, str] = {"talent": "person-months", "technology": "万元", "capital": "万元"}
 
@@ -104,6 +109,10 @@ class FlowBook:
         self.free = np.full((steps, len(self.channels), p, p), np.nan)
         self.ledger = np.zeros((steps, len(self.accounts), p))
         self.t = -1
+        self._factor_idx = {f: [i for i, c in enumerate(self.channels) if c.factor == f]
+                            for f in FACTORS}
+        #: Kernel timer of the model (see ``CoinnovationModel.timings``); recording is timed apart.
+        self.clock = no_clock
 
     def begin(self, t: int) -> None:
         """Start recording step ``t``."""
@@ -122,37 +131,47 @@ class FlowBook:
         amount : numpy.ndarray
             Amounts per transaction (non-negative).
         """
+        prev = self.clock("recording")
         p = self.n_places
         idx = np.asarray(origin, np.int64) * p + np.asarray(destination, np.int64)
         mat = np.bincount(idx, weights=amount, minlength=p * p).reshape(p, p)
         self.flows[self.t, self._ch[channel]] += mat
+        self.clock(prev)
 
     def add_matrix(self, channel: str, matrix: np.ndarray) -> None:
         """Add a place-by-place flow matrix (rows origin, columns destination)."""
+        prev = self.clock("recording")
         self.flows[self.t, self._ch[channel]] += matrix
+        self.clock(prev)
 
     def expect_free(self, channel: str, matrix: np.ndarray) -> None:
         """Store the border-free expected flow matrix of a chosen channel for this step."""
+        prev = self.clock("recording")
         ci = self._ch[channel]
         cur = self.free[self.t, ci]
         self.free[self.t, ci] = np.where(np.isnan(cur), 0.0, cur) + matrix
+        self.clock(prev)
 
     def account(self, name: str, per_place: np.ndarray) -> None:
         """Add a source (positive) or sink (negative) per place to an account."""
+        prev = self.clock("recording")
         self.ledger[self.t, self._ac[name]] += per_place
+        self.clock(prev)
 
     def account_by(self, name: str, place: np.ndarray, amount: np.ndarray) -> None:
         """Add per-entity amounts to an account, summed by place."""
-        self.account(name, np.bincount(place, weights=amount, minlength=self.n_places))
+        prev = self.clock("recording")
+        self.ledger[self.t, self._ac[name]] += np.bincount(place, weights=amount,
+                                                           minlength=self.n_places)
+        self.clock(prev)
 
     def factor_matrix(self, t: int, factor: str) -> np.ndarray:
         """Sum of all channels of ``factor`` at step ``t``, shape (P, P)."""
-        idx = [i for i, c in enumerate(self.channels) if c.factor == factor]
-        return self.flows[t, idx].sum(axis=0)
+        return self.flows[t, self._factor_idx[factor]].sum(axis=0)
 
     def factor_channels(self, factor: str) -> list[int]:
         """Indices of the channels of a factor."""
-        return [i for i, c in enumerate(self.channels) if c.factor == factor]
+        return list(self._factor_idx[factor])
 
     def account_total(self, t: int, factor: str) -> float:
         """Net of all sources and sinks of a factor at step ``t``."""

@@ -19,11 +19,37 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .knowledge import absorptive_capacity, cosine_to_pools, direction, learning_efficiency
+from .fastmath import column_sums, transpose_into
+from .knowledge import _EPS as KNOWLEDGE_EPS
+from .knowledge import absorptive_capacity, direction
 from .sampling import normalise_rows
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
+
+
+#: One-hot place matrices of recent calls (place arrays rarely change between calls).
+_ONEHOT_CACHE: list[tuple[np.ndarray, int, np.ndarray]] = []
+_ONEHOT_KEEP = 3
+#: Largest matrix kept (elements; 16 places × 1,000,000 slots = 128 MB): bigger ones are rebuilt.
+_ONEHOT_MAX_SIZE = 16_000_000
+
+
+def onehot_places(place: np.ndarray, n_places: int) -> np.ndarray:
+    """The (P, n) indicator matrix of ``place`` (cached: reused while ``place`` is unchanged).
+
+    The returned array is read-only and shared; do not modify it.
+    """
+    for key, p, mat in _ONEHOT_CACHE:
+        if p == n_places and key.shape == place.shape and np.array_equal(key, place):
+            return mat
+    onehot = np.zeros((n_places, len(place)))
+    onehot[place, np.arange(len(place))] = 1.0
+    if onehot.size <= _ONEHOT_MAX_SIZE:
+        onehot.flags.writeable = False
+        _ONEHOT_CACHE.insert(0, (place.copy(), n_places, onehot))
+        del _ONEHOT_CACHE[_ONEHOT_KEEP:]
+    return onehot
 
 
 def group_sum(place: np.ndarray, values: np.ndarray, n_places: int) -> np.ndarray:
@@ -43,9 +69,7 @@ def group_sum(place: np.ndarray, values: np.ndarray, n_places: int) -> np.ndarra
     numpy.ndarray
         Shape (P, k).
     """
-    onehot = np.zeros((n_places, len(place)))
-    onehot[place, np.arange(len(place))] = 1.0
-    return onehot @ values
+    return onehot_places(place, n_places) @ values
 
 
 def place_pools(model: CoinnovationModel) -> np.ndarray:
@@ -72,22 +96,49 @@ def spillovers(model: CoinnovationModel) -> None:
     """
     f, prm, book = model.firms, model.prm, model.book
     p = model.n_places
+    n = f.n
     pools = place_pools(model)
     a = f.unit_place
-    cos = np.clip(cosine_to_pools(f.knowledge, pools), 0.0, 1.0)
-    eff = learning_efficiency(1.0 - cos)
+    k = f.knowledge
+    # cosine to the pools, clipped to [0, 1], then the learning efficiency 4δ(1−δ) of δ = 1 − cos:
+    # the operations of cosine_to_pools and learning_efficiency, element for element, but on
+    # place-major (P × n) arrays so every operation runs over long rows (same results)
+    num = np.matmul(k, pools.T, out=model.work("spill_num", (n, p)))
+    eff = transpose_into(model.work("spill_eff", (p, n)), num)
+    sq = np.multiply(k, k, out=model.work("spill_sq", k.shape))
+    kn = np.sqrt(np.add.reduce(sq, axis=1))          # np.linalg.norm(k, axis=1)
+    pn = np.linalg.norm(pools, axis=1)
+    buf = np.multiply(pn[:, None], kn[None, :], out=model.work("spill_buf", (p, n)))
+    small = buf <= KNOWLEDGE_EPS
+    np.maximum(buf, KNOWLEDGE_EPS, out=buf)
+    np.divide(eff, buf, out=eff)
+    eff[small] = 0.0
+    np.clip(eff, 0.0, 1.0, out=eff)
+    np.subtract(1.0, eff, out=eff)
+    np.clip(eff, 0.0, 1.0, out=eff)
+    np.subtract(1.0, eff, out=buf)
+    np.multiply(4.0, eff, out=eff)
+    np.multiply(eff, buf, out=eff)
     psi = normalise_rows(model.phi["technology"])
-    weights = psi[a] * eff
-    target = weights @ pools
-    wsum = weights.sum(axis=1)
-    kappa = f.knowledge.sum(axis=1)
+    weights = np.take(psi.T, a, axis=1, out=buf, mode="clip")   # ψ[a] transposed
+    np.multiply(weights, eff, out=weights)
+    learn = weights.T @ pools
+    wsum = column_sums(weights)                      # weights.T.sum(axis=1), exactly
+    kappa = k.sum(axis=1)
     cap = absorptive_capacity(kappa, prm["absorptive_half"])
-    learn = prm["spillover_rate"] * cap[:, None] * np.maximum(0.0, target - wsum[:, None] * f.knowledge)
+    np.subtract(learn, np.multiply(wsum[:, None], k, out=sq), out=learn)
+    np.maximum(0.0, learn, out=learn)
+    np.multiply(prm["spillover_rate"] * cap[:, None], learn, out=learn)
     learn[~f.alive] = 0.0
-    f.knowledge += learn
+    k += learn
     wf = np.where(f.alive, model.firm_weight(), 0.0)
     value = prm["knowledge_value_wan"] * learn.sum(axis=1) * wf
-    sums = group_sum(a, np.column_stack([value[:, None] * eff, value, wf * kappa, wf]), p)
+    cols = model.work("spill_cols", (n, p + 3))
+    transpose_into(cols[:, :p], np.multiply(value[None, :], eff, out=buf))
+    cols[:, p] = value
+    cols[:, p + 1] = wf * kappa
+    cols[:, p + 2] = wf
+    sums = group_sum(a, cols, p)
     v_dest = sums[:, p]
     e_bar = np.divide(sums[:, :p], v_dest[:, None], out=np.zeros((p, p)), where=v_dest[:, None] > 0)
     k_dest = np.divide(sums[:, p + 1], sums[:, p + 2], out=np.zeros(p), where=sums[:, p + 2] > 0)
@@ -112,7 +163,10 @@ def production(model: CoinnovationModel) -> None:
     beta, dep = prm["rd_elasticity"], prm["knowledge_depreciation"]
     made = model.rd_productivity[f.place] * np.power(prm["rd_talent_share"] * f.talent, beta)
     made = np.where(f.alive, made, 0.0)
-    f.knowledge = f.knowledge * (1.0 - dep) + made[:, None] * direction(f.knowledge, f.field)
+    grow = direction(f.knowledge, f.field)
+    np.multiply(made[:, None], grow, out=grow)
+    f.knowledge *= 1.0 - dep
+    f.knowledge += grow
     imade = inst.production * np.power(inst.researchers, beta)
     inst.knowledge = inst.knowledge * (1.0 - dep) + imade[:, None] * direction(
         inst.knowledge, np.zeros(inst.n, np.int64))

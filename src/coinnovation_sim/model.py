@@ -16,6 +16,7 @@ stage are synchronous: every firm sees the state at the start of the stage):
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable
 
@@ -25,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from . import capital, demography, innovation, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
-from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook
+from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
 from .friction import friction_matrix
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
@@ -84,6 +85,12 @@ class CoinnovationModel(mesa.Model):
         Public spending per month and paying government, 万元.
     book : FlowBook
         Recorded flows and sources/sinks.
+    timings : dict or None
+        Seconds spent per kernel, accumulated over the steps run while it is a dict (set
+        ``model.timings = {}`` to start timing; ``None``, the default, times nothing and costs
+        nothing). Keys: ``levers``, ``production``, ``talent``, ``technology``, ``capital``,
+        ``innovation``, ``demography``, ``agents``, ``metrics``, ``recording`` and one per enabled
+        mechanism (its hooks, including its part of the technology search).
     """
 
     def __init__(self, scenario: Scenario | dict | str, seed: int | None = None,
@@ -91,6 +98,8 @@ class CoinnovationModel(mesa.Model):
         sc = load_scenario(scenario)
         run_seed = int(sc.seed if seed is None else seed)
         super().__init__(rng=run_seed)
+        self._wf_cache: np.ndarray | None = None
+        self._work: dict[str, np.ndarray] = {}
         self.config = sc
         self.seed = run_seed
         self.horizon = int(sc.steps if steps is None else steps)
@@ -146,6 +155,8 @@ class CoinnovationModel(mesa.Model):
                          for name in ("production", "talent", "technology", "demography")}
         self.metric_rows: list[dict[str, float]] = []
         self.long_rows: list[tuple] = []
+        self.timings: dict[str, float] | None = None
+        self.clock: Callable[[str | None], str | None] = no_clock
         self.initial_stocks = (self.talent_stock(), self.capital_stock())
 
     # ------------------------------------------------------------------ infrastructure
@@ -169,8 +180,34 @@ class CoinnovationModel(mesa.Model):
         return np.random.Generator(np.random.PCG64(ss))
 
     def firm_weight(self) -> np.ndarray:
-        """Real firms each firm slot stands for (by home place)."""
-        return self.firm_w_place[self.firms.place]
+        """Real firms each firm slot stands for (by home place).
+
+        Inside a step the array is computed once and shared (read-only) until a firm's home place
+        changes (entry), see :meth:`invalidate_weights`.
+        """
+        wf = self._wf_cache
+        if wf is None:
+            wf = self.firm_w_place[self.firms.place]
+        return wf
+
+    def work(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A scratch array kept between steps (uninitialised, reused under ``name``).
+
+        Kernels use it to avoid re-allocating large temporaries every month. Its content is only
+        valid until the next call with the same ``name``; never keep it as state.
+        """
+        buf = self._work.get(name)
+        if buf is None or buf.shape != shape:
+            buf = np.empty(shape)
+            self._work[name] = buf
+        return buf
+
+    def invalidate_weights(self) -> None:
+        """Forget the shared firm weights (call after changing ``firms.place``)."""
+        if self._wf_cache is not None:
+            wf = self.firm_w_place[self.firms.place]
+            wf.flags.writeable = False
+            self._wf_cache = wf
 
     def inst_weight(self) -> np.ndarray:
         """Real institutes each institute agent stands for."""
@@ -234,6 +271,20 @@ class CoinnovationModel(mesa.Model):
     def step(self) -> None:
         """Advance one month."""
         t = self.steps - 1
+        clock = no_clock if self.timings is None else _Clock(self.timings)
+        self.clock = self.book.clock = clock
+        wf = self.firm_w_place[self.firms.place]
+        wf.flags.writeable = False
+        self._wf_cache = wf
+        try:
+            self._advance(t, clock)
+        finally:
+            self._wf_cache = None
+            self.clock = self.book.clock = no_clock
+
+    def _advance(self, t: int, clock: Callable[[str | None], str | None]) -> None:
+        """The stages of one month (see the module docstring); ``clock(name)`` starts a stage."""
+        clock("levers")
         self.book.begin(t)
         self.active_mechanisms = [m for m in self.mechanisms if m.active(t)]
         if self.mechanisms:  # levers are rebuilt each month from the active mechanisms
@@ -241,22 +292,36 @@ class CoinnovationModel(mesa.Model):
                 mat.fill(1.0)
             self.transaction_multiplier.fill(1.0)
         for mech in self.active_mechanisms:
+            clock(mech.name)
             mech.before_step(t)
+        clock("levers")
         self.update_friction()
+        clock("production")
         production.shock_productivity(self, self._streams["production"])
+        clock("talent")
         talent.step(self, self._streams["talent"])
+        clock("technology")
         technology.step(self, self._streams["technology"])
+        clock("capital")
         capital.step(self)
+        clock("innovation")
         innovation.step(self)
+        clock("demography")
         gone, born = demography.step(self, self._streams["demography"])
+        clock("agents")
         self._sync_agents(gone, born)
         for mech in self.active_mechanisms:
+            clock(mech.name)
             mech.after_step(t)
+        clock("metrics")
         row, long_rows = metrics.collect(self, t)
         for mech in self.mechanisms:
+            clock(mech.name)
             row.update(mech.metrics(t))
+        clock("recording")
         self.metric_rows.append(row)
         self.long_rows.extend(long_rows)
+        clock(None)
         if self.steps >= self.horizon:
             self.running = False
 
@@ -286,3 +351,29 @@ class CoinnovationModel(mesa.Model):
                 self.step()
                 if on_step is not None:
                     on_step(self.steps)
+
+
+
+class _Clock:
+    """Kernel timer behind ``CoinnovationModel.timings``.
+
+    ``clock(name)`` books the time since the last call to the running stage and starts stage
+    ``name`` (``None``: stop); it returns the stage that was running, so a nested part (e.g. flow
+    recording) can hand the time back with ``clock(previous)``.
+    """
+
+    __slots__ = ("last", "name", "timings")
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.name: str | None = None
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str | None) -> str | None:
+        now = time.perf_counter()
+        prev = self.name
+        if prev is not None:
+            self.timings[prev] = self.timings.get(prev, 0.0) + (now - self.last)
+        self.name = name
+        self.last = now
+        return prev

@@ -37,26 +37,59 @@ def wage(model: CoinnovationModel) -> np.ndarray:
     return np.where(away, home + f.unit_share * (model.wage[f.unit_place] - home), home)
 
 
-def revenue(model: CoinnovationModel) -> np.ndarray:
-    """Monthly revenue per real firm, 万元 (zero for dead slots)."""
+def unit_wage(model: CoinnovationModel, slots: np.ndarray, unit_place: np.ndarray,
+              unit_share: np.ndarray | float) -> np.ndarray:
+    """The wage :func:`wage` gives the firms ``slots`` with their units at ``unit_place``.
+
+    Element for element the same arithmetic as :func:`wage`, for a subset of firms and
+    hypothetical unit places (used by firms comparing locations).
+    """
+    home = model.wage[model.firms.place[slots]]
+    away = unit_place != model.firms.place[slots]
+    return np.where(away, home + unit_share * (model.wage[unit_place] - home), home)
+
+
+def revenue(model: CoinnovationModel, q: np.ndarray | None = None) -> np.ndarray:
+    """Monthly revenue per real firm, 万元 (zero for dead slots); ``q``: :func:`quality`, if known."""
     f = model.firms
     theta = model.prm["talent_elasticity"]
-    r = f.productivity * np.power(np.maximum(f.talent, 0.0), theta) * quality(model)
+    r = f.productivity * np.power(np.maximum(f.talent, 0.0), theta) * (
+        quality(model) if q is None else q)
     return np.where(f.alive, r, 0.0)
 
 
-def target_talent(model: CoinnovationModel) -> np.ndarray:
-    """Profit-maximising talent ``T* = (θ a q / wage)^(1/(1−θ))`` per firm."""
+def target_talent(model: CoinnovationModel, q: np.ndarray | None = None,
+                  w: np.ndarray | None = None) -> np.ndarray:
+    """Profit-maximising talent ``T* = (θ a q / wage)^(1/(1−θ))`` per firm.
+
+    ``q`` and ``w`` are :func:`quality` and :func:`wage` of the current state when the caller
+    already has them.
+    """
     f = model.firms
     theta = model.prm["talent_elasticity"]
-    t = np.power(theta * f.productivity * quality(model) / wage(model), 1.0 / (1.0 - theta))
+    q = quality(model) if q is None else q
+    w = wage(model) if w is None else w
+    t = np.power(theta * f.productivity * q / w, 1.0 / (1.0 - theta))
     return np.where(f.alive, t, 0.0)
 
 
-def target_capital(model: CoinnovationModel, tstar: np.ndarray) -> np.ndarray:
+def target_talent_of(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
+    """``target_talent(model)[slots]``, computed for those firms only (same arithmetic)."""
+    f = model.firms
+    theta = model.prm["talent_elasticity"]
+    kappa = f.knowledge[slots].sum(axis=1)
+    q = (1.0 + kappa / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
+    w = unit_wage(model, slots, f.unit_place[slots], f.unit_share[slots])
+    t = np.power(theta * f.productivity[slots] * q / w, 1.0 / (1.0 - theta))
+    return np.where(f.alive[slots], t, 0.0)
+
+
+def target_capital(model: CoinnovationModel, tstar: np.ndarray,
+                   w: np.ndarray | None = None) -> np.ndarray:
     """Capital a firm wants to hold: ``buffer_months`` of the wage bill at ``max(T, T*)``."""
     f = model.firms
-    return model.prm["capital_buffer_months"] * wage(model) * np.maximum(f.talent, tstar)
+    w = wage(model) if w is None else w
+    return model.prm["capital_buffer_months"] * w * np.maximum(f.talent, tstar)
 
 
 def calibrate_productivity(model: CoinnovationModel) -> np.ndarray:

@@ -59,6 +59,28 @@ def draw_from_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.where(total > 0, idx, -1)
 
 
+#: Sort orders of recent place arrays (they rarely change from one month to the next).
+_ORDER_CACHE: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
+_ORDER_KEEP = 4
+
+
+def _place_order(place: np.ndarray, n_places: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable sort order of ``place`` and the count per place (cached while ``place`` is unchanged).
+
+    The arrays returned are shared and read-only.
+    """
+    for key, p, order, counts in _ORDER_CACHE:
+        if p == n_places and key.shape == place.shape and np.array_equal(key, place):
+            return order, counts
+    order = np.argsort(place, kind="stable")
+    counts = np.bincount(place, minlength=n_places)
+    order.flags.writeable = False
+    counts.flags.writeable = False
+    _ORDER_CACHE.insert(0, (np.array(place, copy=True), n_places, order, counts))
+    del _ORDER_CACHE[_ORDER_KEEP:]
+    return order, counts
+
+
 class SegmentSampler:
     """Draw entities within a place, with probability proportional to a weight.
 
@@ -73,7 +95,7 @@ class SegmentSampler:
     """
 
     def __init__(self, place: np.ndarray, weight: np.ndarray, n_places: int) -> None:
-        self.order = np.argsort(place, kind="stable")
+        self.order, counts = _place_order(place, n_places)
         w = np.asarray(weight, float)[self.order]
         self.cum = np.cumsum(w)
         pos = np.arange(len(w))
@@ -82,7 +104,6 @@ class SegmentSampler:
         self.prev = np.maximum.accumulate(np.where(positive, pos, -1)) if len(w) else pos
         after = np.where(positive, pos, len(w))
         self.next = np.minimum.accumulate(after[::-1])[::-1] if len(w) else pos
-        counts = np.bincount(place, minlength=n_places)
         self.end = np.cumsum(counts)
         self.start = self.end - counts
         base = np.concatenate(([0.0], self.cum))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, draw_from_rows, normalise_rows
 
@@ -27,12 +28,31 @@ if TYPE_CHECKING:
     from .model import CoinnovationModel
 
 
-def _gain(model: CoinnovationModel, k_src: np.ndarray, k_rcv: np.ndarray) -> np.ndarray:
-    """Knowledge the receiver absorbs from the source in one deal, per field."""
+def _gain(model: CoinnovationModel, k_src: np.ndarray, k_rcv: np.ndarray,
+          rcv: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Knowledge the receiver absorbs from the source in one deal, per field.
+
+    ``rcv``: the receivers' squared norms and absorptive capacities when already known (they do
+    not depend on the source; :func:`receiver_terms`).
+    """
     prm = model.prm
-    eff = learning_efficiency(1.0 - cosine_similarity(k_src, k_rcv))
-    cap = absorptive_capacity(k_rcv.sum(axis=1), prm["absorptive_half"])
+    if rcv is None:
+        eff = learning_efficiency(1.0 - cosine_similarity(k_src, k_rcv))
+        cap = absorptive_capacity(k_rcv.sum(axis=1), prm["absorptive_half"])
+    else:
+        sq_rcv, cap = rcv
+        # cosine_similarity(k_src, k_rcv) with the receivers' part reused (same arithmetic)
+        num = np.einsum("ij,ij->i", k_src, k_rcv)
+        den = np.sqrt(np.einsum("ij,ij->i", k_src, k_src) * sq_rcv)
+        cos = np.where(den > KNOWLEDGE_EPS, num / np.maximum(den, KNOWLEDGE_EPS), 0.0)
+        eff = learning_efficiency(1.0 - cos)
     return (prm["learning_rate"] * cap * eff)[:, None] * np.maximum(0.0, k_src - k_rcv)
+
+
+def receiver_terms(model: CoinnovationModel, k_rcv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Squared norms and absorptive capacities of receivers (reused over their candidates)."""
+    return (np.einsum("ij,ij->i", k_rcv, k_rcv),
+            absorptive_capacity(k_rcv.sum(axis=1), model.prm["absorptive_half"]))
 
 
 @dataclass
@@ -75,6 +95,10 @@ class Search:
     best_subsidy: np.ndarray
     best_plain_net: np.ndarray
     partner_gain: np.ndarray | None = None
+    #: Searchers' knowledge and receiver terms, filled by the first :func:`consider` (knowledge
+    #: does not change while candidates are considered).
+    rcv_knowledge: np.ndarray | None = None
+    rcv_terms: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -139,7 +163,10 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
     safe = np.where(valid, idx, 0)
     k_src = np.where(s.collab[:, None], f.knowledge[np.minimum(safe, f.n - 1)],
                      inst.knowledge[np.minimum(safe, max(inst.n - 1, 0))] if inst.n else 0.0)
-    gain = _gain(model, k_src, f.knowledge[s.searcher])
+    if s.rcv_knowledge is None:
+        s.rcv_knowledge = f.knowledge[s.searcher]
+        s.rcv_terms = receiver_terms(model, s.rcv_knowledge)
+    gain = _gain(model, k_src, s.rcv_knowledge, s.rcv_terms)
     d = np.where(dest >= 0, dest, 0)
     tc = (prm["transaction_cost_wan"] * model.transaction_multiplier[s.origin, d]
           / model.phi["technology"][s.origin, d])
@@ -245,6 +272,8 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
         dest, idx = s.draw(rows, rng)
         consider(model, s, dest, idx)
     for mech in model.active_mechanisms:
+        stage = model.clock(mech.name)
         mech.extra_candidates(s)
+        model.clock(stage)
     deal = agree(model, s, rng)
     transact(model, s, deal)

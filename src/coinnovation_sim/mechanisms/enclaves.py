@@ -98,10 +98,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field
 
+from ..fastmath import gap_sums
 from ..flows import Account, Channel
 from ..innovation import group_sum, place_pools
 from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
-from ..production import quality, revenue, target_talent, wage
+from ..production import quality, revenue, target_talent, unit_wage
 from ..sampling import normalise_rows
 from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
 
@@ -200,7 +201,7 @@ class _Outlook:
         p = model.n_places
         self.model = model
         self.quality = quality(model)
-        self.fill = self._fill_rates(model, target_talent(model))
+        self.fill = self._fill_rates(model, target_talent(model, self.quality))
         self.pools = place_pools(model)
         phi = model.phi["technology"]
         self.psi = normalise_rows(phi)
@@ -256,15 +257,7 @@ class _Outlook:
         """
         model = self.model
         f, prm = model.firms, model.prm
-        saved = f.unit_place[slots].copy()
-        saved_share = f.unit_share[slots].copy()
-        f.unit_place[slots] = origin
-        f.unit_share[slots] = share
-        try:
-            w = wage(model)[slots]
-        finally:
-            f.unit_place[slots] = saved
-            f.unit_share[slots] = saved_share
+        w = unit_wage(model, slots, origin, share)
         theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
         scale = f.productivity[slots] * self.quality[slots]
         tstar = np.where(f.alive[slots], np.power(theta * scale / w, 1.0 / (1.0 - theta)), 0.0)
@@ -273,10 +266,13 @@ class _Outlook:
         fill = part * self.fill[origin] + (1.0 - part) * self.fill[home]
         talent = f.talent[slots].copy()
         total = np.zeros(len(slots))
+        hire = speed * fill                    # loop invariants, hoisted (same arithmetic)
+        slack = LAYOFF_SLACK * tstar
+        overhead = f.overhead[slots]
         for _ in range(horizon):
-            talent = (talent + speed * fill * np.maximum(0.0, tstar - talent)
-                      - speed * np.maximum(0.0, talent - LAYOFF_SLACK * tstar))
-            total += scale * np.power(talent, theta) - w * talent - f.overhead[slots]
+            talent = (talent + hire * np.maximum(0.0, tstar - talent)
+                      - speed * np.maximum(0.0, talent - slack))
+            total += scale * np.power(talent, theta) - w * talent - overhead
         return total / horizon
 
     def knowledge(self, slots: np.ndarray, *origins: np.ndarray) -> list[np.ndarray]:
@@ -302,7 +298,7 @@ class _Outlook:
         offers = []
         for rep, q, price, kind_share in self.offers:
             e = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, rep), 0.0, 1.0))
-            learn = np.maximum(0.0, rep[None, :, :] - k[:, None, :]).sum(axis=2)
+            learn = gap_sums(rep, k)
             offers.append((value * prm["learning_rate"] * cap[:, None] * e * learn - price, q, kind_share))
         out = []
         for origin in origins:

@@ -67,6 +67,7 @@ import pandas as pd
 from pydantic import Field
 
 from .. import technology
+from ..fastmath import gap_sums
 from ..flows import Account
 from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
 from ..sampling import SegmentSampler, draw_from_rows, normalise_rows
@@ -348,7 +349,7 @@ class Vouchers(Mechanism):
         f = model.firms
         ref = self._reference_institutes()
         k = f.knowledge[slots]
-        gap = np.maximum(0.0, ref[None, :, :] - k[:, None, :]).sum(axis=2)
+        gap = gap_sums(ref, k)
         eff = learning_efficiency(1.0 - cosine_to_pools(k, ref))
         cap = absorptive_capacity(k.sum(axis=1), prm["absorptive_half"])
         rho = np.clip(prm["learning_rate"] * cap[:, None] * eff, 0.0, 1.0 - 1e-9)
