@@ -21,6 +21,7 @@ import numpy as np
 
 from .innovation import place_pools
 from .production import target_talent_of
+from .talent import by_location
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -35,7 +36,9 @@ def exits(model: CoinnovationModel) -> np.ndarray:
     out = np.flatnonzero(f.alive & (f.neg_months >= prm["exit_months"]))
     if len(out) == 0:
         return out
-    model.talent_pool += np.bincount(f.unit_place[out], weights=w[out] * f.talent[out], minlength=p)
+    released = np.zeros(f.n)
+    released[out] = w[out] * f.talent[out]
+    model.talent_pool += by_location(model, released)  # unit staff to the unit's place
     book.account_by("exit_writeoff", f.place[out], -w[out] * np.minimum(f.capital[out], 0.0))
     bad = np.bincount(f.place[out], weights=w[out] * f.debt[out], minlength=p)
     owed = model.debt_matrix.sum(axis=0)
@@ -72,6 +75,7 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     f.place[slots] = place
     model.invalidate_weights()
     f.unit_place[slots] = place
+    f.unit_share[slots] = 1.0
     cum = np.cumsum(model.places.mix[place], axis=1)
     f.field[slots] = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), cum.shape[1] - 1)
     f.knowledge[slots] = 0.5 * pools[place]

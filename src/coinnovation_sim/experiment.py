@@ -3,7 +3,7 @@
 Every scenario runs with the same spawned seeds (``numpy.random.SeedSequence(seed).spawn(n)``), so
 replication ``r`` of each scenario shares its random streams with replication ``r`` of the
 others and differences are *paired*. Each run is reduced to a set of outcomes (see
-:data:`OUTCOMES`); the summary gives, per scenario and outcome, the mean and a t-based 95 %
+:func:`outcomes`); the summary gives, per scenario and outcome, the mean and a t-based 95 %
 confidence interval, and the paired difference to the baseline with its own 95 % CI.
 """
 

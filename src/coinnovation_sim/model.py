@@ -3,14 +3,15 @@
 One step is one month; month 0 is 2020-01. Order inside a step (all vectorised updates within a
 stage are synchronous: every firm sees the state at the start of the stage):
 
-1. mechanisms act on the levers (barrier and transaction-cost multipliers, firm units, budgets);
-2. the friction kernel ``φ`` is recomputed from the levers;
+1. mechanisms set the levers (barrier and transaction-cost multipliers; ``set_levers``);
+2. the friction kernel ``φ`` is recomputed from the levers, then mechanisms act
+   (``before_step``: enclave moves, voucher applications and projects);
 3. productivity shocks (:mod:`.production`);
 4. talent: separations, retirement, graduation, hiring across places (:mod:`.talent`);
 5. technology: search, matching, services and joint R&D (:mod:`.technology`);
 6. capital: operating profit, repayment, savings, investment across places (:mod:`.capital`);
 7. knowledge: spillovers, production and depreciation (:mod:`.innovation`);
-8. exit and entry (:mod:`.demography`);
+8. exit and entry (:mod:`.demography`), then mechanisms observe the month (``after_step``);
 9. metrics and flow records (:mod:`.metrics`, :mod:`.flows`).
 """
 
@@ -291,11 +292,14 @@ class CoinnovationModel(mesa.Model):
             for mat in self.barrier_multiplier.values():
                 mat.fill(1.0)
             self.transaction_multiplier.fill(1.0)
-        for mech in self.active_mechanisms:
+        for mech in self.active_mechanisms:  # phase 1: levers, so actions see this month's
             clock(mech.name)
-            mech.before_step(t)
+            mech.set_levers(t)
         clock("levers")
         self.update_friction()
+        for mech in self.active_mechanisms:  # phase 2: actions (enclave moves, voucher projects)
+            clock(mech.name)
+            mech.before_step(t)
         clock("production")
         production.shock_productivity(self, self._streams["production"])
         clock("talent")

@@ -1,8 +1,10 @@
 """Base classes of policy mechanisms: the seam through which scenarios act on the core.
 
 A mechanism is a class with a ``name`` (its key under ``mechanisms:``), the flow channels and
-accounts it records, and hooks the model calls each month before the core kernels. It acts only
-through the documented levers of :class:`coinnovation_sim.model.CoinnovationModel`:
+accounts it records, and hooks the model calls each month: ``set_levers`` (all mechanisms, before
+the friction kernel is recomputed), ``before_step`` (actions, after it), the technology hooks
+during matching, ``after_step`` and ``metrics``. It acts only through the documented levers of
+:class:`coinnovation_sim.model.CoinnovationModel`:
 
 * ``barrier_multiplier[factor]`` (P×P, in [0, 1]): scales the administrative barriers of place
   pairs for one factor (talent, technology, capital);
@@ -13,8 +15,9 @@ through the documented levers of :class:`coinnovation_sim.model.CoinnovationMode
 
 and draws only from its own random stream, ``model.stream(name)``.
 
-Mechanisms are switched by ``mechanisms.<name>.enabled``. Their behaviour is the subject of a
-later release; until a mechanism is registered here, enabling it is refused at validation.
+Mechanisms are switched by ``mechanisms.<name>.enabled``; a mechanism module that does not
+register a class in :data:`coinnovation_sim.mechanisms.REGISTRY` is refused at validation when
+enabled.
 """
 
 from __future__ import annotations
@@ -73,8 +76,15 @@ class Mechanism:
         end = getattr(self.config, "end", None)
         return getattr(self.config, "start", 0) <= t and (end is None or t <= end)
 
+    def set_levers(self, t: int) -> None:
+        """Set this month's levers (barrier and transaction-cost multipliers, meeting costs).
+
+        Runs for every active mechanism before the friction kernel is recomputed and before any
+        mechanism's :meth:`before_step`.
+        """
+
     def before_step(self, t: int) -> None:
-        """Act on the levers before the core kernels of month ``t``."""
+        """Act before the core kernels of month ``t`` (levers and friction already set)."""
 
     def after_step(self, t: int) -> None:
         """Observe the month's outcomes (payoffs, budgets) after the core kernels of month ``t``."""

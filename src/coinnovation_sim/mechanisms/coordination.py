@@ -101,8 +101,9 @@ class Config(MechanismConfig):
                                            "technology interests align (1); assumption")
     tolerance: float = Field(0.1, ge=0, le=10, allow_inf_nan=False,
                              description="net outflow to a partner a government tolerates, as a "
-                                         "share of everything its pool placed in the window "
-                                         "(local hires and placements included) (1); assumption")
+                                         "share of what its pool sent in the window (talent: all "
+                                         "hires from its pool, local ones included; capital: "
+                                         "placements in other places) (1); assumption")
     tax_sharing: bool = Field(False, description="members share tax on cross-place investment, "
                                                  "removing capital-flight objections")
     meeting_cost_wan: float = Field(30.0, ge=0, allow_inf_nan=False,
@@ -207,15 +208,17 @@ class Body:
             value += ((1.0 - self.multiplier[factor]) * exchange * pairs).sum(axis=1)
         return value - spent
 
-    def before_step(self, t: int) -> None:
-        """Hold a meeting when due; erode agreements; apply the levers; book the costs."""
+    def set_levers(self, t: int) -> None:
+        """Hold a meeting when due; erode agreements; apply the levers; book the costs.
+
+        A body with fewer than two members holds no meetings and costs nothing; agreements it
+        made before falling apart erode like any lapsed agreement.
+        """
         cfg = self.config
         model = self.model
-        if self.members.sum() < 2:
-            return
         pairs = self._pairs()
         cost = np.zeros(model.n_places)
-        if (t - cfg.start) % cfg.interval == 0:
+        if self.members.sum() >= 2 and (t - cfg.start) % cfg.interval == 0:
             if self.last_meeting >= 0:
                 pay = self._payoffs(t, self.spent - self.spent_at_meeting)
                 self.strikes = np.where(self.members & (pay < 0), self.strikes + 1, 0)
@@ -240,7 +243,7 @@ class Body:
             lapse = ~keep & (m < 1.0)
             m[lapse] = 1.0 - (1.0 - m[lapse]) * (1.0 - cfg.erosion_rate)
             model.barrier_multiplier[factor] *= m
-        if cfg.office:
+        if cfg.office and self.members.sum() >= 2:
             cost = cost + np.where(self.members, cfg.office_cost_wan_month, 0.0)
         model.policy_cost[t] += cost
         self.spent += cost
@@ -269,10 +272,10 @@ class Coordination(Mechanism):
         specs = config.bodies or [BodySpec(name="coordination", members=config.members)]
         self.bodies = [Body(model, config.model_copy(update=spec.overrides())) for spec in specs]
 
-    def before_step(self, t: int) -> None:
+    def set_levers(self, t: int) -> None:
         """Let every body meet (when due) and apply its agreements to the levers."""
         for body in self.bodies:
-            body.before_step(t)
+            body.set_levers(t)
 
     def metrics(self, t: int) -> dict[str, float]:
         """Members (union), meetings, agreements, withdrawals, mean multiplier among members."""

@@ -56,7 +56,8 @@ model's firm profits are pre-tax everywhere, so the rule changes *where* tax is 
 firms pay: these are government flows, outside the firm and pool capital stock (no account).
 
 **Government payoffs** of park ``k`` per month, with :math:`R_k = \rho\sum w_i R_i` (revenue
-attributed to the units), :math:`E_k = \sum w_i T_i` (talent employed by the units), :math:`N_k`
+attributed to the units), :math:`E_k = \sum w_i s_i T_i` (talent the units employ in the host,
+with :math:`s_i` the unit's staff share), :math:`N_k`
 the real firms in the park and :math:`V_k = \sum w_i [K_i(x) - K_i(h)]` the knowledge access the
 home's firms gain (valued at the start of the month, once admissions are done):
 
@@ -83,10 +84,11 @@ the next month. At the end of the mechanism's window (``end``) every unit return
 mechanism draws nothing, books nothing, changes no lever and reports no metrics, so the run is
 identical, byte for byte, to one without the section.
 
-Simplifications: the core's unit holds all of the firm's staff (it hires all of it in the host and
-pays the host's wage on all of it, and the firm's target talent falls steeply with the wage), so a
-unit in a dearer host pays off mainly for small, knowledge-hungry firms, which shrink there; firms
-value one search candidate rather than the best of several and ignore institutes' capacity
+Simplifications: a unit holds the share ``unit_staff_share`` of the firm's staff (1: a production
+unit holding all of it; about the R&D share for a research unit), hired in the host at the host's
+wage while the rest stays at home; with a whole-firm unit in a dearer host the firm's target
+talent falls steeply with the wage, so such units pay off mainly for small, knowledge-hungry
+firms; firms value one search candidate rather than the best of several and ignore institutes' capacity
 rationing; a government values the knowledge its firms gain at the firms' own valuation; the
 tax is notional (firms pay none in the model).
 """
@@ -128,9 +130,10 @@ class Park(StrictModel):
                                         "corporate income tax (~2% of revenue) ≈ 3%")
     unit_revenue_share: float = Field(1.0, ge=0, le=1, allow_inf_nan=False,
                                       description="share of a member's revenue attributed to its unit "
-                                                  "and taxed in the host, 1; assumption: the core's "
-                                                  "unit employs all the firm's staff (1); lower it "
-                                                  "for research units whose output is booked at home")
+                                                  "and taxed in the host, 1; assumption: 1 for a "
+                                                  "production unit; lower it (e.g. to the unit's "
+                                                  "staff share) for research units whose output is "
+                                                  "booked at home")
     tax_share_home: float = Field(0.5, ge=0, le=1, allow_inf_nan=False,
                                   description="share of the tax collected in the host that is returned "
                                               "to the home government, 1; assumption: equal split, "
@@ -533,7 +536,8 @@ class Enclaves(Mechanism):
         tau = np.array([pk.tax_rate for pk in cfg.parks])
         sigma = np.array([pk.tax_share_home for pk in cfg.parks])
         r_units = rho * np.bincount(park, weights=w[inside] * sales, minlength=n_parks)
-        e_units = np.bincount(park, weights=w[inside] * f.talent[inside], minlength=n_parks)
+        staff = w[inside] * f.talent[inside] * f.unit_share[inside]  # only the unit's staff
+        e_units = np.bincount(park, weights=staff, minlength=n_parks)
         units = np.bincount(park, weights=w[inside], minlength=n_parks)
         value = self.value
         tax = tau * r_units
@@ -593,7 +597,8 @@ class Enclaves(Mechanism):
         row = {"enclaves_units": float(units.sum())}
         row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
         row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
-        row["enclaves_units_talent"] = float((w[inside] * f.talent[inside]).sum())
+        row["enclaves_units_talent"] = float(
+            (w[inside] * f.talent[inside] * f.unit_share[inside]).sum())
         row["enclaves_parks_open"] = float((self.is_open & started).sum())
         row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
         for key in ("tax_wan", "tax_returned_wan", "public_cost_wan", "unit_costs_wan",

@@ -7,10 +7,11 @@ firms find partners in other participating places more cheaply. Levers:
 * **search**: a searching firm whose unit operates in a member place draws ``extra_candidates``
   more candidates, from providers in member places only (the platform's listings), with the
   platform's own random stream;
-* **matching cost**: transaction costs of deals between member places are multiplied by
-  ``1 - search_cost_reduction`` (the ``transaction_multiplier`` lever);
-* **fee**: the buyer pays ``fee_share`` of the price of every deal between member places (a
-  capital sink booked as ``platform_fees``);
+* **matching cost**: transaction costs of deals between two different member places are
+  multiplied by ``1 - search_cost_reduction`` (the ``transaction_multiplier`` lever); deals
+  inside one place are not the platform's business;
+* **fee**: the buyer pays ``fee_share`` of the price of every deal between two different member
+  places, charged once the deal is agreed (a capital sink booked as ``platform_fees``);
 * **public cost**: each member government pays ``operating_cost_wan_month``.
 
 Government behaviour: once a year each member government compares the value its firms gained
@@ -87,7 +88,7 @@ class TechMarket(Mechanism):
         """Whether the platform has at least two members."""
         return int(self.members.sum()) >= 2
 
-    def before_step(self, t: int) -> None:
+    def set_levers(self, t: int) -> None:
         """Annual review of membership; lower transaction costs; book operating costs."""
         cfg = self.config
         if not self.running:
