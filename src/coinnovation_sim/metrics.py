@@ -165,8 +165,11 @@ def pagerank_matrix(weights: np.ndarray, alpha: float = 0.85, tol: float = 1e-10
     raise nx.PowerIterationFailedConvergence(max_iter)
 
 
-def pagerank(model: CoinnovationModel, t: int) -> np.ndarray:
-    """PageRank of each place on the combined flow network of step ``t``."""
+def flow_network(model: CoinnovationModel, t: int) -> np.ndarray:
+    """Combined place flow network of step ``t`` (origin rows, destination columns).
+
+    Each factor's flows are scaled to a unit total and summed; flows inside a place are dropped.
+    """
     p = model.n_places
     comb = np.zeros((p, p))
     for factor in FACTORS:
@@ -174,6 +177,13 @@ def pagerank(model: CoinnovationModel, t: int) -> np.ndarray:
         np.fill_diagonal(m, 0.0)
         if m.sum() > 0:
             comb += m / m.sum()
+    return comb
+
+
+def pagerank(model: CoinnovationModel, t: int) -> np.ndarray:
+    """PageRank of each place on the combined flow network of step ``t``."""
+    p = model.n_places
+    comb = flow_network(model, t)
     if comb.sum() <= 0:
         return np.full(p, 1.0 / p)
     return pagerank_matrix(comb)
