@@ -45,7 +45,7 @@ def comparison_tables(cmp: Comparison) -> list[Table]:
     shown = [row for row in HEADLINE if row[0] in s.index.get_level_values(0)]
     n = len(cmp.seeds)
     levels = Table(title=f"Focus-place outcomes, mean±95% CI, {n} replications (last 12 months; "
-                         "net talent in persons and spending summed over the run)")
+                         "net talent inflow (person-months) and spending summed over the run)")
     diffs = Table(title=f"Paired difference to '{cmp.baseline}' ±95% CI (common random numbers); "
                         "gain/万元: integration index gain per 万元 of extra public spending")
     for table in (levels, diffs):
