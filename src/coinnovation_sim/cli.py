@@ -122,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
                                       "writes OUT/sensitivity_<metric>.csv.")
     p_se.add_argument("out", type=Path, help="sweep directory")
     p_se.add_argument("--metric", help="metric column (default: the first kept metric)")
+
+    p_ca = sub.add_parser("calibrate", help="fit free parameters to targets (LHS + Nelder-Mead)",
+                          description="Latin-hypercube search and Nelder-Mead refinement of a "
+                                      "calibration spec's free parameters, replications with "
+                                      "common random numbers; writes candidates.parquet, "
+                                      "best.yaml, report.md and manifest.json into --out.")
+    p_ca.add_argument("spec", type=Path, help="calibration spec YAML file")
+    p_ca.add_argument("--out", type=Path, help="output directory (default runs/calibration/<name>)")
+    p_ca.add_argument("--workers", type=_pos_int, default=os.cpu_count() or 1,
+                      help="parallel processes (default: all cores; 1 runs in this process)")
+    p_ca.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    p_ca.add_argument("--quick", action="store_true",
+                      help="smoke run with the spec's quick settings (not a calibration)")
     return parser
 
 
@@ -305,6 +318,21 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit a calibration spec's free parameters."""
+    from .calibrate import calibrate, read_spec
+
+    spec = read_spec(args.spec)
+    out = args.out if args.out is not None else Path("runs/calibration") / spec.name
+    result = calibrate(args.spec, out, workers=args.workers, force=args.force, quick=args.quick,
+                       on_done=lambda n, row: print(f"candidate {n} ({row['stage']}): loss "
+                                                    f"{row['loss']:.4g}", flush=True))
+    print(f"best loss {result.best_row['loss']:.4g}: "
+          + ", ".join(f"{k} = {v:.4g}" for k, v in result.best.items()))
+    print(f"results: {result.out}")
+    return 0
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -330,7 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     handlers = {"run": cmd_run, "validate": cmd_validate, "scenarios": cmd_scenarios,
                 "compare": cmd_compare, "sweep": cmd_sweep, "status": cmd_status,
-                "robustness": cmd_robustness, "sensitivity": cmd_sensitivity}
+                "robustness": cmd_robustness, "sensitivity": cmd_sensitivity,
+                "calibrate": cmd_calibrate}
     try:
         return handlers[args.command](args)
     except InputError as exc:
