@@ -57,13 +57,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import InputError
 from .experiment import mean_ci, spawn_seeds
 from .results import versions, write_parquet
 from .runner import run
-from .scenario import MAX_STEPS, Scenario, _format_validation, read_yaml
+from .scenario import MAX_STEPS, Scenario, load_model_file
 
 #: Squared scaled error charged for a target whose statistic is NaN (e.g. no collaboration).
 PENALTY = 100.0
@@ -269,12 +269,7 @@ def _job(scenario: Scenario, seed: int, steps: int | None,
 def read_spec(path: str | Path) -> Spec:
     """Read and validate a calibration spec (one-line :class:`InputError` on bad input)."""
     src = str(path)
-    data = read_yaml(Path(path))
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        key, msg = _format_validation(exc, data)
-        raise InputError(src, key, msg) from None
+    spec = load_model_file(path, Spec)
     names = [t.name for t in [*spec.targets, *spec.validation]]
     for i, t in enumerate([*spec.targets, *spec.validation]):
         group, j = ("targets", i) if i < len(spec.targets) else ("validation", i - len(spec.targets))

@@ -240,6 +240,34 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def load_model_file[M: BaseModel](path: str | Path, model: type[M]) -> M:
+    """Read a YAML file and validate it with a pydantic model, with one-line errors.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    model : type
+        The pydantic model of the file's top level (unknown keys rejected by the model).
+
+    Returns
+    -------
+    BaseModel
+        The validated instance.
+
+    Raises
+    ------
+    InputError
+        For an unreadable or malformed file, or the first invalid key (its dotted path named).
+    """
+    data = read_yaml(Path(path))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        key, msg = _format_validation(exc, data)
+        raise InputError(str(path), key, msg) from None
+
+
 def _resolve_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     data = read_yaml(path)
     parent = data.get("extends")

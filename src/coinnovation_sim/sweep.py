@@ -68,8 +68,8 @@ from .scenario import (
     Scenario,
     _format_validation,
     _resolve_extends,
+    load_model_file,
     load_scenario,
-    read_yaml,
 )
 
 DESIGNS = ("factorial", "lhs", "sobol", "morris", "sets")
@@ -458,12 +458,7 @@ def read_sweep(path: str | Path) -> SweepFile:
         One line naming the file, the key and what was expected.
     """
     src = str(path)
-    data = read_yaml(Path(path))
-    try:
-        sweep = SweepFile.model_validate(data)
-    except ValidationError as exc:
-        key, msg = _format_validation(exc, data)
-        raise InputError(src, key, msg) from None
+    sweep = load_model_file(path, SweepFile)
     _check_design(sweep, src)
     return sweep
 
