@@ -71,3 +71,26 @@ def test_duplicate_names_and_unknown_baseline_are_errors(capsys):
     assert main(["compare", "baseline", "baseline", "--replications", "1", "--steps", "1",
                  "--out", "/nonexistent/never"]) == 2
     assert "unique" in capsys.readouterr().err
+
+
+def test_save_is_atomic_and_force_replaces_any_directory(tmp_path, monkeypatch):
+    from coinnovation_sim import experiment
+    from coinnovation_sim.errors import InputError
+
+    cmp = compare([SMALL], replications=1, seed=2, steps=2)
+    out = tmp_path / "cmp"
+    (out / "nested").mkdir(parents=True)
+    (out / "nested" / "old.txt").write_text("old", encoding="utf-8")
+    cmp.save(out, force=True)  # a directory with subfolders is replaced whole
+    assert {p.name for p in out.iterdir()} == {"results.parquet", "summary.csv", "summary.md",
+                                               "manifest.json"}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(experiment, "summary_markdown", full_disk)
+    target = tmp_path / "second"
+    with pytest.raises(InputError, match="No space left"):
+        cmp.save(target)
+    assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]  # no temporary directory left

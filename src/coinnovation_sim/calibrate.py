@@ -45,8 +45,6 @@ import copy
 import datetime as dt
 import json
 import math
-import os
-import shutil
 import time
 import warnings
 from collections.abc import Callable
@@ -61,7 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import InputError
 from .experiment import mean_ci, spawn_seeds
-from .results import versions, write_parquet
+from .results import atomic_directory, check_out, versions, write_parquet
 from .runner import run
 from .scenario import MAX_STEPS, Scenario, load_model_file
 
@@ -507,9 +505,7 @@ def calibrate(spec: str | Path, out: str | Path, workers: int | None = None, for
     from .sweep import make_executor
 
     out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
-        raise InputError(str(out), "--out", "directory is not empty (use --force to replace it)"
-                         if out.is_dir() else "exists and is not a directory")
+    check_out(out, force)
     plan = _plan(spec, quick)
     s = plan.spec
     t0 = time.perf_counter()
@@ -552,11 +548,7 @@ def calibrate(spec: str | Path, out: str | Path, workers: int | None = None, for
     header = (f"# Fitted by `coinnovation-sim calibrate` from {Path(spec).name}"
               f"{' (quick smoke settings: not a calibration)' if quick else ''}; "
               f"loss {best_row['loss']:.4g}.\n")
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    try:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
+    with atomic_directory(out, "calibration") as tmp:
         write_parquet(cands, tmp / "candidates.parquet")
         (tmp / "best.yaml").write_text(header + yaml.safe_dump(fragment, sort_keys=False,
                                                                allow_unicode=True), encoding="utf-8")
@@ -564,10 +556,4 @@ def calibrate(spec: str | Path, out: str | Path, workers: int | None = None, for
                                        encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False,
                                                       default=str) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise InputError(str(out), "--out", f"cannot write ({exc.strerror})") from None
     return Calibration(out, cands, best_params, best_row, manifest)

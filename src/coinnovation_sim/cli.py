@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError
+from .results import check_out
 from .scenario import load_scenario, read_yaml, scenarios_dir
 
 EXIT_INPUT = 2
@@ -152,9 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     sc = load_scenario(args.scenario)
     out = args.out if args.out is not None else Path("runs") / sc.name
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.force)):
-        raise InputError(str(out), "--out", "directory is not empty (use --force to replace it)"
-                         if out.is_dir() else "exists and is not a directory")
+    check_out(out, args.force)
     steps = sc.steps if args.steps is None else args.steps
     if args.quiet:
         result = run(sc, seed=args.seed, steps=args.steps)
@@ -181,9 +180,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .report import comparison_tables
 
     out = args.out
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.force)):
-        raise InputError(str(out), "--out", "directory is not empty (use --force to replace it)"
-                         if out.is_dir() else "exists and is not a directory")
+    check_out(out, args.force)
     scenarios = [load_scenario(s) for s in args.scenarios]
     with Progress(TextColumn("[bold]compare[/bold]"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} runs"), TimeRemainingColumn(),

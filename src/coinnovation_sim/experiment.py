@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import InputError
-from .results import versions, write_parquet
+from .results import atomic_directory, check_out, versions, write_parquet
 from .runner import run
 from .scenario import Scenario, load_scenario
 
@@ -154,24 +153,13 @@ class Comparison:
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write ``results.parquet``, ``summary.csv``, ``summary.md``, ``manifest.json``."""
         out = Path(path)
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
-            raise InputError(str(out), "--out", "directory is not empty (use --force to replace it)")
-        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-        try:
-            tmp.mkdir(parents=True, exist_ok=False)
+        check_out(out, force)
+        with atomic_directory(out, "comparison") as tmp:
             write_parquet(self.results, tmp / "results.parquet")
             self.summary.to_csv(tmp / "summary.csv", index=False)
             (tmp / "summary.md").write_text(summary_markdown(self), encoding="utf-8")
             (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False)
                                                + "\n", encoding="utf-8")
-            if out.exists():
-                for child in out.iterdir():
-                    if child.is_file():
-                        child.unlink()
-                out.rmdir()
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise InputError(str(out), "--out", f"cannot write ({exc.strerror})") from None
         return out
 
 

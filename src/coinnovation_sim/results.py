@@ -14,8 +14,9 @@ import json
 import os
 import platform
 import shutil
-import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -166,15 +167,8 @@ class RunResult:
             If ``path`` is a non-empty directory and ``force`` is false, or is not writable.
         """
         out = Path(path)
-        if out.exists() and not out.is_dir():
-            raise InputError(str(out), "--out", "exists and is not a directory")
-        if out.is_dir() and any(out.iterdir()) and not force:
-            raise InputError(str(out), "--out", "directory is not empty (use --force to replace it)")
-        parent = out.absolute().parent
-        tmp = parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            tmp.mkdir()
+        check_out(out, force)
+        with atomic_directory(out, "run directory") as tmp:
             write_parquet(self.metrics, tmp / "metrics.parquet", index=True)
             write_parquet(self.metrics_long, tmp / "metrics_long.parquet")
             write_parquet(self.flows, tmp / "flows.parquet")
@@ -183,19 +177,67 @@ class RunResult:
             nx.write_graphml(self.model.place_graph, tmp / "place_graph.graphml")
             (tmp / "manifest.json").write_text(
                 json.dumps(self.manifest(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            if out.exists():
-                old = parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-                os.replace(out, old)
-                os.replace(tmp, out)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, out)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise InputError(str(out), "--out", f"cannot write run directory ({exc.strerror})") from None
         return out
 
 
-def python_info() -> str:
-    """One-line description of the interpreter."""
-    return f"Python {sys.version.split()[0]} on {platform.machine()}"
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an output path that is a file, or a non-empty directory without ``force``.
+
+    Parameters
+    ----------
+    out : Path
+        The output directory asked for (``--out``).
+    force : bool
+        Whether a non-empty directory may be replaced.
+
+    Raises
+    ------
+    InputError
+        One line naming the path.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "--out", "exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError(str(out), "--out", "directory is not empty (use --force to replace it)")
+
+
+@contextmanager
+def atomic_directory(out: Path, what: str = "output directory") -> Iterator[Path]:
+    """Write a directory completely or not at all.
+
+    Yields a temporary sibling directory to fill; when the block ends without error it replaces
+    ``out`` (or becomes it) by renames, so a reader never sees a half-written ``out``. On any
+    error the temporary directory is removed; an ``OSError`` becomes a one-line
+    :class:`InputError`.
+
+    Parameters
+    ----------
+    out : Path
+        The directory to produce.
+    what : str
+        What is written, for the error message.
+
+    Yields
+    ------
+    Path
+        The temporary directory to write into.
+    """
+    parent = out.absolute().parent
+    tmp = parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        yield tmp
+        if out.exists():
+            old = parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(str(out), "--out", f"cannot write {what} ({exc.strerror})") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
