@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from coinnovation_sim.calibrate import calibrate, decay_fit, hub_rank_loss, read_spec
+from coinnovation_sim.calibrate import (
+    calibrate,
+    check,
+    collaboration_degrees,
+    decay_fit,
+    degree_tail_ratio,
+    hub_rank_loss,
+    read_spec,
+)
 from coinnovation_sim.cli import main
+from coinnovation_sim.parameters import defaults
 
 TINY = {"name": "tiny", "steps": 6, "focus": "wujiang",
         "population": {"firms": 300, "institutes": 10}}
@@ -65,6 +75,7 @@ def test_read_spec_shipped_default():
     spec = read_spec("scenarios/calibration/default.yaml")
     kinds = {t.kind for t in spec.targets}
     assert kinds == {"metric", "collaboration_half_distance", "hub_rank"}
+    assert {t.kind for t in spec.validation} == {"metric", "degree_tail"}
     assert spec.validation and not {t.name for t in spec.validation} & {t.name for t in spec.targets}
 
 
@@ -120,3 +131,58 @@ def test_hub_rank_loss():
     assert hub_rank_loss(pr, hubs) == 1
     pr["hefei"] = 0.0  # hefei last of six
     assert hub_rank_loss(pr, hubs) == 2
+
+
+def test_collaboration_degrees_count_distinct_partners():
+    c = pd.DataFrame({"firm": [1, 2, 1, 3, 4], "partner": [2, 1, 3, 1, 5]})
+    # pairs {1,2} (twice, in both directions), {1,3} (twice), {4,5}: firm 1 has two partners
+    assert sorted(collaboration_degrees(c).tolist()) == [1, 1, 1, 1, 2]
+    assert len(collaboration_degrees(c.iloc[:0])) == 0
+
+
+def test_degree_tail_ratio_tells_heavy_from_thin_tails():
+    rng = np.random.default_rng(11)
+    heavy = np.floor(rng.pareto(1.5, 5000) + 1).astype(int)      # power-law tail, alpha 2.5
+    thin = rng.geometric(0.5, 5000)                               # exponential tail
+    assert degree_tail_ratio(heavy) > 2
+    assert degree_tail_ratio(thin) < -2
+    assert math.isnan(degree_tail_ratio(np.ones(500, int)))       # one distinct degree
+    assert math.isnan(degree_tail_ratio(thin[:10]))               # too few nodes
+
+
+def test_check_evaluates_the_scenarios_as_they_are(spec_file, tmp_path, capsys):
+    path = spec_file()
+    res = check(path, tmp_path / "chk", replications=2, workers=1)
+    d = defaults()
+    assert res.values == {"parameters.distance_decay_km": d["distance_decay_km"],
+                          "parameters.barrier_province": d["barrier_province"]}
+    assert math.isfinite(res.row["cross_tech"]) and res.row["loss"] >= 0
+    assert res.manifest["master_seed"] == tiny_spec()["seed"] + 1
+    report = (tmp_path / "chk" / "report.md").read_text(encoding="utf-8")
+    assert "Check of calibration" in report and "values in the scenarios" in report
+    assert len(pd.read_parquet(tmp_path / "chk" / "check.parquet")) == 1
+    # the CLI gives the same numbers
+    assert main(["calibrate", str(path), "--check", "--replications", "2", "--workers", "1",
+                 "--out", str(tmp_path / "chk2")]) == 0
+    assert f"{res.row['cross_tech']:.4g}" in capsys.readouterr().out
+
+
+def test_shipped_defaults_are_the_fitted_values():
+    """The defaults are the shipped calibration's best candidate, rounded to 3 significant digits."""
+    from coinnovation_sim.mechanisms import CONFIGS
+
+    fitted = yaml.safe_load(Path("docs/calibration/fit-best.yaml").read_text(encoding="utf-8"))
+    spec = read_spec("scenarios/calibration/default.yaml")
+    flat = {f"parameters.{k}": v for k, v in fitted["parameters"].items()}
+    for mech, values in fitted["mechanisms"].items():
+        flat.update({f"mechanisms.{mech}.{k}": v for k, v in values.items()})
+    assert set(flat) == set(spec.parameters)   # every free parameter of the spec was fitted
+    for path, value in flat.items():
+        group, *rest = path.split(".")
+        if group == "parameters":
+            shipped = defaults()[rest[0]]
+        else:
+            shipped = CONFIGS[rest[0]].model_fields[rest[1]].default
+        assert shipped == float(f"{value:.3g}"), path
+        lo, hi = spec.parameters[path].bounds
+        assert lo <= value <= hi

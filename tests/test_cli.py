@@ -390,7 +390,7 @@ def test_subprocess_error_is_one_line(tmp_path):
 def test_subprocess_implausible_value_warns_once(tmp_path):
     path = tmp_path / "implausible.yaml"
     path.write_text(yaml.safe_dump({**TINY, "steps": 1,
-                                    "parameters": {"distance_decay_km": 300.0}}), encoding="utf-8")
+                                    "parameters": {"distance_decay_km": 5000.0}}), encoding="utf-8")
     out = tmp_path / "out"
     proc = subprocess.run(cli_command("run", str(path), "--out", str(out), "--quiet"),
                           capture_output=True, text=True, env=cli_env(), timeout=120)

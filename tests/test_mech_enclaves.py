@@ -21,12 +21,15 @@ from test_invariants import check_all
 
 PLACE_IDS = read_place_table()["id"].tolist()
 
-#: Small enough for many runs: 2,000 firm agents, 24 months.
+#: Small enough for many runs: 2,000 firm agents, 24 months. High friction (short distance decay,
+#: a strong provincial border), so that a unit away pays for many firms: these tests check the
+#: mechanism's mechanics, which the calibrated low-friction defaults would leave almost unused.
 BASE: dict[str, Any] = {
     "name": "enclaves-test",
     "seed": 11,
     "steps": 24,
     "population": {"firms": 2000, "institutes": 80},
+    "parameters": {"distance_decay_km": 60.0, "barrier_province": 0.5},
 }
 
 #: A Wujiang research enclave in Shanghai's core, oversubscribed at this population size.

@@ -11,7 +11,8 @@ import pytest
 from coinnovation_sim import run
 from helpers import SMALL_SCENARIO, cli_command, cli_env
 
-RUN_FILES = ("metrics.parquet", "flows.parquet", "ledger.parquet", "metrics_long.parquet")
+RUN_FILES = ("metrics.parquet", "flows.parquet", "ledger.parquet", "metrics_long.parquet",
+             "costs.parquet", "collaborations.parquet")
 
 
 def _run_cli_processes(scenario: Path, jobs: list[tuple[str, int, str]]) -> dict[str, Path]:
@@ -68,7 +69,8 @@ def test_different_seed_different_metrics_bytes(cli_runs):
 def test_run_directory_contents(cli_runs):
     names = sorted(p.name for p in cli_runs["a"].iterdir())
     assert names == sorted(["manifest.json", "metrics.parquet", "metrics_long.parquet", "flows.parquet",
-                            "ledger.parquet", "costs.parquet", "place_graph.graphml"])
+                            "ledger.parquet", "costs.parquet", "collaborations.parquet",
+                            "place_graph.graphml"])
     manifest = pd.read_json(cli_runs["a"] / "manifest.json", typ="series")
     assert manifest["seed"] == 11
     assert manifest["steps"] == SMALL_SCENARIO["steps"]
@@ -91,3 +93,15 @@ def test_seed_argument_overrides_scenario_seed(small_scenario):
     small_scenario["seed"] = 99
     by_scenario = run(small_scenario)
     pd.testing.assert_frame_equal(by_argument.metrics, by_scenario.metrics, check_exact=True)
+
+
+def test_collaborations_table_is_the_firm_network(cli_runs):
+    c = pd.read_parquet(cli_runs["a"] / "collaborations.parquet")
+    assert list(c.columns) == ["step", "firm", "partner", "firm_place", "partner_place"]
+    assert len(c) > 0 and (c["firm"] != c["partner"]).all()
+    assert c["step"].between(0, SMALL_SCENARIO["steps"] - 1).all()
+    assert c["step"].is_monotonic_increasing
+    flows = pd.read_parquet(cli_runs["a"] / "flows.parquet")
+    collab = flows[flows["channel"] == "collaboration"]
+    # every month with a recorded joint R&D deal has collaboration flows, and vice versa
+    assert set(c["step"]) == set(collab.loc[collab["amount"] > 0, "step"])

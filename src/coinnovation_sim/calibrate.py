@@ -67,6 +67,8 @@ from .scenario import MAX_STEPS, Scenario, load_model_file
 PENALTY = 100.0
 #: Minimum number of place pairs with a positive flow for the distance-decay fit.
 MIN_PAIRS = 8
+#: Fewest firm agents with a collaboration for the degree-distribution test.
+MIN_DEGREE_NODES = 50
 
 
 class _Strict(BaseModel):
@@ -101,7 +103,7 @@ class Target(_Strict):
 
     name: str = Field(min_length=1)
     scenario: str = Field(min_length=1, description="key under scenarios")
-    kind: Literal["metric", "collaboration_half_distance", "hub_rank"]
+    kind: Literal["metric", "collaboration_half_distance", "hub_rank", "degree_tail"]
     metric: str | None = Field(None, description="kind metric: wide metric column")
     reduce: Literal["last", "mean"] = Field("last", description="kind metric: last month or mean")
     hubs: list[str] | None = Field(None, min_length=1, description="kind hub_rank: place ids")
@@ -214,6 +216,63 @@ def decay_fit(flows: pd.DataFrame, ids: list[str], distance_km: np.ndarray,
     return {"decay_km": lam, "half_km": lam * math.log(2), "pairs": len(y)}
 
 
+def collaboration_degrees(collaborations: pd.DataFrame) -> np.ndarray:
+    """Degree of every firm agent in the firm collaboration network of a run.
+
+    Nodes are the firm agents with at least one joint R&D deal; an undirected edge joins a
+    searcher and its partner (repeat deals of a pair count once).
+
+    Parameters
+    ----------
+    collaborations : pandas.DataFrame
+        ``RunResult.collaborations`` (columns ``firm``, ``partner``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Degrees (number of distinct partners), one per node, int.
+    """
+    a = collaborations["firm"].to_numpy(np.int64)
+    b = collaborations["partner"].to_numpy(np.int64)
+    pairs = np.unique(np.column_stack([np.minimum(a, b), np.maximum(a, b)]), axis=0)
+    _, deg = np.unique(pairs.ravel(), return_counts=True)
+    return deg
+
+
+def degree_tail_ratio(degrees: np.ndarray) -> float:
+    """Heavy-tail test of a degree distribution: power law against exponential.
+
+    The discrete power law is fitted above the ``x_min`` that minimises the Kolmogorov–Smirnov
+    distance and compared with an exponential over the same range by the normalised
+    log-likelihood ratio ``R`` (Vuong's test; Clauset, Shalizi & Newman 2009), with the
+    ``powerlaw`` package (Alstott, Bullmore & Plenz 2014). ``R > 0`` favours the power law (a
+    heavy tail); under the null of equal fit ``R`` is standard normal, so ``R > 1.96`` is
+    significant at 5 % and ``R < −1.96`` rejects the heavy tail in favour of the exponential.
+
+    Parameters
+    ----------
+    degrees : numpy.ndarray
+        Positive degrees.
+
+    Returns
+    -------
+    float
+        ``R``; NaN with fewer than :data:`MIN_DEGREE_NODES` nodes or fewer than two distinct
+        degrees.
+    """
+    import powerlaw
+
+    deg = np.asarray(degrees)
+    deg = deg[deg > 0]
+    if len(deg) < MIN_DEGREE_NODES or len(np.unique(deg)) < 2:
+        return float("nan")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        fit = powerlaw.Fit(deg, discrete=True, verbose=False)
+        r, _ = fit.distribution_compare("power_law", "exponential", normalized_ratio=True)
+    return float(r)
+
+
 def hub_rank_loss(pagerank: dict[str, float] | pd.Series, hubs: list[str]) -> float:
     """Rank loss of the hub structure: 0 when the hubs hold the top ``len(hubs)`` places.
 
@@ -249,6 +308,8 @@ def statistic(target: Target, result: Any) -> float:
         places = result.model.places
         return decay_fit(fl[fl["channel"] == "collaboration"], places.ids, places.distance_km,
                          places.level)["half_km"]
+    if target.kind == "degree_tail":
+        return degree_tail_ratio(collaboration_degrees(result.collaborations))
     ml = result.metrics_long
     pr = ml[ml["metric"] == "pagerank"].groupby("place")["value"].mean()
     return hub_rank_loss(pr, list(target.hubs or []))
@@ -444,20 +505,37 @@ def _fmt(x: float) -> str:
     return "n/a" if not math.isfinite(x) else f"{x:.4g}"
 
 
-def report_markdown(plan: _Plan, best_row: dict[str, Any], n_cands: int, quick: bool) -> str:
-    """Markdown report: settings, fitted values, targets and validation at the best candidate."""
+def report_markdown(plan: _Plan, best_row: dict[str, Any], n_cands: int, quick: bool,
+                    check: dict[str, float] | None = None, check_seed: int | None = None) -> str:
+    """Markdown report: settings, parameter values, targets and validation.
+
+    With ``check`` (the free parameters' values in the scenarios, see :func:`check`) the report
+    describes an evaluation of the scenarios as they are instead of a fit.
+    """
     s = plan.spec
-    lines = [f"# Calibration `{s.name}`" + (" (quick smoke settings)" if quick else ""), "",
-             f"{n_cands} candidates evaluated ({plan.samples} Latin-hypercube, then Nelder–Mead, "
-             f"{plan.evaluations} evaluations at most); {len(plan.seeds)} replications each "
-             f"(common random numbers, master seed {s.seed}); loss "
-             f"{best_row['loss']:.4g} at the best candidate (#{best_row['candidate']}, "
-             f"{best_row['stage']}).", "", "Scenarios: " + ", ".join(
-                 f"{k} ({plan.steps[k]} months)" for k in plan.scen) + ".", "",
-             "## Fitted parameters", "", "| parameter | bounds | fitted |", "|---|---|---|"]
-    for p in plan.names:
-        lo, hi = s.parameters[p].bounds
-        lines.append(f"| `{p}` | [{lo:g}, {hi:g}] | {best_row[p]:.4g} |")
+    title = f"# Calibration `{s.name}`" if check is None else f"# Check of calibration `{s.name}`"
+    lines = [title + (" (quick smoke settings)" if quick else ""), ""]
+    if check is None:
+        lines += [f"{n_cands} candidates evaluated ({plan.samples} Latin-hypercube, then "
+                  f"Nelder–Mead, {plan.evaluations} evaluations at most); {len(plan.seeds)} "
+                  f"replications each (common random numbers, master seed {s.seed}); loss "
+                  f"{best_row['loss']:.4g} at the best candidate (#{best_row['candidate']}, "
+                  f"{best_row['stage']})."]
+    else:
+        lines += [f"The scenarios as shipped (no parameter changed), {len(plan.seeds)} "
+                  f"replications (master seed {check_seed}, not the fit's seeds); loss "
+                  f"{best_row['loss']:.4g}."]
+    lines += ["", "Scenarios: " + ", ".join(f"{k} ({plan.steps[k]} months)" for k in plan.scen)
+              + ".", ""]
+    if check is None:
+        lines += ["## Fitted parameters", "", "| parameter | bounds | fitted |", "|---|---|---|"]
+        lines += [f"| `{p}` | [{s.parameters[p].bounds[0]:g}, {s.parameters[p].bounds[1]:g}] | "
+                  f"{best_row[p]:.4g} |" for p in plan.names]
+    else:
+        lines += ["## Free parameters (values in the scenarios)", "", "| parameter | bounds | "
+                  "value |", "|---|---|---|"]
+        lines += [f"| `{p}` | [{s.parameters[p].bounds[0]:g}, {s.parameters[p].bounds[1]:g}] | "
+                  f"{check[p]:.4g} |" for p in s.parameters]
     for title, group in (("Targets (in the loss)", s.targets),
                          ("Held-out validation (not in the loss)", s.validation)):
         if not group:
@@ -557,3 +635,100 @@ def calibrate(spec: str | Path, out: str | Path, workers: int | None = None, for
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False,
                                                       default=str) + "\n", encoding="utf-8")
     return Calibration(out, cands, best_params, best_row, manifest)
+
+
+@dataclass
+class Check:
+    """Result of :func:`check`."""
+
+    out: Path
+    row: dict[str, Any]
+    values: dict[str, float]
+    manifest: dict[str, Any]
+
+
+def scenario_values(plan: _Plan) -> dict[str, float]:
+    """The free parameters' values in the spec's scenarios as resolved (defaults included).
+
+    Raises
+    ------
+    InputError
+        If the scenarios disagree on a parameter (a check would then test no single value).
+    """
+    from .sweep import _sample_scenarios
+
+    out: dict[str, float] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key, (mapping, base) in plan.scen.items():
+            res = _sample_scenarios(plan.src, key, mapping, base, [{}])[0].resolved()
+            for p in plan.spec.parameters:
+                v: Any = res
+                for part in p.split("."):
+                    v = v[part]
+                if p in out and out[p] != v:
+                    raise InputError(plan.src, f"parameters.{p}",
+                                     f"scenarios disagree ({out[p]:g} and {v:g} in {key})")
+                out[p] = float(v)
+    return out
+
+
+def check(spec: str | Path, out: str | Path, replications: int = 30, seed: int | None = None,
+          workers: int | None = None, force: bool = False, quick: bool = False) -> Check:
+    """Evaluate the targets and the held-out validation at the scenarios' own values.
+
+    This is how the shipped defaults are verified after a calibration has been adopted: every
+    scenario of the spec runs as it is (no free parameter overridden), with fresh seeds and
+    more replications than the fit used.
+
+    Parameters
+    ----------
+    spec : str or Path
+        Calibration spec file.
+    out : str or Path
+        Output directory: ``report.md``, ``check.parquet`` (one row: means and 95 % CIs),
+        ``manifest.json``.
+    replications : int
+        Replications per scenario.
+    seed : int, optional
+        Master seed of the replications (default: the spec's seed + 1, so that the seeds differ
+        from the fit's).
+    workers : int, optional
+        Local processes (default all cores; 1 runs in this process).
+    force : bool
+        Replace a non-empty ``out``.
+    quick : bool
+        Use the spec's ``quick`` population and months.
+
+    Returns
+    -------
+    Check
+        The row of statistics, the parameter values and the manifest.
+    """
+    from .sweep import make_executor
+
+    out = Path(out)
+    check_out(out, force)
+    plan = _plan(spec, quick)
+    values = scenario_values(plan)
+    master = plan.spec.seed + 1 if seed is None else seed
+    plan.names, plan.seeds = [], spawn_seeds(master, replications)
+    t0 = time.perf_counter()
+    executor, close = make_executor(workers)
+    try:
+        row = _Evaluator(plan, executor, None).many([{}], "check")[0]
+    finally:
+        close()
+    manifest = {"spec": plan.spec.model_dump(mode="json"), "source": str(spec), "quick": quick,
+                "replications": replications, "master_seed": master,
+                "replication_seeds": plan.seeds, "steps": plan.steps, "values": values,
+                "scenarios": {k: v[0] for k, v in plan.scen.items()}, "loss": row["loss"],
+                "seconds": round(time.perf_counter() - t0, 2), "versions": versions(),
+                "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    with atomic_directory(out, "calibration check") as tmp:
+        write_parquet(pd.DataFrame([{**values, **row}]), tmp / "check.parquet")
+        (tmp / "report.md").write_text(report_markdown(plan, row, 1, quick, check=values,
+                                                       check_seed=master), encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False,
+                                                      default=str) + "\n", encoding="utf-8")
+    return Check(out, row, values, manifest)

@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_ca.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     p_ca.add_argument("--quick", action="store_true",
                       help="smoke run with the spec's quick settings (not a calibration)")
+    p_ca.add_argument("--check", action="store_true",
+                      help="no fit: evaluate the targets and validation at the scenarios' own "
+                           "values (the shipped defaults) and write report.md")
+    p_ca.add_argument("--replications", type=_pos_int, default=30,
+                      help="with --check: replications per scenario (default 30)")
+    p_ca.add_argument("--seed", type=int,
+                      help="with --check: master seed (default: the spec's seed + 1)")
     return parser
 
 
@@ -317,9 +324,20 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit a calibration spec's free parameters."""
-    from .calibrate import calibrate, read_spec
+    from .calibrate import calibrate, check, read_spec
 
     spec = read_spec(args.spec)
+    if args.check:
+        out = args.out if args.out is not None else Path("runs/calibration") / f"{spec.name}-check"
+        res = check(args.spec, out, replications=args.replications, seed=args.seed,
+                    workers=args.workers, force=args.force, quick=args.quick)
+        print(f"loss {res.row['loss']:.4g} at the scenarios' own values, {args.replications} "
+              f"replications")
+        for t in [*spec.targets, *spec.validation]:
+            print(f"  {t.name}: {res.row[t.name]:.4g} [{res.row[t.name + '_low']:.4g}, "
+                  f"{res.row[t.name + '_high']:.4g}] (target {t.value:g} ± {t.scale:g})")
+        print(f"results: {res.out}")
+        return 0
     out = args.out if args.out is not None else Path("runs/calibration") / spec.name
     result = calibrate(args.spec, out, workers=args.workers, force=args.force, quick=args.quick,
                        on_done=lambda n, row: print(f"candidate {n} ({row['stage']}): loss "

@@ -134,6 +134,9 @@ class CoinnovationModel(mesa.Model):
         self.barrier_multiplier = {f: np.ones((p, p)) for f in FACTORS}
         self.transaction_multiplier = np.ones((p, p))
         self.policy_cost = np.zeros((max(self.horizon, 1), p))
+        #: Joint R&D deals between firm agents, one (k, 5) int array per month: rows of
+        #: (step, firm id, partner firm id, firm's home place, partner's home place)
+        self.collab_edges: list[np.ndarray] = []
 
         self.mechanisms: list[Mechanism] = []
         self.active_mechanisms: list[Mechanism] = []

@@ -49,13 +49,16 @@ class ParamSpec:
     integer: bool = False
 
 
-ASSUMPTION = "model assumption, to be calibrated (issue 6)"
+ASSUMPTION = "model assumption (not calibrated; see docs/calibration.md)"
+#: Source note of the parameters fitted by ``coinnovation-sim calibrate``.
+CALIBRATED = ("value fitted by the shipped calibration (scenarios/calibration/default.yaml; "
+              "docs/calibration.md)")
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     # --- friction between places -------------------------------------------------------------
-    ParamSpec("distance_decay_km", 60.0, "km", 1.0, 10_000.0, (20.0, 200.0),
+    ParamSpec("distance_decay_km", 416.0, "km", 1.0, 10_000.0, (20.0, 600.0),
               "gravity kernel exp(-d/lambda); Hoekman, Frenken & Tijssen 2010 (distance effect on "
-              "collaboration); value " + ASSUMPTION,
+              "collaboration); " + CALIBRATED,
               "distance over which interaction falls by a factor e"),
     ParamSpec("barrier_place", 0.2, "1", 0.0, 0.99, (0.0, 0.5),
               "border effect on collaboration, Hoekman et al. 2010; value " + ASSUMPTION,
@@ -63,9 +66,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("barrier_city", 0.4, "1", 0.0, 0.99, (0.0, 0.7),
               "border effect, Hoekman et al. 2010; value " + ASSUMPTION,
               "additional friction of crossing a prefecture-level city boundary"),
-    ParamSpec("barrier_province", 0.5, "1", 0.0, 0.99, (0.0, 0.8),
+    ParamSpec("barrier_province", 0.324, "1", 0.0, 0.99, (0.0, 0.8),
               "border effect, Hoekman et al. 2010; hukou and social-insurance portability; "
-              "value " + ASSUMPTION,
+              + CALIBRATED + " (at the lower bound 0.1 of the search: not identified)",
               "additional friction of crossing a provincial boundary"),
     # --- knowledge ----------------------------------------------------------------------------
     ParamSpec("knowledge_depreciation", 0.012, "1/month", 0.0, 0.5, (0.004, 0.03),

@@ -3,7 +3,8 @@
 A run directory holds ``manifest.json`` (scenario as resolved, its hash, seed, package and
 dependency versions, timings), ``metrics.parquet`` (per step, indexed by ``step``),
 ``metrics_long.parquet``, ``flows.parquet``, ``ledger.parquet`` (sources and sinks),
-``costs.parquet`` (public spending by paying government) and ``place_graph.graphml``. It is
+``costs.parquet`` (public spending by paying government), ``collaborations.parquet`` (joint R&D
+deals between firm agents) and ``place_graph.graphml``. It is
 written to a temporary sibling directory and renamed into place, so a failed write never leaves
 a directory that looks complete.
 """
@@ -77,6 +78,22 @@ def costs_frame(model: CoinnovationModel) -> pd.DataFrame:
                          "amount_wan": model.policy_cost[:steps][st, p]})
 
 
+def collaborations_frame(model: CoinnovationModel) -> pd.DataFrame:
+    """Joint R&D deals between firm agents: ``step, firm, partner, firm_place, partner_place``.
+
+    One row per deal of a searching firm agent with a partner firm agent (ids are
+    ``FirmState.firm_id``, stable over a firm's life; places are home places at the time of the
+    deal). This is the firm-level collaboration network: the degree of a firm is the number of
+    distinct partners it has in these rows, as searcher or as partner.
+    """
+    cols = ["step", "firm", "partner", "firm_place", "partner_place"]
+    edges = (np.concatenate(model.collab_edges) if model.collab_edges
+             else np.zeros((0, len(cols)), np.int64))
+    ids = np.array(model.places.ids, dtype=object)
+    return pd.DataFrame({"step": edges[:, 0], "firm": edges[:, 1], "partner": edges[:, 2],
+                         "firm_place": ids[edges[:, 3]], "partner_place": ids[edges[:, 4]]})
+
+
 def write_parquet(df: pd.DataFrame, path: Path, index: bool = False) -> None:
     """Write a DataFrame as Parquet (deterministic bytes for equal frames)."""
     pq.write_table(pa.Table.from_pandas(df, preserve_index=index), path)
@@ -104,6 +121,9 @@ class RunResult:
         Sources and sinks of talent and capital: ``step, factor, account, place, amount``.
     costs : pandas.DataFrame
         Public spending by paying government.
+    collaborations : pandas.DataFrame
+        Joint R&D deals between firm agents (the firm collaboration network,
+        :func:`collaborations_frame`).
     timings : dict
         Seconds spent building and running the model.
     """
@@ -116,6 +136,7 @@ class RunResult:
     flows: pd.DataFrame
     ledger: pd.DataFrame
     costs: pd.DataFrame
+    collaborations: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -127,7 +148,8 @@ class RunResult:
             metrics=metrics_frame(model), metrics_long=long_frame(model),
             flows=model.book.to_frame(model.places.ids, steps),
             ledger=model.book.ledger_frame(model.places.ids, steps),
-            costs=costs_frame(model), timings=timings,
+            costs=costs_frame(model), collaborations=collaborations_frame(model),
+            timings=timings,
         )
 
     def manifest(self) -> dict[str, Any]:
@@ -143,7 +165,8 @@ class RunResult:
             "platform": platform.platform(),
             "timings_seconds": self.timings,
             "files": ["metrics.parquet", "metrics_long.parquet", "flows.parquet",
-                      "ledger.parquet", "costs.parquet", "place_graph.graphml"],
+                      "ledger.parquet", "costs.parquet", "collaborations.parquet",
+                      "place_graph.graphml"],
         }
 
     def save(self, path: str | Path, force: bool = False) -> Path:
@@ -174,6 +197,7 @@ class RunResult:
             write_parquet(self.flows, tmp / "flows.parquet")
             write_parquet(self.ledger, tmp / "ledger.parquet")
             write_parquet(self.costs, tmp / "costs.parquet")
+            write_parquet(self.collaborations, tmp / "collaborations.parquet")
             nx.write_graphml(self.model.place_graph, tmp / "place_graph.graphml")
             (tmp / "manifest.json").write_text(
                 json.dumps(self.manifest(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

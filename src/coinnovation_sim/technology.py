@@ -233,6 +233,10 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     np.add.at(f.knowledge, partner, s.partner_gain[col] * share[:, None])
     np.add.at(f.capital, partner, -(price[col] + tc[col]) * share)
     inst_idx = s.best_idx[svc]
+    if partner.size:
+        model.collab_edges.append(np.column_stack([
+            np.full(partner.size, model.book.t, np.int64), f.firm_id[s.searcher[col]],
+            f.firm_id[partner], f.place[s.searcher[col]], f.place[partner]]))
     np.add.at(inst.revenue, inst_idx, price[svc] * ws[svc] / np.maximum(wi[inst_idx], 1e-12))
 
     # units in enclave parks belong to their home firms: book both sides at home places

@@ -86,7 +86,7 @@ class Config(MechanismConfig):
         description="issues on the agenda, one task group each (专责小组)")
     effectiveness: float = Field(0.2, ge=0, le=1, allow_inf_nan=False,
                                  description="share of the reducible barrier removed by one settled "
-                                             "issue (1); assumption, to be calibrated")
+                                             "issue (1); assumption (not calibrated)")
     floor: float = Field(0.4, ge=0, le=1, allow_inf_nan=False,
                          description="lowest barrier multiplier meetings can reach (1): hukou, "
                                      "fiscal and statistical systems persist; assumption")
