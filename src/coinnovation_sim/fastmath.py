@@ -10,7 +10,7 @@ partial sums ``r[j] = a[j] + a[j+8] + …``, combined as ``((r0+r1)+(r2+r3))+((r
 then the remainder is added in order.
 
 At import the formula is checked against numpy on random data for the widths used; if numpy
-ever sums differently, :func:`column_sums` falls back to numpy itself (same result, slower).
+ever sums differently, :func:`gap_sums` falls back to numpy itself (same result, slower).
 """
 
 from __future__ import annotations
@@ -55,24 +55,6 @@ def _self_check() -> bool:
 EXACT = _self_check()
 
 
-def column_sums(mat_t: np.ndarray) -> np.ndarray:
-    """``mat_t.T.sum(axis=1)`` as numpy computes it for the C-ordered ``mat_t.T``, bit for bit.
-
-    Parameters
-    ----------
-    mat_t : numpy.ndarray
-        Shape (P, n): the transpose of an (n, P) array whose row sums are wanted.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n,).
-    """
-    if EXACT and mat_t.shape[0] <= _BLOCK:
-        return _pairwise(mat_t)
-    return np.ascontiguousarray(mat_t.T).sum(axis=1)
-
-
 def gap_sums(ref: np.ndarray, k: np.ndarray) -> np.ndarray:
     """``np.maximum(0, ref[None, :, :] - k[:, None, :]).sum(axis=2)``, bit for bit, faster.
 
@@ -84,32 +66,3 @@ def gap_sums(ref: np.ndarray, k: np.ndarray) -> np.ndarray:
     stack = np.subtract(ref.T[:, None, :], k.T[:, :, None])
     np.maximum(0.0, stack, out=stack)
     return _pairwise(stack)
-
-
-def transpose_into(out: np.ndarray, src: np.ndarray, block: int = 256) -> np.ndarray:
-    """``out[...] = src.T`` for 2-D arrays, copied in blocks that stay in cache.
-
-    A plain transposed copy of a tall, narrow array strides through memory and is several times
-    slower.
-
-    Parameters
-    ----------
-    out : numpy.ndarray
-        Destination, shape ``src.shape[::-1]`` (may be a strided view).
-    src : numpy.ndarray
-        Source, 2-D.
-    block : int
-        Rows of the longer side copied at a time.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``out``.
-    """
-    if src.shape[0] >= src.shape[1]:
-        for c in range(0, src.shape[0], block):
-            np.copyto(out[:, c:c + block], src[c:c + block].T)
-    else:
-        for c in range(0, src.shape[1], block):
-            np.copyto(out[c:c + block], src[:, c:c + block].T)
-    return out

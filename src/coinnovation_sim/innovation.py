@@ -19,41 +19,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .fastmath import column_sums, transpose_into
+from .kernels import group_rows, group_weighted_rows, production_pass, spillover_pass
 from .knowledge import _EPS as KNOWLEDGE_EPS
-from .knowledge import absorptive_capacity, direction
+from .knowledge import direction
 from .sampling import normalise_rows
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
 
 
-#: One-hot place matrices of recent calls (place arrays rarely change between calls).
-_ONEHOT_CACHE: list[tuple[np.ndarray, int, np.ndarray]] = []
-_ONEHOT_KEEP = 3
-#: Largest matrix kept (elements; 16 places × 1,000,000 slots = 128 MB): bigger ones are rebuilt.
-_ONEHOT_MAX_SIZE = 16_000_000
-
-
-def onehot_places(place: np.ndarray, n_places: int) -> np.ndarray:
-    """The (P, n) indicator matrix of ``place`` (cached: reused while ``place`` is unchanged).
-
-    The returned array is read-only and shared; do not modify it.
-    """
-    for key, p, mat in _ONEHOT_CACHE:
-        if p == n_places and key.shape == place.shape and np.array_equal(key, place):
-            return mat
-    onehot = np.zeros((n_places, len(place)))
-    onehot[place, np.arange(len(place))] = 1.0
-    if onehot.size <= _ONEHOT_MAX_SIZE:
-        onehot.flags.writeable = False
-        _ONEHOT_CACHE.insert(0, (place.copy(), n_places, onehot))
-        del _ONEHOT_CACHE[_ONEHOT_KEEP:]
-    return onehot
-
-
 def group_sum(place: np.ndarray, values: np.ndarray, n_places: int) -> np.ndarray:
-    """Sum the rows of ``values`` by place with one matrix product.
+    """Sum the rows of ``values`` by place (in row order; :func:`kernels.group_rows`).
 
     Parameters
     ----------
@@ -69,7 +45,8 @@ def group_sum(place: np.ndarray, values: np.ndarray, n_places: int) -> np.ndarra
     numpy.ndarray
         Shape (P, k).
     """
-    return onehot_places(place, n_places) @ values
+    return group_rows(np.ascontiguousarray(place, dtype=np.int64),
+                      np.ascontiguousarray(values, dtype=np.float64), n_places)
 
 
 def place_pools(model: CoinnovationModel) -> np.ndarray:
@@ -77,68 +54,31 @@ def place_pools(model: CoinnovationModel) -> np.ndarray:
     f, inst = model.firms, model.institutes
     p = model.n_places
     wf = np.where(f.alive, model.firm_weight(), 0.0)
-    wi = model.inst_weight()
-    total = (group_sum(f.unit_place, wf[:, None] * f.knowledge, p)
-             + group_sum(inst.place, wi[:, None] * inst.knowledge, p))
-    count = np.bincount(f.unit_place, weights=wf, minlength=p) + np.bincount(
-        inst.place, weights=wi, minlength=p)
+    tf, cf = group_weighted_rows(f.unit_place, wf, f.knowledge, p)
+    ti, ci = group_weighted_rows(inst.place, np.ascontiguousarray(model.inst_weight(), float),
+                                 inst.knowledge, p)
+    total, count = tf + ti, cf + ci
     return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
 
 
 def spillovers(model: CoinnovationModel) -> None:
     """Firms absorb knowledge from the place pools; record it as technology flows.
 
-    Each firm's learning uses its own cognitive distance to every pool. The recorded flow of a
-    destination place is split over source places in proportion to ``ψ_ab · ē_ab · adv_ab``:
-    the row-normalised friction, the value-weighted mean learning efficiency of the destination's
-    firms towards the source pool, and the source pool's knowledge advantage over the
-    destination's mean firm (place-level attribution keeps the kernel O(N·P) with few passes).
+    Each firm's learning uses its own cognitive distance to every pool (one fused pass over the
+    firms, :func:`kernels.spillover_pass`). The recorded flow of a destination place is split over
+    source places in proportion to ``ψ_ab · ē_ab · adv_ab``: the row-normalised friction, the
+    value-weighted mean learning efficiency of the destination's firms towards the source pool,
+    and the source pool's knowledge advantage over the destination's mean firm (place-level
+    attribution keeps the kernel O(N·P) in one pass).
     """
     f, prm, book = model.firms, model.prm, model.book
     p = model.n_places
-    n = f.n
     pools = place_pools(model)
-    a = f.unit_place
-    k = f.knowledge
-    # cosine to the pools, clipped to [0, 1], then the learning efficiency 4δ(1−δ) of δ = 1 − cos:
-    # the operations of cosine_to_pools and learning_efficiency, element for element, but on
-    # place-major (P × n) arrays so every operation runs over long rows (same results)
-    num = np.matmul(k, pools.T, out=model.work("spill_num", (n, p)))
-    eff = transpose_into(model.work("spill_eff", (p, n)), num)
-    sq = np.multiply(k, k, out=model.work("spill_sq", k.shape))
-    kn = np.sqrt(np.add.reduce(sq, axis=1))          # np.linalg.norm(k, axis=1)
-    pn = np.linalg.norm(pools, axis=1)
-    buf = np.multiply(pn[:, None], kn[None, :], out=model.work("spill_buf", (p, n)))
-    small = buf <= KNOWLEDGE_EPS
-    np.maximum(buf, KNOWLEDGE_EPS, out=buf)
-    np.divide(eff, buf, out=eff)
-    eff[small] = 0.0
-    np.clip(eff, 0.0, 1.0, out=eff)
-    np.subtract(1.0, eff, out=eff)
-    np.clip(eff, 0.0, 1.0, out=eff)
-    np.subtract(1.0, eff, out=buf)
-    np.multiply(4.0, eff, out=eff)
-    np.multiply(eff, buf, out=eff)
     psi = normalise_rows(model.phi["technology"])
-    weights = np.take(psi.T, a, axis=1, out=buf, mode="clip")   # ψ[a] transposed
-    np.multiply(weights, eff, out=weights)
-    learn = weights.T @ pools
-    wsum = column_sums(weights)                      # weights.T.sum(axis=1), exactly
-    kappa = k.sum(axis=1)
-    cap = absorptive_capacity(kappa, prm["absorptive_half"])
-    np.subtract(learn, np.multiply(wsum[:, None], k, out=sq), out=learn)
-    np.maximum(0.0, learn, out=learn)
-    np.multiply(prm["spillover_rate"] * cap[:, None], learn, out=learn)
-    learn[~f.alive] = 0.0
-    k += learn
     wf = np.where(f.alive, model.firm_weight(), 0.0)
-    value = prm["knowledge_value_wan"] * learn.sum(axis=1) * wf
-    cols = model.work("spill_cols", (n, p + 3))
-    transpose_into(cols[:, :p], np.multiply(value[None, :], eff, out=buf))
-    cols[:, p] = value
-    cols[:, p + 1] = wf * kappa
-    cols[:, p + 2] = wf
-    sums = group_sum(a, cols, p)
+    value, sums = spillover_pass(f.knowledge, f.unit_place, wf, pools, psi,
+                                 float(prm["spillover_rate"]), float(prm["absorptive_half"]),
+                                 float(prm["knowledge_value_wan"]), KNOWLEDGE_EPS)
     v_dest = sums[:, p]
     e_bar = np.divide(sums[:, :p], v_dest[:, None], out=np.zeros((p, p)), where=v_dest[:, None] > 0)
     k_dest = np.divide(sums[:, p + 1], sums[:, p + 2], out=np.zeros(p), where=sums[:, p + 2] > 0)
@@ -161,12 +101,8 @@ def production(model: CoinnovationModel) -> None:
     """Knowledge production and depreciation of firms and institutes."""
     f, inst, prm = model.firms, model.institutes, model.prm
     beta, dep = prm["rd_elasticity"], prm["knowledge_depreciation"]
-    made = model.rd_productivity[f.place] * np.power(prm["rd_talent_share"] * f.talent, beta)
-    made = np.where(f.alive, made, 0.0)
-    grow = direction(f.knowledge, f.field)
-    np.multiply(made[:, None], grow, out=grow)
-    f.knowledge *= 1.0 - dep
-    f.knowledge += grow
+    production_pass(f.knowledge, f.talent, f.place, f.alive, f.field, model.rd_productivity,
+                    float(prm["rd_talent_share"]), float(beta), float(dep), KNOWLEDGE_EPS)
     imade = inst.production * np.power(inst.researchers, beta)
     inst.knowledge = inst.knowledge * (1.0 - dep) + imade[:, None] * direction(
         inst.knowledge, np.zeros(inst.n, np.int64))

@@ -25,7 +25,7 @@ import mesa
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import capital, demography, innovation, metrics, production, talent, technology
+from . import capital, demography, innovation, kernels, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
 from .friction import friction_matrix
@@ -100,7 +100,6 @@ class CoinnovationModel(mesa.Model):
         run_seed = int(sc.seed if seed is None else seed)
         super().__init__(rng=run_seed)
         self._wf_cache: np.ndarray | None = None
-        self._work: dict[str, np.ndarray] = {}
         self.config = sc
         self.seed = run_seed
         self.horizon = int(sc.steps if steps is None else steps)
@@ -112,6 +111,7 @@ class CoinnovationModel(mesa.Model):
         self.wage = self.places.column("wage_wan_month")
         self.rd_productivity = place_rd_productivity(self.places, self.prm)
 
+        kernels.warm_up()
         init = self.stream("init")
         self.firms, self.firm_w_place = init_firms(self.places, sc.population.firms, self.prm, init)
         wf = self.firm_weight()
@@ -193,18 +193,6 @@ class CoinnovationModel(mesa.Model):
         if wf is None:
             wf = self.firm_w_place[self.firms.place]
         return wf
-
-    def work(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A scratch array kept between steps (uninitialised, reused under ``name``).
-
-        Kernels use it to avoid re-allocating large temporaries every month. Its content is only
-        valid until the next call with the same ``name``; never keep it as state.
-        """
-        buf = self._work.get(name)
-        if buf is None or buf.shape != shape:
-            buf = np.empty(shape)
-            self._work[name] = buf
-        return buf
 
     def invalidate_weights(self) -> None:
         """Forget the shared firm weights (call after changing ``firms.place``)."""

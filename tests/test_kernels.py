@@ -1,0 +1,99 @@
+"""Compiled kernels: correct against plain numpy, and identical with and without compilation."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+from coinnovation_sim import kernels
+from coinnovation_sim.knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
+from helpers import SCENARIOS, cli_command, cli_env
+
+
+def _data(seed: int = 1, n: int = 300, p: int = 5, nf: int = 4):
+    rng = np.random.default_rng(seed)
+    k = rng.lognormal(0, 1, (n, nf))
+    k[3] = 0.0                                   # a firm with no knowledge
+    place = rng.integers(0, p, n)
+    weight = rng.uniform(0.5, 3.0, n)
+    weight[rng.random(n) < 0.2] = 0.0            # dead slots
+    pools = rng.lognormal(0, 1, (p, nf))
+    psi = rng.random((p, p))
+    psi /= psi.sum(axis=1, keepdims=True)
+    return k, place, weight, pools, psi
+
+
+def test_group_sums_equal_numpy_in_row_order():
+    k, place, weight, _, _ = _data()
+    expect = np.zeros((5, k.shape[1]))
+    np.add.at(expect, place, k)                  # unbuffered, in index order: the same order
+    assert np.array_equal(kernels.group_rows(place, k, 5), expect)
+    total, count = kernels.group_weighted_rows(place, weight, k, 5)
+    w_expect = np.zeros((5, k.shape[1]))
+    np.add.at(w_expect, place[weight > 0], (weight[:, None] * k)[weight > 0])
+    assert np.array_equal(total, w_expect)
+    assert np.allclose(count, np.bincount(place, weights=weight, minlength=5), rtol=1e-15)
+
+
+def test_spillover_pass_matches_the_numpy_formula():
+    k, place, weight, pools, psi = _data()
+    rate, half, vwan, eps = 0.05, 2.0, 3.0, 1e-12
+    # the model's formula in plain numpy (different summation order: equal to rounding)
+    eff = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, pools), 0.0, 1.0))
+    w = psi[place] * eff
+    learn = np.maximum(0.0, w @ pools - w.sum(axis=1)[:, None] * k)
+    learn *= (rate * absorptive_capacity(k.sum(axis=1), half))[:, None]
+    learn[weight == 0] = 0.0
+    value = vwan * learn.sum(axis=1) * weight
+    got_k = k.copy()
+    got_value, sums = kernels.spillover_pass(got_k, place, weight, pools, psi, rate, half, vwan, eps)
+    np.testing.assert_allclose(got_k, k + learn, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got_value, value, rtol=1e-12, atol=1e-14)
+    onehot = np.eye(5)[place].T
+    np.testing.assert_allclose(sums[:, :5], onehot @ (value[:, None] * eff), rtol=1e-12)
+    np.testing.assert_allclose(sums[:, 5], onehot @ value, rtol=1e-12)
+    np.testing.assert_allclose(sums[:, 6], onehot @ (weight * k.sum(axis=1)), rtol=1e-12)
+    np.testing.assert_allclose(sums[:, 7], onehot @ weight, rtol=1e-12)
+    assert (got_k >= k).all() and np.array_equal(got_k[weight == 0], k[weight == 0])
+
+
+def test_production_pass_matches_the_numpy_formula():
+    k, place, weight, _, _ = _data()
+    rng = np.random.default_rng(2)
+    talent = rng.uniform(0, 20, len(k))
+    alive = weight > 0
+    field = rng.integers(0, k.shape[1], len(k))
+    a_p = rng.uniform(0.5, 2.0, 5)
+    made = np.where(alive, a_p[place] * (0.3 * talent) ** 0.6, 0.0)
+    total = k.sum(axis=1)
+    grow = np.divide(k, total[:, None], out=np.zeros_like(k), where=total[:, None] > 1e-12)
+    grow[total <= 1e-12, field[total <= 1e-12]] = 1.0
+    expect = k * (1 - 0.01) + made[:, None] * grow
+    got = k.copy()
+    kernels.production_pass(got, talent, place, alive, field, a_p, 0.3, 0.6, 0.01, 1e-12)
+    np.testing.assert_allclose(got, expect, rtol=1e-13, atol=1e-15)
+    assert got[3, field[3]] == pytest.approx(made[3])   # the empty firm grows in its main field
+
+
+@pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba not installed")
+def test_results_identical_with_and_without_compilation(tmp_path):
+    """The same run, compiled and interpreted (NUMBA_DISABLE_JIT=1): identical output bytes."""
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(yaml.safe_dump({
+        "name": "tiny-all", "extends": str(SCENARIOS / "all-mechanisms.yaml"), "steps": 4,
+        "population": {"firms": 150, "institutes": 12}}), encoding="utf-8")
+    outs = {}
+    for mode, disable in (("jit", "0"), ("python", "1")):
+        env = cli_env()
+        env["NUMBA_DISABLE_JIT"] = disable
+        outs[mode] = tmp_path / mode
+        proc = subprocess.run(cli_command("run", str(scenario), "--seed", "3", "--out",
+                                          str(outs[mode]), "--quiet"),
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    for name in ("metrics.parquet", "metrics_long.parquet", "flows.parquet", "ledger.parquet",
+                 "costs.parquet", "collaborations.parquet"):
+        assert (outs["jit"] / name).read_bytes() == (outs["python"] / name).read_bytes(), name
