@@ -97,3 +97,35 @@ def test_results_identical_with_and_without_compilation(tmp_path):
     for name in ("metrics.parquet", "metrics_long.parquet", "flows.parquet", "ledger.parquet",
                  "costs.parquet", "collaborations.parquet"):
         assert (outs["jit"] / name).read_bytes() == (outs["python"] / name).read_bytes(), name
+
+
+def test_draw_rows_equals_the_numpy_inverse_cdf():
+    rng = np.random.default_rng(7)
+    prob = rng.random((400, 16)) * (rng.random((400, 16)) < 0.6)
+    prob[:5] = 0.0                                   # rows with nothing to draw
+    prob[5:10, :15] = 0.0                            # only the last column
+    u = rng.random(400)
+    u[10] = 0.0
+    u[11] = np.nextafter(1.0, 0.0)
+    cum = np.cumsum(prob, axis=1)
+    total = cum[:, -1]
+    expect = np.minimum((u[:, None] * total[:, None] >= cum).sum(axis=1), 15)
+    expect = np.where(total > 0, expect, -1)
+    assert np.array_equal(kernels.draw_rows(prob, u), expect)
+
+
+def test_search_segments_equals_searchsorted_and_clip():
+    rng = np.random.default_rng(8)
+    w = rng.random(1000) * (rng.random(1000) < 0.7)
+    cum = np.cumsum(w)
+    ends = np.sort(rng.choice(np.arange(1, 1000), 30, replace=False))
+    end = np.concatenate((ends, [1000]))
+    start = np.concatenate(([0], ends))
+    seg = rng.integers(0, len(end), 5000)
+    base = np.concatenate(([0.0], cum))[start]
+    total = np.concatenate(([0.0], cum))[end] - base
+    target = base[seg] + rng.random(5000) * total[seg]
+    target[:50] = base[seg[:50]] + total[seg[:50]]   # the top of a segment (rounding case)
+    expect = np.clip(np.searchsorted(cum, target, side="right"), start[seg],
+                     np.maximum(end[seg] - 1, start[seg]))
+    assert np.array_equal(kernels.search_segments(cum, target, start[seg], end[seg]), expect)

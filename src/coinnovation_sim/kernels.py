@@ -48,6 +48,34 @@ def jit(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @jit
+def row_sums(x: np.ndarray) -> np.ndarray:
+    """Sum of each row of a 2-D array, added left to right.
+
+    ``x.sum(axis=1)`` of a tall array of 8 columns runs numpy's pairwise summation once per row
+    and costs about 20 ns per row; this loop costs about 1 ns. Used for firms' total knowledge
+    ``κ_i = Σ_f k_if`` everywhere in the model.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape (n, k), float.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,).
+    """
+    n, k = x.shape
+    out = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        for c in range(k):
+            s += x[i, c]
+        out[i] = s
+    return out
+
+
+@jit
 def group_rows(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """Sum the rows of ``values`` by group, in row order.
 
@@ -264,6 +292,64 @@ def production_pass(k: np.ndarray, talent: np.ndarray, place: np.ndarray, alive:
                 k[i, f] = k[i, f] * keep + (made if f == field[i] else 0.0)
 
 
+@jit
+def draw_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw of one column per row (see :func:`sampling.draw_from_rows`).
+
+    Row ``i``'s cumulative sums are formed left to right, as ``numpy.cumsum`` forms them, and the
+    draw is the number of them at most ``u_i`` times the row total (capped at the last column);
+    -1 for a row summing to zero or less.
+    """
+    n, p = prob.shape
+    out = np.empty(n, np.int64)
+    cum = np.empty(p)
+    for i in range(n):
+        acc = 0.0
+        for j in range(p):
+            acc += prob[i, j]
+            cum[j] = acc
+        total = cum[p - 1] if p > 0 else 0.0
+        if not total > 0.0:
+            out[i] = -1
+            continue
+        x = u[i] * total
+        c = 0
+        for j in range(p):
+            if x >= cum[j]:
+                c += 1
+        out[i] = c if c < p - 1 else p - 1
+    return out
+
+
+@jit
+def search_segments(cum: np.ndarray, target: np.ndarray, start: np.ndarray,
+                    end: np.ndarray) -> np.ndarray:
+    """``searchsorted(cum, target, side="right")`` within each draw's segment, clipped to it.
+
+    For draw ``i`` the first position ``j`` in ``[start_i, end_i)`` with ``cum[j] > target_i``
+    (``end_i`` if none), then clipped to ``[start_i, max(end_i − 1, start_i)]``. Equal to a
+    search over the whole non-decreasing ``cum`` followed by the clip, but each search only
+    covers its own place's segment.
+    """
+    n = target.shape[0]
+    out = np.empty(n, np.int64)
+    for i in range(n):
+        lo = start[i]
+        hi = end[i]
+        x = target[i]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cum[mid] > x:
+                hi = mid
+            else:
+                lo = mid + 1
+        top = end[i] - 1 if end[i] - 1 > start[i] else start[i]
+        out[i] = lo if lo < top else top
+        if out[i] < start[i]:
+            out[i] = start[i]
+    return out
+
+
 def warm_up() -> None:
     """Load (or compile) every kernel once, so that the first model step does not pay for it.
 
@@ -274,6 +360,9 @@ def warm_up() -> None:
     """
     place = np.zeros(2, np.int64)
     rows = np.ones((2, 2))
+    row_sums(rows)
+    draw_rows(rows, np.ones(2) * 0.5)
+    search_segments(np.ones(2), np.ones(2), place, place + 2)
     group_rows(place, rows, 1)
     group_weighted_rows(place, np.ones(2), rows, 1)
     spillover_pass(rows.copy(), place, np.ones(2), np.ones((1, 2)), np.ones((1, 1)), 0.1, 1.0, 1.0,

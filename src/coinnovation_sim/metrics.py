@@ -25,6 +25,7 @@ import networkx as nx
 import numpy as np
 
 from .flows import FACTORS
+from .kernels import row_sums
 from .places import LEVELS
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def place_knowledge(model: CoinnovationModel) -> tuple[np.ndarray, np.ndarray]:
     f = model.firms
     w = np.where(f.alive, model.firm_weight(), 0.0)
     n = np.bincount(f.place, weights=w, minlength=model.n_places)
-    k = np.bincount(f.place, weights=w * f.knowledge.sum(axis=1), minlength=model.n_places)
+    k = np.bincount(f.place, weights=w * row_sums(f.knowledge), minlength=model.n_places)
     return np.divide(k, n, out=np.zeros_like(k), where=n > 0), n
 
 

@@ -29,6 +29,7 @@ from . import capital, demography, innovation, kernels, metrics, production, tal
 from .agents import CityGovernment, Firm, ResearchInstitute
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
 from .friction import friction_matrix
+from .kernels import row_sums
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
 from .scenario import Scenario, load_scenario
@@ -115,7 +116,7 @@ class CoinnovationModel(mesa.Model):
         init = self.stream("init")
         self.firms, self.firm_w_place = init_firms(self.places, sc.population.firms, self.prm, init)
         wf = self.firm_weight()
-        self.knowledge_ref = max(float((wf * self.firms.knowledge.sum(axis=1)).sum() / wf.sum()),
+        self.knowledge_ref = max(float((wf * row_sums(self.firms.knowledge)).sum() / wf.sum()),
                                  KNOWLEDGE_FLOOR)
         self.institutes, self.inst_w_place = init_institutes(
             self.places, sc.population.institutes, self.knowledge_ref, self.prm, init)

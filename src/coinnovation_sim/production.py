@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .kernels import row_sums
+
 if TYPE_CHECKING:
     from .model import CoinnovationModel
 
 
 def quality(model: CoinnovationModel) -> np.ndarray:
     """Knowledge quality multiplier ``q`` per firm slot."""
-    kappa = model.firms.knowledge.sum(axis=1)
+    kappa = row_sums(model.firms.knowledge)
     return (1.0 + kappa / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
 
 
@@ -77,7 +79,7 @@ def target_talent_of(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
     """``target_talent(model)[slots]``, computed for those firms only (same arithmetic)."""
     f = model.firms
     theta = model.prm["talent_elasticity"]
-    kappa = f.knowledge[slots].sum(axis=1)
+    kappa = row_sums(f.knowledge[slots])
     q = (1.0 + kappa / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
     w = unit_wage(model, slots, f.unit_place[slots], f.unit_share[slots])
     t = np.power(theta * f.productivity[slots] * q / w, 1.0 / (1.0 - theta))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels import draw_rows, search_segments
+
 
 def normalise_rows(mat: np.ndarray) -> np.ndarray:
     """Rows scaled to sum to one (rows summing to zero stay zero)."""
@@ -52,11 +54,8 @@ def draw_from_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
     numpy.ndarray
         Column index per row; -1 where the row is all zero.
     """
-    cum = np.cumsum(prob, axis=1)
-    total = cum[:, -1]
-    idx = (u[:, None] * total[:, None] >= cum).sum(axis=1)
-    idx = np.minimum(idx, prob.shape[1] - 1)
-    return np.where(total > 0, idx, -1)
+    return draw_rows(np.ascontiguousarray(prob, dtype=np.float64),
+                     np.ascontiguousarray(u, dtype=np.float64))
 
 
 #: Sort orders of recent place arrays (they rarely change from one month to the next).
@@ -132,8 +131,7 @@ class SegmentSampler:
         p = np.where(place >= 0, place, 0)
         ok = (place >= 0) & (self.total[p] > 0)
         target = self.base[p] + u * self.total[p]
-        pos = np.searchsorted(self.cum, target, side="right")
-        pos = np.clip(pos, self.start[p], np.maximum(self.end[p] - 1, self.start[p]))
+        pos = search_segments(self.cum, target, self.start[p], self.end[p])
         if len(self.order):
             pos = np.minimum(pos, len(self.order) - 1)
             # rounding can land on a zero-weight entity: move to the nearest positive one in place

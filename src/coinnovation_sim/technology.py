@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .kernels import row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, draw_from_rows, normalise_rows
@@ -38,7 +39,7 @@ def _gain(model: CoinnovationModel, k_src: np.ndarray, k_rcv: np.ndarray,
     prm = model.prm
     if rcv is None:
         eff = learning_efficiency(1.0 - cosine_similarity(k_src, k_rcv))
-        cap = absorptive_capacity(k_rcv.sum(axis=1), prm["absorptive_half"])
+        cap = absorptive_capacity(row_sums(k_rcv), prm["absorptive_half"])
     else:
         sq_rcv, cap = rcv
         # cosine_similarity(k_src, k_rcv) with the receivers' part reused (same arithmetic)
@@ -52,7 +53,7 @@ def _gain(model: CoinnovationModel, k_src: np.ndarray, k_rcv: np.ndarray,
 def receiver_terms(model: CoinnovationModel, k_rcv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Squared norms and absorptive capacities of receivers (reused over their candidates)."""
     return (np.einsum("ij,ij->i", k_rcv, k_rcv),
-            absorptive_capacity(k_rcv.sum(axis=1), model.prm["absorptive_half"]))
+            absorptive_capacity(row_sums(k_rcv), model.prm["absorptive_half"]))
 
 
 @dataclass
@@ -123,8 +124,8 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
     ns = len(searcher)
     collab = rng.random(ns) < prm["collaboration_share"]
     origin = f.unit_place[searcher]
-    firm_w = np.where(f.alive, wf * f.knowledge.sum(axis=1), 0.0)
-    inst_w = model.inst_weight() * inst.capacity * inst.knowledge.sum(axis=1)
+    firm_w = np.where(f.alive, wf * row_sums(f.knowledge), 0.0)
+    inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
     firm_sampler = SegmentSampler(f.unit_place, firm_w, p)
     inst_sampler = SegmentSampler(inst.place, inst_w, p)
     q_firm = normalise_rows(model.phi["technology"] * firm_sampler.place_total()[None, :])

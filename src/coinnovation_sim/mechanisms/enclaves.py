@@ -103,6 +103,7 @@ from pydantic import Field
 from ..fastmath import gap_sums
 from ..flows import Account, Channel
 from ..innovation import group_sum, place_pools
+from ..kernels import row_sums
 from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
 from ..production import quality, revenue, target_talent, unit_wage
 from ..sampling import normalise_rows
@@ -210,8 +211,8 @@ class _Outlook:
         self.psi = normalise_rows(phi)
         self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
         wf = np.where(f.alive, model.firm_weight(), 0.0)
-        firm_w = wf * f.knowledge.sum(axis=1)
-        inst_w = model.inst_weight() * inst.capacity * inst.knowledge.sum(axis=1)
+        firm_w = wf * row_sums(f.knowledge)
+        inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
         share = prm["collaboration_share"]
         self.offers = []
         for place, weight, know, price, kind_share in (
@@ -296,7 +297,7 @@ class _Outlook:
         prm = self.model.prm
         k = self.model.firms.knowledge[slots]
         value = prm["knowledge_value_wan"]
-        cap = absorptive_capacity(k.sum(axis=1), prm["absorptive_half"])
+        cap = absorptive_capacity(row_sums(k), prm["absorptive_half"])
         eff = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, self.pools), 0.0, 1.0))
         offers = []
         for rep, q, price, kind_share in self.offers:

@@ -69,6 +69,7 @@ from pydantic import Field
 from .. import technology
 from ..fastmath import gap_sums
 from ..flows import Account
+from ..kernels import row_sums
 from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
 from ..sampling import SegmentSampler, draw_from_rows, normalise_rows
 from .base import Mechanism, MechanismConfig, StrictModel
@@ -351,7 +352,7 @@ class Vouchers(Mechanism):
         k = f.knowledge[slots]
         gap = gap_sums(ref, k)
         eff = learning_efficiency(1.0 - cosine_to_pools(k, ref))
-        cap = absorptive_capacity(k.sum(axis=1), prm["absorptive_half"])
+        cap = absorptive_capacity(row_sums(k), prm["absorptive_half"])
         rho = np.clip(prm["learning_rate"] * cap[:, None] * eff, 0.0, 1.0 - 1e-9)
         o = f.unit_place[slots]
         tc = prm["transaction_cost_wan"] * model.transaction_multiplier[o] / model.phi["technology"][o]
@@ -486,9 +487,9 @@ class Vouchers(Mechanism):
         n = len(users)
         p = model.n_places
         inst = model.institutes
-        inst_w = model.inst_weight() * inst.capacity * inst.knowledge.sum(axis=1)
+        inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
         inst_sampler = SegmentSampler(inst.place, inst_w, p)
-        firm_w = np.where(f.alive, model.firm_weight() * f.knowledge.sum(axis=1), 0.0)
+        firm_w = np.where(f.alive, model.firm_weight() * row_sums(f.knowledge), 0.0)
         firm_sampler = SegmentSampler(f.unit_place, firm_w, p)
         nf = f.knowledge.shape[1]
         s = technology.Search(
