@@ -114,18 +114,34 @@ def test_draw_rows_equals_the_numpy_inverse_cdf():
     assert np.array_equal(kernels.draw_rows(prob, u), expect)
 
 
-def test_search_segments_equals_searchsorted_and_clip():
+def _segment_draw_numpy(sampler, place, u):
+    """The sampler's draw as numpy computed it before it was compiled (reference)."""
+    p = np.where(place >= 0, place, 0)
+    ok = (place >= 0) & (sampler.total[p] > 0)
+    target = sampler.base[p] + u * sampler.total[p]
+    pos = np.searchsorted(sampler.cum, target, side="right")
+    pos = np.clip(pos, sampler.start[p], np.maximum(sampler.end[p] - 1, sampler.start[p]))
+    pos = np.minimum(pos, len(sampler.order) - 1)
+    back = sampler.prev[pos]
+    pos = np.where(back >= sampler.start[p], back,
+                   np.minimum(sampler.next[pos], len(sampler.order) - 1))
+    return np.where(ok, sampler.order[pos], -1)
+
+
+def test_segment_draw_equals_the_numpy_search():
+    from coinnovation_sim.sampling import SegmentSampler
+
     rng = np.random.default_rng(8)
-    w = rng.random(1000) * (rng.random(1000) < 0.7)
-    cum = np.cumsum(w)
-    ends = np.sort(rng.choice(np.arange(1, 1000), 30, replace=False))
-    end = np.concatenate((ends, [1000]))
-    start = np.concatenate(([0], ends))
-    seg = rng.integers(0, len(end), 5000)
-    base = np.concatenate(([0.0], cum))[start]
-    total = np.concatenate(([0.0], cum))[end] - base
-    target = base[seg] + rng.random(5000) * total[seg]
-    target[:50] = base[seg[:50]] + total[seg[:50]]   # the top of a segment (rounding case)
-    expect = np.clip(np.searchsorted(cum, target, side="right"), start[seg],
-                     np.maximum(end[seg] - 1, start[seg]))
-    assert np.array_equal(kernels.search_segments(cum, target, start[seg], end[seg]), expect)
+    for n, p in ((1000, 16), (50, 16), (7, 3)):
+        place = rng.integers(0, p, n)
+        w = rng.random(n) * (rng.random(n) < 0.6)
+        w[place == 1] = 0.0                              # a place with no weight
+        sampler = SegmentSampler(place, w, p)
+        want = rng.integers(-1, p, 4000)
+        u = rng.random(4000)
+        u[:20] = np.nextafter(1.0, 0.0)                  # the top of a segment (rounding case)
+        got = sampler.draw(want, u)
+        assert np.array_equal(got, _segment_draw_numpy(sampler, want, u))
+        assert (got[want == 1] == -1).all() and (got[want == -1] == -1).all()
+        drawn = got[got >= 0]
+        assert (w[drawn] > 0).all() and (place[drawn] == want[got >= 0]).all()

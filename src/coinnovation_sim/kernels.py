@@ -322,31 +322,48 @@ def draw_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 @jit
-def search_segments(cum: np.ndarray, target: np.ndarray, start: np.ndarray,
-                    end: np.ndarray) -> np.ndarray:
-    """``searchsorted(cum, target, side="right")`` within each draw's segment, clipped to it.
+def segment_draw(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
+                 start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
+                 place: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Weighted draw of one entity inside each requested place (:class:`SegmentSampler.draw`).
 
-    For draw ``i`` the first position ``j`` in ``[start_i, end_i)`` with ``cum[j] > target_i``
-    (``end_i`` if none), then clipped to ``[start_i, max(end_i − 1, start_i)]``. Equal to a
-    search over the whole non-decreasing ``cum`` followed by the clip, but each search only
-    covers its own place's segment.
+    The arrays are the sampler's (entities sorted by place; cumulative weights; nearest
+    positive-weight position before and after each position; segment bounds, base and total per
+    place). For draw ``i`` in place ``p`` the target ``base_p + u_i · total_p`` is searched in
+    ``p``'s segment (``searchsorted(cum, x, side="right")`` restricted to the segment and clipped
+    to it, which equals the search over the whole non-decreasing ``cum``); a zero-weight entity
+    reached by rounding is replaced by the nearest positive one before it in the segment, else
+    after it. -1 where the place is -1 or has no weight.
     """
-    n = target.shape[0]
+    n = place.shape[0]
+    m = order.shape[0]
     out = np.empty(n, np.int64)
     for i in range(n):
-        lo = start[i]
-        hi = end[i]
-        x = target[i]
+        p = place[i] if place[i] >= 0 else 0
+        if place[i] < 0 or not total[p] > 0.0:
+            out[i] = -1
+            continue
+        x = base[p] + u[i] * total[p]
+        lo = start[p]
+        hi = end[p]
         while lo < hi:
             mid = (lo + hi) // 2
             if cum[mid] > x:
                 hi = mid
             else:
                 lo = mid + 1
-        top = end[i] - 1 if end[i] - 1 > start[i] else start[i]
-        out[i] = lo if lo < top else top
-        if out[i] < start[i]:
-            out[i] = start[i]
+        top = end[p] - 1 if end[p] - 1 > start[p] else start[p]
+        pos = lo if lo < top else top
+        if pos < start[p]:
+            pos = start[p]
+        if pos > m - 1:
+            pos = m - 1
+        back = prev[pos]
+        if back >= start[p]:
+            pos = back
+        else:
+            pos = nxt[pos] if nxt[pos] < m - 1 else m - 1
+        out[i] = order[pos]
     return out
 
 
@@ -362,7 +379,8 @@ def warm_up() -> None:
     rows = np.ones((2, 2))
     row_sums(rows)
     draw_rows(rows, np.ones(2) * 0.5)
-    search_segments(np.ones(2), np.ones(2), place, place + 2)
+    segment_draw(np.ones(2), place, place, place, place, place + 2, np.zeros(2), np.ones(2),
+                 place, np.ones(2) * 0.5)
     group_rows(place, rows, 1)
     group_weighted_rows(place, np.ones(2), rows, 1)
     spillover_pass(rows.copy(), place, np.ones(2), np.ones((1, 2)), np.ones((1, 1)), 0.1, 1.0, 1.0,

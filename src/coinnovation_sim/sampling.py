@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import draw_rows, search_segments
+from .kernels import draw_rows, segment_draw
 
 
 def normalise_rows(mat: np.ndarray) -> np.ndarray:
@@ -102,7 +102,8 @@ class SegmentSampler:
         # nearest position with positive weight at or before / at or after each position
         self.prev = np.maximum.accumulate(np.where(positive, pos, -1)) if len(w) else pos
         after = np.where(positive, pos, len(w))
-        self.next = np.minimum.accumulate(after[::-1])[::-1] if len(w) else pos
+        self.next = (np.ascontiguousarray(np.minimum.accumulate(after[::-1])[::-1]) if len(w)
+                     else pos)
         self.end = np.cumsum(counts)
         self.start = self.end - counts
         base = np.concatenate(([0.0], self.cum))
@@ -128,14 +129,8 @@ class SegmentSampler:
         numpy.ndarray
             Entity index per draw; -1 where the place has no weight or was -1.
         """
-        p = np.where(place >= 0, place, 0)
-        ok = (place >= 0) & (self.total[p] > 0)
-        target = self.base[p] + u * self.total[p]
-        pos = search_segments(self.cum, target, self.start[p], self.end[p])
-        if len(self.order):
-            pos = np.minimum(pos, len(self.order) - 1)
-            # rounding can land on a zero-weight entity: move to the nearest positive one in place
-            back = self.prev[pos]
-            pos = np.where(back >= self.start[p], back, np.minimum(self.next[pos], len(self.order) - 1))
-        out = self.order[pos] if len(self.order) else np.zeros_like(pos)
-        return np.where(ok, out, -1)
+        if not len(self.order):
+            return np.full(len(place), -1, np.int64)
+        return segment_draw(self.cum, self.order, self.prev, self.next, self.start, self.end,
+                            self.base, self.total, np.ascontiguousarray(place, dtype=np.int64),
+                            np.ascontiguousarray(u, dtype=np.float64))
