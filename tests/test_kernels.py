@@ -145,3 +145,53 @@ def test_segment_draw_equals_the_numpy_search():
         assert (got[want == 1] == -1).all() and (got[want == -1] == -1).all()
         drawn = got[got >= 0]
         assert (w[drawn] > 0).all() and (place[drawn] == want[got >= 0]).all()
+
+
+def test_evaluate_candidates_matches_the_numpy_gain():
+    from coinnovation_sim.knowledge import cosine_similarity
+
+    rng = np.random.default_rng(9)
+    n, nf = 400, 8
+    firm_k = rng.lognormal(0, 1, (300, nf))
+    inst_k = rng.lognormal(1, 1, (20, nf))
+    searcher = rng.choice(300, n)
+    collab = rng.random(n) < 0.4
+    idx = np.where(collab, rng.integers(0, 300, n), rng.integers(0, 20, n))
+    idx[:10] = -1                                    # no candidate
+    idx[10:20] = searcher[10:20]                     # itself (invalid for joint R&D)
+    collab[10:20] = True
+    active = rng.random(n) < 0.9
+    rcv = firm_k[searcher]
+    rcv[20] = 0.0                                    # a searcher without knowledge
+    sq = np.einsum("ij,ij->i", rcv, rcv)
+    cap = absorptive_capacity(rcv.sum(axis=1), 2.0)
+    price = rng.uniform(1, 5, n)
+    tc = rng.uniform(0, 3, n)
+    valid, gain, plain = kernels.evaluate_candidates(collab, idx, searcher, active, firm_k, inst_k,
+                                                     rcv, sq, cap, 0.3, 2.5, price, tc, 1e-12)
+    expect_valid = (idx >= 0) & ~(collab & (idx == searcher)) & active
+    assert np.array_equal(valid, expect_valid)
+    safe = np.maximum(idx, 0)
+    src = np.where(collab[:, None], firm_k[np.minimum(safe, 299)], inst_k[np.minimum(safe, 19)])
+    eff = learning_efficiency(1.0 - cosine_similarity(src, rcv))
+    expect_gain = (0.3 * cap * eff)[:, None] * np.maximum(0.0, src - rcv)
+    expect_plain = 2.5 * expect_gain.sum(axis=1) - price - tc
+    np.testing.assert_allclose(gain[valid], expect_gain[valid], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(plain[valid], expect_plain[valid], rtol=1e-12, atol=1e-12)
+    assert (gain[~valid] == 0).all() and (plain[~valid] == 0).all()
+
+
+def test_keep_best_replaces_only_better_valid_candidates():
+    n = 6
+    valid = np.array([True, True, False, True, True, False])
+    net = np.array([5.0, 1.0, 9.0, -1.0, 2.0, 0.0])
+    best = {"net": np.array([2.0, 3.0, 0.0, -5.0, 2.0, 0.0]), "dest": np.full(n, -1),
+            "idx": np.full(n, -1), "gain": np.zeros((n, 2)), "tc": np.zeros(n),
+            "sub": np.zeros(n), "plain": np.zeros(n)}
+    kernels.keep_best(valid, net, np.arange(n), np.arange(n) + 10, np.ones((n, 2)), np.full(n, 0.5),
+                      np.full(n, 0.25), net - 0.25, best["net"], best["dest"], best["idx"],
+                      best["gain"], best["tc"], best["sub"], best["plain"])
+    better = np.array([True, False, False, True, False, False])   # ties keep the old best
+    assert np.array_equal(best["idx"] >= 0, better)
+    assert np.array_equal(best["net"], np.where(better, net, [2.0, 3.0, 0.0, -5.0, 2.0, 0.0]))
+    assert (best["gain"][better] == 1).all() and (best["gain"][~better] == 0).all()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import row_sums
+from .kernels import evaluate_candidates, keep_best, row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, draw_from_rows, normalise_rows
@@ -158,34 +158,28 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
         Mask of searchers this candidate applies to (all when omitted).
     """
     f, inst, prm = model.firms, model.institutes, model.prm
-    valid = (idx >= 0) & ~(s.collab & (idx == s.searcher))
-    if active is not None:
-        valid &= active
-    safe = np.where(valid, idx, 0)
-    k_src = np.where(s.collab[:, None], f.knowledge[np.minimum(safe, f.n - 1)],
-                     inst.knowledge[np.minimum(safe, max(inst.n - 1, 0))] if inst.n else 0.0)
     if s.rcv_knowledge is None:
         s.rcv_knowledge = f.knowledge[s.searcher]
         s.rcv_terms = receiver_terms(model, s.rcv_knowledge)
-    gain = _gain(model, k_src, s.rcv_knowledge, s.rcv_terms)
     d = np.where(dest >= 0, dest, 0)
     tc = (prm["transaction_cost_wan"] * model.transaction_multiplier[s.origin, d]
           / model.phi["technology"][s.origin, d])
-    plain = prm["knowledge_value_wan"] * gain.sum(axis=1) - s.price - tc
+    sq_rcv, cap = s.rcv_terms
+    on = np.ones(s.n, bool) if active is None else np.ascontiguousarray(active, dtype=bool)
+    inst_k = inst.knowledge if inst.n else np.zeros((1, f.knowledge.shape[1]))
+    valid, gain, plain = evaluate_candidates(
+        s.collab, np.ascontiguousarray(idx, dtype=np.int64), s.searcher, on, f.knowledge, inst_k,
+        s.rcv_knowledge, sq_rcv, cap, float(prm["learning_rate"]),
+        float(prm["knowledge_value_wan"]), np.ascontiguousarray(s.price, dtype=np.float64), tc,
+        KNOWLEDGE_EPS)
     subsidy = np.zeros(s.n)
     for mech in model.active_mechanisms:
         quote = mech.quote_subsidy(s, dest, valid)
         if quote is not None:
             subsidy = subsidy + quote
-    net = plain + subsidy
-    better = valid & (net > s.best_net)
-    s.best_net = np.where(better, net, s.best_net)
-    s.best_dest = np.where(better, dest, s.best_dest)
-    s.best_idx = np.where(better, idx, s.best_idx)
-    s.best_gain = np.where(better[:, None], gain, s.best_gain)
-    s.best_tc = np.where(better, tc, s.best_tc)
-    s.best_subsidy = np.where(better, subsidy, s.best_subsidy)
-    s.best_plain_net = np.where(better, plain, s.best_plain_net)
+    keep_best(valid, plain + subsidy, np.ascontiguousarray(dest, dtype=np.int64),
+              np.ascontiguousarray(idx, dtype=np.int64), gain, tc, subsidy, plain, s.best_net,
+              s.best_dest, s.best_idx, s.best_gain, s.best_tc, s.best_subsidy, s.best_plain_net)
 
 
 def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
