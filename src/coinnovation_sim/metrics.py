@@ -49,12 +49,8 @@ def ends(mat: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, n
         Per place: flows out and in over the external pairs, and all flows with the place at
         one end (flows inside the place counted once).
     """
-    diag = np.diag(mat)
-    total = mat.sum(axis=1) + mat.sum(axis=0) - diag
-    if mask is None:
-        return total - diag, total
-    m = mat * mask
-    return m.sum(axis=1) + m.sum(axis=0), total
+    ext, total = _ends_stack(mat[None], mask)
+    return ext[0], total[0]
 
 
 def shares(model: CoinnovationModel, t: int, mask: np.ndarray | None = None
@@ -76,25 +72,40 @@ def shares(model: CoinnovationModel, t: int, mask: np.ndarray | None = None
         Factor → ``(S, S_free)`` arrays over places.
     """
     book = model.book
+    flows = book.flows[t]
+    free = book.free[t]
+    ext_all, tot_all = _ends_stack(flows, mask)
+    chosen = np.array([ch.chosen for ch in book.channels], bool)
+    has_free = chosen & ~np.isnan(free).all(axis=(1, 2))
+    if has_free.any():
+        fe, ft = _ends_stack(np.nan_to_num(free[has_free]), mask)
+        free_part = ext_all.copy()
+        free_part[has_free] = np.divide(fe, ft, out=np.zeros_like(fe), where=ft > 0) * tot_all[has_free]
+    else:
+        free_part = ext_all
     out = {}
     for factor in FACTORS:
         ext_obs = np.zeros(model.n_places)
         ext_free = np.zeros(model.n_places)
         tot = np.zeros(model.n_places)
-        for c in book.factor_channels(factor):
-            e, t_c = ends(book.flows[t, c], mask)
-            ext_obs += e
-            tot += t_c
-            free = book.free[t, c]
-            if book.channels[c].chosen and not np.isnan(free).all():
-                fe, ft = ends(np.nan_to_num(free), mask)
-                ext_free += np.divide(fe, ft, out=np.zeros_like(fe), where=ft > 0) * t_c
-            else:
-                ext_free += e
+        for c in book.factor_channels(factor):   # added channel by channel, in order
+            ext_obs += ext_all[c]
+            tot += tot_all[c]
+            ext_free += free_part[c]
         s_obs = np.clip(np.divide(ext_obs, tot, out=np.zeros_like(tot), where=tot > 0), 0.0, 1.0)
         s_free = np.clip(np.divide(ext_free, tot, out=np.zeros_like(tot), where=tot > 0), 0.0, 1.0)
         out[factor] = (s_obs, s_free)
     return out
+
+
+def _ends_stack(mats: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ends` of every matrix of a stack (C, P, P) at once."""
+    diag = np.diagonal(mats, axis1=1, axis2=2)
+    total = mats.sum(axis=2) + mats.sum(axis=1) - diag
+    if mask is None:
+        return total - diag, total
+    m = mats * mask
+    return m.sum(axis=2) + m.sum(axis=1), total
 
 
 def integration(s_obs: np.ndarray, s_free: np.ndarray) -> np.ndarray:
