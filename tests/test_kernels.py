@@ -195,3 +195,16 @@ def test_keep_best_replaces_only_better_valid_candidates():
     assert np.array_equal(best["idx"] >= 0, better)
     assert np.array_equal(best["net"], np.where(better, net, [2.0, 3.0, 0.0, -5.0, 2.0, 0.0]))
     assert (best["gain"][better] == 1).all() and (best["gain"][~better] == 0).all()
+
+
+def test_split_by_location_equals_the_two_bincounts():
+    rng = np.random.default_rng(10)
+    n, p = 2000, 16
+    home = rng.integers(0, p, n)
+    unit_place = np.where(rng.random(n) < 0.2, rng.integers(0, p, n), home)
+    share = rng.uniform(0.1, 1.0, n)
+    amount = rng.normal(0, 5, n)
+    unit = np.where(unit_place != home, share, 1.0)
+    expect = (np.bincount(unit_place, weights=amount * unit, minlength=p)
+              + np.bincount(home, weights=amount * (1.0 - unit), minlength=p))
+    assert np.array_equal(kernels.split_by_location(unit_place, home, share, amount, p), expect)

@@ -460,6 +460,27 @@ def keep_best(valid: np.ndarray, net: np.ndarray, dest: np.ndarray, idx: np.ndar
             best_plain[i] = plain[i]
 
 
+@jit
+def split_by_location(unit_place: np.ndarray, home: np.ndarray, unit_share: np.ndarray,
+                      amount: np.ndarray, n_places: int) -> np.ndarray:
+    """Per-firm amounts summed by where the talent works (:func:`talent.by_location`).
+
+    A firm operating away (``unit_place ≠ home``) counts ``amount · unit_share`` at its unit
+    place and ``amount · (1 − unit_share)`` at home; a firm at home counts ``amount`` at home.
+    The two parts are summed separately in firm order and added at the end, as
+    ``bincount(unit_place, amount·u) + bincount(home, amount·(1 − u))`` does.
+    """
+    at_unit = np.zeros(n_places)
+    at_home = np.zeros(n_places)
+    for i in range(amount.shape[0]):
+        u = unit_share[i] if unit_place[i] != home[i] else 1.0
+        at_unit[unit_place[i]] += amount[i] * u
+        at_home[home[i]] += amount[i] * (1.0 - u)
+    for p in range(n_places):
+        at_unit[p] += at_home[p]
+    return at_unit
+
+
 def warm_up() -> None:
     """Load (or compile) every kernel once, so that the first model step does not pay for it.
 
@@ -471,6 +492,7 @@ def warm_up() -> None:
     place = np.zeros(2, np.int64)
     rows = np.ones((2, 2))
     row_sums(rows)
+    split_by_location(place, place, np.ones(2), np.ones(2), 1)
     yes = np.ones(2, np.bool_)
     ones = np.ones(2)
     valid, gain, plain = evaluate_candidates(yes, place, place + 1, yes, rows, rows, rows, ones,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .kernels import split_by_location
 from .production import target_talent
 from .sampling import normalise_rows, ration
 
@@ -33,9 +34,8 @@ def by_location(model: CoinnovationModel, amount: np.ndarray) -> np.ndarray:
     away = f.unit_place != f.place
     if not away.any():
         return np.bincount(f.unit_place, weights=amount, minlength=p)
-    unit = np.where(away, f.unit_share, 1.0)
-    return (np.bincount(f.unit_place, weights=amount * unit, minlength=p)
-            + np.bincount(f.place, weights=amount * (1.0 - unit), minlength=p))
+    return split_by_location(f.unit_place, f.place, f.unit_share,
+                             np.ascontiguousarray(amount, dtype=np.float64), p)
 
 
 def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator) -> None:
