@@ -40,11 +40,17 @@ def jit(func: Callable[..., Any]) -> Callable[..., Any]:
     """Compile ``func`` with numba (no fastmath, cached) when numba is installed.
 
     ``error_model="numpy"`` drops numba's zero-division checks; every division in the kernels is
-    guarded, so none divides by zero in either path.
+    guarded, so none divides by zero in either path. Compiled code is cached next to this module
+    or, where that is read-only, in numba's per-user cache; where neither can be written, the
+    kernels are compiled again in every process (a few seconds) instead of failing.
     """
     if numba is None:  # pragma: no cover
         return func
-    return numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(func)
+    options = {"nogil": True, "fastmath": False, "error_model": "numpy"}
+    try:
+        return numba.njit(cache=True, **options)(func)
+    except RuntimeError:  # pragma: no cover - no writable cache location (read-only install)
+        return numba.njit(cache=False, **options)(func)
 
 
 @jit
