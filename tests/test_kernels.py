@@ -208,3 +208,18 @@ def test_split_by_location_equals_the_two_bincounts():
     expect = (np.bincount(unit_place, weights=amount * unit, minlength=p)
               + np.bincount(home, weights=amount * (1.0 - unit), minlength=p))
     assert np.array_equal(kernels.split_by_location(unit_place, home, share, amount, p), expect)
+
+
+def test_segment_arrays_equal_the_numpy_construction():
+    rng = np.random.default_rng(12)
+    for n in (0, 1, 7, 3000):
+        place = rng.integers(0, 16, n)
+        w = rng.random(n) * (rng.random(n) < 0.5)
+        order = np.argsort(place, kind="stable")
+        ws = w[order]
+        pos = np.arange(n)
+        cum, prev, nxt = kernels.segment_arrays(w, order)
+        assert np.array_equal(cum, np.cumsum(ws))
+        if n:
+            assert np.array_equal(prev, np.maximum.accumulate(np.where(ws > 0, pos, -1)))
+            assert np.array_equal(nxt, np.minimum.accumulate(np.where(ws > 0, pos, n)[::-1])[::-1])

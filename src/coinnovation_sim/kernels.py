@@ -328,6 +328,47 @@ def draw_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 @jit
+def segment_arrays(weight: np.ndarray, order: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative weights and nearest positive positions of entities sorted by place.
+
+    Parameters
+    ----------
+    weight : numpy.ndarray
+        Weight per entity (n,).
+    order : numpy.ndarray
+        Entities sorted by place (n,).
+
+    Returns
+    -------
+    cum : numpy.ndarray
+        Running sum of ``weight[order]``, added left to right (as ``numpy.cumsum``).
+    prev, nxt : numpy.ndarray
+        For each sorted position, the nearest position at or before it (-1 if none) and at or
+        after it (``n`` if none) whose weight is positive.
+    """
+    n = order.shape[0]
+    cum = np.empty(n)
+    prev = np.empty(n, np.int64)
+    nxt = np.empty(n, np.int64)
+    acc = 0.0
+    last = -1
+    for i in range(n):
+        w = weight[order[i]]
+        acc += w
+        cum[i] = acc
+        if w > 0.0:
+            last = i
+        prev[i] = last
+    last = n
+    for i in range(n - 1, -1, -1):
+        if weight[order[i]] > 0.0:
+            last = i
+        nxt[i] = last
+    return cum, prev, nxt
+
+
+@jit
 def segment_draw(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
                  start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
                  place: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -506,6 +547,7 @@ def warm_up() -> None:
     keep_best(valid, plain, place, place, gain, ones, ones, plain, ones.copy(), place.copy(),
               place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
     draw_rows(rows, np.ones(2) * 0.5)
+    segment_arrays(np.ones(2), place)
     segment_draw(np.ones(2), place, place, place, place, place + 2, np.zeros(2), np.ones(2),
                  place, np.ones(2) * 0.5)
     group_rows(place, rows, 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import draw_rows, segment_draw
+from .kernels import draw_rows, segment_arrays, segment_draw
 
 
 def normalise_rows(mat: np.ndarray) -> np.ndarray:
@@ -95,15 +95,10 @@ class SegmentSampler:
 
     def __init__(self, place: np.ndarray, weight: np.ndarray, n_places: int) -> None:
         self.order, counts = _place_order(place, n_places)
-        w = np.asarray(weight, float)[self.order]
-        self.cum = np.cumsum(w)
-        pos = np.arange(len(w))
-        positive = w > 0
-        # nearest position with positive weight at or before / at or after each position
-        self.prev = np.maximum.accumulate(np.where(positive, pos, -1)) if len(w) else pos
-        after = np.where(positive, pos, len(w))
-        self.next = (np.ascontiguousarray(np.minimum.accumulate(after[::-1])[::-1]) if len(w)
-                     else pos)
+        # cumulative weights in place order; nearest positive-weight position at or before / at
+        # or after each position (for draws that rounding lands on a zero-weight entity)
+        self.cum, self.prev, self.next = segment_arrays(
+            np.ascontiguousarray(weight, dtype=np.float64), self.order)
         self.end = np.cumsum(counts)
         self.start = self.end - counts
         base = np.concatenate(([0.0], self.cum))

@@ -110,7 +110,10 @@ class Search:
         """Draw one candidate per searcher: a place from ``rows``, then an agent inside it."""
         dest = draw_from_rows(rows, rng.random(self.n))
         u = rng.random(self.n)
-        idx = np.where(self.collab, self.firm_sampler.draw(dest, u), self.inst_sampler.draw(dest, u))
+        idx = np.empty(self.n, np.int64)
+        c = self.collab
+        idx[c] = self.firm_sampler.draw(dest[c], u[c])        # each draw uses only its own u
+        idx[~c] = self.inst_sampler.draw(dest[~c], u[~c])
         return dest, idx
 
 
