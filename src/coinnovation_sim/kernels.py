@@ -216,17 +216,16 @@ def spillover_pass(k: np.ndarray, place: np.ndarray, weight: np.ndarray, pools: 
             kf = k[i, f]
             for j in range(p):
                 num[j] += kf * pools_t[f, j]
-        wsum = 0.0
-        for j in range(p):
+        for j in range(p):                   # no reduction here: the loop vectorises
             den = pn[j] * kn
             c = num[j] / den if den > eps else 0.0
-            if c < 0.0:
-                c = 0.0
-            elif c > 1.0:
-                c = 1.0
+            c = 0.0 if c < 0.0 else c
+            c = 1.0 if c > 1.0 else c
             d = 1.0 - c
             e[j] = (4.0 * d) * (1.0 - d)
             w[j] = psi[a, j] * e[j]
+        wsum = 0.0
+        for j in range(p):
             wsum += w[j]
         # Σ_j w_ij p_jf for every field f, each summed over the pools in pool order
         for f in range(nf):
