@@ -165,6 +165,14 @@ def test_check_evaluates_the_scenarios_as_they_are(spec_file, tmp_path, capsys):
     assert main(["calibrate", str(path), "--check", "--replications", "2", "--workers", "1",
                  "--out", str(tmp_path / "chk2")]) == 0
     assert f"{res.row['cross_tech']:.4g}" in capsys.readouterr().out
+    # --replications and --seed belong to --check; a negative seed is refused
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "no"), "--replications", "3"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", str(path), "--out", str(tmp_path / "no"), "--check", "--seed", "-1"])
+    assert exc.value.code == 2
+    for err in capsys.readouterr().err.splitlines():
+        assert err.startswith("error: ")
+    assert not (tmp_path / "no").exists()
 
 
 def test_shipped_defaults_are_the_fitted_values():

@@ -49,7 +49,8 @@ def test_spillover_pass_matches_the_numpy_formula():
     learn[weight == 0] = 0.0
     value = vwan * learn.sum(axis=1) * weight
     got_k = k.copy()
-    got_value, sums = kernels.spillover_pass(got_k, place, weight, pools, psi, rate, half, vwan, eps)
+    got_value, sums = kernels.spillover_pass(got_k, place, weight > 0, weight, pools, psi, rate,
+                                             half, vwan, eps)
     np.testing.assert_allclose(got_k, k + learn, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got_value, value, rtol=1e-12, atol=1e-14)
     onehot = np.eye(5)[place].T

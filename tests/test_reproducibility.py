@@ -103,5 +103,19 @@ def test_collaborations_table_is_the_firm_network(cli_runs):
     assert c["step"].is_monotonic_increasing
     flows = pd.read_parquet(cli_runs["a"] / "flows.parquet")
     collab = flows[flows["channel"] == "collaboration"]
+    assert str(c["firm_place"].dtype) == "str"
     # every month with a recorded joint R&D deal has collaboration flows, and vice versa
     assert set(c["step"]) == set(collab.loc[collab["amount"] > 0, "step"])
+
+
+def test_empty_collaborations_table_keeps_its_schema(tmp_path):
+    import pyarrow.parquet as pq
+
+    from coinnovation_sim.scenario import PlausibilityWarning
+
+    sc = {**SMALL_SCENARIO, "steps": 1, "parameters": {"collaboration_share": 0.0}}
+    with pytest.warns(PlausibilityWarning):
+        out = run(sc, seed=1).save(tmp_path / "run")
+    schema = pq.read_schema(out / "collaborations.parquet")
+    assert pq.read_table(out / "collaborations.parquet").num_rows == 0
+    assert str(schema.field("firm_place").type) in ("string", "large_string")

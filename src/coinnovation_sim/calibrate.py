@@ -707,6 +707,8 @@ def check(spec: str | Path, out: str | Path, replications: int = 30, seed: int |
     """
     from .sweep import make_executor
 
+    if seed is not None and seed < 0:
+        raise InputError(str(spec), "seed", f"expected a non-negative integer, got {seed}")
     out = Path(out)
     check_out(out, force)
     plan = _plan(spec, quick)

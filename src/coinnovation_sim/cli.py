@@ -139,9 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_ca.add_argument("--check", action="store_true",
                       help="no fit: evaluate the targets and validation at the scenarios' own "
                            "values (the shipped defaults) and write report.md")
-    p_ca.add_argument("--replications", type=_pos_int, default=30,
+    p_ca.add_argument("--replications", type=_pos_int,
                       help="with --check: replications per scenario (default 30)")
-    p_ca.add_argument("--seed", type=int,
+    p_ca.add_argument("--seed", type=_nonneg_int,
                       help="with --check: master seed (default: the spec's seed + 1)")
     return parser
 
@@ -326,13 +326,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit a calibration spec's free parameters."""
     from .calibrate import calibrate, check, read_spec
 
+    if not args.check and (args.replications is not None or args.seed is not None):
+        raise InputError("coinnovation-sim calibrate", "--replications/--seed",
+                         "only with --check (a fit takes them from the spec)")
     spec = read_spec(args.spec)
     if args.check:
         out = args.out if args.out is not None else Path("runs/calibration") / f"{spec.name}-check"
-        res = check(args.spec, out, replications=args.replications, seed=args.seed,
-                    workers=args.workers, force=args.force, quick=args.quick)
-        print(f"loss {res.row['loss']:.4g} at the scenarios' own values, {args.replications} "
-              f"replications")
+        reps = 30 if args.replications is None else args.replications
+        res = check(args.spec, out, replications=reps, seed=args.seed, workers=args.workers,
+                    force=args.force, quick=args.quick)
+        print(f"loss {res.row['loss']:.4g} at the scenarios' own values, {reps} replications")
         for t in [*spec.targets, *spec.validation]:
             print(f"  {t.name}: {res.row[t.name]:.4g} [{res.row[t.name + '_low']:.4g}, "
                   f"{res.row[t.name + '_high']:.4g}] (target {t.value:g} ± {t.scale:g})")

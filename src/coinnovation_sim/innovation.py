@@ -75,8 +75,7 @@ def spillovers(model: CoinnovationModel) -> None:
     p = model.n_places
     pools = place_pools(model)
     psi = normalise_rows(model.phi["technology"])
-    wf = np.where(f.alive, model.firm_weight(), 0.0)
-    value, sums = spillover_pass(f.knowledge, f.unit_place, wf, pools, psi,
+    value, sums = spillover_pass(f.knowledge, f.unit_place, f.alive, model.firm_weight(), pools, psi,
                                  float(prm["spillover_rate"]), float(prm["absorptive_half"]),
                                  float(prm["knowledge_value_wan"]), KNOWLEDGE_EPS)
     v_dest = sums[:, p]

@@ -9,7 +9,8 @@ about a second per kernel).
 
 Results do not depend on numba. The kernels use only IEEE-754 additions, multiplications,
 divisions, comparisons and ``math.sqrt`` (all correctly rounded, in a fixed order; numba does
-not fuse multiply-adds or reorder sums unless ``fastmath`` is on, and it is off), so compiled
+not fuse multiply-adds or reorder sums unless ``fastmath`` is on, and it is off), and ``**`` on
+floats, which both compiled code and Python compute with the C library's ``pow``; so compiled
 and interpreted runs give the same bits. Without numba installed the decorator is the identity
 and the kernels run as Python (correct, but far too slow for real populations); with numba,
 ``NUMBA_DISABLE_JIT=1`` does the same. ``tests/test_kernels.py`` checks that a run gives
@@ -146,12 +147,12 @@ def group_weighted_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarra
 
 
 @jit
-def spillover_pass(k: np.ndarray, place: np.ndarray, weight: np.ndarray, pools: np.ndarray,
-                   psi: np.ndarray, rate: float, half: float, value_per_unit: float,
-                   eps: float) -> tuple[np.ndarray, np.ndarray]:
+def spillover_pass(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                   pools: np.ndarray, psi: np.ndarray, rate: float, half: float,
+                   value_per_unit: float, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """One month of spillovers for every firm, fused into one pass (updates ``k`` in place).
 
-    For a live firm ``i`` (``weight_i > 0``) at unit place ``a`` with knowledge ``k_i``, and every
+    For a live firm ``i`` at unit place ``a`` with knowledge ``k_i``, and every
     pool ``j``: the cosine ``c_ij = k_i·p_j / (|k_i| |p_j|)`` (0 when the denominator is at most
     ``eps``) clipped to [0, 1], the learning efficiency ``e_ij = 4δ(1 − δ)`` with ``δ = 1 − c_ij``,
     and the weight ``w_ij = ψ_aj e_ij``. The firm absorbs, per field,
@@ -164,8 +165,10 @@ def spillover_pass(k: np.ndarray, place: np.ndarray, weight: np.ndarray, pools: 
         Firm knowledge (n, F); absorbed knowledge is added in place.
     place : numpy.ndarray
         Unit place per firm (n,).
+    alive : numpy.ndarray
+        Live slots (n,), bool; dead slots neither learn nor count.
     weight : numpy.ndarray
-        Real firms per agent, 0 for dead slots (n,).
+        Real firms per agent (n,).
     pools : numpy.ndarray
         Place knowledge pools (P, F).
     psi : numpy.ndarray
@@ -199,9 +202,9 @@ def spillover_pass(k: np.ndarray, place: np.ndarray, weight: np.ndarray, pools: 
     w = np.empty(p)
     learn = np.empty(nf)
     for i in range(n):
-        w_i = weight[i]
-        if w_i == 0.0:
+        if not alive[i]:
             continue
+        w_i = weight[i]
         a = place[i]
         sq = 0.0
         kappa = 0.0
@@ -546,12 +549,14 @@ def warm_up() -> None:
     keep_best(valid, plain, place, place, gain, ones, ones, plain, ones.copy(), place.copy(),
               place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
     draw_rows(rows, np.ones(2) * 0.5)
-    segment_arrays(np.ones(2), place)
-    segment_draw(np.ones(2), place, place, place, place, place + 2, np.zeros(2), np.ones(2),
+    order = place.copy()
+    order.flags.writeable = False             # samplers share read-only sort orders
+    segment_arrays(np.ones(2), order)
+    segment_draw(np.ones(2), order, place, place, place, place + 2, np.zeros(2), np.ones(2),
                  place, np.ones(2) * 0.5)
     group_rows(place, rows, 1)
     group_weighted_rows(place, np.ones(2), rows, 1)
-    spillover_pass(rows.copy(), place, np.ones(2), np.ones((1, 2)), np.ones((1, 1)), 0.1, 1.0, 1.0,
-                   1e-12)
+    spillover_pass(rows.copy(), place, np.ones(2, np.bool_), np.ones(2), np.ones((1, 2)),
+                   np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,
                     0.5, 0.01, 1e-12)

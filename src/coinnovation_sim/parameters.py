@@ -68,7 +68,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "additional friction of crossing a prefecture-level city boundary"),
     ParamSpec("barrier_province", 0.324, "1", 0.0, 0.99, (0.0, 0.8),
               "border effect, Hoekman et al. 2010; hukou and social-insurance portability; "
-              + CALIBRATED + " (at the lower bound 0.1 of the search: not identified)",
+              + CALIBRATED + " (searched within the prior range 0.2-0.5, Anderson & van Wincoop "
+              "2003; identified only indirectly, by the hub target)",
               "additional friction of crossing a provincial boundary"),
     # --- knowledge ----------------------------------------------------------------------------
     ParamSpec("knowledge_depreciation", 0.012, "1/month", 0.0, 0.5, (0.004, 0.03),

@@ -90,8 +90,10 @@ def collaborations_frame(model: CoinnovationModel) -> pd.DataFrame:
     edges = (np.concatenate(model.collab_edges) if model.collab_edges
              else np.zeros((0, len(cols)), np.int64))
     ids = np.array(model.places.ids, dtype=object)
+    # explicit string columns: an empty table keeps the same Parquet schema as a full one
     return pd.DataFrame({"step": edges[:, 0], "firm": edges[:, 1], "partner": edges[:, 2],
-                         "firm_place": ids[edges[:, 3]], "partner_place": ids[edges[:, 4]]})
+                         "firm_place": pd.Series(ids[edges[:, 3]], dtype="str"),
+                         "partner_place": pd.Series(ids[edges[:, 4]], dtype="str")})
 
 
 def write_parquet(df: pd.DataFrame, path: Path, index: bool = False) -> None:
