@@ -224,3 +224,29 @@ def test_segment_arrays_equal_the_numpy_construction():
         if n:
             assert np.array_equal(prev, np.maximum.accumulate(np.where(ws > 0, pos, -1)))
             assert np.array_equal(nxt, np.minimum.accumulate(np.where(ws > 0, pos, n)[::-1])[::-1])
+
+
+_SIGNATURE_SCRIPT = """
+import sys
+from coinnovation_sim import kernels
+from coinnovation_sim.model import CoinnovationModel
+model = CoinnovationModel({"name": "sig", "extends": sys.argv[1], "steps": 14,
+                           "population": {"firms": 400, "institutes": 20}})
+names = [n for n in dir(kernels) if hasattr(getattr(kernels, n), "signatures")]
+before = {n: len(getattr(kernels, n).signatures) for n in names}
+model.run()
+after = {n: len(getattr(kernels, n).signatures) for n in names}
+print(sorted(n for n in names if after[n] != before[n]))
+"""
+
+
+@pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba not installed")
+def test_model_construction_compiles_every_kernel_signature_a_run_uses():
+    """No compilation inside a run (a fresh process): the run time must not include it."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SIGNATURE_SCRIPT,
+                           str(SCENARIOS / "all-mechanisms.yaml")],
+                          capture_output=True, text=True, env=cli_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

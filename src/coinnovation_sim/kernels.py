@@ -556,7 +556,9 @@ def warm_up() -> None:
                  place, np.ones(2) * 0.5)
     group_rows(place, rows, 1)
     group_weighted_rows(place, np.ones(2), rows, 1)
-    spillover_pass(rows.copy(), place, np.ones(2, np.bool_), np.ones(2), np.ones((1, 2)),
+    weight = np.ones(2)
+    weight.flags.writeable = False            # the model shares firm weights read-only in a step
+    spillover_pass(rows.copy(), place, np.ones(2, np.bool_), weight, np.ones((1, 2)),
                    np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,
                     0.5, 0.01, 1e-12)
