@@ -489,8 +489,9 @@ class Vouchers(Mechanism):
         inst = model.institutes
         inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
         inst_sampler = SegmentSampler(inst.place, inst_w, p)
-        firm_w = np.where(f.alive, model.firm_weight() * row_sums(f.knowledge), 0.0)
-        firm_sampler = SegmentSampler(f.unit_place, firm_w, p)
+        # voucher projects are services of institutes: no firm partner is ever drawn, so the
+        # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
+        firm_sampler = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
         nf = f.knowledge.shape[1]
         s = technology.Search(
             searcher=users, origin=f.unit_place[users], home=f.place[users], collab=np.zeros(n, bool),
