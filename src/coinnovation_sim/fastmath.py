@@ -1,16 +1,16 @@
-"""Exact, faster forms of a few numpy reductions used by the kernels.
+"""Exact, faster form of a numpy reduction used by the enclave and voucher valuations.
 
-``x.sum(axis=1)`` over a tall, narrow array (n rows of P = 8 or 16 values) runs numpy's
-pairwise summation once per row, so its cost is dominated by n small inner loops. Kernels that
-hold such data place-major (P rows of n values, the transpose) can add whole rows instead, in
-*exactly the order numpy uses within a row*, so the result is bit-for-bit that of
-``x.sum(axis=1)`` (results must not change with an optimisation). The order is numpy's
-``pairwise_sum``: fewer than 8 values are added left to right; 8 to 128 values go to eight
-partial sums ``r[j] = a[j] + a[j+8] + …``, combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``,
-then the remainder is added in order.
+``np.maximum(0, ref[None] - k[:, None]).sum(axis=2)`` (the knowledge gap of every firm to every
+place, summed over 8 fields) runs numpy's pairwise summation once per (firm, place) pair, so its
+cost is dominated by tiny inner loops. :func:`gap_sums` holds the gaps field-major and adds whole
+rows instead, in *exactly the order numpy uses within a row*, so the result is bit-for-bit that
+of the plain expression. The order is numpy's ``pairwise_sum``: fewer than 8 values are added
+left to right; 8 to 128 values go to eight partial sums ``r[j] = a[j] + a[j+8] + …``, combined as
+``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``, then the remainder is added in order.
 
 At import the formula is checked against numpy on random data for the widths used; if numpy
 ever sums differently, :func:`gap_sums` falls back to numpy itself (same result, slower).
+(The model's other hot loops are compiled kernels, :mod:`coinnovation_sim.kernels`.)
 """
 
 from __future__ import annotations
