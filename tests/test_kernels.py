@@ -232,11 +232,9 @@ from coinnovation_sim import kernels
 from coinnovation_sim.model import CoinnovationModel
 model = CoinnovationModel({"name": "sig", "extends": sys.argv[1], "steps": 14,
                            "population": {"firms": 400, "institutes": 20}})
-names = [n for n in dir(kernels) if hasattr(getattr(kernels, n), "signatures")]
-before = {n: len(getattr(kernels, n).signatures) for n in names}
+before = [len(k.signatures) for k in kernels.COMPILED]
 model.run()
-after = {n: len(getattr(kernels, n).signatures) for n in names}
-print(sorted(n for n in names if after[n] != before[n]))
+print(sorted(k.__name__ for k, n in zip(kernels.COMPILED, before) if len(k.signatures) != n))
 """
 
 

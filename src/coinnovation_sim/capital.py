@@ -3,7 +3,9 @@
 Capital is held by firms (liquid capital per real firm) and by one investable pool per place
 (banks, funds). Each month: firms book operating profit (revenue − wage bill − overhead; a recorded source,
 or sink when negative); repay a share of the investment they received to the places that made it
-(tracked as a place-by-place debt matrix); deposit capital above their target into the local pool;
+(tracked as a place-by-place debt matrix); deposit capital above their target ``K* = b · w ·
+max(T, T*)`` (``b`` = ``capital_buffer_months`` of the wage bill at the larger of their talent and
+target talent) into the local pool;
 and each place's investors place a share of their pool with profitable firms that need capital, choosing
 destination places by need × expected return × friction ``φ`` (information frictions across
 distance and borders). Investment, repayment, savings and founding capital are recorded flows.
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .production import quality, revenue, target_capital, target_talent, wage
+from .firm_passes import capital_pass, investment_pass
+from .production import quality, target_talent, wage
 from .sampling import normalise_rows, ration
 
 if TYPE_CHECKING:
@@ -25,33 +28,41 @@ if TYPE_CHECKING:
 MAX_EXPONENT = 50.0
 
 
-def operations(model: CoinnovationModel, q: np.ndarray | None = None,
-               pay: np.ndarray | None = None) -> np.ndarray:
-    """Book one month of operating profit; return each firm's profit margin.
+def firm_pass(model: CoinnovationModel
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Operating profit, repayment and savings of every firm; return what investors need to know.
 
-    ``q`` and ``pay`` are the firms' :func:`~.production.quality` and
-    :func:`~.production.wage`, when the caller has them.
+    Books the operating profit (source or sink), the repayments to the investing places and the
+    savings into the local pools (see the module docstring; one compiled pass over the firms,
+    :func:`firm_passes.capital_pass`). Quality, wage and target talent are fixed in this stage.
+
+    Returns
+    -------
+    need : numpy.ndarray
+        Capital a live firm with a positive margin lacks below its target, 万元 per real firm.
+    margin : numpy.ndarray
+        Profit over cost of the month per firm.
+    need_p, weighted_margin : numpy.ndarray
+        ``Σ w·need`` and ``Σ w·need·margin`` by home place (P,).
     """
-    f = model.firms
-    w = model.firm_weight()
-    rev = revenue(model, q)
-    wages = (wage(model) if pay is None else pay) * f.talent
-    cost = np.where(f.alive, wages + f.overhead, 0.0)
-    profit = rev - cost
-    f.capital = f.capital + profit
-    model.book.account_by("operations", f.place, w * profit)
-    return np.divide(profit, cost, out=np.zeros(f.n), where=cost > 0)
-
-
-def repayment(model: CoinnovationModel) -> None:
-    """Firms repay a share of outstanding investment to the investing places."""
     f, prm = model.firms, model.prm
-    w = model.firm_weight()
+    q, pay = quality(model), wage(model)
+    output = f.productivity * np.power(np.maximum(f.talent, 0.0), prm["talent_elasticity"]) * q
+    tstar = target_talent(model, q, pay)
+    f.capital, f.debt, need, margin, sums = capital_pass(
+        f.alive, f.place, model.firm_weight(), f.talent, f.overhead, f.capital, f.debt, pay,
+        output, tstar, float(prm["repayment_rate"]), float(prm["capital_buffer_months"]),
+        float(prm["savings_rate"]), model.n_places)
+    model.book.account("operations", sums[0])
+    repay(model, sums[1])
+    model.capital_pool += sums[2]
+    model.book.add_matrix("savings", np.diag(sums[2]))
+    return need, margin, sums[3], sums[4]
+
+
+def repay(model: CoinnovationModel, paid_by: np.ndarray) -> None:
+    """Pass the repayments of each place's firms (``paid_by``) to the places that invested."""
     p = model.n_places
-    pay = np.where(f.alive, np.minimum(prm["repayment_rate"] * f.debt, np.maximum(f.capital, 0.0)), 0.0)
-    f.debt = f.debt - pay
-    f.capital = f.capital - pay
-    paid_by = np.bincount(f.place, weights=w * pay, minlength=p)
     owed = model.debt_matrix.sum(axis=0)
     share = np.divide(model.debt_matrix, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
     mat = share * paid_by[None, :]
@@ -60,36 +71,22 @@ def repayment(model: CoinnovationModel) -> None:
     model.book.add_matrix("repayment", mat.T)
 
 
-def savings(model: CoinnovationModel, kstar: np.ndarray) -> None:
-    """Firms deposit a share of capital above their target into the local pool."""
-    f = model.firms
-    w = model.firm_weight()
-    dep = np.where(f.alive, model.prm["savings_rate"] * np.maximum(0.0, f.capital - kstar), 0.0)
-    f.capital = f.capital - dep
-    per_place = np.bincount(f.place, weights=w * dep, minlength=model.n_places)
-    model.capital_pool += per_place
-    model.book.add_matrix("savings", np.diag(per_place))
+def investment(model: CoinnovationModel, need: np.ndarray, need_p: np.ndarray,
+               weighted_margin: np.ndarray) -> None:
+    """Each place's investors place a share of their pool with firms in need, across places.
 
-
-def investment(model: CoinnovationModel, kstar: np.ndarray, margin: np.ndarray) -> None:
-    """Each place's investors place a share of their pool with firms in need, across places."""
+    ``need_p`` and ``weighted_margin`` are ``Σ w·need`` and ``Σ w·need·margin`` by place.
+    """
     f, prm = model.firms, model.prm
-    w = model.firm_weight()
     p = model.n_places
-    viable = f.alive & (margin > 0)
-    need = np.where(viable, np.maximum(0.0, kstar - f.capital), 0.0)
-    need_p = np.bincount(f.place, weights=w * need, minlength=p)
-    ret_p = np.divide(np.bincount(f.place, weights=w * need * margin, minlength=p), need_p,
-                      out=np.zeros(p), where=need_p > 0)
+    ret_p = np.divide(weighted_margin, need_p, out=np.zeros(p), where=need_p > 0)
     expo = np.clip(prm["return_elasticity"] * ret_p, -MAX_EXPONENT, MAX_EXPONENT)
     attract = np.where(need_p > 0, need_p * np.exp(expo), 0.0)
     supply = prm["investment_rate"] * model.capital_pool
     offer = supply[:, None] * normalise_rows(model.phi["capital"] * attract[None, :])
     placed = ration(offer, need_p)
     fill = np.divide(placed.sum(axis=0), need_p, out=np.zeros(p), where=need_p > 0)
-    got = need * fill[f.place]
-    f.capital = f.capital + got
-    f.debt = f.debt + got
+    f.capital, f.debt = investment_pass(f.capital, f.debt, need, fill, f.place)
     model.debt_matrix += placed
     model.capital_pool -= placed.sum(axis=1)
     model.book.add_matrix("investment", placed)
@@ -99,9 +96,5 @@ def investment(model: CoinnovationModel, kstar: np.ndarray, margin: np.ndarray) 
 
 def step(model: CoinnovationModel) -> None:
     """One month of capital dynamics (deterministic given the state)."""
-    q, pay = quality(model), wage(model)     # knowledge and units do not change in this stage
-    margin = operations(model, q, pay)
-    repayment(model)
-    kstar = target_capital(model, target_talent(model, q, pay), pay)
-    savings(model, kstar)
-    investment(model, kstar, margin)
+    need, _, need_p, weighted_margin = firm_pass(model)
+    investment(model, need, need_p, weighted_margin)

@@ -37,6 +37,12 @@ except ImportError:  # pragma: no cover - exercised only on machines without num
     HAVE_NUMBA = False
 
 
+#: Every compiled kernel (numba dispatchers), for checks that a run compiles nothing new.
+COMPILED: list[Any] = []
+#: Warm-up functions of kernel modules other than this one (see :func:`register_warm_up`).
+_WARM_UPS: list[Callable[[], None]] = []
+
+
 def jit(func: Callable[..., Any]) -> Callable[..., Any]:
     """Compile ``func`` with numba (no fastmath, cached) when numba is installed.
 
@@ -49,9 +55,17 @@ def jit(func: Callable[..., Any]) -> Callable[..., Any]:
         return func
     options = {"nogil": True, "fastmath": False, "error_model": "numpy"}
     try:
-        return numba.njit(cache=True, **options)(func)
+        compiled = numba.njit(cache=True, **options)(func)
     except RuntimeError:  # pragma: no cover - no writable cache location (read-only install)
-        return numba.njit(cache=False, **options)(func)
+        compiled = numba.njit(cache=False, **options)(func)
+    COMPILED.append(compiled)
+    return compiled
+
+
+def register_warm_up(func: Callable[[], None]) -> Callable[[], None]:
+    """Have :func:`warm_up` also run ``func``, the warm-up of another kernel module."""
+    _WARM_UPS.append(func)
+    return func
 
 
 @jit
@@ -562,3 +576,5 @@ def warm_up() -> None:
                    np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,
                     0.5, 0.01, 1e-12)
+    for other in _WARM_UPS:
+        other()

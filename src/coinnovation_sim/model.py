@@ -236,17 +236,31 @@ class CoinnovationModel(mesa.Model):
             firm operates at home (no re-attribution needed).
         """
         f = self.firms
-        away = f.unit_place != f.place
-        if not away.any():
+        if not self.any_away():
             return None
         p = self.n_places
         mat = np.bincount(f.unit_place * p + f.place, weights=amount, minlength=p * p).reshape(p, p)
         if home_part is not None:
             mat += np.diag(np.bincount(f.place, weights=home_part, minlength=p))
+        return self.home_share_matrix(mat)
+
+    @staticmethod
+    def home_share_matrix(mat: np.ndarray) -> np.ndarray:
+        """Row-normalise amounts by unit place (rows) and home place (columns) into ``S``.
+
+        See :meth:`home_shares`; a unit place that received nothing keeps its own amounts
+        (identity row).
+        """
+        p = mat.shape[0]
         tot = mat.sum(axis=1, keepdims=True)
         share = np.divide(mat, tot, out=np.zeros((p, p)), where=tot > 0)
         share[tot[:, 0] <= 0] = np.eye(p)[tot[:, 0] <= 0]
         return share
+
+    def any_away(self) -> bool:
+        """Whether some firm slot operates a unit away from its home place (enclave parks)."""
+        f = self.firms
+        return bool((f.unit_place != f.place).any())
 
     def talent_stock(self) -> float:
         """Talent in firms and job-seeker pools, persons (institutes' researchers excluded)."""

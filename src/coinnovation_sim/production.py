@@ -1,4 +1,4 @@
-"""Firm output: productivity shocks, revenue, target talent and target capital.
+"""Firm output: productivity shocks, revenue and target talent.
 
 Revenue per real firm and month (万元): ``R = a · T^θ · q`` with talent ``T`` and knowledge
 quality ``q = (1 + κ / κ_ref)^γ`` (κ the firm's total knowledge, κ_ref the initial regional mean).
@@ -84,14 +84,6 @@ def target_talent_of(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
     w = unit_wage(model, slots, f.unit_place[slots], f.unit_share[slots])
     t = np.power(theta * f.productivity[slots] * q / w, 1.0 / (1.0 - theta))
     return np.where(f.alive[slots], t, 0.0)
-
-
-def target_capital(model: CoinnovationModel, tstar: np.ndarray,
-                   w: np.ndarray | None = None) -> np.ndarray:
-    """Capital a firm wants to hold: ``buffer_months`` of the wage bill at ``max(T, T*)``."""
-    f = model.firms
-    w = wage(model) if w is None else w
-    return model.prm["capital_buffer_months"] * w * np.maximum(f.talent, tstar)
 
 
 def calibrate_productivity(model: CoinnovationModel) -> np.ndarray:

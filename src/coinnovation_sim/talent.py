@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .firm_passes import hire_pass, separation_pass, vacancy_pass
 from .kernels import split_by_location
 from .production import target_talent
 from .sampling import normalise_rows, ration
@@ -39,22 +40,21 @@ def by_location(model: CoinnovationModel, amount: np.ndarray) -> np.ndarray:
 
 
 def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator) -> None:
-    """Quits and lay-offs into the local pool; retirement out of firms and pools; graduation."""
+    """Quits and lay-offs into the local pool; retirement out of firms and pools; graduation.
+
+    The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`).
+    """
     f, prm, book = model.firms, model.prm, model.book
-    w = model.firm_weight()
     noise = rng.gamma(4.0, 0.25, f.n)
-    quits = f.talent * np.minimum(1.0, prm["quit_rate"] * noise)
-    layoffs = prm["hiring_speed"] * np.maximum(0.0, f.talent - 1.05 * tstar)
-    retire = f.talent * prm["retirement_rate"]
-    leave = np.where(f.alive, np.minimum(f.talent, quits + layoffs + retire), 0.0)
-    retire = np.where(f.alive, np.minimum(retire, leave), 0.0)
-    f.talent = f.talent - leave
+    f.talent, to_pool, retired = separation_pass(
+        f.talent, tstar, noise, f.alive, model.firm_weight(), f.unit_place, f.place, f.unit_share,
+        model.any_away(), float(prm["quit_rate"]), float(prm["hiring_speed"]),
+        float(prm["retirement_rate"]), model.n_places)
     p = model.n_places
-    model.talent_pool += by_location(model, w * (leave - retire))
+    model.talent_pool += to_pool
     pool_retire = model.talent_pool * prm["retirement_rate"]
     model.talent_pool -= pool_retire
-    book.account("retirement",
-                 -(by_location(model, w * retire) + pool_retire))
+    book.account("retirement", -(retired + pool_retire))
     inst = model.institutes
     grads = prm["graduation_rate"] * inst.researchers * model.inst_weight()
     grads_p = np.bincount(inst.place, weights=grads, minlength=p)
@@ -63,28 +63,28 @@ def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Gene
 
 
 def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
-    """Match the places' job seekers to firms' vacancies (place-level, rationed)."""
+    """Match the places' job seekers to firms' vacancies (place-level, rationed).
+
+    The per-firm parts are compiled passes (:func:`firm_passes.vacancy_pass`,
+    :func:`firm_passes.hire_pass`).
+    """
     f, prm, book = model.firms, model.prm, model.book
     w = model.firm_weight()
-    p = model.n_places
-    vac = prm["hiring_speed"] * np.maximum(0.0, tstar - f.talent)
-    vac = np.where(f.alive & (f.capital > 0), vac, 0.0)
-    vac_p = by_location(model, w * vac)
+    split = model.any_away()
+    vac, vac_p = vacancy_pass(f.talent, tstar, f.alive, f.capital, w, f.unit_place, f.place,
+                              f.unit_share, split, float(prm["hiring_speed"]), model.n_places)
     seekers = prm["search_intensity"] * model.talent_pool
     attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
                        * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
     apply = seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])
     hires = ration(apply, vac_p)
-    fill = np.divide(hires.sum(axis=0), vac_p, out=np.zeros(p), where=vac_p > 0)
-    away = f.unit_place != f.place
-    unit = np.where(away, f.unit_share, 1.0)
-    hired_unit = vac * unit * fill[f.unit_place]
-    hired_home = vac * (1.0 - unit) * fill[f.place]
-    f.talent = f.talent + hired_unit + hired_home
+    fill = np.divide(hires.sum(axis=0), vac_p, out=np.zeros(model.n_places), where=vac_p > 0)
+    f.talent, home_mat = hire_pass(f.talent, vac, fill, w, f.unit_place, f.place, f.unit_share,
+                                   split, model.n_places)
     model.talent_pool -= hires.sum(axis=1)
     free = ration(seekers[:, None] * normalise_rows(model.phi_free * attract[None, :]), vac_p)
-    home = model.home_shares(w * hired_unit, w * hired_home)
-    if home is not None:
+    if split:
+        home = model.home_share_matrix(home_mat)
         hires, free = hires @ home, free @ home
     book.add_matrix("hire", hires)
     book.expect_free("hire", free)

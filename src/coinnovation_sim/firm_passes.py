@@ -1,0 +1,275 @@
+"""Compiled per-firm passes of the talent and capital stages.
+
+Each stage of the talent and capital dynamics is a chain of elementwise updates of the firm arrays
+followed by sums by place. Written as numpy operations the chain is about thirty passes over the
+population, each allocating a temporary; here each part of a stage is one loop over the firms that
+computes the same expressions, in the same order, with the same operands, and adds the per-place
+sums in firm order as ``numpy.bincount`` adds them. Results are therefore bit-for-bit those of the
+numpy formulas they replace (``tests/test_firm_passes.py`` checks this against the formulas).
+
+Powers stay in numpy (:func:`numpy.power` is vectorised and several times faster than the C
+library's scalar ``pow``, and differs from it in the last bit); the passes receive them as arrays.
+``np.minimum``/``np.maximum`` of two ordered numbers are written as comparisons; no argument here
+can be NaN.
+
+All passes return new arrays rather than updating the firm arrays in place, as the numpy code
+they replace did, so no other reference to a firm array sees a half-updated state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import jit, register_warm_up
+
+
+@jit
+def _location_total(at_unit: np.ndarray, at_home: np.ndarray, split: bool) -> np.ndarray:
+    """Sums by work location from their unit and home parts (see :func:`talent.by_location`).
+
+    With ``split`` (some firm operates away from home) a firm's amount counts ``unit_share`` at
+    its unit place and the rest at home, each part summed in firm order and the home part added
+    at the end, as :func:`kernels.split_by_location` does; otherwise all of it counts at the unit
+    place, as ``numpy.bincount(unit_place, amount)`` counts it.
+    """
+    if split:
+        for p in range(at_unit.shape[0]):
+            at_unit[p] += at_home[p]
+    return at_unit
+
+
+@jit
+def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, alive: np.ndarray,
+                    weight: np.ndarray, unit_place: np.ndarray, home: np.ndarray,
+                    unit_share: np.ndarray, split: bool, quit_rate: float, hiring_speed: float,
+                    retirement_rate: float, n_places: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quits, lay-offs and retirement of every firm (:func:`talent.separations`).
+
+    Per firm: ``quits = T min(1, quit_rate · noise)``, ``layoffs = hiring_speed ·
+    max(0, T − 1.05 T*)``, ``retire = T · retirement_rate``; a live firm loses
+    ``leave = min(T, quits + layoffs + retire)`` of which ``min(retire, leave)`` retires.
+
+    Returns
+    -------
+    talent : numpy.ndarray
+        ``T − leave`` per firm.
+    to_pool : numpy.ndarray
+        ``Σ weight · (leave − retired)`` by work location (P,): who joins the local pools.
+    retired : numpy.ndarray
+        ``Σ weight · retired`` by work location (P,).
+    """
+    n = talent.shape[0]
+    out = np.empty(n)
+    pool_unit = np.zeros(n_places)
+    pool_home = np.zeros(n_places)
+    ret_unit = np.zeros(n_places)
+    ret_home = np.zeros(n_places)
+    for i in range(n):
+        t = talent[i]
+        x = quit_rate * noise[i]
+        quits = t * (x if x < 1.0 else 1.0)
+        gap = t - 1.05 * tstar[i]
+        layoffs = hiring_speed * (gap if gap > 0.0 else 0.0)
+        retire = t * retirement_rate
+        if alive[i]:
+            total = quits + layoffs + retire
+            leave = total if total < t else t
+            retire = leave if leave < retire else retire
+        else:
+            leave = 0.0
+            retire = 0.0
+        out[i] = t - leave
+        w = weight[i]
+        a = unit_place[i]
+        joining = w * (leave - retire)
+        retiring = w * retire
+        if split:
+            h = home[i]
+            u = unit_share[i] if a != h else 1.0
+            pool_unit[a] += joining * u
+            pool_home[h] += joining * (1.0 - u)
+            ret_unit[a] += retiring * u
+            ret_home[h] += retiring * (1.0 - u)
+        else:
+            pool_unit[a] += joining
+            ret_unit[a] += retiring
+    return (out, _location_total(pool_unit, pool_home, split),
+            _location_total(ret_unit, ret_home, split))
+
+
+@jit
+def vacancy_pass(talent: np.ndarray, tstar: np.ndarray, alive: np.ndarray, capital: np.ndarray,
+                 weight: np.ndarray, unit_place: np.ndarray, home: np.ndarray,
+                 unit_share: np.ndarray, split: bool, hiring_speed: float, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Vacancies of every firm and their sum by work location (:func:`talent.hiring`).
+
+    ``vac = hiring_speed · max(0, T* − T)`` for live firms with positive capital, else 0.
+
+    Returns
+    -------
+    vac : numpy.ndarray
+        Vacancies per real firm (n,).
+    vac_p : numpy.ndarray
+        ``Σ weight · vac`` by work location (P,).
+    """
+    n = talent.shape[0]
+    vac = np.empty(n)
+    at_unit = np.zeros(n_places)
+    at_home = np.zeros(n_places)
+    for i in range(n):
+        gap = tstar[i] - talent[i]
+        v = hiring_speed * (gap if gap > 0.0 else 0.0)
+        if not (alive[i] and capital[i] > 0.0):
+            v = 0.0
+        vac[i] = v
+        a = unit_place[i]
+        amount = weight[i] * v
+        if split:
+            h = home[i]
+            u = unit_share[i] if a != h else 1.0
+            at_unit[a] += amount * u
+            at_home[h] += amount * (1.0 - u)
+        else:
+            at_unit[a] += amount
+    return vac, _location_total(at_unit, at_home, split)
+
+
+@jit
+def hire_pass(talent: np.ndarray, vac: np.ndarray, fill: np.ndarray, weight: np.ndarray,
+              unit_place: np.ndarray, home: np.ndarray, unit_share: np.ndarray, split: bool,
+              n_places: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fill every firm's vacancies at its places' fill rates (:func:`talent.hiring`).
+
+    A firm's unit share of the vacancies is filled at its unit place's rate, the rest at home
+    (all at the unit place for a firm at home).
+
+    Returns
+    -------
+    talent : numpy.ndarray
+        Talent after hiring (n,).
+    home_mat : numpy.ndarray
+        With ``split``, the input of :meth:`CoinnovationModel.home_share_matrix`: weighted hires
+        by unit place (rows) and home place (columns), plus the home-staff hires on the diagonal
+        (P, P); zeros otherwise.
+    """
+    n = talent.shape[0]
+    out = np.empty(n)
+    mat = np.zeros((n_places, n_places))
+    diag = np.zeros(n_places)
+    for i in range(n):
+        a = unit_place[i]
+        h = home[i]
+        u = unit_share[i] if a != h else 1.0
+        hired_unit = vac[i] * u * fill[a]
+        hired_home = vac[i] * (1.0 - u) * fill[h]
+        out[i] = talent[i] + hired_unit + hired_home
+        if split:
+            mat[a, h] += weight[i] * hired_unit
+            diag[h] += weight[i] * hired_home
+    if split:
+        for h in range(n_places):
+            mat[h, h] += diag[h]
+    return out, mat
+
+
+@jit
+def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talent: np.ndarray,
+                 overhead: np.ndarray, capital: np.ndarray, debt: np.ndarray, pay: np.ndarray,
+                 output: np.ndarray, tstar: np.ndarray, repayment_rate: float,
+                 buffer_months: float, savings_rate: float, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Operating profit, repayment, savings and capital need of every firm (:mod:`capital`).
+
+    Per firm, in this order: revenue ``R`` (``output``, zero for dead slots), cost ``pay · T +
+    overhead`` (live firms), profit ``R − cost`` added to capital and margin ``profit / cost``;
+    repayment ``min(repayment_rate · debt, max(capital, 0))``; the capital target ``K* =
+    buffer_months · pay · max(T, T*)``; savings ``savings_rate · max(0, capital − K*)``; and the
+    need ``max(0, K* − capital)`` of a live firm with a positive margin.
+
+    Parameters
+    ----------
+    output : numpy.ndarray
+        ``productivity · max(T, 0)^θ · q`` per firm (the revenue of a live firm).
+    tstar : numpy.ndarray
+        Target talent per firm (used for live firms only).
+
+    Returns
+    -------
+    capital, debt : numpy.ndarray
+        After operations, repayment and savings (n,).
+    need, margin : numpy.ndarray
+        Capital need and profit margin per real firm (n,).
+    sums : numpy.ndarray
+        By home place (5, P): ``Σ w·profit``, ``Σ w·repaid``, ``Σ w·saved``, ``Σ w·need`` and
+        ``Σ (w·need)·margin``.
+    """
+    n = talent.shape[0]
+    cap = np.empty(n)
+    owe = np.empty(n)
+    need = np.empty(n)
+    margin = np.empty(n)
+    sums = np.zeros((5, n_places))
+    for i in range(n):
+        live = alive[i]
+        h = place[i]
+        w = weight[i]
+        t = talent[i]
+        rev = output[i] if live else 0.0
+        cost = pay[i] * t + overhead[i] if live else 0.0
+        profit = rev - cost
+        c = capital[i] + profit
+        sums[0, h] += w * profit
+        m = profit / cost if cost > 0.0 else 0.0
+        margin[i] = m
+        due = repayment_rate * debt[i]
+        held = c if c > 0.0 else 0.0
+        back = (due if due < held else held) if live else 0.0
+        owe[i] = debt[i] - back
+        c = c - back
+        sums[1, h] += w * back
+        ts = tstar[i] if live else 0.0
+        kstar = buffer_months * pay[i] * (t if t > ts else ts)
+        excess = c - kstar
+        dep = savings_rate * (excess if excess > 0.0 else 0.0) if live else 0.0
+        c = c - dep
+        sums[2, h] += w * dep
+        short = kstar - c
+        nd = (short if short > 0.0 else 0.0) if live and m > 0.0 else 0.0
+        need[i] = nd
+        sums[3, h] += w * nd
+        sums[4, h] += w * nd * m
+        cap[i] = c
+    return cap, owe, need, margin, sums
+
+
+@jit
+def investment_pass(capital: np.ndarray, debt: np.ndarray, need: np.ndarray, fill: np.ndarray,
+                    place: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Add each firm's investment ``need · fill[home]`` to its capital and its debt."""
+    n = capital.shape[0]
+    cap = np.empty(n)
+    owe = np.empty(n)
+    for i in range(n):
+        got = need[i] * fill[place[i]]
+        cap[i] = capital[i] + got
+        owe[i] = debt[i] + got
+    return cap, owe
+
+
+@register_warm_up
+def warm_up() -> None:
+    """Load (or compile) the passes with the argument types of a run (see :func:`kernels.warm_up`)."""
+    place = np.zeros(2, np.int64)
+    ones = np.ones(2)
+    alive = np.ones(2, np.bool_)
+    weight = np.ones(2)
+    weight.flags.writeable = False            # the model shares firm weights read-only in a step
+    for split in (False, True):
+        separation_pass(ones, ones, ones, alive, weight, place, place, ones, split, 0.1, 0.1, 0.1, 1)
+        vac, _ = vacancy_pass(ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 1)
+        hire_pass(ones, vac, ones, weight, place, place, ones, split, 1)
+    cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
+                                        ones, 0.1, 1.0, 0.1, 1)
+    investment_pass(cap, owe, need, ones, place)

@@ -1,0 +1,130 @@
+"""The compiled talent and capital passes equal the numpy formulas they replace, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coinnovation_sim import firm_passes
+from coinnovation_sim.kernels import split_by_location
+
+P = 5
+
+
+def population(seed: int, n: int, split: bool) -> dict[str, np.ndarray]:
+    """Random firm arrays with dead slots, zero and negative capital, units away if ``split``."""
+    rng = np.random.default_rng(seed)
+    place = rng.integers(0, P, n)
+    unit_place = np.where(rng.random(n) < 0.3, rng.integers(0, P, n), place) if split else place
+    return {
+        "alive": rng.random(n) < 0.85,
+        "place": place,
+        "unit_place": unit_place,
+        "unit_share": np.where(unit_place != place, rng.uniform(0.1, 0.9, n), 1.0),
+        "weight": rng.uniform(1.0, 4.0, n),
+        "talent": rng.gamma(2.0, 5.0, n) * (rng.random(n) < 0.95),
+        "tstar": rng.gamma(2.0, 5.0, n),
+        "capital": rng.normal(50.0, 60.0, n),
+        "debt": rng.gamma(1.0, 20.0, n) * (rng.random(n) < 0.7),
+        "overhead": rng.gamma(2.0, 3.0, n),
+        "pay": rng.uniform(1.0, 2.5, n),
+        "output": rng.gamma(2.0, 20.0, n),
+    }
+
+
+def by_location(x: dict[str, np.ndarray], amount: np.ndarray, split: bool) -> np.ndarray:
+    """:func:`talent.by_location` on the arrays of :func:`population`."""
+    if not split:
+        return np.bincount(x["unit_place"], weights=amount, minlength=P)
+    return split_by_location(x["unit_place"], x["place"], x["unit_share"], amount, P)
+
+
+CASES = [(seed, n, split) for seed in (1, 2) for n in (0, 1, 500) for split in (False, True)]
+
+
+@pytest.mark.parametrize("seed,n,split", CASES)
+def test_separation_pass_equals_numpy(seed, n, split):
+    x = population(seed, n, split)
+    noise = np.random.default_rng(seed + 9).gamma(4.0, 0.25, n)
+    quit_rate, speed, retirement = 0.3, 0.4, 0.01
+    t = x["talent"]
+    quits = t * np.minimum(1.0, quit_rate * noise)
+    layoffs = speed * np.maximum(0.0, t - 1.05 * x["tstar"])
+    retire = t * retirement
+    leave = np.where(x["alive"], np.minimum(t, quits + layoffs + retire), 0.0)
+    retire = np.where(x["alive"], np.minimum(retire, leave), 0.0)
+    w = x["weight"]
+    out, to_pool, retired = firm_passes.separation_pass(
+        t, x["tstar"], noise, x["alive"], w, x["unit_place"], x["place"], x["unit_share"], split,
+        quit_rate, speed, retirement, P)
+    assert np.array_equal(out, t - leave)
+    assert np.array_equal(to_pool, by_location(x, w * (leave - retire), split))
+    assert np.array_equal(retired, by_location(x, w * retire, split))
+
+
+@pytest.mark.parametrize("seed,n,split", CASES)
+def test_vacancy_and_hire_passes_equal_numpy(seed, n, split):
+    x = population(seed, n, split)
+    speed = 0.4
+    t, w = x["talent"], x["weight"]
+    vac = speed * np.maximum(0.0, x["tstar"] - t)
+    vac = np.where(x["alive"] & (x["capital"] > 0), vac, 0.0)
+    got_vac, vac_p = firm_passes.vacancy_pass(t, x["tstar"], x["alive"], x["capital"], w,
+                                              x["unit_place"], x["place"], x["unit_share"],
+                                              split, speed, P)
+    assert np.array_equal(got_vac, vac)
+    assert np.array_equal(vac_p, by_location(x, w * vac, split))
+
+    fill = np.random.default_rng(seed).uniform(0.0, 1.0, P)
+    away = x["unit_place"] != x["place"]
+    unit = np.where(away, x["unit_share"], 1.0)
+    hired_unit = vac * unit * fill[x["unit_place"]]
+    hired_home = vac * (1.0 - unit) * fill[x["place"]]
+    out, mat = firm_passes.hire_pass(t, vac, fill, w, x["unit_place"], x["place"],
+                                     x["unit_share"], split, P)
+    assert np.array_equal(out, t + hired_unit + hired_home)
+    if split:
+        expect = np.bincount(x["unit_place"] * P + x["place"], weights=w * hired_unit,
+                             minlength=P * P).reshape(P, P)
+        expect += np.diag(np.bincount(x["place"], weights=w * hired_home, minlength=P))
+        assert np.array_equal(mat, expect)
+    else:
+        assert not mat.any()
+
+
+@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2, 3) for n in (0, 1, 500)])
+def test_capital_passes_equal_numpy(seed, n):
+    x = population(seed, n, False)
+    alive, place, w, t = x["alive"], x["place"], x["weight"], x["talent"]
+    repayment_rate, buffer, savings_rate = 0.02, 3.0, 0.1
+    # operations
+    rev = np.where(alive, x["output"], 0.0)
+    cost = np.where(alive, x["pay"] * t + x["overhead"], 0.0)
+    profit = rev - cost
+    capital = x["capital"] + profit
+    margin = np.divide(profit, cost, out=np.zeros(n), where=cost > 0)
+    # repayment
+    pay = np.where(alive, np.minimum(repayment_rate * x["debt"], np.maximum(capital, 0.0)), 0.0)
+    debt = x["debt"] - pay
+    capital = capital - pay
+    # savings
+    kstar = buffer * x["pay"] * np.maximum(t, np.where(alive, x["tstar"], 0.0))
+    dep = np.where(alive, savings_rate * np.maximum(0.0, capital - kstar), 0.0)
+    capital = capital - dep
+    # need
+    need = np.where(alive & (margin > 0), np.maximum(0.0, kstar - capital), 0.0)
+
+    cap, owe, got_need, got_margin, sums = firm_passes.capital_pass(
+        alive, place, w, t, x["overhead"], x["capital"], x["debt"], x["pay"], x["output"],
+        x["tstar"], repayment_rate, buffer, savings_rate, P)
+    assert np.array_equal(cap, capital)
+    assert np.array_equal(owe, debt)
+    assert np.array_equal(got_need, need)
+    assert np.array_equal(got_margin, margin)
+    for row, amount in enumerate((w * profit, w * pay, w * dep, w * need, w * need * margin)):
+        assert np.array_equal(sums[row], np.bincount(place, weights=amount, minlength=P))
+
+    fill = np.random.default_rng(seed).uniform(0.0, 1.0, P)
+    cap2, owe2 = firm_passes.investment_pass(cap, owe, need, fill, place)
+    assert np.array_equal(cap2, cap + need * fill[place])
+    assert np.array_equal(owe2, owe + need * fill[place])
