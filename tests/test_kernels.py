@@ -248,3 +248,12 @@ def test_model_construction_compiles_every_kernel_signature_a_run_uses():
                           capture_output=True, text=True, env=cli_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_place_order_is_the_stable_argsort():
+    rng = np.random.default_rng(21)
+    for n, p in ((0, 3), (1, 1), (50, 4), (5000, 16)):
+        place = rng.integers(0, p, n)
+        order, counts = kernels.place_order(place, p)
+        assert np.array_equal(order, np.argsort(place, kind="stable"))
+        assert np.array_equal(counts, np.bincount(place, minlength=p))

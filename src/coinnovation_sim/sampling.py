@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import draw_rows, segment_arrays, segment_draw
+from .kernels import draw_rows, place_order, segment_arrays, segment_draw
 
 
 def normalise_rows(mat: np.ndarray) -> np.ndarray:
@@ -58,28 +58,6 @@ def draw_from_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
                      np.ascontiguousarray(u, dtype=np.float64))
 
 
-#: Sort orders of recent place arrays (they rarely change from one month to the next).
-_ORDER_CACHE: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
-_ORDER_KEEP = 4
-
-
-def _place_order(place: np.ndarray, n_places: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stable sort order of ``place`` and the count per place (cached while ``place`` is unchanged).
-
-    The arrays returned are shared and read-only.
-    """
-    for key, p, order, counts in _ORDER_CACHE:
-        if p == n_places and key.shape == place.shape and np.array_equal(key, place):
-            return order, counts
-    order = np.argsort(place, kind="stable")
-    counts = np.bincount(place, minlength=n_places)
-    order.flags.writeable = False
-    counts.flags.writeable = False
-    _ORDER_CACHE.insert(0, (np.array(place, copy=True), n_places, order, counts))
-    del _ORDER_CACHE[_ORDER_KEEP:]
-    return order, counts
-
-
 class SegmentSampler:
     """Draw entities within a place, with probability proportional to a weight.
 
@@ -94,7 +72,7 @@ class SegmentSampler:
     """
 
     def __init__(self, place: np.ndarray, weight: np.ndarray, n_places: int) -> None:
-        self.order, counts = _place_order(place, n_places)
+        self.order, counts = place_order(np.ascontiguousarray(place, dtype=np.int64), n_places)
         # cumulative weights in place order; nearest positive-weight position at or before / at
         # or after each position (for draws that rounding lands on a zero-weight entity)
         self.cum, self.prev, self.next = segment_arrays(
