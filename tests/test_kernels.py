@@ -257,3 +257,17 @@ def test_place_order_is_the_stable_argsort():
         order, counts = kernels.place_order(place, p)
         assert np.array_equal(order, np.argsort(place, kind="stable"))
         assert np.array_equal(counts, np.bincount(place, minlength=p))
+
+
+def test_place_knowledge_sums_equal_bincounts():
+    rng = np.random.default_rng(22)
+    for n in (0, 1, 3000):
+        place = rng.integers(0, 6, n)
+        alive = rng.random(n) < 0.8
+        weight = rng.uniform(1.0, 3.0, n)
+        k = rng.gamma(1.0, 1.0, (n, 8))
+        w = np.where(alive, weight, 0.0)
+        count, total = kernels.place_knowledge_sums(place, alive, weight, k, 6)
+        assert np.array_equal(count, np.bincount(place, weights=w, minlength=6))
+        assert np.array_equal(total, np.bincount(place, weights=w * kernels.row_sums(k),
+                                                 minlength=6))

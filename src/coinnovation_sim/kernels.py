@@ -161,6 +161,34 @@ def group_weighted_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarra
 
 
 @jit
+def place_knowledge_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                         k: np.ndarray, n_places: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real firms and their total knowledge per place, in firm order.
+
+    The sums ``bincount(place, where(alive, weight, 0))`` and ``bincount(place, where(alive,
+    weight, 0) · κ)`` (``κ_i = Σ_f k_if`` added left to right) in one pass; dead slots add
+    nothing.
+
+    Returns
+    -------
+    count, total : numpy.ndarray
+        Shape (n_places,) each.
+    """
+    n, nf = k.shape
+    count = np.zeros(n_places)
+    total = np.zeros(n_places)
+    for i in range(n):
+        if not alive[i]:
+            continue
+        kappa = 0.0
+        for f in range(nf):
+            kappa += k[i, f]
+        count[place[i]] += weight[i]
+        total[place[i]] += weight[i] * kappa
+    return count, total
+
+
+@jit
 def spillover_pass(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weight: np.ndarray,
                    pools: np.ndarray, psi: np.ndarray, rate: float, half: float,
                    value_per_unit: float, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -609,6 +637,7 @@ def warm_up() -> None:
     group_weighted_rows(place, np.ones(2), rows, 1)
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
+    place_knowledge_sums(place, np.ones(2, np.bool_), weight, rows, 1)
     spillover_pass(rows.copy(), place, np.ones(2, np.bool_), weight, np.ones((1, 2)),
                    np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,

@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 
 from .flows import FACTORS
-from .kernels import row_sums
+from .kernels import place_knowledge_sums
 from .places import LEVELS
 
 if TYPE_CHECKING:
@@ -71,30 +71,70 @@ def shares(model: CoinnovationModel, t: int, mask: np.ndarray | None = None
     dict
         Factor → ``(S, S_free)`` arrays over places.
     """
+    return shares_by_mask(model, t, [mask])[0]
+
+
+def shares_by_mask(model: CoinnovationModel, t: int, masks: list[np.ndarray | None]
+                   ) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """:func:`shares` for several masks at once (the same sums, stacked over the masks)."""
     book = model.book
     flows = book.flows[t]
     free = book.free[t]
-    ext_all, tot_all = _ends_stack(flows, mask)
     chosen = np.array([ch.chosen for ch in book.channels], bool)
     has_free = chosen & ~np.isnan(free).all(axis=(1, 2))
-    if has_free.any():
-        fe, ft = _ends_stack(np.nan_to_num(free[has_free]), mask)
-        free_part = ext_all.copy()
-        free_part[has_free] = np.divide(fe, ft, out=np.zeros_like(fe), where=ft > 0) * tot_all[has_free]
-    else:
-        free_part = ext_all
-    out = {}
-    for factor in FACTORS:
-        ext_obs = np.zeros(model.n_places)
-        ext_free = np.zeros(model.n_places)
-        tot = np.zeros(model.n_places)
-        for c in book.factor_channels(factor):   # added channel by channel, in order
-            ext_obs += ext_all[c]
-            tot += tot_all[c]
-            ext_free += free_part[c]
-        s_obs = np.clip(np.divide(ext_obs, tot, out=np.zeros_like(tot), where=tot > 0), 0.0, 1.0)
-        s_free = np.clip(np.divide(ext_free, tot, out=np.zeros_like(tot), where=tot > 0), 0.0, 1.0)
-        out[factor] = (s_obs, s_free)
+    free_now = np.nan_to_num(free[has_free]) if has_free.any() else None
+    groups = [book.factor_channels(factor) for factor in FACTORS]
+    ends_all = _ends_masks(flows, masks)
+    ends_free = _ends_masks(free_now, masks) if free_now is not None else None
+    ext, tot, ext_free = [], [], []
+    for m, (ext_all, tot_all) in enumerate(ends_all):
+        if ends_free is not None:
+            fe, ft = ends_free[m]
+            free_part = ext_all.copy()
+            free_part[has_free] = (np.divide(fe, ft, out=np.zeros_like(fe), where=ft > 0)
+                                   * tot_all[has_free])
+        else:
+            free_part = ext_all
+        for g in groups:                         # each factor's channels added in order
+            ext.append(_channel_sum(ext_all, g))
+            tot.append(_channel_sum(tot_all, g))
+            ext_free.append(_channel_sum(free_part, g))
+    tot_s = np.array(tot)
+    s_obs = _clip01(np.divide(np.array(ext), tot_s, out=np.zeros_like(tot_s), where=tot_s > 0))
+    s_free = _clip01(np.divide(np.array(ext_free), tot_s, out=np.zeros_like(tot_s),
+                               where=tot_s > 0))
+    nf = len(FACTORS)
+    return [{factor: (s_obs[m * nf + i], s_free[m * nf + i]) for i, factor in enumerate(FACTORS)}
+            for m in range(len(masks))]
+
+
+def _channel_sum(rows: np.ndarray, channels: list[int]) -> np.ndarray:
+    """Sum of the rows of some channels, added channel by channel in order."""
+    if not channels:
+        return np.zeros(rows.shape[1])
+    return rows[channels].sum(axis=0)
+
+
+def _clip01(x: np.ndarray) -> np.ndarray:
+    """``numpy.clip(x, 0, 1)`` (the same values; ``clip`` costs more on small arrays)."""
+    return np.minimum(np.maximum(x, 0.0), 1.0)
+
+
+def _ends_masks(mats: np.ndarray, masks: list[np.ndarray | None]
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_ends_stack` of a stack (C, P, P) for each mask; the masked ones computed at once."""
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(masks)
+    masked = [i for i, m in enumerate(masks) if m is not None]
+    diag = np.diagonal(mats, axis1=1, axis2=2)
+    total = mats.sum(axis=2) + mats.sum(axis=1) - diag
+    for i, m in enumerate(masks):
+        if m is None:
+            out[i] = (total - diag, total)
+    if masked:
+        stack = mats[None] * np.stack([masks[i] for i in masked])[:, None]
+        ext = stack.sum(axis=3) + stack.sum(axis=2)
+        for j, i in enumerate(masked):
+            out[i] = (ext[j], total)
     return out
 
 
@@ -215,9 +255,8 @@ def pagerank_networkx(comb: np.ndarray) -> np.ndarray:
 def place_knowledge(model: CoinnovationModel) -> tuple[np.ndarray, np.ndarray]:
     """Mean total knowledge per real firm and real firm count, per place."""
     f = model.firms
-    w = np.where(f.alive, model.firm_weight(), 0.0)
-    n = np.bincount(f.place, weights=w, minlength=model.n_places)
-    k = np.bincount(f.place, weights=w * row_sums(f.knowledge), minlength=model.n_places)
+    n, k = place_knowledge_sums(f.place, f.alive, model.firm_weight(), f.knowledge,
+                                model.n_places)
     return np.divide(k, n, out=np.zeros_like(k), where=n > 0), n
 
 
@@ -262,7 +301,9 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], list[tu
     fp = model.focus
     fid = model.places.ids[fp]
     ids = model.places.ids
-    sh = shares(model, t)
+    levels = ("cross-city", "cross-province")
+    sh, *sh_levels = shares_by_mask(
+        model, t, [None] + [model.places.level >= LEVELS.index(level) for level in levels])
     idx = np.mean([integration(*sh[f]) for f in FACTORS], axis=0)
     pr = pagerank(model, t)
     row: dict[str, float] = {f"{fid}_integration_index": float(idx[fp])}
@@ -270,9 +311,7 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], list[tu
         row[f"{fid}_cross_share_{f}"] = float(sh[f][0][fp])
     for f in FACTORS:
         row[f"{fid}_free_share_{f}"] = float(sh[f][1][fp])
-    for level in ("cross-city", "cross-province"):
-        mask = model.places.level >= LEVELS.index(level)
-        sh_l = shares(model, t, mask)
+    for level, sh_l in zip(levels, sh_levels, strict=True):
         row[f"{fid}_integration_index_{level.replace('-', '_')}"] = float(
             np.mean([integration(*sh_l[f])[fp] for f in FACTORS]))
     row[f"{fid}_pagerank"] = float(pr[fp])
