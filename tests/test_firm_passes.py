@@ -128,3 +128,24 @@ def test_capital_passes_equal_numpy(seed, n):
     cap2, owe2 = firm_passes.investment_pass(cap, owe, need, fill, place)
     assert np.array_equal(cap2, cap + need * fill[place])
     assert np.array_equal(owe2, owe + need * fill[place])
+
+
+@pytest.mark.parametrize("seed,n,split", CASES)
+def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
+    x = population(seed, n, split)
+    rng = np.random.default_rng(seed)
+    k = rng.gamma(1.0, 1.0, (n, 8)) * (rng.random((n, 1)) < 0.9)
+    ref = 3.7
+    kappa = np.zeros(n)
+    for c in range(k.shape[1]):                  # left to right, as the kernel adds
+        kappa = kappa + k[:, c]
+    assert np.array_equal(firm_passes.quality_base(k, ref), 1.0 + kappa / ref)
+    wage = rng.uniform(0.8, 2.0, P)
+    away = x["unit_place"] != x["place"]
+    home = wage[x["place"]]
+    expect = np.where(away, home + x["unit_share"] * (wage[x["unit_place"]] - home), home)
+    assert np.array_equal(firm_passes.firm_wage(wage, x["place"], x["unit_place"],
+                                                x["unit_share"]), expect)
+    prod, q = rng.uniform(0.5, 2.0, n), rng.uniform(1.0, 1.5, n)
+    assert np.array_equal(firm_passes.target_talent_base(0.6, prod, q, expect),
+                          0.6 * prod * q / expect)

@@ -24,6 +24,51 @@ from .kernels import jit, register_warm_up
 
 
 @jit
+def quality_base(k: np.ndarray, ref: float) -> np.ndarray:
+    """``1 + κ_i / κ_ref`` per firm, ``κ_i = Σ_f k_if`` added left to right (:func:`row_sums`)."""
+    n, nf = k.shape
+    out = np.empty(n)
+    for i in range(n):
+        kappa = 0.0
+        for f in range(nf):
+            kappa += k[i, f]
+        out[i] = 1.0 + kappa / ref
+    return out
+
+
+@jit
+def firm_wage(wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
+              unit_share: np.ndarray) -> np.ndarray:
+    """Wage per person each firm pays (:func:`production.wage`).
+
+    ``w_h + s (w_u − w_h)`` for a firm whose unit (share ``s`` of its staff) operates at a
+    place ``u`` other than its home ``h``; the home wage otherwise.
+    """
+    n = home.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            w_h = wage[h]
+            out[i] = w_h + unit_share[i] * (wage[u] - w_h)
+        else:
+            out[i] = wage[u]
+    return out
+
+
+@jit
+def target_talent_base(theta: float, productivity: np.ndarray, q: np.ndarray,
+                       pay: np.ndarray) -> np.ndarray:
+    """``θ a q / w`` per firm, the base of the target talent ``T* = (θ a q / w)^(1/(1−θ))``."""
+    n = productivity.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = theta * productivity[i] * q[i] / pay[i]
+    return out
+
+
+@jit
 def _location_total(at_unit: np.ndarray, at_home: np.ndarray, split: bool) -> np.ndarray:
     """Sums by work location from their unit and home parts (see :func:`talent.by_location`).
 
@@ -273,3 +318,6 @@ def warm_up() -> None:
     cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
                                         ones, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, place)
+    quality_base(np.ones((2, 2)), 1.0)
+    firm_wage(ones, place, place, ones)
+    target_talent_base(0.5, ones, ones, ones)

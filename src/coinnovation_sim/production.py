@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .firm_passes import firm_wage, quality_base, target_talent_base
 from .kernels import row_sums
 
 if TYPE_CHECKING:
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 
 def quality(model: CoinnovationModel) -> np.ndarray:
     """Knowledge quality multiplier ``q`` per firm slot."""
-    kappa = row_sums(model.firms.knowledge)
-    return (1.0 + kappa / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
+    return quality_base(model.firms.knowledge, model.knowledge_ref) ** model.prm[
+        "knowledge_elasticity"]
 
 
 def wage(model: CoinnovationModel) -> np.ndarray:
@@ -32,11 +33,7 @@ def wage(model: CoinnovationModel) -> np.ndarray:
     rest the home wage; at home this is simply the home wage.
     """
     f = model.firms
-    away = f.unit_place != f.place
-    if not away.any():
-        return model.wage[f.unit_place]
-    home = model.wage[f.place]
-    return np.where(away, home + f.unit_share * (model.wage[f.unit_place] - home), home)
+    return firm_wage(model.wage, f.place, f.unit_place, f.unit_share)
 
 
 def unit_wage(model: CoinnovationModel, slots: np.ndarray, unit_place: np.ndarray,
@@ -71,7 +68,7 @@ def target_talent(model: CoinnovationModel, q: np.ndarray | None = None,
     theta = model.prm["talent_elasticity"]
     q = quality(model) if q is None else q
     w = wage(model) if w is None else w
-    t = np.power(theta * f.productivity * q / w, 1.0 / (1.0 - theta))
+    t = np.power(target_talent_base(theta, f.productivity, q, w), 1.0 / (1.0 - theta))
     return np.where(f.alive, t, 0.0)
 
 
