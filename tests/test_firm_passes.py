@@ -7,6 +7,7 @@ import pytest
 
 from coinnovation_sim import firm_passes
 from coinnovation_sim.kernels import split_by_location
+from helpers import BASELINE
 
 P = 5
 
@@ -149,3 +150,25 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     prod, q = rng.uniform(0.5, 2.0, n), rng.uniform(1.0, 1.5, n)
     assert np.array_equal(firm_passes.target_talent_base(0.6, prod, q, expect),
                           0.6 * prod * q / expect)
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_shocked_log_productivity_equals_numpy(n):
+    rng = np.random.default_rng(n)
+    la = rng.normal(0.0, 300.0, n)              # some beyond the clip bounds
+    lb, eps = rng.normal(0.0, 1.0, n), rng.standard_normal(n)
+    expect = la.copy()
+    expect += 0.05 * (lb - la) + 0.1 * eps
+    expect = np.clip(expect, -700.0, 700.0)
+    assert np.array_equal(firm_passes.shocked_log_productivity(la, lb, eps, 0.05, 0.1), expect)
+
+
+def test_log_base_productivity_follows_base_productivity():
+    from coinnovation_sim.model import CoinnovationModel
+
+    model = CoinnovationModel({"name": "t", "extends": str(BASELINE), "steps": 18,
+                               "population": {"firms": 300, "institutes": 10}}, seed=3)
+    model.run()
+    f = model.firms
+    assert f.firm_id.max() >= 300                # firms entered (their base productivity is new)
+    assert np.array_equal(f.log_base_productivity, np.log(np.maximum(f.base_productivity, 1e-300)))

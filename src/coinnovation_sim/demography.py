@@ -90,10 +90,11 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     for_place = f.alive.copy()
     for_place[slots] = False
     cnt = np.bincount(f.place[for_place], minlength=p)
-    sumlog = np.bincount(f.place[for_place], weights=np.log(np.maximum(
-        f.base_productivity[for_place], 1e-300)), minlength=p)
+    sumlog = np.bincount(f.place[for_place], weights=f.log_base_productivity[for_place],
+                         minlength=p)
     np.divide(sumlog, cnt, out=ref, where=cnt > 0)
     f.base_productivity[slots] = np.exp(ref[place] + rng.normal(0.0, 0.2, n))
+    f.refresh_log_base(slots)
     f.productivity[slots] = f.base_productivity[slots]
     tstar = target_talent_of(model, slots)
     w = model.firm_weight()[slots]

@@ -69,6 +69,21 @@ def target_talent_base(theta: float, productivity: np.ndarray, q: np.ndarray,
 
 
 @jit
+def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
+                             reversion: float, volatility: float) -> np.ndarray:
+    """One month of the mean-reverting log-productivity walk (:func:`production.shock_productivity`).
+
+    ``log a + (ρ (log b − log a) + σ ε)``, clipped to [−700, 700] so its exponential is finite.
+    """
+    n = la.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        x = la[i] + (reversion * (lb[i] - la[i]) + volatility * eps[i])
+        out[i] = -700.0 if x < -700.0 else (700.0 if x > 700.0 else x)
+    return out
+
+
+@jit
 def _location_total(at_unit: np.ndarray, at_home: np.ndarray, split: bool) -> np.ndarray:
     """Sums by work location from their unit and home parts (see :func:`talent.by_location`).
 
@@ -319,5 +334,6 @@ def warm_up() -> None:
                                         ones, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, place)
     quality_base(np.ones((2, 2)), 1.0)
+    shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones)

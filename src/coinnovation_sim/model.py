@@ -124,6 +124,7 @@ class CoinnovationModel(mesa.Model):
         self.firms.base_productivity = self.firms.productivity.copy()
         self.next_firm_id = self.firms.n
         add_spare_slots(self.firms, int(np.ceil(SPARE_SLOT_SHARE * self.firms.n)))
+        self.firms.refresh_log_base()
 
         p = self.n_places
         wf = np.where(self.firms.alive, self.firm_weight(), 0.0)

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import firm_wage, quality_base, target_talent_base
+from .firm_passes import (
+    firm_wage,
+    quality_base,
+    shocked_log_productivity,
+    target_talent_base,
+)
 from .kernels import row_sums
 
 if TYPE_CHECKING:
@@ -102,7 +107,8 @@ def shock_productivity(model: CoinnovationModel, rng: np.random.Generator) -> No
     f = model.firms
     prm = model.prm
     eps = rng.standard_normal(f.n)
-    la = np.log(np.maximum(f.productivity, 1e-300))
-    lb = np.log(np.maximum(f.base_productivity, 1e-300))
-    la += prm["productivity_reversion"] * (lb - la) + prm["productivity_volatility"] * eps
-    f.productivity = np.where(f.alive, np.exp(np.clip(la, -700.0, 700.0)), f.productivity)
+    la = shocked_log_productivity(np.log(np.maximum(f.productivity, 1e-300)),
+                                  f.log_base_productivity, eps,
+                                  float(prm["productivity_reversion"]),
+                                  float(prm["productivity_volatility"]))
+    f.productivity = np.where(f.alive, np.exp(la), f.productivity)

@@ -104,6 +104,9 @@ class FirmState:
         Revenue scale ``a`` (万元 per month per person^theta).
     base_productivity : float array
         Long-run productivity level the shocks revert to.
+    log_base_productivity : float array
+        ``log(max(base_productivity, 1e-300))``, kept with it by the code that sets base
+        productivity (model set-up, entry); used by the monthly shocks and by entrants.
     neg_months : int array
         Consecutive months with negative capital.
     firm_id : int array
@@ -124,6 +127,19 @@ class FirmState:
     base_productivity: np.ndarray
     neg_months: np.ndarray
     firm_id: np.ndarray
+    log_base_productivity: np.ndarray | None = None
+
+    def refresh_log_base(self, slots: np.ndarray | None = None) -> None:
+        """Recompute :attr:`log_base_productivity` of ``slots`` (all slots when omitted).
+
+        Call after changing ``base_productivity``; the logarithm of an element does not depend
+        on the array it is computed in, so a partial refresh gives the same bits as a full one.
+        """
+        if slots is None or self.log_base_productivity is None:
+            self.log_base_productivity = np.log(np.maximum(self.base_productivity, 1e-300))
+        else:
+            self.log_base_productivity[slots] = np.log(
+                np.maximum(self.base_productivity[slots], 1e-300))
 
     @property
     def n(self) -> int:
