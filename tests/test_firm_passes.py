@@ -172,3 +172,20 @@ def test_log_base_productivity_follows_base_productivity():
     f = model.firms
     assert f.firm_id.max() >= 300                # firms entered (their base productivity is new)
     assert np.array_equal(f.log_base_productivity, np.log(np.maximum(f.base_productivity, 1e-300)))
+
+
+@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2) for n in (0, 1, 500)])
+def test_exit_pass_and_census_equal_numpy(seed, n):
+    x = population(seed, n, False)
+    rng = np.random.default_rng(seed)
+    months = rng.integers(0, 8, n)
+    alive, capital = x["alive"], x["capital"]
+    expect = np.where(alive & (capital < 0), months + 1, 0)
+    got, out = firm_passes.exit_pass(alive, capital, months, 6.0)
+    assert np.array_equal(got, expect)
+    assert np.array_equal(out, np.flatnonzero(alive & (expect >= 6)))
+    log_base = rng.normal(0.0, 1.0, n)
+    count, sumlog = firm_passes.census(x["place"], alive, log_base, P)
+    assert np.array_equal(count, np.bincount(x["place"][alive], minlength=P))
+    assert np.array_equal(sumlog, np.bincount(x["place"][alive], weights=log_base[alive],
+                                              minlength=P))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .firm_passes import census, exit_pass
 from .innovation import place_pools
 from .production import target_talent_of
 from .talent import by_location
@@ -32,8 +33,7 @@ def exits(model: CoinnovationModel) -> np.ndarray:
     f, prm, book = model.firms, model.prm, model.book
     p = model.n_places
     w = model.firm_weight()
-    f.neg_months = np.where(f.alive & (f.capital < 0), f.neg_months + 1, 0)
-    out = np.flatnonzero(f.alive & (f.neg_months >= prm["exit_months"]))
+    f.neg_months, out = exit_pass(f.alive, f.capital, f.neg_months, float(prm["exit_months"]))
     if len(out) == 0:
         return out
     released = np.zeros(f.n)
@@ -57,7 +57,8 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     f, prm, book = model.firms, model.prm, model.book
     p = model.n_places
     free = np.flatnonzero(~f.alive)
-    live = np.bincount(f.place[f.alive], minlength=p).astype(float)
+    cnt, sumlog = census(f.place, f.alive, f.log_base_productivity, p)  # firms before entry
+    live = cnt.astype(float)
     pools = place_pools(model)
     kp = pools.sum(axis=1)
     rel = np.divide(kp, kp[live > 0].mean() if (live > 0).any() else 1.0,
@@ -87,11 +88,6 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     model.next_firm_id += n
     # productivity: log-normal around the geometric mean of the place's live firms (sd 0.2)
     ref = np.zeros(p)
-    for_place = f.alive.copy()
-    for_place[slots] = False
-    cnt = np.bincount(f.place[for_place], minlength=p)
-    sumlog = np.bincount(f.place[for_place], weights=f.log_base_productivity[for_place],
-                         minlength=p)
     np.divide(sumlog, cnt, out=ref, where=cnt > 0)
     f.base_productivity[slots] = np.exp(ref[place] + rng.normal(0.0, 0.2, n))
     f.refresh_log_base(slots)

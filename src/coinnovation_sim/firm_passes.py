@@ -84,6 +84,44 @@ def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
 
 
 @jit
+def exit_pass(alive: np.ndarray, capital: np.ndarray, neg_months: np.ndarray,
+              exit_months: float) -> tuple[np.ndarray, np.ndarray]:
+    """Months in the red and the firms that exit (:func:`demography.exits`).
+
+    Returns
+    -------
+    neg_months : numpy.ndarray
+        Consecutive months with negative capital of live firms (0 otherwise).
+    out : numpy.ndarray
+        Live slots with at least ``exit_months`` such months, ascending.
+    """
+    n = alive.shape[0]
+    months = np.empty(n, np.int64)
+    out = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        m = neg_months[i] + 1 if alive[i] and capital[i] < 0.0 else 0
+        months[i] = m
+        if alive[i] and m >= exit_months:
+            out[k] = i
+            k += 1
+    return months, out[:k].copy()
+
+
+@jit
+def census(place: np.ndarray, alive: np.ndarray, log_base: np.ndarray, n_places: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Live firm slots per place and the sum of their log base productivity, in slot order."""
+    count = np.zeros(n_places, np.int64)
+    sumlog = np.zeros(n_places)
+    for i in range(place.shape[0]):
+        if alive[i]:
+            count[place[i]] += 1
+            sumlog[place[i]] += log_base[i]
+    return count, sumlog
+
+
+@jit
 def _location_total(at_unit: np.ndarray, at_home: np.ndarray, split: bool) -> np.ndarray:
     """Sums by work location from their unit and home parts (see :func:`talent.by_location`).
 
@@ -334,6 +372,8 @@ def warm_up() -> None:
                                         ones, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, place)
     quality_base(np.ones((2, 2)), 1.0)
+    exit_pass(alive, ones, place, 3.0)
+    census(place, alive, ones, 1)
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones)
