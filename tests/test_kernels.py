@@ -271,3 +271,30 @@ def test_place_knowledge_sums_equal_bincounts():
         assert np.array_equal(count, np.bincount(place, weights=w, minlength=6))
         assert np.array_equal(total, np.bincount(place, weights=w * kernels.row_sums(k),
                                                  minlength=6))
+
+
+def test_apply_deals_equals_numpy_updates():
+    rng = np.random.default_rng(23)
+    n_firms, n_inst, ns, nf = 40, 6, 25, 8
+    k0, c0, r0 = rng.gamma(1.0, 1.0, (n_firms, nf)), rng.normal(5.0, 3.0, n_firms), np.zeros(n_inst)
+    searcher = rng.choice(n_firms, ns, replace=False)
+    deal, collab = rng.random(ns) < 0.7, rng.random(ns) < 0.5
+    idx = np.where(collab, rng.integers(0, n_firms, ns), rng.integers(0, n_inst, ns))
+    gain, pgain = rng.gamma(1.0, 0.1, (ns, nf)), rng.gamma(1.0, 0.1, (ns, nf))
+    price, tc, sub = rng.uniform(1, 3, ns), rng.uniform(0, 1, ns), rng.uniform(0, 1, ns)
+    wf, wi = rng.uniform(1, 4, n_firms), rng.uniform(1, 4, n_inst)
+    # the numpy updates the kernel replaced (technology.transact)
+    k, c, r = k0.copy(), c0.copy(), r0.copy()
+    k[searcher[deal]] += gain[deal]
+    c[searcher[deal]] -= (price + tc - sub)[deal]
+    col, svc = deal & collab, deal & ~collab
+    ws = wf[searcher]
+    partner = idx[col]
+    share = np.minimum(1.0, ws[col] / np.maximum(wf[partner], 1e-12))
+    np.add.at(k, partner, pgain[col] * share[:, None])
+    np.add.at(c, partner, -(price[col] + tc[col]) * share)
+    np.add.at(r, idx[svc], price[svc] * ws[svc] / np.maximum(wi[idx[svc]], 1e-12))
+    kk, cc, rr = k0.copy(), c0.copy(), r0.copy()
+    kernels.apply_deals(kk, cc, rr, searcher, deal, collab, idx, gain, pgain, price, tc, sub, wf,
+                        wi)
+    assert np.array_equal(kk, k) and np.array_equal(cc, c) and np.array_equal(rr, r)

@@ -570,6 +570,42 @@ def evaluate_candidates(collab: np.ndarray, idx: np.ndarray, searcher: np.ndarra
 
 
 @jit
+def apply_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
+                searcher: np.ndarray, deal: np.ndarray, collab: np.ndarray, idx: np.ndarray,
+                gain: np.ndarray, partner_gain: np.ndarray, price: np.ndarray, tc: np.ndarray,
+                subsidy: np.ndarray, firm_weight: np.ndarray, inst_weight: np.ndarray) -> None:
+    """Knowledge gains and payments of the month's technology deals (updates the arrays).
+
+    In this order, as :func:`technology.transact` describes them: every buyer (searcher with a
+    deal) adds its knowledge gain and pays ``price + tc − subsidy``; then every joint R&D
+    partner, deal by deal, adds its own gain and pays ``price + tc``, both scaled by the share
+    ``min(1, w_searcher / w_partner)`` of its real firms taking part; then every institute
+    selling a service books ``price · w_searcher / w_institute`` of revenue per institute.
+    """
+    ns, nf = gain.shape
+    for i in range(ns):
+        if deal[i]:
+            s = searcher[i]
+            for f in range(nf):
+                knowledge[s, f] += gain[i, f]
+            capital[s] -= price[i] + tc[i] - subsidy[i]
+    for i in range(ns):
+        if deal[i] and collab[i]:
+            j = idx[i]
+            wj = firm_weight[j]
+            share = firm_weight[searcher[i]] / (wj if wj > 1e-12 else 1e-12)
+            share = share if share < 1.0 else 1.0
+            for f in range(nf):
+                knowledge[j, f] += partner_gain[i, f] * share
+            capital[j] += -(price[i] + tc[i]) * share
+    for i in range(ns):
+        if deal[i] and not collab[i]:
+            j = idx[i]
+            wj = inst_weight[j]
+            revenue[j] += price[i] * firm_weight[searcher[i]] / (wj if wj > 1e-12 else 1e-12)
+
+
+@jit
 def keep_best(valid: np.ndarray, net: np.ndarray, dest: np.ndarray, idx: np.ndarray,
               gain: np.ndarray, tc: np.ndarray, subsidy: np.ndarray, plain: np.ndarray,
               best_net: np.ndarray, best_dest: np.ndarray, best_idx: np.ndarray,
@@ -638,6 +674,8 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     place_knowledge_sums(place, np.ones(2, np.bool_), weight, rows, 1)
+    apply_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows, ones,
+                ones, ones, weight, ones)
     spillover_pass(rows.copy(), place, np.ones(2, np.bool_), weight, np.ones((1, 2)),
                    np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,

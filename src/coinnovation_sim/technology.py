@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import evaluate_candidates, keep_best, row_sums
+from .kernels import apply_deals, evaluate_candidates, keep_best, row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, draw_from_rows, normalise_rows
@@ -223,19 +223,15 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     svc = deal & ~s.collab
     col = deal & s.collab
     ws = wf[s.searcher]
-    price, tc, sub = s.price, s.best_tc, s.best_subsidy
-    f.knowledge[s.searcher[deal]] += s.best_gain[deal]
-    f.capital[s.searcher[deal]] -= (price + tc - sub)[deal]
+    price, tc = s.price, s.best_tc
+    apply_deals(f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx,
+                s.best_gain, s.partner_gain, price, tc, s.best_subsidy, wf,
+                np.ascontiguousarray(wi, dtype=np.float64))
     partner = s.best_idx[col]
-    share = np.minimum(1.0, ws[col] / np.maximum(wf[partner], 1e-12))
-    np.add.at(f.knowledge, partner, s.partner_gain[col] * share[:, None])
-    np.add.at(f.capital, partner, -(price[col] + tc[col]) * share)
-    inst_idx = s.best_idx[svc]
     if partner.size:
         model.collab_edges.append(np.column_stack([
             np.full(partner.size, model.book.t, np.int64), f.firm_id[s.searcher[col]],
             f.firm_id[partner], f.place[s.searcher[col]], f.place[partner]]))
-    np.add.at(inst.revenue, inst_idx, price[svc] * ws[svc] / np.maximum(wi[inst_idx], 1e-12))
 
     # units in enclave parks belong to their home firms: book both sides at home places
     o = s.home
