@@ -298,3 +298,37 @@ def test_apply_deals_equals_numpy_updates():
     kernels.apply_deals(kk, cc, rr, searcher, deal, collab, idx, gain, pgain, price, tc, sub, wf,
                         wi)
     assert np.array_equal(kk, k) and np.array_equal(cc, c) and np.array_equal(rr, r)
+
+
+def test_deal_records_equal_bincounts():
+    rng = np.random.default_rng(24)
+    p, n_firms, ns = 5, 40, 60
+    deal, collab = rng.random(ns) < 0.7, rng.random(ns) < 0.5
+    idx = np.where(collab, rng.integers(0, n_firms, ns), rng.integers(0, 7, ns))
+    best_dest, home = rng.integers(0, p, ns), rng.integers(0, p, ns)
+    firm_place, searcher = rng.integers(0, p, n_firms), rng.integers(0, n_firms, ns)
+    wf, price, tc = rng.uniform(1, 4, n_firms), rng.uniform(1, 3, ns), rng.uniform(0, 1, ns)
+    flows, acc = kernels.deal_records(deal, collab, idx, best_dest, home, firm_place, searcher,
+                                      wf, price, tc, p)
+    # the numpy bookkeeping the kernel replaced (technology.transact, FlowBook.add/account_by)
+    svc, col = deal & ~collab, deal & collab
+    ws, o, partner = wf[searcher], home, idx[col]
+    dst = np.where(collab & (idx >= 0), firm_place[np.where(collab & (idx >= 0), idx, 0)],
+                   best_dest)
+    amount = price * ws
+    real = np.minimum(ws[col], wf[partner])
+
+    def mat(orig, dest, w):
+        return np.bincount(orig * p + dest, weights=w, minlength=p * p).reshape(p, p)
+
+    def by(place, w):
+        return np.bincount(place, weights=w, minlength=p)
+
+    assert np.array_equal(flows[0], mat(dst[svc], o[svc], amount[svc]))
+    assert np.array_equal(flows[1], mat(dst[col], o[col], amount[col]))
+    assert np.array_equal(flows[2], mat(o[col], dst[col], price[col] * real))
+    expect = [by(o[svc], -amount[svc]), by(o[col], -amount[col]),
+              by(dst[col], -price[col] * real), by(o[deal], -(tc * ws)[deal]),
+              by(dst[col], -tc[col] * real), by(o[svc], amount[svc]), by(o[col], amount[col])]
+    for row, e in enumerate(expect):
+        assert np.array_equal(acc[row], e), row

@@ -606,6 +606,59 @@ def apply_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
 
 
 @jit
+def deal_records(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, best_dest: np.ndarray,
+                 home: np.ndarray, firm_place: np.ndarray, searcher: np.ndarray,
+                 firm_weight: np.ndarray, price: np.ndarray, tc: np.ndarray, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Place-level records of the month's technology deals (see :func:`technology.transact`).
+
+    Each deal is booked between the buyer's home place ``o`` and the provider's place ``d`` (a
+    partner firm's home place, or the institute's place). With ``w`` the buyer's real firms and
+    ``r = min(w, w_partner)`` the partner's real firms taking part, every sum runs over the
+    deals in order, as ``numpy.bincount`` adds them.
+
+    Returns
+    -------
+    flows : numpy.ndarray
+        (3, P, P): services ``d → o`` (``price · w``), joint R&D ``d → o`` (``price · w``) and
+        joint R&D ``o → d`` (``price · r``).
+    accounts : numpy.ndarray
+        (7, P): institute services at ``o`` (``−price · w``), joint R&D outlays at ``o``
+        (``−price · w``) and at ``d`` (``−price · r``), transaction costs of every buyer at
+        ``o`` (``−tc · w``) and of partners at ``d`` (``−tc · r``), and the service and joint
+        R&D volumes bought by ``o`` (``price · w``).
+    """
+    p = n_places
+    flows = np.zeros((3, p, p))
+    acc = np.zeros((7, p))
+    ns = deal.shape[0]
+    for i in range(ns):
+        if not deal[i]:
+            continue
+        o = home[i]
+        w = firm_weight[searcher[i]]
+        amount = price[i] * w
+        if collab[i]:
+            j = idx[i]
+            d = firm_place[j]
+            wj = firm_weight[j]
+            r = w if w < wj else wj
+            flows[1, d, o] += amount
+            flows[2, o, d] += price[i] * r
+            acc[1, o] += -amount
+            acc[2, d] += -price[i] * r
+            acc[6, o] += amount
+            acc[4, d] += -tc[i] * r
+        else:
+            d = best_dest[i]
+            flows[0, d, o] += amount
+            acc[0, o] += -amount
+            acc[5, o] += amount
+        acc[3, o] += -(tc[i] * w)
+    return flows, acc
+
+
+@jit
 def keep_best(valid: np.ndarray, net: np.ndarray, dest: np.ndarray, idx: np.ndarray,
               gain: np.ndarray, tc: np.ndarray, subsidy: np.ndarray, plain: np.ndarray,
               best_net: np.ndarray, best_dest: np.ndarray, best_idx: np.ndarray,
@@ -674,6 +727,7 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     place_knowledge_sums(place, np.ones(2, np.bool_), weight, rows, 1)
+    deal_records(yes, yes, place, place, place, place, place, weight, ones, ones, 1)
     apply_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows, ones,
                 ones, ones, weight, ones)
     spillover_pass(rows.copy(), place, np.ones(2, np.bool_), weight, np.ones((1, 2)),

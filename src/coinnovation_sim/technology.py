@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import apply_deals, evaluate_candidates, keep_best, row_sums
+from .kernels import apply_deals, deal_records, evaluate_candidates, keep_best, row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, draw_from_rows, normalise_rows
@@ -220,9 +220,7 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     p = model.n_places
     wf = model.firm_weight()
     wi = model.inst_weight()
-    svc = deal & ~s.collab
     col = deal & s.collab
-    ws = wf[s.searcher]
     price, tc = s.price, s.best_tc
     apply_deals(f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx,
                 s.best_gain, s.partner_gain, price, tc, s.best_subsidy, wf,
@@ -234,23 +232,19 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
             f.firm_id[partner], f.place[s.searcher[col]], f.place[partner]]))
 
     # units in enclave parks belong to their home firms: book both sides at home places
-    o = s.home
-    partner_home = f.place[np.where(s.collab & (s.best_idx >= 0), s.best_idx, 0)]
-    dst = np.where(s.collab & (s.best_idx >= 0), partner_home, s.best_dest)
-    amount = price * ws
-    book.add("service", dst[svc], o[svc], amount[svc])
-    book.add("collaboration", dst[col], o[col], amount[col])
-    real_partner = np.minimum(ws[col], wf[partner])
-    book.add("collaboration", o[col], dst[col], price[col] * real_partner)
-    book.account_by("institute_services", o[svc], -amount[svc])
-    book.account_by("collaboration_outlays", o[col], -amount[col])
-    book.account_by("collaboration_outlays", dst[col], -price[col] * real_partner)
-    book.account_by("transaction_costs", o[deal], -(tc * ws)[deal])
-    book.account_by("transaction_costs", dst[col], -tc[col] * real_partner)
+    flows, acc = deal_records(deal, s.collab, s.best_idx, s.best_dest, s.home, f.place,
+                              s.searcher, wf, price, tc, p)
+    book.add_matrix("service", flows[0])
+    book.add_matrix("collaboration", flows[1])
+    book.add_matrix("collaboration", flows[2])
+    book.account("institute_services", acc[0])
+    book.account("collaboration_outlays", acc[1])
+    book.account("collaboration_outlays", acc[2])
+    book.account("transaction_costs", acc[3])
+    book.account("transaction_costs", acc[4])
 
     # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    vol_svc = np.bincount(o[svc], weights=amount[svc], minlength=p)
-    vol_col = np.bincount(o[col], weights=amount[col], minlength=p)
+    vol_svc, vol_col = acc[5], acc[6]
     free_inst = normalise_rows(model.phi_free * s.inst_sampler.place_total()[None, :])
     free_firm = normalise_rows(model.phi_free * s.firm_sampler.place_total()[None, :])
     book.expect_free("service", (vol_svc[:, None] * free_inst).T)
