@@ -332,3 +332,17 @@ def test_deal_records_equal_bincounts():
               by(dst[col], -tc[col] * real), by(o[svc], amount[svc]), by(o[col], amount[col])]
     for row, e in enumerate(expect):
         assert np.array_equal(acc[row], e), row
+
+
+def test_searchers_weights_and_picked_rows_equal_numpy():
+    rng = np.random.default_rng(25)
+    for n in (0, 1, 700):
+        alive, capital = rng.random(n) < 0.9, rng.normal(1.0, 2.0, n)
+        u, w, k = rng.random(n), rng.uniform(1, 3, n), rng.gamma(1.0, 1.0, (n, 8))
+        searcher, weight = kernels.searchers_and_weights(alive, capital, u, 0.3, w, k)
+        assert np.array_equal(searcher, np.flatnonzero(alive & (capital > 0) & (u < 0.3)))
+        assert np.array_equal(weight, np.where(alive, w * kernels.row_sums(k), 0.0))
+        first, second = rng.random((4, 6)), rng.random((4, 6))
+        choose, row = rng.random(n) < 0.5, rng.integers(0, 4, n)
+        assert np.array_equal(kernels.pick_rows(choose, row, first, second),
+                              np.where(choose[:, None], first[row], second[row]))

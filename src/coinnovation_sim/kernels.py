@@ -659,6 +659,51 @@ def deal_records(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, best_des
 
 
 @jit
+def searchers_and_weights(alive: np.ndarray, capital: np.ndarray, u: np.ndarray,
+                          probability: float, weight: np.ndarray, k: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Searching firms of the month and every firm's weight as a partner (one pass).
+
+    Returns
+    -------
+    searcher : numpy.ndarray
+        Live slots with positive capital whose draw ``u`` is below ``probability``, ascending.
+    partner_weight : numpy.ndarray
+        ``weight_i · κ_i`` of live slots (``κ_i = Σ_f k_if`` added left to right), 0 otherwise.
+    """
+    n, nf = k.shape
+    searcher = np.empty(n, np.int64)
+    partner_weight = np.empty(n)
+    m = 0
+    for i in range(n):
+        if alive[i]:
+            kappa = 0.0
+            for f in range(nf):
+                kappa += k[i, f]
+            partner_weight[i] = weight[i] * kappa
+            if capital[i] > 0.0 and u[i] < probability:
+                searcher[m] = i
+                m += 1
+        else:
+            partner_weight[i] = 0.0
+    return searcher[:m].copy(), partner_weight
+
+
+@jit
+def pick_rows(choose_first: np.ndarray, row: np.ndarray, first: np.ndarray,
+              second: np.ndarray) -> np.ndarray:
+    """Row ``row_i`` of ``first`` where ``choose_first_i``, else of ``second``, stacked."""
+    n = row.shape[0]
+    p = first.shape[1]
+    out = np.empty((n, p))
+    for i in range(n):
+        src = first if choose_first[i] else second
+        for j in range(p):
+            out[i, j] = src[row[i], j]
+    return out
+
+
+@jit
 def keep_best(valid: np.ndarray, net: np.ndarray, dest: np.ndarray, idx: np.ndarray,
               gain: np.ndarray, tc: np.ndarray, subsidy: np.ndarray, plain: np.ndarray,
               best_net: np.ndarray, best_dest: np.ndarray, best_idx: np.ndarray,
@@ -727,6 +772,8 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     place_knowledge_sums(place, np.ones(2, np.bool_), weight, rows, 1)
+    searchers_and_weights(yes, ones, ones, 0.5, weight, rows)
+    pick_rows(yes, place, np.ones((1, 2)), np.ones((1, 2)))
     deal_records(yes, yes, place, place, place, place, place, weight, ones, ones, 1)
     apply_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows, ones,
                 ones, ones, weight, ones)

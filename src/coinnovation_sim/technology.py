@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import apply_deals, deal_records, evaluate_candidates, keep_best, row_sums
+from .kernels import (
+    apply_deals,
+    deal_records,
+    evaluate_candidates,
+    keep_best,
+    pick_rows,
+    row_sums,
+    searchers_and_weights,
+)
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, draw_from_rows, normalise_rows
@@ -123,17 +131,17 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
     p = model.n_places
     wf = model.firm_weight()
     u_search = rng.random(f.n)
-    searcher = np.flatnonzero(f.alive & (f.capital > 0) & (u_search < prm["search_probability"]))
+    searcher, firm_w = searchers_and_weights(f.alive, f.capital, u_search,
+                                             float(prm["search_probability"]), wf, f.knowledge)
     ns = len(searcher)
     collab = rng.random(ns) < prm["collaboration_share"]
     origin = f.unit_place[searcher]
-    firm_w = np.where(f.alive, wf * row_sums(f.knowledge), 0.0)
     inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
     firm_sampler = SegmentSampler(f.unit_place, firm_w, p)
     inst_sampler = SegmentSampler(inst.place, inst_w, p)
     q_firm = normalise_rows(model.phi["technology"] * firm_sampler.place_total()[None, :])
     q_inst = normalise_rows(model.phi["technology"] * inst_sampler.place_total()[None, :])
-    rows = np.where(collab[:, None], q_firm[origin], q_inst[origin])
+    rows = pick_rows(collab, origin, q_firm, q_inst)
     nf = f.knowledge.shape[1]
     search = Search(
         searcher=searcher, origin=origin, home=f.place[searcher], collab=collab,
