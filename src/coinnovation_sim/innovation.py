@@ -53,10 +53,9 @@ def place_pools(model: CoinnovationModel) -> np.ndarray:
     """Mean knowledge vector of the firms and institutes in each place, shape (P, F)."""
     f, inst = model.firms, model.institutes
     p = model.n_places
-    wf = np.where(f.alive, model.firm_weight(), 0.0)
-    tf, cf = group_weighted_rows(f.unit_place, wf, f.knowledge, p)
-    ti, ci = group_weighted_rows(inst.place, np.ascontiguousarray(model.inst_weight(), float),
-                                 inst.knowledge, p)
+    tf, cf = group_weighted_rows(f.unit_place, f.alive, model.firm_weight(), f.knowledge, p)
+    ti, ci = group_weighted_rows(inst.place, np.ones(inst.n, np.bool_),
+                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge, p)
     total, count = tf + ti, cf + ci
     return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
 

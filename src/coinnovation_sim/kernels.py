@@ -124,16 +124,18 @@ def group_rows(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
 
 
 @jit
-def group_weighted_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarray,
-                        n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                        values: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """Weighted row sums and weight totals by group, in row order.
 
     Parameters
     ----------
     group : numpy.ndarray
         Group index per row, int, shape (n,).
+    alive : numpy.ndarray
+        Rows that count, bool, shape (n,).
     weight : numpy.ndarray
-        Weight per row, shape (n,); rows with weight 0 are skipped.
+        Weight per row, shape (n,); rows with weight 0 (or not alive) are skipped.
     values : numpy.ndarray
         Shape (n, k).
     n_groups : int
@@ -142,16 +144,16 @@ def group_weighted_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarra
     Returns
     -------
     total : numpy.ndarray
-        Shape (n_groups, k): ``Σ weight_i · values[i]`` per group.
+        Shape (n_groups, k): ``Σ weight_i · values[i]`` per group over the live rows.
     count : numpy.ndarray
-        Shape (n_groups,): ``Σ weight_i`` per group.
+        Shape (n_groups,): ``Σ weight_i`` per group over the live rows.
     """
     n, k = values.shape
     total = np.zeros((n_groups, k))
     count = np.zeros(n_groups)
     for i in range(n):
         w = weight[i]
-        if w == 0.0:
+        if w == 0.0 or not alive[i]:
             continue
         g = group[i]
         count[g] += w
@@ -768,9 +770,10 @@ def warm_up() -> None:
     segment_draw(np.ones(2), order, place, place, place, place + 2, np.zeros(2), np.ones(2),
                  place, np.ones(2) * 0.5)
     group_rows(place, rows, 1)
-    group_weighted_rows(place, np.ones(2), rows, 1)
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
+    group_weighted_rows(place, yes, weight, rows, 1)
+    group_weighted_rows(place, yes, np.ones(2), rows, 1)
     place_knowledge_sums(place, np.ones(2, np.bool_), weight, rows, 1)
     searchers_and_weights(yes, ones, ones, 0.5, weight, rows)
     pick_rows(yes, place, np.ones((1, 2)), np.ones((1, 2)))
