@@ -348,3 +348,12 @@ def test_searchers_weights_and_picked_rows_equal_numpy():
         choose, row = rng.random(n) < 0.5, rng.integers(0, 4, n)
         assert np.array_equal(kernels.pick_rows(choose, row, first, second),
                               np.where(choose[:, None], first[row], second[row]))
+
+
+def test_pairwise_sum_equals_numpy_sum():
+    rng = np.random.default_rng(26)
+    for n in [0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 257, 1000, 4097, 22_000, 220_001]:
+        x = rng.normal(0.0, 1.0, n) * rng.gamma(1.0, 10.0, n)
+        assert kernels.pairwise_sum(x) == x.sum(), n
+        alive, w = rng.random(n) < 0.9, rng.uniform(1.0, 3.0, n)
+        assert kernels.live_weighted_sum(alive, w, x) == np.where(alive, w * x, 0.0).sum(), n

@@ -97,6 +97,84 @@ def row_sums(x: np.ndarray) -> np.ndarray:
 
 
 @jit
+def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """Sum of a block of at most 128 elements in numpy's pairwise order (:func:`pairwise_sum`)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    m = n - n % 8
+    i = 8
+    while i < m:
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@jit
+def pairwise_sum(a: np.ndarray) -> float:
+    """Sum of a 1-D array in numpy's pairwise order (``numpy.sum`` of a contiguous array).
+
+    Blocks of up to 128 elements are summed with eight interleaved accumulators combined as
+    ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` plus the remainder in order; longer
+    ranges are split in two at a multiple of eight and the halves added (numpy's
+    ``pairwise_sum``; equality with ``numpy.sum`` is tested). The recursion runs on an explicit
+    stack (numba does not cache recursive functions).
+    """
+    # tasks: (lo, n) to sum, or (-1, 0) to add the two values on top of the value stack
+    task_lo = np.empty(128, np.int64)
+    task_n = np.empty(128, np.int64)
+    values = np.empty(128)
+    nt = 1
+    nv = 0
+    task_lo[0] = 0
+    task_n[0] = a.shape[0]
+    while nt > 0:
+        nt -= 1
+        lo = task_lo[nt]
+        n = task_n[nt]
+        if lo < 0:
+            nv -= 1
+            values[nv - 1] = values[nv - 1] + values[nv]
+        elif n <= 128:
+            values[nv] = _block_sum(a, lo, n)
+            nv += 1
+        else:
+            n2 = n // 2
+            n2 -= n2 % 8
+            task_lo[nt], task_n[nt] = -1, 0                   # then add left + right
+            task_lo[nt + 1], task_n[nt + 1] = lo + n2, n - n2  # then the right half
+            task_lo[nt + 2], task_n[nt + 2] = lo, n2           # first the left half
+            nt += 3
+    return values[0]
+
+
+@jit
+def live_weighted_sum(alive: np.ndarray, weight: np.ndarray, x: np.ndarray) -> float:
+    """``numpy.where(alive, weight · x, 0).sum()``: the same products, summed pairwise as numpy."""
+    n = x.shape[0]
+    terms = np.empty(n)
+    for i in range(n):
+        terms[i] = weight[i] * x[i] if alive[i] else 0.0
+    return pairwise_sum(terms)
+
+
+@jit
 def group_rows(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """Sum the rows of ``values`` by group, in row order.
 
@@ -773,6 +851,7 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     group_weighted_rows(place, yes, weight, rows, 1)
+    live_weighted_sum(yes, weight, ones)
     group_weighted_rows(place, yes, np.ones(2), rows, 1)
     place_knowledge_sums(place, np.ones(2, np.bool_), weight, rows, 1)
     searchers_and_weights(yes, ones, ones, 0.5, weight, rows)

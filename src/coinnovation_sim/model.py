@@ -29,7 +29,7 @@ from . import capital, demography, innovation, kernels, metrics, production, tal
 from .agents import CityGovernment, Firm, ResearchInstitute
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
 from .friction import friction_matrix
-from .kernels import row_sums
+from .kernels import live_weighted_sum, row_sums
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
 from .scenario import Scenario, load_scenario
@@ -266,14 +266,14 @@ class CoinnovationModel(mesa.Model):
     def talent_stock(self) -> float:
         """Talent in firms and job-seeker pools, persons (institutes' researchers excluded)."""
         f = self.firms
-        return float((np.where(f.alive, self.firm_weight() * f.talent, 0.0)).sum()
-                     + self.talent_pool.sum())
+        return live_weighted_sum(f.alive, self.firm_weight(), f.talent) + float(
+            self.talent_pool.sum())
 
     def capital_stock(self) -> float:
         """Capital held by firms and investable pools, 万元."""
         f = self.firms
-        return float((np.where(f.alive, self.firm_weight() * f.capital, 0.0)).sum()
-                     + self.capital_pool.sum())
+        return live_weighted_sum(f.alive, self.firm_weight(), f.capital) + float(
+            self.capital_pool.sum())
 
     # ------------------------------------------------------------------ dynamics
     def step(self) -> None:
