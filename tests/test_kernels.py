@@ -229,14 +229,15 @@ def test_segment_arrays_equal_the_numpy_construction():
 _SIGNATURE_SCRIPT = """
 import sys
 from coinnovation_sim import kernels
+from coinnovation_sim.mechanisms import kernels as mech_kernels
 from coinnovation_sim.model import CoinnovationModel
 model = CoinnovationModel({"name": "sig", "extends": sys.argv[1], "steps": 14,
                            "population": {"firms": 400, "institutes": 20}})
-names = [n for n in dir(kernels) if hasattr(getattr(kernels, n), "signatures")]
-before = {n: len(getattr(kernels, n).signatures) for n in names}
+kernel_of = {f"{mod.__name__}.{n}": getattr(mod, n) for mod in (kernels, mech_kernels)
+             for n in dir(mod) if hasattr(getattr(mod, n), "signatures")}
+before = {n: len(k.signatures) for n, k in kernel_of.items()}
 model.run()
-after = {n: len(getattr(kernels, n).signatures) for n in names}
-print(sorted(n for n in names if after[n] != before[n]))
+print(sorted(n for n, k in kernel_of.items() if len(k.signatures) != before[n]))
 """
 
 

@@ -100,13 +100,13 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field
 
-from ..fastmath import gap_sums
 from ..flows import Account, Channel
-from ..innovation import group_sum, place_pools
+from ..innovation import place_pools
 from ..kernels import row_sums
-from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
-from ..production import quality, revenue, target_talent, unit_wage
+from ..knowledge import _EPS as KNOWLEDGE_EPS
+from ..production import quality, revenue, target_talent
 from ..sampling import normalise_rows
+from . import kernels as mk
 from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
 
 if TYPE_CHECKING:
@@ -214,70 +214,69 @@ class _Outlook:
         firm_w = wf * row_sums(f.knowledge)
         inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
         share = prm["collaboration_share"]
-        self.offers = []
-        for place, weight, know, price, kind_share in (
-                (inst.place, inst_w, inst.knowledge, prm["service_price_wan"], 1.0 - share),
-                (f.unit_place, firm_w, f.knowledge, prm["collaboration_cost_wan"], share)):
-            total = np.bincount(place, weights=weight, minlength=p)
-            rep = group_sum(place, weight[:, None] * know, p)
-            rep = np.divide(rep, total[:, None], out=np.zeros_like(rep), where=total[:, None] > 0)
-            q = normalise_rows(phi * total[None, :])
-            self.offers.append((rep, q, price, kind_share))
+        reps, draws = [], []
+        for place, weight, know in ((inst.place, inst_w, inst.knowledge),
+                                    (f.unit_place, firm_w, f.knowledge)):
+            total, num = mk.weighted_group_rows(np.ascontiguousarray(place, dtype=np.int64),
+                                                weight, know, p)
+            reps.append(mk.group_means(num, total))
+            draws.append(normalise_rows(phi * total[None, :]))
+        # offer kinds (institute services, joint R&D with firms): the representative partner of
+        # each place, partner-place draw probabilities, price and share of searches
+        self.reps = np.stack(reps)
+        self.q = np.stack(draws)
+        self.prices = np.array([prm["service_price_wan"], prm["collaboration_cost_wan"]], float)
+        self.kind_share = np.array([1.0 - share, share])
 
     @staticmethod
     def _fill_rates(model: CoinnovationModel, tstar: np.ndarray) -> np.ndarray:
         """Share of vacancies each place's applicants would fill (the core's hiring rule)."""
         f, prm = model.firms, model.prm
         p = model.n_places
-        w = model.firm_weight()
-        vac = prm["hiring_speed"] * np.maximum(0.0, tstar - f.talent)
-        vac = np.where(f.alive & (f.capital > 0), vac, 0.0)
-        vac_p = np.bincount(f.unit_place, weights=w * vac, minlength=p)
+        vac_p = mk.vacancy_totals(tstar, f.talent, f.alive, f.capital,
+                                  np.ascontiguousarray(f.unit_place, dtype=np.int64),
+                                  model.firm_weight(), float(prm["hiring_speed"]), p)
         attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
                            * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
         seekers = prm["search_intensity"] * model.talent_pool
         inflow = (seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
         return np.divide(inflow, vac_p, out=np.ones(p), where=vac_p > inflow)
 
-    def profit(self, slots: np.ndarray, origin: np.ndarray, horizon: int,
-               share: float = 1.0) -> np.ndarray:
-        """Mean monthly operating profit over ``horizon`` months with the units at ``origin``.
+    def profits(self, slots: np.ndarray, origins: tuple[np.ndarray, ...], horizon: int,
+                shares: tuple[float, ...]) -> np.ndarray:
+        """Mean monthly operating profit over ``horizon`` months with the units at each origin.
 
         Parameters
         ----------
         slots : numpy.ndarray
             Firm slots.
-        origin : numpy.ndarray
-            Place of each firm's unit in the projection.
+        origins : tuple of numpy.ndarray
+            Place of each firm's unit in the projection, one array per alternative.
         horizon : int
             Months projected.
-        share : float
-            Share of the staff working at ``origin`` where it is not the home place.
+        shares : tuple of float
+            Per alternative: share of the staff working at the origin where it is not the home
+            place.
 
         Returns
         -------
         numpy.ndarray
-            万元 per month and real firm.
+            Shape (alternatives, len(slots)), 万元 per month and real firm.
         """
         model = self.model
         f, prm = model.firms, model.prm
-        w = unit_wage(model, slots, origin, share)
         theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
         scale = f.productivity[slots] * self.quality[slots]
-        tstar = np.where(f.alive[slots], np.power(theta * scale / w, 1.0 / (1.0 - theta)), 0.0)
-        home = f.place[slots]
-        part = np.where(origin != home, share, 1.0)
-        fill = part * self.fill[origin] + (1.0 - part) * self.fill[home]
-        talent = f.talent[slots].copy()
-        total = np.zeros(len(slots))
-        hire = speed * fill                    # loop invariants, hoisted (same arithmetic)
-        slack = LAYOFF_SLACK * tstar
-        overhead = f.overhead[slots]
-        for _ in range(horizon):
-            talent = (talent + hire * np.maximum(0.0, tstar - talent)
-                      - speed * np.maximum(0.0, talent - slack))
-            total += scale * np.power(talent, theta) - w * talent - overhead
-        return total / horizon
+        alive = f.alive[slots]
+        origin = np.stack([np.asarray(o, dtype=np.int64) for o in origins])
+        w, base, hire = mk.projection_setup(origin, f.place[slots], alive, model.wage, self.fill,
+                                            scale, np.array(shares, float), float(theta),
+                                            float(speed))
+        # T* = base^(1/(1−θ)) and T^θ stay numpy's power (elementwise: one call for all months)
+        tstar = np.power(base, 1.0 / (1.0 - theta))
+        path, _ = mk.project_talent(tstar, alive, f.talent[slots], hire, float(speed),
+                                    LAYOFF_SLACK, horizon)
+        return mk.mean_profit(path, np.power(path, theta), scale, w, f.overhead[slots])
 
     def knowledge(self, slots: np.ndarray, *origins: np.ndarray) -> list[np.ndarray]:
         """Expected monthly value of the knowledge reachable from each origin, 万元 per real firm.
@@ -297,23 +296,19 @@ class _Outlook:
         prm = self.model.prm
         k = self.model.firms.knowledge[slots]
         value = prm["knowledge_value_wan"]
-        cap = absorptive_capacity(row_sums(k), prm["absorptive_half"])
-        eff = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, self.pools), 0.0, 1.0))
-        offers = []
-        for rep, q, price, kind_share in self.offers:
-            e = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, rep), 0.0, 1.0))
-            learn = gap_sums(rep, k)
-            offers.append((value * prm["learning_rate"] * cap[:, None] * e * learn - price, q, kind_share))
+        # the matrix products stay numpy's (BLAS); the kernels do the elementwise chains
+        dot_reps = np.stack([k @ rep.T for rep in self.reps])
+        cap, eff, worth = mk.knowledge_terms(k, self.pools, k @ self.pools.T, self.reps, dot_reps,
+                                             value * prm["learning_rate"], self.prices,
+                                             float(prm["absorptive_half"]), KNOWLEDGE_EPS)
         out = []
         for origin in origins:
-            weights = self.psi[origin] * eff
-            gap = np.maximum(0.0, weights @ self.pools - weights.sum(axis=1)[:, None] * k)
-            spill = value * prm["spillover_rate"] * cap * gap.sum(axis=1)
-            deals = np.zeros(len(slots))
-            for worth, q, kind_share in offers:
-                net = np.maximum(0.0, worth - self.tc[origin])
-                deals += kind_share * (q[origin] * net).sum(axis=1)
-            out.append(spill + prm["search_probability"] * deals)
+            o = np.ascontiguousarray(origin, dtype=np.int64)
+            weights = mk.origin_weights(o, self.psi, eff)
+            out.append(mk.knowledge_value(o, k, weights, weights @ self.pools, cap, worth, self.q,
+                                          self.kind_share, self.tc,
+                                          value * prm["spillover_rate"],
+                                          float(prm["search_probability"])))
         return out
 
     def gain(self, slots: np.ndarray, host: int, horizon: int, unit_cost: float,
@@ -346,15 +341,15 @@ class _Outlook:
         knowledge : numpy.ndarray
             Its knowledge-access part ``K(x) − K(h)``.
         """
-        home = self.model.firms.place[slots]
+        f = self.model.firms
+        home = f.place[slots]
         away = np.full(len(slots), host)
         there_k, home_k = self.knowledge(slots, away, home)
         know = there_k - home_k
-        there = self.profit(slots, away, horizon, share) - unit_cost
-        gain = there - self.profit(slots, home, horizon) + know
-        gain = gain - setup_cost / horizon
-        funded = self.model.firms.capital[slots] - setup_cost + horizon * there >= 0
-        return np.where(funded, gain, np.minimum(gain, -1e-12)), know
+        there, here = self.profits(slots, (away, home), horizon, (share, 1.0))
+        gain = mk.location_gain(there, here, know, f.capital[slots], float(unit_cost),
+                                float(setup_cost), horizon)
+        return gain, know
 
 
 class Enclaves(Mechanism):
@@ -406,6 +401,8 @@ class Enclaves(Mechanism):
         self.value = np.zeros(n)
         self.payoff_host = np.zeros(n)
         self.payoff_home = np.zeros(n)
+        if self.live:
+            mk.warm_up()
 
     # ------------------------------------------------------------------ membership
     def _units(self) -> np.ndarray:
