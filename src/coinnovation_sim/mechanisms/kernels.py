@@ -735,7 +735,7 @@ def voucher_candidates(alive: np.ndarray, place: np.ndarray, open_place: np.ndar
     out = np.empty(n, np.int64)
     m = 0
     for i in range(n):
-        if (alive[i] and open_place[place[i]] and talent[i] > 0.0 and talent[i] <= max_talent
+        if (open_place[place[i]] and alive[i] and talent[i] > 0.0 and talent[i] <= max_talent
                 and capital[i] > 0.0 and applied_id[i] != firm_id[i]):
             out[m] = i
             m += 1
@@ -753,7 +753,7 @@ def voucher_users(alive: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
     out = np.empty(n, np.int64)
     m = 0
     for i in range(n):
-        if (alive[i] and holder_id[i] == firm_id[i] and balance[i] > min_balance
+        if (holder_id[i] == firm_id[i] and balance[i] > min_balance and alive[i]
                 and capital[i] > 0.0):
             out[m] = i
             m += 1

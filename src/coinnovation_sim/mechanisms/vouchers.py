@@ -67,11 +67,11 @@ import pandas as pd
 from pydantic import Field
 
 from .. import technology
-from ..fastmath import gap_sums
 from ..flows import Account
 from ..kernels import row_sums
-from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
+from ..knowledge import _EPS as KNOWLEDGE_EPS
 from ..sampling import SegmentSampler, draw_from_rows, normalise_rows
+from . import kernels as mk
 from .base import Mechanism, MechanismConfig, StrictModel
 
 if TYPE_CHECKING:
@@ -301,6 +301,10 @@ class Vouchers(Mechanism):
         self._search: Search | None = None
         self._holders = np.zeros(0, bool)
         self._in_project = False
+        # the empty firm sampler of voucher projects (read only: built once)
+        self._no_firms = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
+        if not self.inert:
+            mk.warm_up()
 
     # ------------------------------------------------------------------ bookkeeping
     def _zero_year(self) -> dict[str, np.ndarray]:
@@ -334,29 +338,26 @@ class Vouchers(Mechanism):
     def _reference_institutes(self) -> np.ndarray:
         """Capacity-weighted mean knowledge of each place's institutes, (P, F)."""
         inst = self.model.institutes
-        p = self.model.n_places
-        nf = self.model.firms.knowledge.shape[1]
-        if inst.n == 0:
-            return np.zeros((p, nf))
-        num = np.zeros((p, nf))
-        np.add.at(num, inst.place, inst.knowledge * inst.capacity[:, None])
-        den = np.bincount(inst.place, weights=inst.capacity, minlength=p)
-        return np.divide(num, den[:, None], out=np.zeros_like(num), where=den[:, None] > 0)
+        total, num = mk.weighted_group_rows(np.ascontiguousarray(inst.place, dtype=np.int64),
+                                            np.ascontiguousarray(inst.capacity, dtype=np.float64),
+                                            inst.knowledge, self.model.n_places)
+        return mk.group_means(num, total)
 
-    def _service_terms(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Knowledge gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place)."""
+    def _service_terms(self, slots: np.ndarray, ref: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Knowledge gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place).
+
+        ``ref`` is :meth:`_reference_institutes` (institutes do not change within the hook).
+        """
         model = self.model
         prm = model.prm
         f = model.firms
-        ref = self._reference_institutes()
         k = f.knowledge[slots]
-        gap = gap_sums(ref, k)
-        eff = learning_efficiency(1.0 - cosine_to_pools(k, ref))
-        cap = absorptive_capacity(row_sums(k), prm["absorptive_half"])
-        rho = np.clip(prm["learning_rate"] * cap[:, None] * eff, 0.0, 1.0 - 1e-9)
-        o = f.unit_place[slots]
-        tc = prm["transaction_cost_wan"] * model.transaction_multiplier[o] / model.phi["technology"][o]
-        return prm["knowledge_value_wan"] * gap, rho, tc
+        tc = prm["transaction_cost_wan"] * model.transaction_multiplier / model.phi["technology"]
+        return mk.service_terms(k, ref, k @ ref.T,
+                                np.ascontiguousarray(f.unit_place[slots], dtype=np.int64), tc,
+                                float(prm["knowledge_value_wan"]), float(prm["learning_rate"]),
+                                float(prm["absorptive_half"]), KNOWLEDGE_EPS, 1.0 - 1e-9)
 
     def _package(self, vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -390,8 +391,9 @@ class Vouchers(Mechanism):
         f = model.firms
         remaining = self.committed - self._year_stats["approved"]
         open_ = self.can_apply & (remaining > 1e-9)
-        cand = np.flatnonzero(f.alive & open_[f.place] & (f.talent > 0) & (f.talent <= self.max_talent)
-                              & (f.capital > 0) & (self.applied_id != f.firm_id))
+        cand = mk.voucher_candidates(f.alive, np.ascontiguousarray(f.place, dtype=np.int64), open_,
+                                     f.talent, self.max_talent, f.capital, self.applied_id,
+                                     f.firm_id)
         if len(cand) == 0:
             return
         aware = cand[self.rng.random(len(cand)) < cfg.awareness_rate]
@@ -399,7 +401,7 @@ class Vouchers(Mechanism):
             return
         sigma = cfg.application_cost_sigma
         kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
-        vgap, rho, tc = self._service_terms(aware)
+        vgap, rho, tc = self._service_terms(aware, self._reference_institutes())
         gain, request, outlay = self._package(vgap, rho, tc)
         gain = np.where(self.eligible_pairs[f.place[aware]], gain, -np.inf)
         best = np.argmax(gain, axis=1)
@@ -462,13 +464,15 @@ class Vouchers(Mechanism):
         return np.where(ok, per, 0.0)
 
     def _redemption_place(self, slots: np.ndarray, has_inst: np.ndarray) -> np.ndarray:
-        """Eligible place where a subsidised standard service is worth most to each holder."""
-        vgap, rho, tc = self._service_terms(slots)
+        """Eligible place where a subsidised standard service is worth most to each holder.
+
+        The argmax over eligible places with institutes of ``vΓρ − p − τ + min(balance, (1 − c)p)``
+        (-1 where there is none).
+        """
+        vgap, rho, tc = self._service_terms(slots, self._reference_institutes())
         sub = np.minimum(self.balance[slots], self.unit_subsidy)
-        net = vgap * rho - self.price - tc + sub[:, None]
         allowed = self.eligible_pairs[self.model.firms.place[slots]] & has_inst[None, :]
-        net = np.where(allowed, net, -np.inf)
-        return np.where(allowed.any(axis=1), np.argmax(net, axis=1), -1)
+        return mk.best_redemption(vgap, rho, tc, sub, self.price, allowed)
 
     def _voucher_projects(self) -> None:
         """Holders with a balance buy one voucher-funded service this month at an eligible provider.
@@ -480,8 +484,7 @@ class Vouchers(Mechanism):
         """
         model = self.model
         f = model.firms
-        users = np.flatnonzero(f.alive & (self.holder_id == f.firm_id) & (self.balance > 1e-9)
-                               & (f.capital > 0))
+        users = mk.voucher_users(f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9)
         if len(users) == 0:
             return
         n = len(users)
@@ -491,7 +494,7 @@ class Vouchers(Mechanism):
         inst_sampler = SegmentSampler(inst.place, inst_w, p)
         # voucher projects are services of institutes: no firm partner is ever drawn, so the
         # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
-        firm_sampler = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
+        firm_sampler = self._no_firms
         nf = f.knowledge.shape[1]
         s = technology.Search(
             searcher=users, origin=f.unit_place[users], home=f.place[users], collab=np.zeros(n, bool),
