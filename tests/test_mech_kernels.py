@@ -243,3 +243,39 @@ def test_kernels_are_exact_for_other_field_and_place_counts(nf, p):
     for j, s in enumerate((0.6, 0.4)):
         deals += s * (q[j][place] * np.maximum(0.0, worth[j] - tc[place])).sum(axis=1)
     assert same(got, 0.1 * cap * gap.sum(axis=1) + 0.08 * deals)
+
+
+def test_voucher_quote_equals_the_numpy_subsidy():
+    rng = np.random.default_rng(7)
+    n, p = 1500, 16
+    searcher = rng.choice(5000, n, replace=False)
+    balance = rng.uniform(0, 40, 5000) * (rng.random(5000) < 0.3)
+    holders = (balance[searcher] > 0) & (rng.random(n) < 0.8)
+    dest = rng.integers(-1, p, n)
+    home = rng.integers(0, p, n)
+    eligible = rng.random((p, p)) < 0.4
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    valid = rng.random(n) < 0.7
+    d = np.where(dest >= 0, dest, 0)
+    ok = holders & (dest >= 0) & eligible[home, d]
+    quote = np.where(ok, np.minimum(balance[searcher], (1.0 - 0.5) * price), 0.0)
+    assert same(mk.voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price,
+                                 1.0 - 0.5), quote)
+    assert same(mk.voucher_quote(valid, holders, dest, home, eligible, balance, searcher, price,
+                                 1.0 - 0.5), np.where(valid, quote, 0.0))
+
+
+def test_platform_rows_and_deals_equal_numpy():
+    rng = np.random.default_rng(8)
+    n, p = 1200, 16
+    collab = rng.random(n) < 0.4
+    origin = rng.integers(0, p, n)
+    q_firm, q_inst = normalise_rows(rng.random((p, p))), normalise_rows(rng.random((p, p)))
+    assert same(mk.platform_rows(collab, origin, q_firm, q_inst),
+                np.where(collab[:, None], q_firm[origin], q_inst[origin]))
+    deal = rng.random(n) < 0.5
+    dest = rng.integers(-1, p, n)
+    members = rng.random(p) < 0.6
+    d = np.where(dest >= 0, dest, 0)
+    assert same(mk.platform_deals(deal, origin, dest, members),
+                np.flatnonzero(deal & members[origin] & members[d] & (origin != d)))

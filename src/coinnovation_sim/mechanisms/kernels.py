@@ -760,6 +760,99 @@ def voucher_users(alive: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
     return out[:m].copy()
 
 
+@jit
+def voucher_quote(valid: np.ndarray, holders: np.ndarray, dest: np.ndarray, home: np.ndarray,
+                  eligible: np.ndarray, balance: np.ndarray, searcher: np.ndarray,
+                  price: np.ndarray, keep: float) -> np.ndarray:
+    """Voucher subsidy per searcher for a candidate at ``dest`` (``Vouchers._quote``).
+
+    ``min(balance[searcher], keep · price)`` where the candidate is valid, the searcher a holder
+    looking for a service and ``dest`` (>= 0) an eligible provider place for its home; else 0.
+
+    Parameters
+    ----------
+    valid, holders : numpy.ndarray
+        Per searcher (n,), bool: candidate valid; holder with a balance seeking a service.
+    dest, home : numpy.ndarray
+        Candidate place (-1: none) and home place per searcher (n,), int.
+    eligible : numpy.ndarray
+        ``eligible_pairs`` (P, P), bool.
+    balance : numpy.ndarray
+        Voucher balance per firm slot.
+    searcher : numpy.ndarray
+        Firm slot per searcher (n,).
+    price : numpy.ndarray
+        List price per searcher (n,).
+    keep : float
+        ``1 − copay_share``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), 万元 per real firm.
+    """
+    n = dest.shape[0]
+    out = np.zeros(n)
+    for i in range(n):
+        if valid[i] and holders[i] and dest[i] >= 0 and eligible[home[i], dest[i]]:
+            out[i] = np_min(balance[searcher[i]], keep * price[i])
+    return out
+
+
+# ---------------------------------------------------------------------------------- tech market
+@jit
+def platform_rows(collab: np.ndarray, origin: np.ndarray, q_firm: np.ndarray, q_inst: np.ndarray
+                  ) -> np.ndarray:
+    """Each searcher's row of place-draw probabilities on the platform.
+
+    ``numpy.where(collab[:, None], q_firm[origin], q_inst[origin])`` (copies, no arithmetic).
+
+    Parameters
+    ----------
+    collab : numpy.ndarray
+        Searchers looking for a joint R&D partner (n,), bool.
+    origin : numpy.ndarray
+        Unit place per searcher (n,), int.
+    q_firm, q_inst : numpy.ndarray
+        Place-draw probabilities per origin place (P, P) for firm and institute partners.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, P).
+    """
+    n = collab.shape[0]
+    p = q_firm.shape[1]
+    out = np.empty((n, p))
+    for i in range(n):
+        o = origin[i]
+        if collab[i]:
+            for b in range(p):
+                out[i, b] = q_firm[o, b]
+        else:
+            for b in range(p):
+                out[i, b] = q_inst[o, b]
+    return out
+
+
+@jit
+def platform_deals(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, members: np.ndarray
+                   ) -> np.ndarray:
+    """Agreed deals between two different member places (positions in the search).
+
+    ``flatnonzero(deal & members[origin] & members[max(dest, 0)] & (origin != dest))``.
+    """
+    n = deal.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        d = dest[i] if dest[i] >= 0 else 0
+        if deal[i] and members[origin[i]] and members[d] and origin[i] != d:
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
 # ---------------------------------------------------------------------------------- warm-up
 _WARM = [False]
 
@@ -799,3 +892,6 @@ def warm_up() -> None:
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
     voucher_users(b2, i2, i2, f2, f2, 1e-9)
+    voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
+    platform_rows(b2, i2, m22, m22)
+    platform_deals(b2, i2, i2, b2)

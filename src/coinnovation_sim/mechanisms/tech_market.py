@@ -30,6 +30,7 @@ from pydantic import Field
 from ..flows import Account
 from ..sampling import normalise_rows
 from ..technology import consider
+from . import kernels as mk
 from .base import Mechanism, MechanismConfig
 
 if TYPE_CHECKING:
@@ -82,6 +83,21 @@ class TechMarket(Mechanism):
         self.deals = 0.0
         self.deals_cum = 0.0
         self.fees = 0.0
+        self._terms_of: np.ndarray | None = None
+        self._terms: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0), bool), np.zeros(0))
+        mk.warm_up()
+
+    def _member_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of different members (P×P) and each place's monthly operating cost.
+
+        Rebuilt only when the membership changes (at most once a year).
+        """
+        if self._terms_of is None or not np.array_equal(self._terms_of, self.members):
+            pair = self.members[:, None] & self.members[None, :]
+            np.fill_diagonal(pair, False)
+            cost = np.where(self.members, self.config.operating_cost_wan_month, 0.0)
+            self._terms_of, self._terms = self.members.copy(), (pair, cost)
+        return self._terms
 
     @property
     def running(self) -> bool:
@@ -101,10 +117,8 @@ class TechMarket(Mechanism):
             self.spent[:] = 0.0
             if not self.running:
                 return
-        pair = self.members[:, None] & self.members[None, :]
-        np.fill_diagonal(pair, False)
+        pair, cost = self._member_terms()
         self.model.transaction_multiplier[pair] *= 1.0 - cfg.search_cost_reduction
-        cost = np.where(self.members, cfg.operating_cost_wan_month, 0.0)
         self.model.policy_cost[t] += cost
         self.spent += cost
 
@@ -119,7 +133,8 @@ class TechMarket(Mechanism):
         phi = self.model.phi["technology"] * self.members[None, :]
         q_firm = normalise_rows(phi * search.firm_sampler.place_total()[None, :])
         q_inst = normalise_rows(phi * search.inst_sampler.place_total()[None, :])
-        rows = np.where(search.collab[:, None], q_firm[search.origin], q_inst[search.origin])
+        rows = mk.platform_rows(search.collab, np.ascontiguousarray(search.origin, dtype=np.int64),
+                                q_firm, q_inst)
         for _ in range(cfg.extra_candidates):
             dest, idx = search.draw(rows, self.rng)
             consider(self.model, search, dest, idx, active=active)
@@ -129,19 +144,22 @@ class TechMarket(Mechanism):
         if not self.running:
             return None
         model = self.model
-        dest = np.where(search.best_dest >= 0, search.best_dest, 0)
-        via = deal & self.members[search.origin] & self.members[dest] & (search.origin != dest)
-        if not via.any():
+        via = mk.platform_deals(deal, np.ascontiguousarray(search.origin, dtype=np.int64),
+                                np.ascontiguousarray(search.best_dest, dtype=np.int64), self.members)
+        if not len(via):
             return None
-        w = model.firm_weight()[search.searcher]
-        fee = self.config.fee_share * search.price
-        model.firms.capital[search.searcher[via]] -= fee[via]
-        model.book.account_by("platform_fees", search.home[via], -(fee * w)[via])
-        value = (search.best_plain_net - fee) * w
-        self.gain += np.bincount(search.home[via], weights=value[via], minlength=model.n_places)
-        self.deals += float(w[via].sum())
-        self.deals_cum += float(w[via].sum())
-        self.fees += float((fee * w)[via].sum())
+        buyer = search.searcher[via]
+        home = search.home[via]
+        w = model.firm_weight()[buyer]
+        fee = self.config.fee_share * search.price[via]
+        model.firms.capital[buyer] -= fee
+        paid = fee * w
+        model.book.account_by("platform_fees", home, -paid)
+        value = (search.best_plain_net[via] - fee) * w
+        self.gain += np.bincount(home, weights=value, minlength=model.n_places)
+        self.deals += float(w.sum())
+        self.deals_cum += float(w.sum())
+        self.fees += float(paid.sum())
         return None
 
     def metrics(self, t: int) -> dict[str, float]:

@@ -456,12 +456,15 @@ class Vouchers(Mechanism):
                              & ~s.collab)
         return self._holders
 
-    def _quote(self, s: Search, dest: np.ndarray) -> np.ndarray:
-        """Subsidy per searcher for a deal at ``dest`` (before validity checks)."""
-        d = np.where(dest >= 0, dest, 0)
-        ok = self._holder_mask(s) & (dest >= 0) & self.eligible_pairs[s.home, d]
-        per = np.minimum(self.balance[s.searcher], (1.0 - self.config.copay_share) * s.price)
-        return np.where(ok, per, 0.0)
+    def _quote(self, s: Search, dest: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        """Subsidy per searcher for a deal at ``dest`` (0 where ``valid`` is false, if given)."""
+        holders = self._holder_mask(s)
+        return mk.voucher_quote(holders if valid is None else np.ascontiguousarray(valid, dtype=bool),
+                                holders, np.ascontiguousarray(dest, dtype=np.int64),
+                                np.ascontiguousarray(s.home, dtype=np.int64), self.eligible_pairs,
+                                self.balance, np.ascontiguousarray(s.searcher, dtype=np.int64),
+                                np.ascontiguousarray(s.price, dtype=np.float64),
+                                1.0 - self.config.copay_share)
 
     def _redemption_place(self, slots: np.ndarray, has_inst: np.ndarray) -> np.ndarray:
         """Eligible place where a subsidised standard service is worth most to each holder.
@@ -519,7 +522,7 @@ class Vouchers(Mechanism):
         """Voucher subsidy for candidates at eligible providers (万元 per real firm)."""
         if self.inert or not self._holder_mask(search).any():
             return None
-        return np.where(valid, self._quote(search, dest), 0.0)
+        return self._quote(search, dest, valid)
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Redeem the vouchers of agreed deals: balances, public spending, ledger, records."""
