@@ -279,3 +279,57 @@ def test_platform_rows_and_deals_equal_numpy():
     d = np.where(dest >= 0, dest, 0)
     assert same(mk.platform_deals(deal, origin, dest, members),
                 np.flatnonzero(deal & members[origin] & members[d] & (origin != d)))
+
+
+def _package_numpy(vgap, rho, tc, p, c, face, unit_subsidy):
+    """The vouchers' package rule as it was written in numpy."""
+    a = -np.log1p(-rho)
+    mu0 = vgap * a
+
+    def n_opt(cost):
+        cost = np.maximum(cost, 1e-9)
+        return np.divide(np.log(np.maximum(mu0, cost) / cost), a, out=np.zeros_like(mu0), where=a > 0)
+
+    def worth(n):
+        return vgap * -np.expm1(-a * n) - (p + tc) * n
+
+    n_kink = face / unit_subsidy
+    n1 = n_opt(c * p + tc)
+    n2 = n_opt(p + tc)
+    n_v = np.where(n1 <= n_kink, n1, np.maximum(n_kink, n2))
+    request = np.minimum(face, unit_subsidy * n_v)
+    return worth(n_v) + request - worth(n2), request, (p + tc) * np.minimum(n_v, n_kink)
+
+
+def test_package_kernels_equal_the_numpy_package_rule():
+    rng = np.random.default_rng(9)
+    n, p = 400, 16
+    vgap = rng.lognormal(5, 2, (n, p)) * (rng.random((n, p)) < 0.9)
+    rho = np.clip(rng.uniform(-0.1, 1.0, (n, p)), 0.0, 1.0 - 1e-9)
+    rho[:5] = 0.0                                 # a = 0: no package
+    tc = rng.uniform(0, 6, (n, p))
+    price, c = 8.0, 0.5
+    for face in (50.0, 10.0, 0.5):
+        unit_subsidy = (1.0 - c) * price
+        n_kink = face / unit_subsidy
+        a = -np.log1p(-rho)
+        logs = np.log(mk.package_ratios(vgap, a, tc, c * price, price))
+        n_v, n_2, request, expo = mk.package_sizes(logs, a, n_kink, face, unit_subsidy)
+        gain, outlay = mk.package_worth(vgap, np.expm1(expo), n_v, n_2, request, tc, price, n_kink)
+        e_gain, e_request, e_outlay = _package_numpy(vgap, rho, tc, price, c, face, unit_subsidy)
+        assert same(gain, e_gain) and same(request, e_request) and same(outlay, e_outlay)
+
+
+def test_masked_argmax_equals_numpy_argmax():
+    rng = np.random.default_rng(10)
+    x = rng.normal(0, 1, (600, 16))
+    x[:, 5] = x[:, 9]                              # ties: the first wins
+    x[7, 3] = np.nan                               # a NaN wins
+    allowed = rng.random((600, 16)) < 0.4
+    allowed[:20] = False                           # nothing allowed: index 0, value -inf
+    allowed[7, 3] = True
+    masked = np.where(allowed, x, -np.inf)
+    index, value = mk.masked_argmax(x, allowed)
+    expect = np.argmax(masked, axis=1)
+    assert same(index, expect)
+    assert same(value, masked[np.arange(600), expect])

@@ -723,6 +723,159 @@ def best_redemption(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, subsidy: 
 
 
 @jit
+def package_ratios(vgap: np.ndarray, a: np.ndarray, tc: np.ndarray, own_price: float,
+                   price: float) -> np.ndarray:
+    """Arguments of the logarithm in the voucher package sizes (``Vouchers._package``).
+
+    For the marginal costs ``cost = own_price + τ`` (with the voucher, below the kink) and
+    ``price + τ`` (without), floored at ``1e-9``: ``max(μ0, cost) / cost`` with ``μ0 = vΓ a``.
+
+    Parameters
+    ----------
+    vgap, a, tc : numpy.ndarray
+        ``vΓ``, ``a = −log(1 − ρ)`` and ``τ`` per (firm, place), shape (n, P).
+    own_price, price : float
+        ``copay_share · price`` and the service price.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (2, n, P): with the voucher, without.
+    """
+    n, p = vgap.shape
+    out = np.empty((2, n, p))
+    for i in range(n):
+        for q in range(p):
+            mu0 = vgap[i, q] * a[i, q]
+            for j in range(2):
+                cost = (own_price if j == 0 else price) + tc[i, q]
+                cost = cost if (cost > 1e-9 or cost != cost) else 1e-9
+                top = mu0 if (mu0 > cost or mu0 != mu0) else cost
+                out[j, i, q] = ieee_div(top, cost)
+    return out
+
+
+@jit
+def package_sizes(logs: np.ndarray, a: np.ndarray, n_kink: float, face: float, unit_subsidy: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Voucher package sizes, requests and the arguments of ``expm1`` in their worth.
+
+    ``n1, n2 = log(ratio) / a`` (0 where ``a <= 0``); ``n_v = n1`` if ``n1 <= n_kink`` else
+    ``max(n_kink, n2)``; request ``min(face, unit_subsidy · n_v)``.
+
+    Parameters
+    ----------
+    logs : numpy.ndarray
+        ``numpy.log`` of :func:`package_ratios` (2, n, P).
+    a : numpy.ndarray
+        ``−log(1 − ρ)`` (n, P).
+    n_kink, face, unit_subsidy : float
+        Services at which the voucher is used up; face value; subsidy per service.
+
+    Returns
+    -------
+    n_v, n_2, request : numpy.ndarray
+        Shape (n, P): package with and without the voucher, the request.
+    expo : numpy.ndarray
+        ``−a · n`` for ``n = n_v`` and ``n_2`` (2, n, P).
+    """
+    _, n, p = logs.shape
+    n_v = np.empty((n, p))
+    n_2 = np.empty((n, p))
+    request = np.empty((n, p))
+    expo = np.empty((2, n, p))
+    for i in range(n):
+        for q in range(p):
+            ai = a[i, q]
+            pos = ai > 0.0
+            n1 = logs[0, i, q] / ai if pos else 0.0
+            n2 = logs[1, i, q] / ai if pos else 0.0
+            if n1 <= n_kink:
+                nv = n1
+            else:
+                nv = n_kink if (n_kink > n2 or n_kink != n_kink) else n2
+            n_v[i, q] = nv
+            n_2[i, q] = n2
+            request[i, q] = np_min(face, unit_subsidy * nv)
+            expo[0, i, q] = -ai * nv
+            expo[1, i, q] = -ai * n2
+    return n_v, n_2, request, expo
+
+
+@jit
+def package_worth(vgap: np.ndarray, em1: np.ndarray, n_v: np.ndarray, n_2: np.ndarray,
+                  request: np.ndarray, tc: np.ndarray, price: float, n_kink: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Worth ``G`` of the voucher package and the firm's outlay to pre-finance it.
+
+    ``W(n) = vΓ · (−expm1(−a n)) − (price + τ) n``; ``G = W(n_v) + request − W(n_2)``; outlay
+    ``(price + τ) · min(n_v, n_kink)``.
+
+    Parameters
+    ----------
+    vgap, n_v, n_2, request, tc : numpy.ndarray
+        Per (firm, place) (n, P).
+    em1 : numpy.ndarray
+        ``numpy.expm1`` of ``package_sizes``' ``expo`` (2, n, P).
+    price, n_kink : float
+        Service price; services at which the voucher is used up.
+
+    Returns
+    -------
+    gain, outlay : numpy.ndarray
+        Shape (n, P) each.
+    """
+    n, p = vgap.shape
+    gain = np.empty((n, p))
+    outlay = np.empty((n, p))
+    for i in range(n):
+        for q in range(p):
+            cost = price + tc[i, q]
+            w_v = vgap[i, q] * -em1[0, i, q] - cost * n_v[i, q]
+            w_2 = vgap[i, q] * -em1[1, i, q] - cost * n_2[i, q]
+            gain[i, q] = (w_v + request[i, q]) - w_2
+            outlay[i, q] = cost * np_min(n_v[i, q], n_kink)
+    return gain, outlay
+
+
+@jit
+def masked_argmax(x: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.argmax`` of each row of ``where(allowed, x, -inf)`` and the value it picks.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape (n, P), float.
+    allowed : numpy.ndarray
+        Shape (n, P), bool.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        Column per row (n,), int (numpy's rules: first maximum, a NaN wins; 0 for a row of
+        ``-inf``).
+    value : numpy.ndarray
+        The masked value there (n,).
+    """
+    n, p = x.shape
+    index = np.zeros(n, np.int64)
+    value = np.empty(n)
+    for i in range(n):
+        best = 0
+        top = -np.inf
+        for q in range(p):
+            v = x[i, q] if allowed[i, q] else -np.inf
+            if q == 0 or not v <= top:
+                top = v
+                best = q
+                if top != top:
+                    break
+        index[i] = best
+        value[i] = top
+    return index, value
+
+
+@jit
 def voucher_candidates(alive: np.ndarray, place: np.ndarray, open_place: np.ndarray,
                        talent: np.ndarray, max_talent: float, capital: np.ndarray,
                        applied_id: np.ndarray, firm_id: np.ndarray) -> np.ndarray:
@@ -890,6 +1043,10 @@ def warm_up() -> None:
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
+    ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
+    n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)
+    package_worth(m22, expo, n_v, n_2, req, m22, 2.0, 2.0)
+    masked_argmax(m22, np.ones((2, 2), np.bool_))
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
     voucher_users(b2, i2, i2, f2, f2, 1e-9)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)

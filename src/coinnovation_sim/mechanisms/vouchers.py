@@ -364,24 +364,13 @@ class Vouchers(Mechanism):
         """Voucher-funded package per (firm, place): worth ``G``, request ``R`` and own outlay."""
         cfg = self.config
         p, c, face = self.price, cfg.copay_share, cfg.face_value_wan
-        a = -np.log1p(-rho)
-        mu0 = vgap * a                                   # marginal value of the first service
-
-        def n_opt(cost: np.ndarray) -> np.ndarray:
-            cost = np.maximum(cost, 1e-9)
-            return np.divide(np.log(np.maximum(mu0, cost) / cost), a, out=np.zeros_like(mu0),
-                             where=a > 0)
-
-        def worth(n: np.ndarray) -> np.ndarray:
-            return vgap * -np.expm1(-a * n) - (p + tc) * n
-
         n_kink = face / self.unit_subsidy
-        n1 = n_opt(c * p + tc)
-        n2 = n_opt(p + tc)
-        n_v = np.where(n1 <= n_kink, n1, np.maximum(n_kink, n2))
-        request = np.minimum(face, self.unit_subsidy * n_v)
-        gain = worth(n_v) + request - worth(n2)
-        outlay = (p + tc) * np.minimum(n_v, n_kink)
+        # n = log(max(μ0, cost) / cost) / a at the marginal cost with (c p + τ) and without (p + τ)
+        # the voucher; the logarithms and exponentials stay numpy's, the arithmetic is in kernels
+        a = -np.log1p(-rho)
+        logs = np.log(mk.package_ratios(vgap, a, tc, c * p, p))
+        n_v, n_2, request, expo = mk.package_sizes(logs, a, n_kink, face, self.unit_subsidy)
+        gain, outlay = mk.package_worth(vgap, np.expm1(expo), n_v, n_2, request, tc, p, n_kink)
         return gain, request, outlay
 
     def _applications(self) -> None:
@@ -403,10 +392,9 @@ class Vouchers(Mechanism):
         kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
         vgap, rho, tc = self._service_terms(aware, self._reference_institutes())
         gain, request, outlay = self._package(vgap, rho, tc)
-        gain = np.where(self.eligible_pairs[f.place[aware]], gain, -np.inf)
-        best = np.argmax(gain, axis=1)
+        best, g_best = mk.masked_argmax(gain, self.eligible_pairs[f.place[aware]])
         rows = np.arange(len(aware))
-        g_best, r_best, out_best = gain[rows, best], request[rows, best], outlay[rows, best]
+        r_best, out_best = request[rows, best], outlay[rows, best]
         ok = (g_best > kappa) & (r_best > 0) & (f.capital[aware] >= out_best)
         slots, amount = aware[ok], r_best[ok]
         if len(slots) == 0:
