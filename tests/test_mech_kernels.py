@@ -333,3 +333,18 @@ def test_masked_argmax_equals_numpy_argmax():
     expect = np.argmax(masked, axis=1)
     assert same(index, expect)
     assert same(value, masked[np.arange(600), expect])
+
+
+def test_enclave_membership_kernels_equal_numpy():
+    rng = np.random.default_rng(11)
+    n = 3000
+    member = np.where(rng.random(n) < 0.1, rng.integers(0, 3, n), -1)
+    alive = rng.random(n) < 0.95
+    firm_id = np.arange(n)
+    member_id = np.where(rng.random(n) < 0.05, firm_id + n, firm_id)
+    weight = rng.uniform(0.5, 2.0, n)
+    assert same(mk.stale_members(member, alive, firm_id, member_id),
+                np.flatnonzero((member >= 0) & (~alive | (firm_id != member_id))))
+    inside = member >= 0
+    assert same(mk.park_units(member, weight, 3),
+                np.bincount(member[inside], weights=weight[inside], minlength=3))

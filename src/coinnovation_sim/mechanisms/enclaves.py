@@ -104,7 +104,7 @@ from ..flows import Account, Channel
 from ..innovation import place_pools
 from ..kernels import row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
-from ..production import quality, revenue, target_talent
+from ..production import quality, target_talent
 from ..sampling import normalise_rows
 from . import kernels as mk
 from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
@@ -352,6 +352,21 @@ class _Outlook:
         return gain, know
 
 
+def member_revenue(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
+    """``production.revenue(model)[slots]``, computed for those firms only (same arithmetic).
+
+    Monthly revenue per real firm ``a · max(T, 0)^θ · q`` with the knowledge quality ``q`` of
+    :func:`~coinnovation_sim.production.quality` (0 for dead slots); elementwise, so each value
+    has the bits of the whole-population computation (``tests/test_mech_enclaves.py`` checks it
+    against :func:`~coinnovation_sim.production.revenue`).
+    """
+    f = model.firms
+    theta = model.prm["talent_elasticity"]
+    q = (1.0 + row_sums(f.knowledge[slots]) / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
+    r = f.productivity[slots] * np.power(np.maximum(f.talent[slots], 0.0), theta) * q
+    return np.where(f.alive[slots], r, 0.0)
+
+
 class Enclaves(Mechanism):
     """Enclave parks: firms decide to run a unit in a host; governments share tax and weigh payoffs.
 
@@ -407,9 +422,7 @@ class Enclaves(Mechanism):
     # ------------------------------------------------------------------ membership
     def _units(self) -> np.ndarray:
         """Real firms with a unit in each park."""
-        w = self.model.firm_weight()
-        inside = self.member >= 0
-        return np.bincount(self.member[inside], weights=w[inside], minlength=len(self.capacity))
+        return mk.park_units(self.member, self.model.firm_weight(), len(self.capacity))
 
     def _send_home(self, slots: np.ndarray) -> None:
         """Return the units of ``slots`` to their home places."""
@@ -423,7 +436,7 @@ class Enclaves(Mechanism):
     def _sync(self) -> None:
         """Drop members that exited (their slot freed, or refilled by a new firm at home)."""
         f = self.model.firms
-        gone = np.flatnonzero((self.member >= 0) & (~f.alive | (f.firm_id != self.member_id)))
+        gone = mk.stale_members(self.member, f.alive, f.firm_id, self.member_id)
         if len(gone):
             self.cum["exits"] += float(self.member_w[gone].sum())
             dead = gone[~f.alive[gone]]
@@ -529,7 +542,7 @@ class Enclaves(Mechanism):
         n_parks = len(self.capacity)
         inside = np.flatnonzero(self.member >= 0)
         park = self.member[inside]
-        sales = revenue(model)[inside]
+        sales = member_revenue(model, inside)
         rho = np.array([pk.unit_revenue_share for pk in cfg.parks])
         tau = np.array([pk.tax_rate for pk in cfg.parks])
         sigma = np.array([pk.tax_share_home for pk in cfg.parks])

@@ -617,6 +617,33 @@ def location_gain(there: np.ndarray, home: np.ndarray, know: np.ndarray, capital
     return out
 
 
+@jit
+def stale_members(member: np.ndarray, alive: np.ndarray, firm_id: np.ndarray,
+                  member_id: np.ndarray) -> np.ndarray:
+    """Slots whose park member exited (slot freed or refilled).
+
+    ``flatnonzero((member >= 0) & (~alive | (firm_id != member_id)))``.
+    """
+    n = member.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if member[i] >= 0 and (not alive[i] or firm_id[i] != member_id[i]):
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
+@jit
+def park_units(member: np.ndarray, weight: np.ndarray, n_parks: int) -> np.ndarray:
+    """Real firms per park: ``bincount(member[inside], weights=weight[inside])``, in slot order."""
+    out = np.zeros(n_parks)
+    for i in range(member.shape[0]):
+        if member[i] >= 0:
+            out[member[i]] += weight[i]
+    return out
+
+
 # ---------------------------------------------------------------------------------- vouchers
 @jit
 def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
@@ -1041,6 +1068,9 @@ def warm_up() -> None:
     path, _ = project_talent(base, b2, f2, hire, 0.1, 1.05, 2)
     mean_profit(path, path, f2, w, f2)
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
+    stale_members(i2, b2, i2, i2)
+    for w in (f2, ro):
+        park_units(i2, w, 1)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
