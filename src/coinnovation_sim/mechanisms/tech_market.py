@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import Account
-from ..sampling import normalise_rows
+from ..sampling import draw_from_rows, normalise_rows
 from ..technology import consider
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig
@@ -133,11 +133,53 @@ class TechMarket(Mechanism):
         phi = self.model.phi["technology"] * self.members[None, :]
         q_firm = normalise_rows(phi * search.firm_sampler.place_total()[None, :])
         q_inst = normalise_rows(phi * search.inst_sampler.place_total()[None, :])
-        rows = mk.platform_rows(search.collab, np.ascontiguousarray(search.origin, dtype=np.int64),
+        act = np.flatnonzero(active)
+        rows = mk.platform_rows(search.collab[act],
+                                np.ascontiguousarray(search.origin[act], dtype=np.int64),
                                 q_firm, q_inst)
         for _ in range(cfg.extra_candidates):
-            dest, idx = search.draw(rows, self.rng)
+            dest, idx = self._draw(search, act, rows)
             consider(self.model, search, dest, idx, active=active)
+
+    def _draw(self, search: Search, act: np.ndarray, rows: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """``search.draw`` for the member searchers ``act`` only (-1, no candidate, elsewhere).
+
+        Consumes the platform's stream exactly as :meth:`~coinnovation_sim.technology.Search.draw`
+        does (a uniform per searcher for the place, then one for the partner) and draws each
+        member searcher's candidate from its own uniforms, so the candidates are those of
+        ``search.draw`` on the full rows; the others' candidates would be ignored by
+        :func:`~coinnovation_sim.technology.consider` (``active``) and are not drawn.
+        ``tests/test_mech_tech_market.py`` checks the equality.
+
+        Parameters
+        ----------
+        search : Search
+            The month's search.
+        act : numpy.ndarray
+            Positions of the searchers whose unit is in a member place.
+        rows : numpy.ndarray
+            Their place-draw probabilities, (len(act), P).
+
+        Returns
+        -------
+        dest, idx : numpy.ndarray
+            Candidate place and partner per searcher (n,), -1 outside ``act``.
+        """
+        n = search.n
+        u_place = self.rng.random(n)
+        u = self.rng.random(n)
+        place = draw_from_rows(rows, u_place[act])
+        c = search.collab[act]
+        u_act = u[act]
+        partner = np.empty(len(act), np.int64)
+        partner[c] = search.firm_sampler.draw(place[c], u_act[c])
+        partner[~c] = search.inst_sampler.draw(place[~c], u_act[~c])
+        dest = np.full(n, -1, np.int64)
+        idx = np.full(n, -1, np.int64)
+        dest[act] = place
+        idx[act] = partner
+        return dest, idx
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Charge the platform fee on deals between members and record the members' gains."""
