@@ -348,3 +348,15 @@ def test_enclave_membership_kernels_equal_numpy():
     inside = member >= 0
     assert same(mk.park_units(member, weight, 3),
                 np.bincount(member[inside], weights=weight[inside], minlength=3))
+
+
+def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
+    from coinnovation_sim.innovation import group_sum
+
+    rng, k, place, _ = _firms(seed=12)
+    alive = rng.random(len(k)) < 0.85
+    wf = rng.uniform(0.5, 3.0, len(k))
+    weight = np.where(alive, wf, 0.0) * row_sums(k)
+    total, num = mk.knowledge_weighted_groups(place, alive, wf, k, 16)
+    assert same(total, np.bincount(place, weights=weight, minlength=16))
+    assert same(num, group_sum(place, weight[:, None] * k, 16))

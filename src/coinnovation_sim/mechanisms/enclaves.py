@@ -210,15 +210,15 @@ class _Outlook:
         phi = model.phi["technology"]
         self.psi = normalise_rows(phi)
         self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
-        wf = np.where(f.alive, model.firm_weight(), 0.0)
-        firm_w = wf * row_sums(f.knowledge)
         inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
         share = prm["collaboration_share"]
         reps, draws = [], []
-        for place, weight, know in ((inst.place, inst_w, inst.knowledge),
-                                    (f.unit_place, firm_w, f.knowledge)):
-            total, num = mk.weighted_group_rows(np.ascontiguousarray(place, dtype=np.int64),
-                                                weight, know, p)
+        # partners weigh real agents × capacity × total knowledge (the core's search weights)
+        for total, num in (
+                mk.weighted_group_rows(np.ascontiguousarray(inst.place, dtype=np.int64), inst_w,
+                                       inst.knowledge, p),
+                mk.knowledge_weighted_groups(np.ascontiguousarray(f.unit_place, dtype=np.int64),
+                                             f.alive, model.firm_weight(), f.knowledge, p)):
             reps.append(mk.group_means(num, total))
             draws.append(normalise_rows(phi * total[None, :]))
         # offer kinds (institute services, joint R&D with firms): the representative partner of

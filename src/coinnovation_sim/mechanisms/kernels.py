@@ -261,6 +261,48 @@ def weighted_group_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarra
 
 
 @jit
+def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                              values: np.ndarray, n_groups: int
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`weighted_group_rows` with the weights ``where(alive, weight, 0) · Σ_c values[i, c]``.
+
+    The row total is added left to right (as :func:`coinnovation_sim.kernels.row_sums`): the
+    enclaves' knowledge-weighted firm offers in one pass instead of three.
+
+    Parameters
+    ----------
+    group : numpy.ndarray
+        Group index per row, int, shape (n,).
+    alive : numpy.ndarray
+        Rows that count (n,), bool; the others weigh 0.
+    weight : numpy.ndarray
+        Weight per row (n,).
+    values : numpy.ndarray
+        Shape (n, k).
+    n_groups : int
+        Number of groups.
+
+    Returns
+    -------
+    total, num : numpy.ndarray
+        As :func:`weighted_group_rows`.
+    """
+    n, k = values.shape
+    total = np.zeros(n_groups)
+    num = np.zeros((n_groups, k))
+    for i in range(n):
+        kappa = 0.0
+        for c in range(k):
+            kappa += values[i, c]
+        w = (weight[i] if alive[i] else 0.0) * kappa
+        g = group[i]
+        total[g] += w
+        for c in range(k):
+            num[g, c] += w * values[i, c]
+    return total, num
+
+
+@jit
 def group_means(num: np.ndarray, total: np.ndarray) -> np.ndarray:
     """``numpy.divide(num, total[:, None], where=total[:, None] > 0)`` with zeros elsewhere."""
     g, k = num.shape
@@ -1055,6 +1097,7 @@ def warm_up() -> None:
     ro.flags.writeable = False
     for w in (f2, ro):
         weighted_group_rows(i2, w, m22, 1)
+        knowledge_weighted_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
     group_means(m22, f2)
     cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
