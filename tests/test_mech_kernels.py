@@ -360,3 +360,20 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
     total, num = mk.knowledge_weighted_groups(place, alive, wf, k, 16)
     assert same(total, np.bincount(place, weights=weight, minlength=16))
     assert same(num, group_sum(place, weight[:, None] * k, 16))
+
+
+def test_reviewing_slots_and_members_staff_equal_numpy():
+    rng = np.random.default_rng(13)
+    n = 4000
+    member = np.where(rng.random(n) < 0.1, rng.integers(0, 3, n), -1)
+    review, alive = rng.random(n) < 0.25, rng.random(n) < 0.9
+    capital = rng.normal(3, 5, n)
+    assert same(mk.reviewing_slots(member, review, alive, capital, True),
+                np.flatnonzero((member >= 0) & review & alive))
+    assert same(mk.reviewing_slots(member, review, alive, capital, False),
+                np.flatnonzero(alive & (member < 0) & review & (capital > 0)))
+    w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
+    inside = member >= 0
+    assert same(mk.members_staff(member, w, talent, share),
+                (w[inside] * talent[inside] * share[inside]).sum())
+    assert same(mk.members_staff(np.full(n, -1), w, talent, share), np.zeros(0).sum())

@@ -469,8 +469,9 @@ class Enclaves(Mechanism):
         outlook = _Outlook(model)
         n_parks = len(self.capacity)
         # members who review leave when their unit no longer pays
+        reviewing = mk.reviewing_slots(self.member, review, f.alive, f.capital, True)
         for k in np.flatnonzero(self.is_open):
-            slots = np.flatnonzero((self.member == k) & review & f.alive)
+            slots = reviewing[self.member[reviewing] == k]
             if len(slots):
                 g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
                                     cfg.parks[k].unit_cost_wan,
@@ -479,25 +480,28 @@ class Enclaves(Mechanism):
                 self.cum["left"] += float(w[leave].sum())
                 self._send_home(leave)
         # applicants: each reviewing firm at home picks the open, admitting park with the best gain
-        best_gain = np.zeros(f.n)
-        best_park = np.full(f.n, -1, np.int64)
-        free = f.alive & (self.member < 0) & review & (f.capital > 0)
+        # (best gain and park per applicant, indexed like `free`)
+        free = mk.reviewing_slots(self.member, review, f.alive, f.capital, False)
+        free_home = f.place[free]
+        best_gain = np.zeros(len(free))
+        best_park = np.full(len(free), -1, np.int64)
         for k in np.flatnonzero(self.admitting):
-            slots = np.flatnonzero(free & (f.place == self.home[k]))
-            if not len(slots):
+            pos = np.flatnonzero(free_home == self.home[k])
+            if not len(pos):
                 continue
             pk = cfg.parks[k]
-            g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months, pk.unit_cost_wan,
-                                pk.setup_cost_wan, share=pk.unit_staff_share)
-            better = g > best_gain[slots]
-            best_gain[slots[better]] = g[better]
-            best_park[slots[better]] = k
+            g, _ = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
+                                pk.unit_cost_wan, pk.setup_cost_wan, share=pk.unit_staff_share)
+            better = g > best_gain[pos]
+            best_gain[pos[better]] = g[better]
+            best_park[pos[better]] = k
         room = self.capacity - self._units()
         for k in range(n_parks):
-            slots = np.flatnonzero(best_park == k)
-            if not len(slots):
+            pos = np.flatnonzero(best_park == k)
+            if not len(pos):
                 continue
-            order = slots[np.lexsort((slots, -best_gain[slots]))]
+            slots = free[pos]
+            order = slots[np.lexsort((slots, -best_gain[pos]))]
             fits = np.cumsum(w[order]) <= room[k] + 1e-9
             admit = order[fits]
             f.unit_place[admit] = self.host[k]
@@ -602,14 +606,13 @@ class Enclaves(Mechanism):
         f = self.model.firms
         w = self.model.firm_weight()
         units = self._units()
-        inside = self.member >= 0
         month = self.month if self.month_t == t else {}
         started = t >= self.config.start
         row = {"enclaves_units": float(units.sum())}
         row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
         row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
-        row["enclaves_units_talent"] = float(
-            (w[inside] * f.talent[inside] * f.unit_share[inside]).sum())
+        row["enclaves_units_talent"] = float(mk.members_staff(self.member, w, f.talent,
+                                                              f.unit_share))
         row["enclaves_parks_open"] = float((self.is_open & started).sum())
         row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
         for key in ("tax_wan", "tax_returned_wan", "public_cost_wan", "unit_costs_wan",

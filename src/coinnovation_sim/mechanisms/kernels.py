@@ -686,6 +686,40 @@ def park_units(member: np.ndarray, weight: np.ndarray, n_parks: int) -> np.ndarr
     return out
 
 
+@jit
+def reviewing_slots(member: np.ndarray, review: np.ndarray, alive: np.ndarray,
+                    capital: np.ndarray, members: bool) -> np.ndarray:
+    """Live slots reviewing their location this month: park members or firms free to apply.
+
+    ``members``: ``flatnonzero((member >= 0) & review & alive)``; otherwise the applicants
+    ``flatnonzero(alive & (member < 0) & review & (capital > 0))``.
+    """
+    n = member.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if not (review[i] and alive[i]):
+            continue
+        if (member[i] >= 0) if members else (member[i] < 0 and capital[i] > 0.0):
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
+@jit
+def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
+                  share: np.ndarray) -> float:
+    """Persons the park units employ: ``(w * T * share)[member >= 0].sum()`` (numpy's order)."""
+    n = member.shape[0]
+    buf = np.empty(n)
+    m = 0
+    for i in range(n):
+        if member[i] >= 0:
+            buf[m] = (weight[i] * talent[i]) * share[i]
+            m += 1
+    return 0.0 + pairwise_sum(buf, 0, m)
+
+
 # ---------------------------------------------------------------------------------- vouchers
 @jit
 def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
@@ -1112,8 +1146,10 @@ def warm_up() -> None:
     mean_profit(path, path, f2, w, f2)
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
     stale_members(i2, b2, i2, i2)
+    reviewing_slots(i2, b2, b2, f2, True)
     for w in (f2, ro):
         park_units(i2, w, 1)
+        members_staff(i2, w, f2, f2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
