@@ -259,3 +259,18 @@ def test_shipped_scenario():
     assert cfg.enabled and cfg.parks[0].home == "wujiang" and cfg.parks[0].host == "shanghai"
     for name in ("coordination", "vouchers", "tech_market"):
         assert not getattr(sc.mechanisms, name).enabled
+
+
+def test_member_revenue_equals_the_cores_revenue():
+    """The members' revenue (computed for them only) has the bits of ``production.revenue``."""
+    from coinnovation_sim.mechanisms.enclaves import member_revenue
+    from coinnovation_sim.production import revenue
+
+    model = CoinnovationModel({"name": "rev", "extends": str(SCENARIOS / "all-mechanisms.yaml"),
+                               "steps": 3, "population": {"firms": 600, "institutes": 30}}, seed=2)
+    model.run()
+    slots = np.flatnonzero(np.random.default_rng(0).random(model.firms.n) < 0.3)
+    slots[:3] = np.flatnonzero(~model.firms.alive)[:3] if (~model.firms.alive).sum() >= 3 else slots[:3]
+    slots = np.unique(slots)
+    assert np.array_equal(member_revenue(model, slots).view(np.int64),
+                          revenue(model)[slots].view(np.int64))

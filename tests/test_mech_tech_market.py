@@ -66,3 +66,31 @@ def test_fees_are_a_recorded_sink():
     assert (fees < 0).all() and len(fees) > 0
     assert abs(fees.sum() + res.metrics["tech_market_fees_wan"].sum()) < 1e-6 * abs(fees.sum())
     check_all(res)
+
+
+def test_member_draws_equal_the_searchs_draws():
+    """The platform draws only its members' candidates, with Search.draw's stream and results."""
+    import numpy as np
+
+    from coinnovation_sim import technology
+    from coinnovation_sim.model import CoinnovationModel
+    from coinnovation_sim.sampling import normalise_rows
+
+    model = CoinnovationModel(scenario({"enabled": True, "members": ["g60", "demo_zone"]}), seed=3)
+    model.run()                                           # a state after some months
+    mech = next(m for m in model.mechanisms if m.name == "tech_market")
+    s, _ = technology._start(model, np.random.default_rng(1))
+    active = mech.members[s.origin]
+    assert 0 < active.sum() < s.n
+    phi = model.phi["technology"] * mech.members[None, :]
+    q_firm = normalise_rows(phi * s.firm_sampler.place_total()[None, :])
+    q_inst = normalise_rows(phi * s.inst_sampler.place_total()[None, :])
+    rows = np.where(s.collab[:, None], q_firm[s.origin], q_inst[s.origin])
+    act = np.flatnonzero(active)
+    for seed in range(3):
+        dest, idx = s.draw(rows, np.random.default_rng(seed))
+        mech.rng = np.random.default_rng(seed)
+        got_dest, got_idx = mech._draw(s, act, rows[act])
+        assert np.array_equal(got_dest[act], dest[act]) and np.array_equal(got_idx[act], idx[act])
+        assert (got_dest[~active] == -1).all() and (got_idx[~active] == -1).all()
+        assert mech.rng.random() == np.random.default_rng(seed).random(2 * s.n + 1)[-1]

@@ -96,19 +96,29 @@ def row_sums(x: np.ndarray) -> np.ndarray:
     return out
 
 
+#: numpy's pairwise-summation block (rows longer than this are split in two, as numpy does).
+PW_BLOCK = 128
+
+
 @jit
 def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
-    """Sum of a block of at most 128 elements in numpy's pairwise order (:func:`pairwise_sum`)."""
+    """Pairwise sum (numpy's order) of ``a[lo:lo + n]`` for ``n <= PW_BLOCK`` (no split)."""
     if n < 8:
-        res = 0.0
+        res = -0.0
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    m = n - n % 8
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
     i = 8
-    while i < m:
+    stop = n - n % 8
+    while i < stop:
         j = lo + i
         r0 += a[j]
         r1 += a[j + 1]
@@ -127,41 +137,73 @@ def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
 
 
 @jit
-def pairwise_sum(a: np.ndarray) -> float:
-    """Sum of a 1-D array in numpy's pairwise order (``numpy.sum`` of a contiguous array).
+def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """Sum of ``a[lo:lo + n]`` in numpy's pairwise order (``pairwise_sum`` of ``umath``).
 
-    Blocks of up to 128 elements are summed with eight interleaved accumulators combined as
-    ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` plus the remainder in order; longer
-    ranges are split in two at a multiple of eight and the halves added (numpy's
-    ``pairwise_sum``; equality with ``numpy.sum`` is tested). The recursion runs on an explicit
-    stack (numba does not cache recursive functions).
+    Fewer than 8 values are added left to right; up to :data:`PW_BLOCK` values go to eight
+    partial sums ``r[j] = a[j] + a[j+8] + …`` combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``,
+    then the rest is added in order; longer runs are split at a multiple of 8 near the middle and
+    the two halves' sums added (evaluated here with an explicit stack: numba cannot cache
+    recursive functions). A row sum ``x.sum(axis=1)`` is ``0.0 + pairwise_sum(row)`` (numpy
+    starts from the identity).
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        1-D float array.
+    lo, n : int
+        First index and number of values.
+
+    Returns
+    -------
+    float
+        The sum.
     """
-    # tasks: (lo, n) to sum, or (-1, 0) to add the two values on top of the value stack
-    task_lo = np.empty(128, np.int64)
-    task_n = np.empty(128, np.int64)
-    values = np.empty(128)
-    nt = 1
-    nv = 0
-    task_lo[0] = 0
-    task_n[0] = a.shape[0]
-    while nt > 0:
-        nt -= 1
-        lo = task_lo[nt]
-        n = task_n[nt]
-        if lo < 0:
-            nv -= 1
-            values[nv - 1] = values[nv - 1] + values[nv]
-        elif n <= 128:
-            values[nv] = _block_sum(a, lo, n)
-            nv += 1
-        else:
-            n2 = n // 2
-            n2 -= n2 % 8
-            task_lo[nt], task_n[nt] = -1, 0                   # then add left + right
-            task_lo[nt + 1], task_n[nt + 1] = lo + n2, n - n2  # then the right half
-            task_lo[nt + 2], task_n[nt + 2] = lo, n2           # first the left half
-            nt += 3
-    return values[0]
+    if n <= PW_BLOCK:
+        return _block_sum(a, lo, n)
+    return _split_sum(a, lo, n)
+
+
+@jit
+def _split_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """Pairwise sum (numpy's order) of ``a[lo:lo + n]`` for ``n > PW_BLOCK``: two halves, added."""
+    los = np.empty(64, np.int64)              # node stack: start, length, left half done?
+    ns = np.empty(64, np.int64)
+    done = np.zeros(64, np.bool_)
+    left = np.empty(64)
+    los[0] = lo
+    ns[0] = n
+    depth = 0
+    while True:
+        m = ns[depth]
+        if m > PW_BLOCK:                      # descend into the left half
+            h = m // 2
+            h -= h % 8
+            done[depth] = False
+            los[depth + 1] = los[depth]
+            ns[depth + 1] = h
+            depth += 1
+            continue
+        v = _block_sum(a, los[depth], m)
+        depth -= 1
+        while depth >= 0 and done[depth]:     # right half finished: close the node
+            v = left[depth] + v
+            depth -= 1
+        if depth < 0:
+            return v
+        left[depth] = v                       # left half finished: go to the right half
+        done[depth] = True
+        h = ns[depth] // 2
+        h -= h % 8
+        los[depth + 1] = los[depth] + h
+        ns[depth + 1] = ns[depth] - h
+        depth += 1
+
+
+@jit
+def total(a: np.ndarray, n: int) -> float:
+    """``a[:n].sum()``: ``0.0 + pairwise_sum(a, 0, n)`` (a row sum ``x.sum(axis=1)`` likewise)."""
+    return 0.0 + pairwise_sum(a, 0, n)
 
 
 @jit
@@ -171,7 +213,7 @@ def live_weighted_sum(alive: np.ndarray, weight: np.ndarray, x: np.ndarray) -> f
     terms = np.empty(n)
     for i in range(n):
         terms[i] = weight[i] * x[i] if alive[i] else 0.0
-    return pairwise_sum(terms)
+    return total(terms, n)
 
 
 @jit

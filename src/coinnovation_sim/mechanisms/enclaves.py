@@ -100,13 +100,13 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field
 
-from ..fastmath import gap_sums
 from ..flows import Account, Channel
-from ..innovation import group_sum, place_pools
+from ..innovation import place_pools
 from ..kernels import row_sums
-from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
-from ..production import quality, revenue, target_talent, unit_wage
+from ..knowledge import _EPS as KNOWLEDGE_EPS
+from ..production import quality, target_talent
 from ..sampling import normalise_rows
+from . import kernels as mk
 from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
 
 if TYPE_CHECKING:
@@ -210,74 +210,73 @@ class _Outlook:
         phi = model.phi["technology"]
         self.psi = normalise_rows(phi)
         self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
-        wf = np.where(f.alive, model.firm_weight(), 0.0)
-        firm_w = wf * row_sums(f.knowledge)
         inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
         share = prm["collaboration_share"]
-        self.offers = []
-        for place, weight, know, price, kind_share in (
-                (inst.place, inst_w, inst.knowledge, prm["service_price_wan"], 1.0 - share),
-                (f.unit_place, firm_w, f.knowledge, prm["collaboration_cost_wan"], share)):
-            total = np.bincount(place, weights=weight, minlength=p)
-            rep = group_sum(place, weight[:, None] * know, p)
-            rep = np.divide(rep, total[:, None], out=np.zeros_like(rep), where=total[:, None] > 0)
-            q = normalise_rows(phi * total[None, :])
-            self.offers.append((rep, q, price, kind_share))
+        reps, draws = [], []
+        # partners weigh real agents × capacity × total knowledge (the core's search weights)
+        for total, num in (
+                mk.weighted_group_rows(np.ascontiguousarray(inst.place, dtype=np.int64), inst_w,
+                                       inst.knowledge, p),
+                mk.knowledge_weighted_groups(np.ascontiguousarray(f.unit_place, dtype=np.int64),
+                                             f.alive, model.firm_weight(), f.knowledge, p)):
+            reps.append(mk.group_means(num, total))
+            draws.append(normalise_rows(phi * total[None, :]))
+        # offer kinds (institute services, joint R&D with firms): the representative partner of
+        # each place, partner-place draw probabilities, price and share of searches
+        self.reps = np.stack(reps)
+        self.q = np.stack(draws)
+        self.prices = np.array([prm["service_price_wan"], prm["collaboration_cost_wan"]], float)
+        self.kind_share = np.array([1.0 - share, share])
 
     @staticmethod
     def _fill_rates(model: CoinnovationModel, tstar: np.ndarray) -> np.ndarray:
         """Share of vacancies each place's applicants would fill (the core's hiring rule)."""
         f, prm = model.firms, model.prm
         p = model.n_places
-        w = model.firm_weight()
-        vac = prm["hiring_speed"] * np.maximum(0.0, tstar - f.talent)
-        vac = np.where(f.alive & (f.capital > 0), vac, 0.0)
-        vac_p = np.bincount(f.unit_place, weights=w * vac, minlength=p)
+        vac_p = mk.vacancy_totals(tstar, f.talent, f.alive, f.capital,
+                                  np.ascontiguousarray(f.unit_place, dtype=np.int64),
+                                  model.firm_weight(), float(prm["hiring_speed"]), p)
         attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
                            * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
         seekers = prm["search_intensity"] * model.talent_pool
         inflow = (seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
         return np.divide(inflow, vac_p, out=np.ones(p), where=vac_p > inflow)
 
-    def profit(self, slots: np.ndarray, origin: np.ndarray, horizon: int,
-               share: float = 1.0) -> np.ndarray:
-        """Mean monthly operating profit over ``horizon`` months with the units at ``origin``.
+    def profits(self, slots: np.ndarray, origins: tuple[np.ndarray, ...], horizon: int,
+                shares: tuple[float, ...]) -> np.ndarray:
+        """Mean monthly operating profit over ``horizon`` months with the units at each origin.
 
         Parameters
         ----------
         slots : numpy.ndarray
             Firm slots.
-        origin : numpy.ndarray
-            Place of each firm's unit in the projection.
+        origins : tuple of numpy.ndarray
+            Place of each firm's unit in the projection, one array per alternative.
         horizon : int
             Months projected.
-        share : float
-            Share of the staff working at ``origin`` where it is not the home place.
+        shares : tuple of float
+            Per alternative: share of the staff working at the origin where it is not the home
+            place.
 
         Returns
         -------
         numpy.ndarray
-            万元 per month and real firm.
+            Shape (alternatives, len(slots)), 万元 per month and real firm.
         """
         model = self.model
         f, prm = model.firms, model.prm
-        w = unit_wage(model, slots, origin, share)
         theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
         scale = f.productivity[slots] * self.quality[slots]
-        tstar = np.where(f.alive[slots], np.power(theta * scale / w, 1.0 / (1.0 - theta)), 0.0)
-        home = f.place[slots]
-        part = np.where(origin != home, share, 1.0)
-        fill = part * self.fill[origin] + (1.0 - part) * self.fill[home]
-        talent = f.talent[slots].copy()
-        total = np.zeros(len(slots))
-        hire = speed * fill                    # loop invariants, hoisted (same arithmetic)
-        slack = LAYOFF_SLACK * tstar
-        overhead = f.overhead[slots]
-        for _ in range(horizon):
-            talent = (talent + hire * np.maximum(0.0, tstar - talent)
-                      - speed * np.maximum(0.0, talent - slack))
-            total += scale * np.power(talent, theta) - w * talent - overhead
-        return total / horizon
+        alive = f.alive[slots]
+        origin = np.stack([np.asarray(o, dtype=np.int64) for o in origins])
+        w, base, hire = mk.projection_setup(origin, f.place[slots], alive, model.wage, self.fill,
+                                            scale, np.array(shares, float), float(theta),
+                                            float(speed))
+        # T* = base^(1/(1−θ)) and T^θ stay numpy's power (elementwise: one call for all months)
+        tstar = np.power(base, 1.0 / (1.0 - theta))
+        path, _ = mk.project_talent(tstar, alive, f.talent[slots], hire, float(speed),
+                                    LAYOFF_SLACK, horizon)
+        return mk.mean_profit(path, np.power(path, theta), scale, w, f.overhead[slots])
 
     def knowledge(self, slots: np.ndarray, *origins: np.ndarray) -> list[np.ndarray]:
         """Expected monthly value of the knowledge reachable from each origin, 万元 per real firm.
@@ -297,23 +296,19 @@ class _Outlook:
         prm = self.model.prm
         k = self.model.firms.knowledge[slots]
         value = prm["knowledge_value_wan"]
-        cap = absorptive_capacity(row_sums(k), prm["absorptive_half"])
-        eff = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, self.pools), 0.0, 1.0))
-        offers = []
-        for rep, q, price, kind_share in self.offers:
-            e = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, rep), 0.0, 1.0))
-            learn = gap_sums(rep, k)
-            offers.append((value * prm["learning_rate"] * cap[:, None] * e * learn - price, q, kind_share))
+        # the matrix products stay numpy's (BLAS); the kernels do the elementwise chains
+        dot_reps = np.stack([k @ rep.T for rep in self.reps])
+        cap, eff, worth = mk.knowledge_terms(k, self.pools, k @ self.pools.T, self.reps, dot_reps,
+                                             value * prm["learning_rate"], self.prices,
+                                             float(prm["absorptive_half"]), KNOWLEDGE_EPS)
         out = []
         for origin in origins:
-            weights = self.psi[origin] * eff
-            gap = np.maximum(0.0, weights @ self.pools - weights.sum(axis=1)[:, None] * k)
-            spill = value * prm["spillover_rate"] * cap * gap.sum(axis=1)
-            deals = np.zeros(len(slots))
-            for worth, q, kind_share in offers:
-                net = np.maximum(0.0, worth - self.tc[origin])
-                deals += kind_share * (q[origin] * net).sum(axis=1)
-            out.append(spill + prm["search_probability"] * deals)
+            o = np.ascontiguousarray(origin, dtype=np.int64)
+            weights = mk.origin_weights(o, self.psi, eff)
+            out.append(mk.knowledge_value(o, k, weights, weights @ self.pools, cap, worth, self.q,
+                                          self.kind_share, self.tc,
+                                          value * prm["spillover_rate"],
+                                          float(prm["search_probability"])))
         return out
 
     def gain(self, slots: np.ndarray, host: int, horizon: int, unit_cost: float,
@@ -346,15 +341,30 @@ class _Outlook:
         knowledge : numpy.ndarray
             Its knowledge-access part ``K(x) − K(h)``.
         """
-        home = self.model.firms.place[slots]
+        f = self.model.firms
+        home = f.place[slots]
         away = np.full(len(slots), host)
         there_k, home_k = self.knowledge(slots, away, home)
         know = there_k - home_k
-        there = self.profit(slots, away, horizon, share) - unit_cost
-        gain = there - self.profit(slots, home, horizon) + know
-        gain = gain - setup_cost / horizon
-        funded = self.model.firms.capital[slots] - setup_cost + horizon * there >= 0
-        return np.where(funded, gain, np.minimum(gain, -1e-12)), know
+        there, here = self.profits(slots, (away, home), horizon, (share, 1.0))
+        gain = mk.location_gain(there, here, know, f.capital[slots], float(unit_cost),
+                                float(setup_cost), horizon)
+        return gain, know
+
+
+def member_revenue(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
+    """``production.revenue(model)[slots]``, computed for those firms only (same arithmetic).
+
+    Monthly revenue per real firm ``a · max(T, 0)^θ · q`` with the knowledge quality ``q`` of
+    :func:`~coinnovation_sim.production.quality` (0 for dead slots); elementwise, so each value
+    has the bits of the whole-population computation (``tests/test_mech_enclaves.py`` checks it
+    against :func:`~coinnovation_sim.production.revenue`).
+    """
+    f = model.firms
+    theta = model.prm["talent_elasticity"]
+    q = (1.0 + row_sums(f.knowledge[slots]) / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
+    r = f.productivity[slots] * np.power(np.maximum(f.talent[slots], 0.0), theta) * q
+    return np.where(f.alive[slots], r, 0.0)
 
 
 class Enclaves(Mechanism):
@@ -406,13 +416,13 @@ class Enclaves(Mechanism):
         self.value = np.zeros(n)
         self.payoff_host = np.zeros(n)
         self.payoff_home = np.zeros(n)
+        if self.live:
+            mk.warm_up()
 
     # ------------------------------------------------------------------ membership
     def _units(self) -> np.ndarray:
         """Real firms with a unit in each park."""
-        w = self.model.firm_weight()
-        inside = self.member >= 0
-        return np.bincount(self.member[inside], weights=w[inside], minlength=len(self.capacity))
+        return mk.park_units(self.member, self.model.firm_weight(), len(self.capacity))
 
     def _send_home(self, slots: np.ndarray) -> None:
         """Return the units of ``slots`` to their home places."""
@@ -426,7 +436,7 @@ class Enclaves(Mechanism):
     def _sync(self) -> None:
         """Drop members that exited (their slot freed, or refilled by a new firm at home)."""
         f = self.model.firms
-        gone = np.flatnonzero((self.member >= 0) & (~f.alive | (f.firm_id != self.member_id)))
+        gone = mk.stale_members(self.member, f.alive, f.firm_id, self.member_id)
         if len(gone):
             self.cum["exits"] += float(self.member_w[gone].sum())
             dead = gone[~f.alive[gone]]
@@ -459,8 +469,9 @@ class Enclaves(Mechanism):
         outlook = _Outlook(model)
         n_parks = len(self.capacity)
         # members who review leave when their unit no longer pays
+        reviewing = mk.reviewing_slots(self.member, review, f.alive, f.capital, True)
         for k in np.flatnonzero(self.is_open):
-            slots = np.flatnonzero((self.member == k) & review & f.alive)
+            slots = reviewing[self.member[reviewing] == k]
             if len(slots):
                 g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
                                     cfg.parks[k].unit_cost_wan,
@@ -469,25 +480,28 @@ class Enclaves(Mechanism):
                 self.cum["left"] += float(w[leave].sum())
                 self._send_home(leave)
         # applicants: each reviewing firm at home picks the open, admitting park with the best gain
-        best_gain = np.zeros(f.n)
-        best_park = np.full(f.n, -1, np.int64)
-        free = f.alive & (self.member < 0) & review & (f.capital > 0)
+        # (best gain and park per applicant, indexed like `free`)
+        free = mk.reviewing_slots(self.member, review, f.alive, f.capital, False)
+        free_home = f.place[free]
+        best_gain = np.zeros(len(free))
+        best_park = np.full(len(free), -1, np.int64)
         for k in np.flatnonzero(self.admitting):
-            slots = np.flatnonzero(free & (f.place == self.home[k]))
-            if not len(slots):
+            pos = np.flatnonzero(free_home == self.home[k])
+            if not len(pos):
                 continue
             pk = cfg.parks[k]
-            g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months, pk.unit_cost_wan,
-                                pk.setup_cost_wan, share=pk.unit_staff_share)
-            better = g > best_gain[slots]
-            best_gain[slots[better]] = g[better]
-            best_park[slots[better]] = k
+            g, _ = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
+                                pk.unit_cost_wan, pk.setup_cost_wan, share=pk.unit_staff_share)
+            better = g > best_gain[pos]
+            best_gain[pos[better]] = g[better]
+            best_park[pos[better]] = k
         room = self.capacity - self._units()
         for k in range(n_parks):
-            slots = np.flatnonzero(best_park == k)
-            if not len(slots):
+            pos = np.flatnonzero(best_park == k)
+            if not len(pos):
                 continue
-            order = slots[np.lexsort((slots, -best_gain[slots]))]
+            slots = free[pos]
+            order = slots[np.lexsort((slots, -best_gain[pos]))]
             fits = np.cumsum(w[order]) <= room[k] + 1e-9
             admit = order[fits]
             f.unit_place[admit] = self.host[k]
@@ -532,7 +546,7 @@ class Enclaves(Mechanism):
         n_parks = len(self.capacity)
         inside = np.flatnonzero(self.member >= 0)
         park = self.member[inside]
-        sales = revenue(model)[inside]
+        sales = member_revenue(model, inside)
         rho = np.array([pk.unit_revenue_share for pk in cfg.parks])
         tau = np.array([pk.tax_rate for pk in cfg.parks])
         sigma = np.array([pk.tax_share_home for pk in cfg.parks])
@@ -592,14 +606,13 @@ class Enclaves(Mechanism):
         f = self.model.firms
         w = self.model.firm_weight()
         units = self._units()
-        inside = self.member >= 0
         month = self.month if self.month_t == t else {}
         started = t >= self.config.start
         row = {"enclaves_units": float(units.sum())}
         row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
         row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
-        row["enclaves_units_talent"] = float(
-            (w[inside] * f.talent[inside] * f.unit_share[inside]).sum())
+        row["enclaves_units_talent"] = float(mk.members_staff(self.member, w, f.talent,
+                                                              f.unit_share))
         row["enclaves_parks_open"] = float((self.is_open & started).sum())
         row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
         for key in ("tax_wan", "tax_returned_wan", "public_cost_wan", "unit_costs_wan",

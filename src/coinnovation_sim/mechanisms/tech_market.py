@@ -28,8 +28,9 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import Account
-from ..sampling import normalise_rows
+from ..sampling import draw_from_rows, normalise_rows
 from ..technology import consider
+from . import kernels as mk
 from .base import Mechanism, MechanismConfig
 
 if TYPE_CHECKING:
@@ -82,6 +83,21 @@ class TechMarket(Mechanism):
         self.deals = 0.0
         self.deals_cum = 0.0
         self.fees = 0.0
+        self._terms_of: np.ndarray | None = None
+        self._terms: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0), bool), np.zeros(0))
+        mk.warm_up()
+
+    def _member_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of different members (P×P) and each place's monthly operating cost.
+
+        Rebuilt only when the membership changes (at most once a year).
+        """
+        if self._terms_of is None or not np.array_equal(self._terms_of, self.members):
+            pair = self.members[:, None] & self.members[None, :]
+            np.fill_diagonal(pair, False)
+            cost = np.where(self.members, self.config.operating_cost_wan_month, 0.0)
+            self._terms_of, self._terms = self.members.copy(), (pair, cost)
+        return self._terms
 
     @property
     def running(self) -> bool:
@@ -101,10 +117,8 @@ class TechMarket(Mechanism):
             self.spent[:] = 0.0
             if not self.running:
                 return
-        pair = self.members[:, None] & self.members[None, :]
-        np.fill_diagonal(pair, False)
+        pair, cost = self._member_terms()
         self.model.transaction_multiplier[pair] *= 1.0 - cfg.search_cost_reduction
-        cost = np.where(self.members, cfg.operating_cost_wan_month, 0.0)
         self.model.policy_cost[t] += cost
         self.spent += cost
 
@@ -119,29 +133,75 @@ class TechMarket(Mechanism):
         phi = self.model.phi["technology"] * self.members[None, :]
         q_firm = normalise_rows(phi * search.firm_sampler.place_total()[None, :])
         q_inst = normalise_rows(phi * search.inst_sampler.place_total()[None, :])
-        rows = np.where(search.collab[:, None], q_firm[search.origin], q_inst[search.origin])
+        act = np.flatnonzero(active)
+        rows = mk.platform_rows(search.collab[act],
+                                np.ascontiguousarray(search.origin[act], dtype=np.int64),
+                                q_firm, q_inst)
         for _ in range(cfg.extra_candidates):
-            dest, idx = search.draw(rows, self.rng)
+            dest, idx = self._draw(search, act, rows)
             consider(self.model, search, dest, idx, active=active)
+
+    def _draw(self, search: Search, act: np.ndarray, rows: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """``search.draw`` for the member searchers ``act`` only (-1, no candidate, elsewhere).
+
+        Consumes the platform's stream exactly as :meth:`~coinnovation_sim.technology.Search.draw`
+        does (a uniform per searcher for the place, then one for the partner) and draws each
+        member searcher's candidate from its own uniforms, so the candidates are those of
+        ``search.draw`` on the full rows; the others' candidates would be ignored by
+        :func:`~coinnovation_sim.technology.consider` (``active``) and are not drawn.
+        ``tests/test_mech_tech_market.py`` checks the equality.
+
+        Parameters
+        ----------
+        search : Search
+            The month's search.
+        act : numpy.ndarray
+            Positions of the searchers whose unit is in a member place.
+        rows : numpy.ndarray
+            Their place-draw probabilities, (len(act), P).
+
+        Returns
+        -------
+        dest, idx : numpy.ndarray
+            Candidate place and partner per searcher (n,), -1 outside ``act``.
+        """
+        n = search.n
+        u_place = self.rng.random(n)
+        u = self.rng.random(n)
+        place = draw_from_rows(rows, u_place[act])
+        c = search.collab[act]
+        u_act = u[act]
+        partner = np.empty(len(act), np.int64)
+        partner[c] = search.firm_sampler.draw(place[c], u_act[c])
+        partner[~c] = search.inst_sampler.draw(place[~c], u_act[~c])
+        dest = np.full(n, -1, np.int64)
+        idx = np.full(n, -1, np.int64)
+        dest[act] = place
+        idx[act] = partner
+        return dest, idx
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Charge the platform fee on deals between members and record the members' gains."""
         if not self.running:
             return None
         model = self.model
-        dest = np.where(search.best_dest >= 0, search.best_dest, 0)
-        via = deal & self.members[search.origin] & self.members[dest] & (search.origin != dest)
-        if not via.any():
+        via = mk.platform_deals(deal, np.ascontiguousarray(search.origin, dtype=np.int64),
+                                np.ascontiguousarray(search.best_dest, dtype=np.int64), self.members)
+        if not len(via):
             return None
-        w = model.firm_weight()[search.searcher]
-        fee = self.config.fee_share * search.price
-        model.firms.capital[search.searcher[via]] -= fee[via]
-        model.book.account_by("platform_fees", search.home[via], -(fee * w)[via])
-        value = (search.best_plain_net - fee) * w
-        self.gain += np.bincount(search.home[via], weights=value[via], minlength=model.n_places)
-        self.deals += float(w[via].sum())
-        self.deals_cum += float(w[via].sum())
-        self.fees += float((fee * w)[via].sum())
+        buyer = search.searcher[via]
+        home = search.home[via]
+        w = model.firm_weight()[buyer]
+        fee = self.config.fee_share * search.price[via]
+        model.firms.capital[buyer] -= fee
+        paid = fee * w
+        model.book.account_by("platform_fees", home, -paid)
+        value = (search.best_plain_net[via] - fee) * w
+        self.gain += np.bincount(home, weights=value, minlength=model.n_places)
+        self.deals += float(w.sum())
+        self.deals_cum += float(w.sum())
+        self.fees += float(paid.sum())
         return None
 
     def metrics(self, t: int) -> dict[str, float]:

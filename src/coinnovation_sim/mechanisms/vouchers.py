@@ -67,11 +67,11 @@ import pandas as pd
 from pydantic import Field
 
 from .. import technology
-from ..fastmath import gap_sums
 from ..flows import Account
 from ..kernels import row_sums
-from ..knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
+from ..knowledge import _EPS as KNOWLEDGE_EPS
 from ..sampling import SegmentSampler, draw_from_rows, normalise_rows
+from . import kernels as mk
 from .base import Mechanism, MechanismConfig, StrictModel
 
 if TYPE_CHECKING:
@@ -301,6 +301,10 @@ class Vouchers(Mechanism):
         self._search: Search | None = None
         self._holders = np.zeros(0, bool)
         self._in_project = False
+        # the empty firm sampler of voucher projects (read only: built once)
+        self._no_firms = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
+        if not self.inert:
+            mk.warm_up()
 
     # ------------------------------------------------------------------ bookkeeping
     def _zero_year(self) -> dict[str, np.ndarray]:
@@ -334,53 +338,39 @@ class Vouchers(Mechanism):
     def _reference_institutes(self) -> np.ndarray:
         """Capacity-weighted mean knowledge of each place's institutes, (P, F)."""
         inst = self.model.institutes
-        p = self.model.n_places
-        nf = self.model.firms.knowledge.shape[1]
-        if inst.n == 0:
-            return np.zeros((p, nf))
-        num = np.zeros((p, nf))
-        np.add.at(num, inst.place, inst.knowledge * inst.capacity[:, None])
-        den = np.bincount(inst.place, weights=inst.capacity, minlength=p)
-        return np.divide(num, den[:, None], out=np.zeros_like(num), where=den[:, None] > 0)
+        total, num = mk.weighted_group_rows(np.ascontiguousarray(inst.place, dtype=np.int64),
+                                            np.ascontiguousarray(inst.capacity, dtype=np.float64),
+                                            inst.knowledge, self.model.n_places)
+        return mk.group_means(num, total)
 
-    def _service_terms(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Knowledge gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place)."""
+    def _service_terms(self, slots: np.ndarray, ref: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Knowledge gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place).
+
+        ``ref`` is :meth:`_reference_institutes` (institutes do not change within the hook).
+        """
         model = self.model
         prm = model.prm
         f = model.firms
-        ref = self._reference_institutes()
         k = f.knowledge[slots]
-        gap = gap_sums(ref, k)
-        eff = learning_efficiency(1.0 - cosine_to_pools(k, ref))
-        cap = absorptive_capacity(row_sums(k), prm["absorptive_half"])
-        rho = np.clip(prm["learning_rate"] * cap[:, None] * eff, 0.0, 1.0 - 1e-9)
-        o = f.unit_place[slots]
-        tc = prm["transaction_cost_wan"] * model.transaction_multiplier[o] / model.phi["technology"][o]
-        return prm["knowledge_value_wan"] * gap, rho, tc
+        tc = prm["transaction_cost_wan"] * model.transaction_multiplier / model.phi["technology"]
+        return mk.service_terms(k, ref, k @ ref.T,
+                                np.ascontiguousarray(f.unit_place[slots], dtype=np.int64), tc,
+                                float(prm["knowledge_value_wan"]), float(prm["learning_rate"]),
+                                float(prm["absorptive_half"]), KNOWLEDGE_EPS, 1.0 - 1e-9)
 
     def _package(self, vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Voucher-funded package per (firm, place): worth ``G``, request ``R`` and own outlay."""
         cfg = self.config
         p, c, face = self.price, cfg.copay_share, cfg.face_value_wan
-        a = -np.log1p(-rho)
-        mu0 = vgap * a                                   # marginal value of the first service
-
-        def n_opt(cost: np.ndarray) -> np.ndarray:
-            cost = np.maximum(cost, 1e-9)
-            return np.divide(np.log(np.maximum(mu0, cost) / cost), a, out=np.zeros_like(mu0),
-                             where=a > 0)
-
-        def worth(n: np.ndarray) -> np.ndarray:
-            return vgap * -np.expm1(-a * n) - (p + tc) * n
-
         n_kink = face / self.unit_subsidy
-        n1 = n_opt(c * p + tc)
-        n2 = n_opt(p + tc)
-        n_v = np.where(n1 <= n_kink, n1, np.maximum(n_kink, n2))
-        request = np.minimum(face, self.unit_subsidy * n_v)
-        gain = worth(n_v) + request - worth(n2)
-        outlay = (p + tc) * np.minimum(n_v, n_kink)
+        # n = log(max(μ0, cost) / cost) / a at the marginal cost with (c p + τ) and without (p + τ)
+        # the voucher; the logarithms and exponentials stay numpy's, the arithmetic is in kernels
+        a = -np.log1p(-rho)
+        logs = np.log(mk.package_ratios(vgap, a, tc, c * p, p))
+        n_v, n_2, request, expo = mk.package_sizes(logs, a, n_kink, face, self.unit_subsidy)
+        gain, outlay = mk.package_worth(vgap, np.expm1(expo), n_v, n_2, request, tc, p, n_kink)
         return gain, request, outlay
 
     def _applications(self) -> None:
@@ -390,8 +380,9 @@ class Vouchers(Mechanism):
         f = model.firms
         remaining = self.committed - self._year_stats["approved"]
         open_ = self.can_apply & (remaining > 1e-9)
-        cand = np.flatnonzero(f.alive & open_[f.place] & (f.talent > 0) & (f.talent <= self.max_talent)
-                              & (f.capital > 0) & (self.applied_id != f.firm_id))
+        cand = mk.voucher_candidates(f.alive, np.ascontiguousarray(f.place, dtype=np.int64), open_,
+                                     f.talent, self.max_talent, f.capital, self.applied_id,
+                                     f.firm_id)
         if len(cand) == 0:
             return
         aware = cand[self.rng.random(len(cand)) < cfg.awareness_rate]
@@ -399,12 +390,11 @@ class Vouchers(Mechanism):
             return
         sigma = cfg.application_cost_sigma
         kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
-        vgap, rho, tc = self._service_terms(aware)
+        vgap, rho, tc = self._service_terms(aware, self._reference_institutes())
         gain, request, outlay = self._package(vgap, rho, tc)
-        gain = np.where(self.eligible_pairs[f.place[aware]], gain, -np.inf)
-        best = np.argmax(gain, axis=1)
+        best, g_best = mk.masked_argmax(gain, self.eligible_pairs[f.place[aware]])
         rows = np.arange(len(aware))
-        g_best, r_best, out_best = gain[rows, best], request[rows, best], outlay[rows, best]
+        r_best, out_best = request[rows, best], outlay[rows, best]
         ok = (g_best > kappa) & (r_best > 0) & (f.capital[aware] >= out_best)
         slots, amount = aware[ok], r_best[ok]
         if len(slots) == 0:
@@ -454,21 +444,26 @@ class Vouchers(Mechanism):
                              & ~s.collab)
         return self._holders
 
-    def _quote(self, s: Search, dest: np.ndarray) -> np.ndarray:
-        """Subsidy per searcher for a deal at ``dest`` (before validity checks)."""
-        d = np.where(dest >= 0, dest, 0)
-        ok = self._holder_mask(s) & (dest >= 0) & self.eligible_pairs[s.home, d]
-        per = np.minimum(self.balance[s.searcher], (1.0 - self.config.copay_share) * s.price)
-        return np.where(ok, per, 0.0)
+    def _quote(self, s: Search, dest: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        """Subsidy per searcher for a deal at ``dest`` (0 where ``valid`` is false, if given)."""
+        holders = self._holder_mask(s)
+        return mk.voucher_quote(holders if valid is None else np.ascontiguousarray(valid, dtype=bool),
+                                holders, np.ascontiguousarray(dest, dtype=np.int64),
+                                np.ascontiguousarray(s.home, dtype=np.int64), self.eligible_pairs,
+                                self.balance, np.ascontiguousarray(s.searcher, dtype=np.int64),
+                                np.ascontiguousarray(s.price, dtype=np.float64),
+                                1.0 - self.config.copay_share)
 
     def _redemption_place(self, slots: np.ndarray, has_inst: np.ndarray) -> np.ndarray:
-        """Eligible place where a subsidised standard service is worth most to each holder."""
-        vgap, rho, tc = self._service_terms(slots)
+        """Eligible place where a subsidised standard service is worth most to each holder.
+
+        The argmax over eligible places with institutes of ``vΓρ − p − τ + min(balance, (1 − c)p)``
+        (-1 where there is none).
+        """
+        vgap, rho, tc = self._service_terms(slots, self._reference_institutes())
         sub = np.minimum(self.balance[slots], self.unit_subsidy)
-        net = vgap * rho - self.price - tc + sub[:, None]
         allowed = self.eligible_pairs[self.model.firms.place[slots]] & has_inst[None, :]
-        net = np.where(allowed, net, -np.inf)
-        return np.where(allowed.any(axis=1), np.argmax(net, axis=1), -1)
+        return mk.best_redemption(vgap, rho, tc, sub, self.price, allowed)
 
     def _voucher_projects(self) -> None:
         """Holders with a balance buy one voucher-funded service this month at an eligible provider.
@@ -480,8 +475,7 @@ class Vouchers(Mechanism):
         """
         model = self.model
         f = model.firms
-        users = np.flatnonzero(f.alive & (self.holder_id == f.firm_id) & (self.balance > 1e-9)
-                               & (f.capital > 0))
+        users = mk.voucher_users(f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9)
         if len(users) == 0:
             return
         n = len(users)
@@ -491,7 +485,7 @@ class Vouchers(Mechanism):
         inst_sampler = SegmentSampler(inst.place, inst_w, p)
         # voucher projects are services of institutes: no firm partner is ever drawn, so the
         # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
-        firm_sampler = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
+        firm_sampler = self._no_firms
         nf = f.knowledge.shape[1]
         s = technology.Search(
             searcher=users, origin=f.unit_place[users], home=f.place[users], collab=np.zeros(n, bool),
@@ -516,7 +510,7 @@ class Vouchers(Mechanism):
         """Voucher subsidy for candidates at eligible providers (万元 per real firm)."""
         if self.inert or not self._holder_mask(search).any():
             return None
-        return np.where(valid, self._quote(search, dest), 0.0)
+        return self._quote(search, dest, valid)
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Redeem the vouchers of agreed deals: balances, public spending, ledger, records."""

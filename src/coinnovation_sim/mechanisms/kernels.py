@@ -1,0 +1,1054 @@
+"""Compiled loop kernels of the policy mechanisms (enclaves, vouchers, technology market).
+
+The mechanisms value alternatives for a few hundred firms at a time (a park's applicants, a
+month's voucher applicants and holders): chains of a dozen numpy passes over small (n, P) arrays
+whose cost is mostly the per-call overhead. The kernels here fuse those passes into loops, with
+the conventions of :mod:`coinnovation_sim.kernels` (compiled by its :func:`~coinnovation_sim.kernels.jit`:
+no fastmath, cached on disk, plain Python when numba is absent or ``NUMBA_DISABLE_JIT=1``).
+
+**Same bits as the numpy code they replace.** Every kernel keeps each operation's operands and
+order:
+
+* elementwise arithmetic is written operation for operation as numpy evaluates it (left to
+  right, no fused multiply-add);
+* a reduction along a row, numpy's ``x.sum(axis=1)``, is numpy's pairwise summation
+  (:func:`pairwise_sum`) added to the identity 0; ``numpy.bincount`` with weights and
+  ``numpy.add.at`` add in element order, so the kernels add in element order;
+* ``numpy.maximum``, ``numpy.minimum``, ``numpy.clip`` and ``numpy.argmax`` keep numpy's rules
+  for NaN and for ties between signed zeros (:func:`max0`, :func:`np_min`, :func:`np_clip`);
+* matrix products (BLAS, whose order is not numpy's) and transcendental functions (``np.power``,
+  ``np.log``: numpy's SIMD versions differ in the last bit from the C library's) stay numpy calls
+  between the kernels, on arrays of the same shape and layout as before.
+
+Divisions are guarded explicitly (:func:`ieee_div`), so compiled and interpreted code take the
+same branches. ``tests/test_mech_kernels.py`` compares each kernel, bit for bit, with the numpy
+formula it replaces. :func:`warm_up` compiles (or loads) every kernel with every argument type a
+run uses; the mechanisms call it when they are built.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kernels import jit, pairwise_sum, total
+
+
+# ---------------------------------------------------------------------------------- helpers
+@jit
+def total8(a: np.ndarray) -> float:
+    """:func:`total` of exactly 8 values (small enough to be inlined in the kernels' loops)."""
+    return 0.0 + (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])))
+
+
+@jit
+def total16(a: np.ndarray) -> float:
+    """:func:`total` of exactly 16 values: eight pair sums ``a[j] + a[j+8]``, then the tree."""
+    return 0.0 + ((((a[0] + a[8]) + (a[1] + a[9])) + ((a[2] + a[10]) + (a[3] + a[11])))
+                  + (((a[4] + a[12]) + (a[5] + a[13])) + ((a[6] + a[14]) + (a[7] + a[15]))))
+
+
+@jit
+def max0(x: float) -> float:
+    """``numpy.maximum(0.0, x)``: ``x`` unless it is below 0 (NaN and ``-0.0`` pass through)."""
+    return 0.0 if x < 0.0 else x
+
+
+@jit
+def np_min(a: float, b: float) -> float:
+    """``numpy.minimum(a, b)``: ``a`` if it is smaller or NaN, else ``b``."""
+    return a if (a < b or a != a) else b
+
+
+@jit
+def np_clip(x: float, lo: float, hi: float) -> float:
+    """``numpy.clip(x, lo, hi)`` for a scalar ``x`` (NaN and ``-0.0`` pass through)."""
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+@jit
+def ieee_div(a: float, b: float) -> float:
+    """``a / b`` with IEEE results for a zero divisor (taken as ``+0.0``), without raising."""
+    if b != 0.0:
+        return a / b
+    if a != a:
+        return a                              # a NaN passes through
+    if a == 0.0:
+        return a * np.inf                     # 0 / 0: the processor's default NaN, as 0 · inf
+    return np.inf if a > 0.0 else -np.inf
+
+
+@jit
+def efficiency(cos: float, inner_clip: bool) -> float:
+    """``learning_efficiency(1 − cos)``, with ``cos`` first clipped to [0, 1] if ``inner_clip``."""
+    if inner_clip:
+        cos = np_clip(cos, 0.0, 1.0)
+    d = np_clip(1.0 - cos, 0.0, 1.0)
+    return (4.0 * d) * (1.0 - d)
+
+
+@jit
+def _norms(x: np.ndarray) -> np.ndarray:
+    """``numpy.linalg.norm(x, axis=1)``: square root of the pairwise row sum of squares."""
+    n, m = x.shape
+    out = np.empty(n)
+    buf = np.empty(m)
+    for i in range(n):
+        for c in range(m):
+            buf[c] = x[i, c] * x[i, c]
+        out[i] = math.sqrt(total8(buf) if m == 8 else total(buf, m))
+    return out
+
+
+@jit
+def _cosine(dot: float, den: float, eps: float) -> float:
+    """One element of ``cosine_to_pools``: ``dot / max(den, eps)`` where ``den > eps``, else 0."""
+    return dot / den if den > eps else 0.0
+
+
+# ---------------------------------------------------------------------------------- group sums
+@jit
+def weighted_group_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                        n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weight totals and weighted row sums by group, every row in row order.
+
+    Equal to ``numpy.bincount(group, weights=weight)`` and to ``numpy.add.at`` (or
+    :func:`coinnovation_sim.kernels.group_rows`) of ``weight[:, None] * values`` by group. Unlike
+    :func:`coinnovation_sim.kernels.group_weighted_rows`, rows of weight 0 are added too.
+
+    Parameters
+    ----------
+    group : numpy.ndarray
+        Group index per row, int, shape (n,).
+    weight : numpy.ndarray
+        Weight per row, shape (n,).
+    values : numpy.ndarray
+        Shape (n, k).
+    n_groups : int
+        Number of groups.
+
+    Returns
+    -------
+    total : numpy.ndarray
+        Shape (n_groups,): ``Σ weight_i``.
+    num : numpy.ndarray
+        Shape (n_groups, k): ``Σ weight_i · values[i]``.
+    """
+    n, k = values.shape
+    total = np.zeros(n_groups)
+    num = np.zeros((n_groups, k))
+    for i in range(n):
+        g = group[i]
+        w = weight[i]
+        total[g] += w
+        for c in range(k):
+            num[g, c] += w * values[i, c]
+    return total, num
+
+
+@jit
+def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                              values: np.ndarray, n_groups: int
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`weighted_group_rows` with the weights ``where(alive, weight, 0) · Σ_c values[i, c]``.
+
+    The row total is added left to right (as :func:`coinnovation_sim.kernels.row_sums`): the
+    enclaves' knowledge-weighted firm offers in one pass instead of three.
+
+    Parameters
+    ----------
+    group : numpy.ndarray
+        Group index per row, int, shape (n,).
+    alive : numpy.ndarray
+        Rows that count (n,), bool; the others weigh 0.
+    weight : numpy.ndarray
+        Weight per row (n,).
+    values : numpy.ndarray
+        Shape (n, k).
+    n_groups : int
+        Number of groups.
+
+    Returns
+    -------
+    total, num : numpy.ndarray
+        As :func:`weighted_group_rows`.
+    """
+    n, k = values.shape
+    total = np.zeros(n_groups)
+    num = np.zeros((n_groups, k))
+    for i in range(n):
+        kappa = 0.0
+        for c in range(k):
+            kappa += values[i, c]
+        w = (weight[i] if alive[i] else 0.0) * kappa
+        g = group[i]
+        total[g] += w
+        for c in range(k):
+            num[g, c] += w * values[i, c]
+    return total, num
+
+
+@jit
+def group_means(num: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """``numpy.divide(num, total[:, None], where=total[:, None] > 0)`` with zeros elsewhere."""
+    g, k = num.shape
+    out = np.zeros((g, k))
+    for p in range(g):
+        t = total[p]
+        if t > 0.0:
+            for c in range(k):
+                out[p, c] = num[p, c] / t
+    return out
+
+
+@jit
+def vacancy_totals(tstar: np.ndarray, talent: np.ndarray, alive: np.ndarray, capital: np.ndarray,
+                   place: np.ndarray, weight: np.ndarray, speed: float, n_places: int
+                   ) -> np.ndarray:
+    """Real vacancies per unit place: the enclaves' fill-rate input.
+
+    ``bincount(place, weights=weight * where(alive & (capital > 0), speed · max(0, T* − T), 0))``.
+
+    Parameters
+    ----------
+    tstar, talent, capital, weight : numpy.ndarray
+        Per firm slot (n,): target and current talent, capital, real firms.
+    alive : numpy.ndarray
+        Live slots (n,), bool.
+    place : numpy.ndarray
+        Unit place per slot (n,), int.
+    speed : float
+        ``hiring_speed``.
+    n_places : int
+        Number of places.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_places,).
+    """
+    out = np.zeros(n_places)
+    for i in range(tstar.shape[0]):
+        v = speed * max0(tstar[i] - talent[i])
+        if not (alive[i] and capital[i] > 0.0):
+            v = 0.0
+        out[place[i]] += weight[i] * v
+    return out
+
+
+# ---------------------------------------------------------------------------------- enclaves
+@jit
+def knowledge_terms(k: np.ndarray, pools: np.ndarray, dot_pools: np.ndarray, reps: np.ndarray,
+                    dot_reps: np.ndarray, learn_value: float, prices: np.ndarray, half: float,
+                    eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Origin-independent terms of the enclaves' knowledge valuation (``_Outlook.knowledge``).
+
+    For firm ``i`` with knowledge ``k_i`` (total ``κ_i``, summed left to right): the absorptive
+    capacity ``A_i = κ_i / (κ_i + half)``; the learning efficiency ``e(δ)`` towards every pool
+    ``j`` from the clipped cosine ``dot_pools[i, j] / (|k_i| |p_j|)``; and per offer kind ``m``
+    (institutes, firms) the net worth of one deal with place ``b``'s representative,
+    ``learn_value · A_i · e_imb · Σ_f max(0, rep_mbf − k_if) − price_m``.
+
+    Parameters
+    ----------
+    k : numpy.ndarray
+        Knowledge of the firms valued (n, F).
+    pools : numpy.ndarray
+        Place knowledge pools (P, F).
+    dot_pools : numpy.ndarray
+        ``k @ pools.T`` (n, P), numpy's product.
+    reps : numpy.ndarray
+        Representative knowledge per offer kind and place (M, P, F).
+    dot_reps : numpy.ndarray
+        ``k @ reps[m].T`` per kind (M, n, P).
+    learn_value : float
+        ``knowledge_value_wan · learning_rate``.
+    prices : numpy.ndarray
+        Price per kind (M,).
+    half, eps : float
+        ``absorptive_half``; the cosine's zero threshold.
+
+    Returns
+    -------
+    cap : numpy.ndarray
+        Absorptive capacity (n,).
+    eff : numpy.ndarray
+        Learning efficiency towards the pools (n, P).
+    worth : numpy.ndarray
+        Net worth of a deal per kind (M, n, P).
+    """
+    n, nf = k.shape
+    p = pools.shape[0]
+    m = reps.shape[0]
+    kn = _norms(k)
+    pn = _norms(pools)
+    rn = np.empty((m, p))
+    for j in range(m):
+        rn[j] = _norms(reps[j])
+    cap = np.empty(n)
+    eff = np.empty((n, p))
+    worth = np.empty((m, n, p))
+    buf = np.empty(nf)
+    for i in range(n):
+        kappa = 0.0
+        for c in range(nf):
+            kappa += k[i, c]
+        cap[i] = ieee_div(kappa, kappa + half)
+        a = learn_value * cap[i]
+        for b in range(p):
+            eff[i, b] = efficiency(_cosine(dot_pools[i, b], kn[i] * pn[b], eps), True)
+        for j in range(m):
+            for b in range(p):
+                e = efficiency(_cosine(dot_reps[j, i, b], kn[i] * rn[j, b], eps), True)
+                for c in range(nf):
+                    buf[c] = max0(reps[j, b, c] - k[i, c])
+                learn = total8(buf) if nf == 8 else total(buf, nf)
+                worth[j, i, b] = ((a * e) * learn) - prices[j]
+    return cap, eff, worth
+
+
+@jit
+def origin_weights(origin: np.ndarray, psi: np.ndarray, eff: np.ndarray) -> np.ndarray:
+    """``psi[origin] * eff``: spillover weights of each firm's unit place (n, P)."""
+    n, p = eff.shape
+    out = np.empty((n, p))
+    for i in range(n):
+        o = origin[i]
+        for b in range(p):
+            out[i, b] = psi[o, b] * eff[i, b]
+    return out
+
+
+@jit
+def knowledge_value(origin: np.ndarray, k: np.ndarray, weights: np.ndarray, learn: np.ndarray,
+                    cap: np.ndarray, worth: np.ndarray, q: np.ndarray, kind_share: np.ndarray,
+                    tc: np.ndarray, spill_value: float, search_probability: float) -> np.ndarray:
+    """Expected monthly knowledge value from each firm's unit place ``origin`` (万元).
+
+    ``spill_value · A_i · Σ_f max(0, learn_if − (Σ_b w_ib) k_if)`` (spillovers) plus
+    ``search_probability · Σ_m share_m Σ_b q_m[o, b] max(0, worth_mib − tc[o, b])`` (one search
+    month), each sum in numpy's order.
+
+    Parameters
+    ----------
+    origin : numpy.ndarray
+        Unit place per firm (n,).
+    k : numpy.ndarray
+        Knowledge (n, F).
+    weights : numpy.ndarray
+        :func:`origin_weights` (n, P).
+    learn : numpy.ndarray
+        ``weights @ pools`` (n, F), numpy's product.
+    cap, worth : numpy.ndarray
+        From :func:`knowledge_terms`.
+    q : numpy.ndarray
+        Partner-place draw probabilities per kind (M, P, P).
+    kind_share : numpy.ndarray
+        Share of searches per kind (M,).
+    tc : numpy.ndarray
+        Transaction cost per place pair (P, P).
+    spill_value, search_probability : float
+        ``knowledge_value_wan · spillover_rate``; ``search_probability``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,).
+    """
+    n, nf = k.shape
+    p = weights.shape[1]
+    m = worth.shape[0]
+    out = np.empty(n)
+    buf_p = np.empty(p)
+    buf_f = np.empty(nf)
+    for i in range(n):
+        o = origin[i]
+        for b in range(p):
+            buf_p[b] = weights[i, b]
+        wsum = total16(buf_p) if p == 16 else total(buf_p, p)
+        for c in range(nf):
+            buf_f[c] = max0(learn[i, c] - wsum * k[i, c])
+        spill = (spill_value * cap[i]) * (total8(buf_f) if nf == 8 else total(buf_f, nf))
+        deals = 0.0
+        for j in range(m):
+            for b in range(p):
+                buf_p[b] = q[j, o, b] * max0(worth[j, i, b] - tc[o, b])
+            deals += kind_share[j] * (total16(buf_p) if p == 16 else total(buf_p, p))
+        out[i] = spill + search_probability * deals
+    return out
+
+
+@jit
+def projection_setup(origin: np.ndarray, home: np.ndarray, alive: np.ndarray, wage: np.ndarray,
+                     fill: np.ndarray, scale: np.ndarray, share: np.ndarray, theta: float,
+                     speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wage, ``T*`` base and hiring rate of each firm for units at each alternative origin.
+
+    Per alternative ``a`` (row of ``origin``) and firm ``i`` with home ``h``: the wage of
+    :func:`coinnovation_sim.production.unit_wage`, ``w = w_h + s_a (w_o − w_h)`` away from home
+    (``w_h`` at home); the base ``θ · scale_i / w`` of ``T* = base^(1/(1−θ))``; and the hiring
+    rate ``speed · (part · f_o + (1 − part) f_h)``, ``part = s_a`` away, 1 at home.
+
+    Parameters
+    ----------
+    origin : numpy.ndarray
+        Unit place per alternative and firm (A, n), int.
+    home : numpy.ndarray
+        Home place per firm (n,).
+    alive : numpy.ndarray
+        Live firms (n,), bool (dead ones get base 0: ``T* = 0``).
+    wage, fill : numpy.ndarray
+        Per place (P,): wage; share of vacancies filled.
+    scale : numpy.ndarray
+        ``productivity · quality`` per firm (n,).
+    share : numpy.ndarray
+        Staff share working at the origin when away, per alternative (A,).
+    theta, speed : float
+        ``talent_elasticity``; ``hiring_speed``.
+
+    Returns
+    -------
+    w, base, hire : numpy.ndarray
+        Shape (A, n) each.
+    """
+    na, n = origin.shape
+    w = np.empty((na, n))
+    base = np.empty((na, n))
+    hire = np.empty((na, n))
+    for a in range(na):
+        s = share[a]
+        for i in range(n):
+            o = origin[a, i]
+            h = home[i]
+            wh = wage[h]
+            away = o != h
+            wi = wh + s * (wage[o] - wh) if away else wh
+            w[a, i] = wi
+            base[a, i] = ieee_div(theta * scale[i], wi)
+            part = s if away else 1.0
+            hire[a, i] = speed * (part * fill[o] + (1.0 - part) * fill[h])
+    return w, base, hire
+
+
+@jit
+def project_talent(tstar: np.ndarray, alive: np.ndarray, talent: np.ndarray, hire: np.ndarray,
+                   speed: float, slack: float, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Talent path of each firm over ``horizon`` months under the core's hiring rule.
+
+    ``T ← T + hire · max(0, T* − T) − speed · max(0, T − slack · T*)`` from the current talent,
+    with ``T* = 0`` for dead firms (``tstar`` holds ``base^(1/(1−θ))`` for all).
+
+    Parameters
+    ----------
+    tstar : numpy.ndarray
+        ``T*`` before the dead firms' zero (A, n).
+    alive : numpy.ndarray
+        Live firms (n,), bool.
+    talent : numpy.ndarray
+        Current talent (n,).
+    hire : numpy.ndarray
+        From :func:`projection_setup` (A, n).
+    speed, slack : float
+        ``hiring_speed``; layoff threshold (1.05).
+    horizon : int
+        Months.
+
+    Returns
+    -------
+    path : numpy.ndarray
+        Talent after each month (horizon, A, n).
+    target : numpy.ndarray
+        ``T*`` with zeros for dead firms (A, n).
+    """
+    na, n = tstar.shape
+    path = np.empty((horizon, na, n))
+    target = np.empty((na, n))
+    for a in range(na):
+        for i in range(n):
+            ts = tstar[a, i] if alive[i] else 0.0
+            target[a, i] = ts
+            lay = slack * ts
+            h = hire[a, i]
+            t = talent[i]
+            for m in range(horizon):
+                t = (t + h * max0(ts - t)) - speed * max0(t - lay)
+                path[m, a, i] = t
+    return path, target
+
+
+@jit
+def mean_profit(path: np.ndarray, power: np.ndarray, scale: np.ndarray, w: np.ndarray,
+                overhead: np.ndarray) -> np.ndarray:
+    """Mean monthly operating profit ``Σ_m (scale · T_m^θ − w T_m − overhead) / horizon``.
+
+    Parameters
+    ----------
+    path : numpy.ndarray
+        Talent per month (horizon, A, n).
+    power : numpy.ndarray
+        ``path ** θ`` (numpy's power), same shape.
+    scale, overhead : numpy.ndarray
+        Per firm (n,).
+    w : numpy.ndarray
+        Wage per alternative and firm (A, n).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (A, n).
+    """
+    horizon, na, n = path.shape
+    out = np.empty((na, n))
+    for a in range(na):
+        for i in range(n):
+            total = 0.0
+            for m in range(horizon):
+                total += ((scale[i] * power[m, a, i]) - (w[a, i] * path[m, a, i])) - overhead[i]
+            out[a, i] = ieee_div(total, float(horizon))
+    return out
+
+
+@jit
+def location_gain(there: np.ndarray, home: np.ndarray, know: np.ndarray, capital: np.ndarray,
+                  unit_cost: float, setup_cost: float, horizon: int) -> np.ndarray:
+    """A firm's monthly gain from a unit away, ``−1e-12`` at most where it cannot finance it.
+
+    ``G = (π̄_x − c_unit) − π̄_h + K − c_setup / H``; where ``C − c_setup + H (π̄_x − c_unit) < 0``
+    the gain is ``min(G, −1e-12)``.
+
+    Parameters
+    ----------
+    there, home : numpy.ndarray
+        Mean monthly profit with the unit away and at home (n,).
+    know : numpy.ndarray
+        Knowledge-access gain ``K(x) − K(h)`` (n,).
+    capital : numpy.ndarray
+        Firms' capital (n,).
+    unit_cost, setup_cost : float
+        The park's monthly unit cost and one-off setup cost.
+    horizon : int
+        ``H``, months.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,).
+    """
+    n = there.shape[0]
+    out = np.empty(n)
+    spread = ieee_div(setup_cost, float(horizon))
+    for i in range(n):
+        x = there[i] - unit_cost
+        g = ((x - home[i]) + know[i]) - spread
+        funded = (capital[i] - setup_cost) + horizon * x >= 0.0
+        out[i] = g if funded else np_min(g, -1e-12)
+    return out
+
+
+@jit
+def stale_members(member: np.ndarray, alive: np.ndarray, firm_id: np.ndarray,
+                  member_id: np.ndarray) -> np.ndarray:
+    """Slots whose park member exited (slot freed or refilled).
+
+    ``flatnonzero((member >= 0) & (~alive | (firm_id != member_id)))``.
+    """
+    n = member.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if member[i] >= 0 and (not alive[i] or firm_id[i] != member_id[i]):
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
+@jit
+def park_units(member: np.ndarray, weight: np.ndarray, n_parks: int) -> np.ndarray:
+    """Real firms per park: ``bincount(member[inside], weights=weight[inside])``, in slot order."""
+    out = np.zeros(n_parks)
+    for i in range(member.shape[0]):
+        if member[i] >= 0:
+            out[member[i]] += weight[i]
+    return out
+
+
+@jit
+def reviewing_slots(member: np.ndarray, review: np.ndarray, alive: np.ndarray,
+                    capital: np.ndarray, members: bool) -> np.ndarray:
+    """Live slots reviewing their location this month: park members or firms free to apply.
+
+    ``members``: ``flatnonzero((member >= 0) & review & alive)``; otherwise the applicants
+    ``flatnonzero(alive & (member < 0) & review & (capital > 0))``.
+    """
+    n = member.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if not (review[i] and alive[i]):
+            continue
+        if (member[i] >= 0) if members else (member[i] < 0 and capital[i] > 0.0):
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
+@jit
+def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
+                  share: np.ndarray) -> float:
+    """Persons the park units employ: ``(w * T * share)[member >= 0].sum()`` (numpy's order)."""
+    n = member.shape[0]
+    buf = np.empty(n)
+    m = 0
+    for i in range(n):
+        if member[i] >= 0:
+            buf[m] = (weight[i] * talent[i]) * share[i]
+            m += 1
+    return 0.0 + pairwise_sum(buf, 0, m)
+
+
+# ---------------------------------------------------------------------------------- vouchers
+@jit
+def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
+                  tc_matrix: np.ndarray, value: float, rate: float, half: float, eps: float,
+                  rho_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Knowledge-gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place).
+
+    ``Γ_iq = Σ_f max(0, ref_qf − k_if)`` (numpy's pairwise order), ``ρ = clip(rate · A_i ·
+    e(1 − cos_iq), 0, rho_max)`` with the unclipped cosine ``dot / (|k_i| |ref_q|)``, and
+    ``τ = tc_matrix[origin_i, q]``.
+
+    Parameters
+    ----------
+    k : numpy.ndarray
+        Holders' or applicants' knowledge (n, F).
+    ref : numpy.ndarray
+        Reference institute of each place (P, F).
+    dot : numpy.ndarray
+        ``k @ ref.T`` (n, P), numpy's product.
+    origin : numpy.ndarray
+        Unit place per firm (n,).
+    tc_matrix : numpy.ndarray
+        Transaction cost per place pair (P, P).
+    value, rate, half, eps, rho_max : float
+        ``knowledge_value_wan``, ``learning_rate``, ``absorptive_half``, cosine threshold,
+        upper bound of ``ρ``.
+
+    Returns
+    -------
+    vgap, rho, tc : numpy.ndarray
+        Shape (n, P) each.
+    """
+    n, nf = k.shape
+    p = ref.shape[0]
+    kn = _norms(k)
+    rn = _norms(ref)
+    vgap = np.empty((n, p))
+    rho = np.empty((n, p))
+    tc = np.empty((n, p))
+    buf = np.empty(nf)
+    for i in range(n):
+        kappa = 0.0
+        for c in range(nf):
+            kappa += k[i, c]
+        cap = ieee_div(kappa, kappa + half)
+        a = rate * cap
+        o = origin[i]
+        for q in range(p):
+            for c in range(nf):
+                buf[c] = max0(ref[q, c] - k[i, c])
+            vgap[i, q] = value * (total8(buf) if nf == 8 else total(buf, nf))
+            e = efficiency(_cosine(dot[i, q], kn[i] * rn[q], eps), False)
+            rho[i, q] = np_clip(a * e, 0.0, rho_max)
+            tc[i, q] = tc_matrix[o, q]
+    return vgap, rho, tc
+
+
+@jit
+def best_redemption(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, subsidy: np.ndarray,
+                    price: float, allowed: np.ndarray) -> np.ndarray:
+    """Eligible place where a subsidised standard service is worth most (-1: none eligible).
+
+    ``argmax`` over allowed places of ``vΓ ρ − price − τ + subsidy`` (``−inf`` elsewhere), with
+    numpy's ``argmax`` rules (first maximum; a NaN wins).
+
+    Parameters
+    ----------
+    vgap, rho, tc : numpy.ndarray
+        From :func:`service_terms` (n, P).
+    subsidy : numpy.ndarray
+        Subsidy per firm (n,).
+    price : float
+        Standard service price.
+    allowed : numpy.ndarray
+        Eligible (firm, place) pairs with institutes (n, P), bool.
+
+    Returns
+    -------
+    numpy.ndarray
+        Place index per firm (n,), int.
+    """
+    n, p = vgap.shape
+    out = np.empty(n, np.int64)
+    for i in range(n):
+        anyone = False
+        for q in range(p):
+            anyone = anyone or allowed[i, q]
+        if not anyone or p == 0:
+            out[i] = -1
+            continue
+        best = 0
+        top = 0.0
+        for q in range(p):
+            x = (((vgap[i, q] * rho[i, q]) - price) - tc[i, q]) + subsidy[i]
+            if not allowed[i, q]:
+                x = -np.inf
+            if q == 0 or not x <= top:
+                top = x
+                best = q
+                if top != top:
+                    break
+        out[i] = best
+    return out
+
+
+@jit
+def package_ratios(vgap: np.ndarray, a: np.ndarray, tc: np.ndarray, own_price: float,
+                   price: float) -> np.ndarray:
+    """Arguments of the logarithm in the voucher package sizes (``Vouchers._package``).
+
+    For the marginal costs ``cost = own_price + τ`` (with the voucher, below the kink) and
+    ``price + τ`` (without), floored at ``1e-9``: ``max(μ0, cost) / cost`` with ``μ0 = vΓ a``.
+
+    Parameters
+    ----------
+    vgap, a, tc : numpy.ndarray
+        ``vΓ``, ``a = −log(1 − ρ)`` and ``τ`` per (firm, place), shape (n, P).
+    own_price, price : float
+        ``copay_share · price`` and the service price.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (2, n, P): with the voucher, without.
+    """
+    n, p = vgap.shape
+    out = np.empty((2, n, p))
+    for i in range(n):
+        for q in range(p):
+            mu0 = vgap[i, q] * a[i, q]
+            for j in range(2):
+                cost = (own_price if j == 0 else price) + tc[i, q]
+                cost = cost if (cost > 1e-9 or cost != cost) else 1e-9
+                top = mu0 if (mu0 > cost or mu0 != mu0) else cost
+                out[j, i, q] = ieee_div(top, cost)
+    return out
+
+
+@jit
+def package_sizes(logs: np.ndarray, a: np.ndarray, n_kink: float, face: float, unit_subsidy: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Voucher package sizes, requests and the arguments of ``expm1`` in their worth.
+
+    ``n1, n2 = log(ratio) / a`` (0 where ``a <= 0``); ``n_v = n1`` if ``n1 <= n_kink`` else
+    ``max(n_kink, n2)``; request ``min(face, unit_subsidy · n_v)``.
+
+    Parameters
+    ----------
+    logs : numpy.ndarray
+        ``numpy.log`` of :func:`package_ratios` (2, n, P).
+    a : numpy.ndarray
+        ``−log(1 − ρ)`` (n, P).
+    n_kink, face, unit_subsidy : float
+        Services at which the voucher is used up; face value; subsidy per service.
+
+    Returns
+    -------
+    n_v, n_2, request : numpy.ndarray
+        Shape (n, P): package with and without the voucher, the request.
+    expo : numpy.ndarray
+        ``−a · n`` for ``n = n_v`` and ``n_2`` (2, n, P).
+    """
+    _, n, p = logs.shape
+    n_v = np.empty((n, p))
+    n_2 = np.empty((n, p))
+    request = np.empty((n, p))
+    expo = np.empty((2, n, p))
+    for i in range(n):
+        for q in range(p):
+            ai = a[i, q]
+            pos = ai > 0.0
+            n1 = logs[0, i, q] / ai if pos else 0.0
+            n2 = logs[1, i, q] / ai if pos else 0.0
+            if n1 <= n_kink:
+                nv = n1
+            else:
+                nv = n_kink if (n_kink > n2 or n_kink != n_kink) else n2
+            n_v[i, q] = nv
+            n_2[i, q] = n2
+            request[i, q] = np_min(face, unit_subsidy * nv)
+            expo[0, i, q] = -ai * nv
+            expo[1, i, q] = -ai * n2
+    return n_v, n_2, request, expo
+
+
+@jit
+def package_worth(vgap: np.ndarray, em1: np.ndarray, n_v: np.ndarray, n_2: np.ndarray,
+                  request: np.ndarray, tc: np.ndarray, price: float, n_kink: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Worth ``G`` of the voucher package and the firm's outlay to pre-finance it.
+
+    ``W(n) = vΓ · (−expm1(−a n)) − (price + τ) n``; ``G = W(n_v) + request − W(n_2)``; outlay
+    ``(price + τ) · min(n_v, n_kink)``.
+
+    Parameters
+    ----------
+    vgap, n_v, n_2, request, tc : numpy.ndarray
+        Per (firm, place) (n, P).
+    em1 : numpy.ndarray
+        ``numpy.expm1`` of ``package_sizes``' ``expo`` (2, n, P).
+    price, n_kink : float
+        Service price; services at which the voucher is used up.
+
+    Returns
+    -------
+    gain, outlay : numpy.ndarray
+        Shape (n, P) each.
+    """
+    n, p = vgap.shape
+    gain = np.empty((n, p))
+    outlay = np.empty((n, p))
+    for i in range(n):
+        for q in range(p):
+            cost = price + tc[i, q]
+            w_v = vgap[i, q] * -em1[0, i, q] - cost * n_v[i, q]
+            w_2 = vgap[i, q] * -em1[1, i, q] - cost * n_2[i, q]
+            gain[i, q] = (w_v + request[i, q]) - w_2
+            outlay[i, q] = cost * np_min(n_v[i, q], n_kink)
+    return gain, outlay
+
+
+@jit
+def masked_argmax(x: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.argmax`` of each row of ``where(allowed, x, -inf)`` and the value it picks.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape (n, P), float.
+    allowed : numpy.ndarray
+        Shape (n, P), bool.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        Column per row (n,), int (numpy's rules: first maximum, a NaN wins; 0 for a row of
+        ``-inf``).
+    value : numpy.ndarray
+        The masked value there (n,).
+    """
+    n, p = x.shape
+    index = np.zeros(n, np.int64)
+    value = np.empty(n)
+    for i in range(n):
+        best = 0
+        top = -np.inf
+        for q in range(p):
+            v = x[i, q] if allowed[i, q] else -np.inf
+            if q == 0 or not v <= top:
+                top = v
+                best = q
+                if top != top:
+                    break
+        index[i] = best
+        value[i] = top
+    return index, value
+
+
+@jit
+def voucher_candidates(alive: np.ndarray, place: np.ndarray, open_place: np.ndarray,
+                       talent: np.ndarray, max_talent: float, capital: np.ndarray,
+                       applied_id: np.ndarray, firm_id: np.ndarray) -> np.ndarray:
+    """Slots that may apply for a voucher this month (``Vouchers._applications``).
+
+    ``flatnonzero(alive & open[place] & (0 < talent <= max_talent) & (capital > 0) &
+    (applied_id != firm_id))``.
+    """
+    n = alive.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if (open_place[place[i]] and alive[i] and talent[i] > 0.0 and talent[i] <= max_talent
+                and capital[i] > 0.0 and applied_id[i] != firm_id[i]):
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
+@jit
+def voucher_users(alive: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
+                  balance: np.ndarray, capital: np.ndarray, min_balance: float) -> np.ndarray:
+    """Holders that run a voucher project this month (``Vouchers._voucher_projects``).
+
+    ``flatnonzero(alive & (holder_id == firm_id) & (balance > min_balance) & (capital > 0))``.
+    """
+    n = alive.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if (holder_id[i] == firm_id[i] and balance[i] > min_balance and alive[i]
+                and capital[i] > 0.0):
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
+@jit
+def voucher_quote(valid: np.ndarray, holders: np.ndarray, dest: np.ndarray, home: np.ndarray,
+                  eligible: np.ndarray, balance: np.ndarray, searcher: np.ndarray,
+                  price: np.ndarray, keep: float) -> np.ndarray:
+    """Voucher subsidy per searcher for a candidate at ``dest`` (``Vouchers._quote``).
+
+    ``min(balance[searcher], keep · price)`` where the candidate is valid, the searcher a holder
+    looking for a service and ``dest`` (>= 0) an eligible provider place for its home; else 0.
+
+    Parameters
+    ----------
+    valid, holders : numpy.ndarray
+        Per searcher (n,), bool: candidate valid; holder with a balance seeking a service.
+    dest, home : numpy.ndarray
+        Candidate place (-1: none) and home place per searcher (n,), int.
+    eligible : numpy.ndarray
+        ``eligible_pairs`` (P, P), bool.
+    balance : numpy.ndarray
+        Voucher balance per firm slot.
+    searcher : numpy.ndarray
+        Firm slot per searcher (n,).
+    price : numpy.ndarray
+        List price per searcher (n,).
+    keep : float
+        ``1 − copay_share``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), 万元 per real firm.
+    """
+    n = dest.shape[0]
+    out = np.zeros(n)
+    for i in range(n):
+        if valid[i] and holders[i] and dest[i] >= 0 and eligible[home[i], dest[i]]:
+            out[i] = np_min(balance[searcher[i]], keep * price[i])
+    return out
+
+
+# ---------------------------------------------------------------------------------- tech market
+@jit
+def platform_rows(collab: np.ndarray, origin: np.ndarray, q_firm: np.ndarray, q_inst: np.ndarray
+                  ) -> np.ndarray:
+    """Each searcher's row of place-draw probabilities on the platform.
+
+    ``numpy.where(collab[:, None], q_firm[origin], q_inst[origin])`` (copies, no arithmetic).
+
+    Parameters
+    ----------
+    collab : numpy.ndarray
+        Searchers looking for a joint R&D partner (n,), bool.
+    origin : numpy.ndarray
+        Unit place per searcher (n,), int.
+    q_firm, q_inst : numpy.ndarray
+        Place-draw probabilities per origin place (P, P) for firm and institute partners.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, P).
+    """
+    n = collab.shape[0]
+    p = q_firm.shape[1]
+    out = np.empty((n, p))
+    for i in range(n):
+        o = origin[i]
+        if collab[i]:
+            for b in range(p):
+                out[i, b] = q_firm[o, b]
+        else:
+            for b in range(p):
+                out[i, b] = q_inst[o, b]
+    return out
+
+
+@jit
+def platform_deals(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, members: np.ndarray
+                   ) -> np.ndarray:
+    """Agreed deals between two different member places (positions in the search).
+
+    ``flatnonzero(deal & members[origin] & members[max(dest, 0)] & (origin != dest))``.
+    """
+    n = deal.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        d = dest[i] if dest[i] >= 0 else 0
+        if deal[i] and members[origin[i]] and members[d] and origin[i] != d:
+            out[m] = i
+            m += 1
+    return out[:m].copy()
+
+
+# ---------------------------------------------------------------------------------- warm-up
+_WARM = [False]
+
+
+def warm_up() -> None:
+    """Load (or compile) every kernel of this module with the argument types a run uses.
+
+    Firm weights (inside a model step) and place wages are read-only arrays (a different numba
+    signature), so the kernels that take them are compiled for both. Only the first call in a
+    process does anything.
+    """
+    if _WARM[0]:
+        return
+    _WARM[0] = True
+    i2 = np.zeros(2, np.int64)
+    f2 = np.ones(2)
+    b2 = np.ones(2, np.bool_)
+    m22 = np.ones((2, 2))
+    ro = np.ones(2)
+    ro.flags.writeable = False
+    for w in (f2, ro):
+        weighted_group_rows(i2, w, m22, 1)
+        knowledge_weighted_groups(i2, b2, w, m22, 1)
+        vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
+    group_means(m22, f2)
+    cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
+                                      f2[:1].copy(), 1.0, 1e-12)
+    wts = origin_weights(i2, m22, eff)
+    knowledge_value(i2, m22, wts, m22, cap, worth, np.ones((1, 2, 2)), f2[:1].copy(), m22, 1.0,
+                    0.1)
+    o2 = np.zeros((1, 2), np.int64)
+    for wage in (f2, ro):                     # the model's wages are read-only too
+        w, base, hire = projection_setup(o2, i2, b2, wage, f2, f2, f2[:1].copy(), 0.5, 0.1)
+    path, _ = project_talent(base, b2, f2, hire, 0.1, 1.05, 2)
+    mean_profit(path, path, f2, w, f2)
+    location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
+    stale_members(i2, b2, i2, i2)
+    reviewing_slots(i2, b2, b2, f2, True)
+    for w in (f2, ro):
+        park_units(i2, w, 1)
+        members_staff(i2, w, f2, f2)
+    vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
+    best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
+    ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
+    n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)
+    package_worth(m22, expo, n_v, n_2, req, m22, 2.0, 2.0)
+    masked_argmax(m22, np.ones((2, 2), np.bool_))
+    voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
+    voucher_users(b2, i2, i2, f2, f2, 1e-9)
+    voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
+    platform_rows(b2, i2, m22, m22)
+    platform_deals(b2, i2, i2, b2)

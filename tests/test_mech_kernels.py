@@ -1,0 +1,379 @@
+"""Mechanism kernels: bit for bit the numpy formulas they replace (compiled and interpreted)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coinnovation_sim.fastmath import gap_sums
+from coinnovation_sim.kernels import row_sums
+from coinnovation_sim.knowledge import _EPS, absorptive_capacity, cosine_to_pools, learning_efficiency
+from coinnovation_sim.mechanisms import kernels as mk
+from coinnovation_sim.sampling import normalise_rows
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Identical shapes and bits (NaN payloads and signed zeros included)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "f":
+        return np.array_equal(a.view(np.int64), b.view(np.int64))
+    return np.array_equal(a, b)
+
+
+def _firms(seed: int = 1, n: int = 300, p: int = 16, nf: int = 8):
+    rng = np.random.default_rng(seed)
+    k = rng.lognormal(0, 1, (n, nf)) * (rng.random((n, nf)) < 0.8)
+    k[3] = 0.0                                    # no knowledge at all
+    k[4] = k[5]                                   # a firm equal to another
+    place = rng.integers(0, p, n)
+    pools = rng.lognormal(0, 1, (p, nf))
+    pools[2] = k[7]                               # identical to a firm: distance 0
+    return rng, k, place, pools
+
+
+# ---------------------------------------------------------------------------------- helpers
+def test_sums_follow_numpys_pairwise_order():
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 140), 255, 256, 257, 1000, 4099]:
+        x = rng.lognormal(0, 4, n) * np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        assert same(mk.total(x, n), np.sum(x)), n
+        assert same(mk.pairwise_sum(np.concatenate([[9.0, 1e300], x]), 2, n) + 0.0, np.sum(x)), n
+        rows = x[: n - n % 8].reshape(-1, 8)
+        if len(rows):
+            assert same(np.array([mk.total8(r) for r in rows]), rows.sum(axis=1))
+        rows = x[: n - n % 16].reshape(-1, 16)
+        if len(rows):
+            assert same(np.array([mk.total16(r) for r in rows]), rows.sum(axis=1))
+    assert same(mk.total(np.full(5, -0.0), 5), np.sum(np.full(5, -0.0)))
+
+
+def test_scalar_rules_match_numpy_for_nan_and_signed_zeros():
+    x = np.array([-1.0, -0.0, 0.0, 2.0, np.nan, np.inf, -np.inf, 0.7, 1.3])
+    assert same(np.array([mk.max0(v) for v in x]), np.maximum(0.0, x))
+    for b in (-0.0, 0.0, 1.0, -1e-12, np.nan):
+        assert same(np.array([mk.np_min(v, b) for v in x]), np.minimum(x, b))
+    assert same(np.array([mk.np_clip(v, 0.0, 1.0) for v in x]), np.clip(x, 0.0, 1.0))
+    for a in (3.0, -2.0, 0.0, np.nan):
+        for b in (2.0, 0.0):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                assert same(mk.ieee_div(a, b), np.float64(a) / np.float64(b))
+    cos = np.array([-0.2, 0.0, 0.3, 1.0, 1.5, np.nan])
+    assert same(np.array([mk.efficiency(c, True) for c in cos]),
+                learning_efficiency(1.0 - np.clip(cos, 0.0, 1.0)))
+    assert same(np.array([mk.efficiency(c, False) for c in cos]), learning_efficiency(1.0 - cos))
+
+
+# ---------------------------------------------------------------------------------- group sums
+def test_weighted_group_rows_equal_bincount_and_add_at():
+    rng, k, place, _ = _firms()
+    w = rng.uniform(0, 3, len(k)) * (rng.random(len(k)) < 0.8)
+    total, num = mk.weighted_group_rows(place, w, k, 16)
+    expect = np.zeros((16, k.shape[1]))
+    np.add.at(expect, place, w[:, None] * k)
+    assert same(total, np.bincount(place, weights=w, minlength=16))
+    assert same(num, expect)
+    num[5] = 0.0
+    total[5] = 0.0
+    assert same(mk.group_means(num, total),
+                np.divide(num, total[:, None], out=np.zeros_like(num), where=total[:, None] > 0))
+
+
+def test_vacancy_totals_equal_the_numpy_bincount():
+    rng, _, place, _ = _firms()
+    n = len(place)
+    tstar, talent = rng.uniform(0, 30, n), rng.uniform(0, 30, n)
+    alive, capital, w = rng.random(n) < 0.9, rng.normal(5, 5, n), rng.uniform(0.5, 2, n)
+    vac = 0.2 * np.maximum(0.0, tstar - talent)
+    vac = np.where(alive & (capital > 0), vac, 0.0)
+    assert same(mk.vacancy_totals(tstar, talent, alive, capital, place, w, 0.2, 16),
+                np.bincount(place, weights=w * vac, minlength=16))
+
+
+# ---------------------------------------------------------------------------------- enclaves
+def _offers(rng, k, pools):
+    p, nf = pools.shape
+    reps = rng.lognormal(0, 1, (2, p, nf))
+    reps[1, 4] = 0.0                              # a place without firms
+    prices = np.array([3.0, 5.5])
+    return reps, prices
+
+
+def test_knowledge_terms_and_values_equal_the_numpy_valuation():
+    rng, k, place, pools = _firms()
+    n, p = len(k), len(pools)
+    reps, prices = _offers(rng, k, pools)
+    lv, half, sv, sp = 2.5 * 0.3, 2.0, 2.5 * 0.05, 0.08
+    dot_reps = np.stack([k @ r.T for r in reps])
+    cap, eff, worth = mk.knowledge_terms(k, pools, k @ pools.T, reps, dot_reps, lv, prices, half, _EPS)
+    # the enclaves' numpy formulas (before the kernels)
+    e_cap = absorptive_capacity(row_sums(k), half)
+    e_eff = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, pools), 0.0, 1.0))
+    assert same(cap, e_cap)
+    assert same(eff, e_eff)
+    for j in range(2):
+        e = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, reps[j]), 0.0, 1.0))
+        assert same(worth[j], lv * e_cap[:, None] * e * gap_sums(reps[j], k) - prices[j])
+    phi = rng.uniform(0.05, 1.0, (p, p))
+    psi, tc = normalise_rows(phi), 0.5 * rng.uniform(0.5, 1, (p, p)) / phi
+    q = np.stack([normalise_rows(phi * rng.random(p)[None, :]) for _ in range(2)])
+    share = np.array([1.0 - 0.4, 0.4])
+    for origin in (place, np.full(n, 3)):
+        weights = mk.origin_weights(origin, psi, eff)
+        assert same(weights, psi[origin] * e_eff)
+        got = mk.knowledge_value(origin, k, weights, weights @ pools, cap, worth, q, share, tc, sv, sp)
+        gap = np.maximum(0.0, weights @ pools - weights.sum(axis=1)[:, None] * k)
+        spill = sv * e_cap * gap.sum(axis=1)
+        deals = np.zeros(n)
+        for j in range(2):
+            net = np.maximum(0.0, worth[j] - tc[origin])
+            deals += share[j] * (q[j][origin] * net).sum(axis=1)
+        assert same(got, spill + sp * deals)
+
+
+def _profit_numpy(wage, fill, scale, alive, home, talent, overhead, origin, share, theta, speed,
+                  horizon):
+    """The enclaves' projected profit as it was written in numpy (one origin)."""
+    hw = wage[home]
+    w = np.where(origin != home, hw + share * (wage[origin] - hw), hw)
+    tstar = np.where(alive, np.power(theta * scale / w, 1.0 / (1.0 - theta)), 0.0)
+    part = np.where(origin != home, share, 1.0)
+    fl = part * fill[origin] + (1.0 - part) * fill[home]
+    t, total = talent.copy(), np.zeros(len(talent))
+    hire, slack = speed * fl, 1.05 * tstar
+    for _ in range(horizon):
+        t = t + hire * np.maximum(0.0, tstar - t) - speed * np.maximum(0.0, t - slack)
+        total += scale * np.power(t, theta) - w * t - overhead
+    return total / horizon
+
+
+def test_profit_projection_equals_the_numpy_loop():
+    rng, _, home, _ = _firms()
+    n = len(home)
+    wage, fill = rng.uniform(0.8, 2.0, 16), rng.uniform(0.2, 1.0, 16)
+    scale, talent = rng.uniform(1, 8, n), rng.uniform(0, 40, n)
+    talent[:5] = 0.0
+    alive, overhead = rng.random(n) < 0.9, rng.uniform(0, 5, n)
+    theta, speed, horizon = 0.6, 0.15, 12
+    origin = np.stack([np.full(n, 5), home])
+    shares = np.array([0.3, 1.0])
+    w, base, hire = mk.projection_setup(origin, home, alive, wage, fill, scale, shares, theta, speed)
+    tstar = np.power(base, 1.0 / (1.0 - theta))
+    path, target = mk.project_talent(tstar, alive, talent, hire, speed, 1.05, horizon)
+    got = mk.mean_profit(path, np.power(path, theta), scale, w, overhead)
+    for a in range(2):
+        expect = _profit_numpy(wage, fill, scale, alive, home, talent, overhead, origin[a],
+                               shares[a], theta, speed, horizon)
+        assert same(got[a], expect)
+        assert same(target[a], np.where(alive, tstar[a], 0.0))
+
+
+def test_location_gain_equals_the_numpy_rule():
+    rng = np.random.default_rng(3)
+    n = 500
+    there, here, know = rng.normal(0, 5, n), rng.normal(0, 5, n), rng.normal(0, 1, n)
+    capital = rng.normal(10, 30, n)
+    for unit_cost, setup, horizon in ((1.0, 12.0, 12), (0.5, 0.0, 6)):
+        x = there - unit_cost
+        g = x - here + know
+        g = g - setup / horizon
+        funded = capital - setup + horizon * x >= 0
+        assert same(mk.location_gain(there, here, know, capital, unit_cost, setup, horizon),
+                    np.where(funded, g, np.minimum(g, -1e-12)))
+
+
+# ---------------------------------------------------------------------------------- vouchers
+def test_service_terms_and_redemption_place_equal_numpy():
+    rng, k, origin, ref = _firms(seed=4)
+    n, p = len(k), len(ref)
+    ref[6] = 0.0                                  # a place without institutes
+    tcm = 0.5 * rng.uniform(0.5, 1.0, (p, p)) / rng.uniform(0.05, 1.0, (p, p))
+    vgap, rho, tc = mk.service_terms(k, ref, k @ ref.T, origin, tcm, 2.5, 0.3, 2.0, _EPS, 1.0 - 1e-9)
+    eff = learning_efficiency(1.0 - cosine_to_pools(k, ref))
+    cap = absorptive_capacity(row_sums(k), 2.0)
+    assert same(vgap, 2.5 * gap_sums(ref, k))
+    assert same(rho, np.clip(0.3 * cap[:, None] * eff, 0.0, 1.0 - 1e-9))
+    assert same(tc, tcm[origin])
+    sub = rng.uniform(0, 3, n)
+    allowed = rng.random((n, p)) < 0.3
+    allowed[:10] = False                           # nowhere to redeem
+    allowed[10:20, 0] = True
+    net = vgap * rho - 4.0 - tc + sub[:, None]
+    net[20, 3] = np.nan                            # numpy's argmax takes the first NaN
+    vgap[20, 3] = np.nan
+    expect = np.where(allowed.any(axis=1), np.argmax(np.where(allowed, net, -np.inf), axis=1), -1)
+    assert same(mk.best_redemption(vgap, rho, tc, sub, 4.0, allowed), expect)
+
+
+def test_voucher_masks_equal_flatnonzero():
+    rng = np.random.default_rng(5)
+    n = 2000
+    alive, place = rng.random(n) < 0.9, rng.integers(0, 16, n)
+    open_place = rng.random(16) < 0.5
+    talent, capital = rng.uniform(-1, 300, n), rng.normal(5, 10, n)
+    firm_id = np.arange(n)
+    other = np.where(rng.random(n) < 0.3, firm_id, -2)
+    balance = rng.uniform(0, 1, n) * (rng.random(n) < 0.5)
+    assert same(mk.voucher_candidates(alive, place, open_place, talent, 200.0, capital, other, firm_id),
+                np.flatnonzero(alive & open_place[place] & (talent > 0) & (talent <= 200.0)
+                               & (capital > 0) & (other != firm_id)))
+    assert same(mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9),
+                np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0)))
+
+
+@pytest.mark.parametrize("nf,p", [(3, 5), (8, 16), (9, 130)])
+def test_kernels_are_exact_for_other_field_and_place_counts(nf, p):
+    """Shapes other than the shipped 8 fields and 16 places use the general sums."""
+    rng, k, place, pools = _firms(seed=6, n=50, p=p, nf=nf)
+    reps, prices = _offers(rng, k, pools)
+    cap, eff, worth = mk.knowledge_terms(k, pools, k @ pools.T, reps,
+                                         np.stack([k @ r.T for r in reps]), 0.75, prices, 2.0, _EPS)
+    assert same(eff, learning_efficiency(1.0 - np.clip(cosine_to_pools(k, pools), 0.0, 1.0)))
+    e = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, reps[0]), 0.0, 1.0))
+    assert same(worth[0], 0.75 * cap[:, None] * e * gap_sums(reps[0], k) - prices[0])
+    psi = normalise_rows(rng.random((p, p)))
+    weights = mk.origin_weights(place, psi, eff)
+    q = np.stack([normalise_rows(rng.random((p, p))) for _ in range(2)])
+    tc = rng.random((p, p))
+    got = mk.knowledge_value(place, k, weights, weights @ pools, cap, worth, q, np.array([0.6, 0.4]),
+                             tc, 0.1, 0.08)
+    gap = np.maximum(0.0, weights @ pools - weights.sum(axis=1)[:, None] * k)
+    deals = np.zeros(len(k))
+    for j, s in enumerate((0.6, 0.4)):
+        deals += s * (q[j][place] * np.maximum(0.0, worth[j] - tc[place])).sum(axis=1)
+    assert same(got, 0.1 * cap * gap.sum(axis=1) + 0.08 * deals)
+
+
+def test_voucher_quote_equals_the_numpy_subsidy():
+    rng = np.random.default_rng(7)
+    n, p = 1500, 16
+    searcher = rng.choice(5000, n, replace=False)
+    balance = rng.uniform(0, 40, 5000) * (rng.random(5000) < 0.3)
+    holders = (balance[searcher] > 0) & (rng.random(n) < 0.8)
+    dest = rng.integers(-1, p, n)
+    home = rng.integers(0, p, n)
+    eligible = rng.random((p, p)) < 0.4
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    valid = rng.random(n) < 0.7
+    d = np.where(dest >= 0, dest, 0)
+    ok = holders & (dest >= 0) & eligible[home, d]
+    quote = np.where(ok, np.minimum(balance[searcher], (1.0 - 0.5) * price), 0.0)
+    assert same(mk.voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price,
+                                 1.0 - 0.5), quote)
+    assert same(mk.voucher_quote(valid, holders, dest, home, eligible, balance, searcher, price,
+                                 1.0 - 0.5), np.where(valid, quote, 0.0))
+
+
+def test_platform_rows_and_deals_equal_numpy():
+    rng = np.random.default_rng(8)
+    n, p = 1200, 16
+    collab = rng.random(n) < 0.4
+    origin = rng.integers(0, p, n)
+    q_firm, q_inst = normalise_rows(rng.random((p, p))), normalise_rows(rng.random((p, p)))
+    assert same(mk.platform_rows(collab, origin, q_firm, q_inst),
+                np.where(collab[:, None], q_firm[origin], q_inst[origin]))
+    deal = rng.random(n) < 0.5
+    dest = rng.integers(-1, p, n)
+    members = rng.random(p) < 0.6
+    d = np.where(dest >= 0, dest, 0)
+    assert same(mk.platform_deals(deal, origin, dest, members),
+                np.flatnonzero(deal & members[origin] & members[d] & (origin != d)))
+
+
+def _package_numpy(vgap, rho, tc, p, c, face, unit_subsidy):
+    """The vouchers' package rule as it was written in numpy."""
+    a = -np.log1p(-rho)
+    mu0 = vgap * a
+
+    def n_opt(cost):
+        cost = np.maximum(cost, 1e-9)
+        return np.divide(np.log(np.maximum(mu0, cost) / cost), a, out=np.zeros_like(mu0), where=a > 0)
+
+    def worth(n):
+        return vgap * -np.expm1(-a * n) - (p + tc) * n
+
+    n_kink = face / unit_subsidy
+    n1 = n_opt(c * p + tc)
+    n2 = n_opt(p + tc)
+    n_v = np.where(n1 <= n_kink, n1, np.maximum(n_kink, n2))
+    request = np.minimum(face, unit_subsidy * n_v)
+    return worth(n_v) + request - worth(n2), request, (p + tc) * np.minimum(n_v, n_kink)
+
+
+def test_package_kernels_equal_the_numpy_package_rule():
+    rng = np.random.default_rng(9)
+    n, p = 400, 16
+    vgap = rng.lognormal(5, 2, (n, p)) * (rng.random((n, p)) < 0.9)
+    rho = np.clip(rng.uniform(-0.1, 1.0, (n, p)), 0.0, 1.0 - 1e-9)
+    rho[:5] = 0.0                                 # a = 0: no package
+    tc = rng.uniform(0, 6, (n, p))
+    price, c = 8.0, 0.5
+    for face in (50.0, 10.0, 0.5):
+        unit_subsidy = (1.0 - c) * price
+        n_kink = face / unit_subsidy
+        a = -np.log1p(-rho)
+        logs = np.log(mk.package_ratios(vgap, a, tc, c * price, price))
+        n_v, n_2, request, expo = mk.package_sizes(logs, a, n_kink, face, unit_subsidy)
+        gain, outlay = mk.package_worth(vgap, np.expm1(expo), n_v, n_2, request, tc, price, n_kink)
+        e_gain, e_request, e_outlay = _package_numpy(vgap, rho, tc, price, c, face, unit_subsidy)
+        assert same(gain, e_gain) and same(request, e_request) and same(outlay, e_outlay)
+
+
+def test_masked_argmax_equals_numpy_argmax():
+    rng = np.random.default_rng(10)
+    x = rng.normal(0, 1, (600, 16))
+    x[:, 5] = x[:, 9]                              # ties: the first wins
+    x[7, 3] = np.nan                               # a NaN wins
+    allowed = rng.random((600, 16)) < 0.4
+    allowed[:20] = False                           # nothing allowed: index 0, value -inf
+    allowed[7, 3] = True
+    masked = np.where(allowed, x, -np.inf)
+    index, value = mk.masked_argmax(x, allowed)
+    expect = np.argmax(masked, axis=1)
+    assert same(index, expect)
+    assert same(value, masked[np.arange(600), expect])
+
+
+def test_enclave_membership_kernels_equal_numpy():
+    rng = np.random.default_rng(11)
+    n = 3000
+    member = np.where(rng.random(n) < 0.1, rng.integers(0, 3, n), -1)
+    alive = rng.random(n) < 0.95
+    firm_id = np.arange(n)
+    member_id = np.where(rng.random(n) < 0.05, firm_id + n, firm_id)
+    weight = rng.uniform(0.5, 2.0, n)
+    assert same(mk.stale_members(member, alive, firm_id, member_id),
+                np.flatnonzero((member >= 0) & (~alive | (firm_id != member_id))))
+    inside = member >= 0
+    assert same(mk.park_units(member, weight, 3),
+                np.bincount(member[inside], weights=weight[inside], minlength=3))
+
+
+def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
+    from coinnovation_sim.innovation import group_sum
+
+    rng, k, place, _ = _firms(seed=12)
+    alive = rng.random(len(k)) < 0.85
+    wf = rng.uniform(0.5, 3.0, len(k))
+    weight = np.where(alive, wf, 0.0) * row_sums(k)
+    total, num = mk.knowledge_weighted_groups(place, alive, wf, k, 16)
+    assert same(total, np.bincount(place, weights=weight, minlength=16))
+    assert same(num, group_sum(place, weight[:, None] * k, 16))
+
+
+def test_reviewing_slots_and_members_staff_equal_numpy():
+    rng = np.random.default_rng(13)
+    n = 4000
+    member = np.where(rng.random(n) < 0.1, rng.integers(0, 3, n), -1)
+    review, alive = rng.random(n) < 0.25, rng.random(n) < 0.9
+    capital = rng.normal(3, 5, n)
+    assert same(mk.reviewing_slots(member, review, alive, capital, True),
+                np.flatnonzero((member >= 0) & review & alive))
+    assert same(mk.reviewing_slots(member, review, alive, capital, False),
+                np.flatnonzero(alive & (member < 0) & review & (capital > 0)))
+    w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
+    inside = member >= 0
+    assert same(mk.members_staff(member, w, talent, share),
+                (w[inside] * talent[inside] * share[inside]).sum())
+    assert same(mk.members_staff(np.full(n, -1), w, talent, share), np.zeros(0).sum())
