@@ -357,3 +357,14 @@ def test_pairwise_sum_equals_numpy_sum():
         assert kernels.total(x, n) == x.sum(), n
         alive, w = rng.random(n) < 0.9, rng.uniform(1.0, 3.0, n)
         assert kernels.live_weighted_sum(alive, w, x) == np.where(alive, w * x, 0.0).sum(), n
+
+
+def test_row_results_do_not_depend_on_the_other_rows():
+    """Computing a subset of rows gives the same bits (partner gains are computed for deals only)."""
+    from coinnovation_sim.knowledge import cosine_similarity
+
+    rng = np.random.default_rng(27)
+    a, b = rng.gamma(1.0, 1.0, (3001, 8)), rng.gamma(1.0, 1.0, (3001, 8))
+    rows = np.flatnonzero(rng.random(3001) < 0.3)
+    assert np.array_equal(cosine_similarity(a[rows], b[rows]), cosine_similarity(a, b)[rows])
+    assert np.array_equal(a[rows].sum(axis=1), a.sum(axis=1)[rows])

@@ -198,14 +198,15 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
     f, inst, prm = model.firms, model.institutes, model.prm
     wf = model.firm_weight()
     deal = s.best_idx >= 0
-    if s.n:
-        pidx = np.where(s.collab & deal, s.best_idx, 0)
-        pgain = _gain(model, f.knowledge[s.searcher], f.knowledge[pidx])
-        pnet = prm["knowledge_value_wan"] * pgain.sum(axis=1) - s.price - s.best_tc
-        deal &= ~s.collab | ((pnet > 0) & (f.capital[pidx] > 0))
-        s.partner_gain = pgain
-    else:
-        s.partner_gain = np.zeros_like(s.best_gain)
+    s.partner_gain = np.zeros_like(s.best_gain)  # filled for joint R&D deals only
+    pairs = np.flatnonzero(s.collab & deal)
+    if pairs.size:
+        pidx = s.best_idx[pairs]
+        pgain = _gain(model, f.knowledge[s.searcher[pairs]], f.knowledge[pidx])
+        pnet = (prm["knowledge_value_wan"] * pgain.sum(axis=1) - s.price[pairs]
+                - s.best_tc[pairs])
+        deal[pairs] = (pnet > 0) & (f.capital[pidx] > 0)
+        s.partner_gain[pairs] = pgain
     svc = deal & ~s.collab
     if svc.any():
         demand = np.bincount(s.best_idx[svc], weights=wf[s.searcher[svc]], minlength=inst.n)
