@@ -368,3 +368,23 @@ def test_row_results_do_not_depend_on_the_other_rows():
     rows = np.flatnonzero(rng.random(3001) < 0.3)
     assert np.array_equal(cosine_similarity(a[rows], b[rows]), cosine_similarity(a, b)[rows])
     assert np.array_equal(a[rows].sum(axis=1), a.sum(axis=1)[rows])
+
+
+def test_segment_sampler_arrays_equal_the_numpy_construction():
+    rng = np.random.default_rng(28)
+    for n, p in ((0, 3), (1, 2), (500, 6), (3000, 16)):
+        place = rng.integers(0, p, n)
+        w = rng.gamma(1.0, 1.0, n) * (rng.random(n) < 0.8)
+        order, cum, prev, nxt, start, end, base, total = kernels.segment_sampler_arrays(
+            place, w, p)
+        counts = np.bincount(place, minlength=p)
+        o2, _ = kernels.place_order(place, p)
+        _, p2, n2 = kernels.segment_arrays(w, o2)
+        assert np.array_equal(prev, p2) and np.array_equal(nxt, n2)
+        assert np.array_equal(order, np.argsort(place, kind="stable"))
+        assert np.array_equal(cum, np.cumsum(w[order]))
+        assert np.array_equal(end, np.cumsum(counts))
+        assert np.array_equal(start, np.cumsum(counts) - counts)
+        full = np.concatenate(([0.0], cum))
+        assert np.array_equal(base, full[start])
+        assert np.array_equal(total, full[end] - full[start])

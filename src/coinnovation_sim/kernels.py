@@ -573,6 +573,40 @@ def segment_arrays(weight: np.ndarray, order: np.ndarray
 
 
 @jit
+def segment_sampler_arrays(place: np.ndarray, weight: np.ndarray, n_places: int
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                      np.ndarray, np.ndarray, np.ndarray]:
+    """Everything a :class:`~coinnovation_sim.sampling.SegmentSampler` draws from, in one call.
+
+    Returns
+    -------
+    order, cum, prev, nxt : numpy.ndarray
+        :func:`place_order` and :func:`segment_arrays`.
+    start, end : numpy.ndarray
+        First and one-past-last sorted position of each place (n_places,).
+    base, total : numpy.ndarray
+        Cumulative weight before each place's segment and the segment's total weight, as
+        ``concatenate(([0], cum))[start]`` and ``concatenate(([0], cum))[end] − base``.
+    """
+    order, counts = place_order(place, n_places)
+    cum, prev, nxt = segment_arrays(weight, order)
+    start = np.empty(n_places, np.int64)
+    end = np.empty(n_places, np.int64)
+    base = np.empty(n_places)
+    total = np.empty(n_places)
+    acc = 0
+    for p in range(n_places):
+        start[p] = acc
+        acc += counts[p]
+        end[p] = acc
+        b = cum[start[p] - 1] if start[p] > 0 else 0.0
+        e = cum[end[p] - 1] if end[p] > 0 else 0.0
+        base[p] = b
+        total[p] = e - b
+    return order, cum, prev, nxt, start, end, base, total
+
+
+@jit
 def segment_draw(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
                  start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
                  place: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -887,6 +921,7 @@ def warm_up() -> None:
     draw_rows(rows, np.ones(2) * 0.5)
     order, _ = place_order(place, 1)
     segment_arrays(np.ones(2), order)
+    segment_sampler_arrays(place, np.ones(2), 1)
     segment_draw(np.ones(2), order, place, place, place, place + 2, np.zeros(2), np.ones(2),
                  place, np.ones(2) * 0.5)
     group_rows(place, rows, 1)

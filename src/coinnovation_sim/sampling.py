@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import draw_rows, place_order, segment_arrays, segment_draw
+from .kernels import draw_rows, segment_draw, segment_sampler_arrays
 
 
 def normalise_rows(mat: np.ndarray) -> np.ndarray:
@@ -72,16 +72,13 @@ class SegmentSampler:
     """
 
     def __init__(self, place: np.ndarray, weight: np.ndarray, n_places: int) -> None:
-        self.order, counts = place_order(np.ascontiguousarray(place, dtype=np.int64), n_places)
-        # cumulative weights in place order; nearest positive-weight position at or before / at
-        # or after each position (for draws that rounding lands on a zero-weight entity)
-        self.cum, self.prev, self.next = segment_arrays(
-            np.ascontiguousarray(weight, dtype=np.float64), self.order)
-        self.end = np.cumsum(counts)
-        self.start = self.end - counts
-        base = np.concatenate(([0.0], self.cum))
-        self.base = base[self.start]
-        self.total = base[self.end] - self.base
+        # entities sorted by place; cumulative weights in that order; nearest positive-weight
+        # position at or before / at or after each position (for draws that rounding lands on a
+        # zero-weight entity); each place's segment, base and total weight
+        (self.order, self.cum, self.prev, self.next, self.start, self.end, self.base,
+         self.total) = segment_sampler_arrays(np.ascontiguousarray(place, dtype=np.int64),
+                                              np.ascontiguousarray(weight, dtype=np.float64),
+                                              n_places)
 
     def place_total(self) -> np.ndarray:
         """Total weight per place."""
