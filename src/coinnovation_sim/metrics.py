@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 
 from .flows import FACTORS
-from .kernels import place_knowledge_sums
+from .kernels import jit, place_knowledge_sums, register_warm_up, total
 from .places import LEVELS
 
 if TYPE_CHECKING:
@@ -200,21 +200,62 @@ def pagerank_matrix(weights: np.ndarray, alpha: float = 0.85, tol: float = 1e-10
     dangling = s == 0
     s[~dangling] = 1.0 / s[~dangling]
     a = weights * s[:, None]
-    x = np.repeat(1.0 / n, n)
-    p = np.repeat(1.0 / n, n)
+    x, converged = _power_iteration(a, dangling, alpha, tol, max_iter)
+    if not converged:
+        raise nx.PowerIterationFailedConvergence(max_iter)
+    return x
+
+
+@jit
+def _power_iteration(a: np.ndarray, dangling: np.ndarray, alpha: float, tol: float,
+                     max_iter: int) -> tuple[np.ndarray, bool]:
+    """The PageRank iteration of networkx on the row-stochastic matrix ``a`` (compiled).
+
+    Operation for operation as networkx computes it with numpy: ``y = x @ a`` summed over
+    origins in row order, plus ``Σ_dangling x · p``; ``x ← α y + (1 − α) p``; stop when
+    ``Σ |x − x_last| < n · tol``. The two sums over nodes are numpy's pairwise sums
+    (:func:`kernels.total`), so the result is the numpy version's bit for bit (tested).
+    """
+    n = a.shape[0]
+    p = 1.0 / n
     teleport = (1 - alpha) * p
-    has_dangling = bool(dangling.any())
-    prod = np.empty((n, n))
+    x = np.full(n, p)
+    y = np.empty(n)
+    buf = np.empty(n)
+    n_dangling = 0
+    for i in range(n):
+        if dangling[i]:
+            n_dangling += 1
     for _ in range(max_iter):
-        xlast = x
-        np.multiply(x[:, None], a, out=prod)
-        y = np.add.reduce(prod, axis=0)      # rows in order: the sparse product's summation
-        if has_dangling:
-            y += np.sum(x[dangling]) * p
-        x = alpha * y + teleport
-        if np.absolute(x - xlast).sum() < n * tol:
-            return x
-    raise nx.PowerIterationFailedConvergence(max_iter)
+        for j in range(n):
+            y[j] = x[0] * a[0, j]
+        for i in range(1, n):
+            xi = x[i]
+            for j in range(n):
+                y[j] += xi * a[i, j]
+        if n_dangling:
+            m = 0
+            for i in range(n):
+                if dangling[i]:
+                    buf[m] = x[i]
+                    m += 1
+            lost = total(buf, m)
+            for j in range(n):
+                y[j] += lost * p
+        for j in range(n):
+            new = alpha * y[j] + teleport
+            buf[j] = abs(new - x[j])
+            x[j] = new
+        if total(buf, n) < n * tol:
+            return x, True
+    return x, False
+
+
+@register_warm_up
+def _warm_up() -> None:
+    """Load (or compile) the PageRank iteration (see :func:`kernels.warm_up`)."""
+    _power_iteration(np.full((2, 2), 0.5), np.zeros(2, np.bool_), 0.85, 1e-10, 5)
+    _power_iteration(np.zeros((2, 2)), np.ones(2, np.bool_), 0.85, 1e-10, 5)
 
 
 def flow_network(model: CoinnovationModel, t: int) -> np.ndarray:
