@@ -63,6 +63,76 @@ def test_spillover_pass_matches_the_numpy_formula():
     assert (got_k >= k).all() and np.array_equal(got_k[weight == 0], k[weight == 0])
 
 
+def _spill_case(rng: np.random.Generator, n: int, p: int, nf: int = 8, sort: bool = True):
+    """Random spillover inputs: dead slots, empty firms and pools, ties and exact cosines of 1."""
+    k = rng.lognormal(0, 1, (n, nf)) * (rng.random((n, nf)) < 0.8)
+    k[rng.random(n) < 0.05] = 0.0
+    if rng.random() < 0.3:
+        k = np.round(k)
+    place = rng.integers(0, p, n)
+    if sort:
+        place.sort()
+    alive = rng.random(n) < rng.uniform(0.3, 1.0)
+    weight = np.where(alive, rng.uniform(0.5, 3.0, n), 0.0)
+    weight.flags.writeable = False
+    pools = rng.lognormal(0, 1, (p, nf))
+    pools[rng.random(p) < 0.2] = 0.0
+    copy = rng.random(n) < 0.1                   # firms parallel to their own place's pool
+    k[copy] = 3.0 * pools[place[copy]]
+    psi = rng.random((p, p))
+    psi /= psi.sum(axis=1, keepdims=True)
+    return k, place, alive, weight, pools, psi
+
+
+@pytest.mark.parametrize("p", [1, 3, 7, 8, 9, 16, 17, 33])
+def test_spillover_blocks_equal_the_firm_by_firm_loop(p):
+    """The 8-field block kernel gives the same bits as the reference loop (any place count)."""
+    rng = np.random.default_rng(p)
+    for n, sort, eps in [(0, True, 1e-12), (1, True, 1e-12), (63, True, 1e-12), (64, False, 1e-12),
+                         (65, True, 1.0), (300, True, 1e-12), (300, False, 1e-12),
+                         (1000, True, 1e-12)]:
+        k, place, alive, weight, pools, psi = _spill_case(rng, n, p, sort=sort)
+        if n == 300 and sort:
+            place[:] = p - 1                     # every block at one place
+        if n == 1000 and p in (9, 16):
+            pools[:] = 0.0                       # no pool knowledge at all
+        out = []
+        for kernel in (kernels._spillover_rows, kernels._spillover_blocks, kernels.spillover_pass):
+            got_k = k.copy()
+            value, sums = kernel(got_k, place, alive, weight, pools, psi, 0.05, 2.0, 3.0, eps)
+            out.append((got_k, value, sums))
+        for got in out[1:]:
+            for ref, x in zip(out[0], got, strict=True):
+                assert np.array_equal(ref, x)
+
+
+def test_spillover_pass_with_other_field_counts_uses_the_firm_by_firm_loop():
+    rng = np.random.default_rng(5)
+    for nf in (1, 3, 7, 9):
+        k, place, alive, weight, pools, psi = _spill_case(rng, 200, 5, nf=nf)
+        got_k, ref_k = k.copy(), k.copy()
+        value, sums = kernels.spillover_pass(got_k, place, alive, weight, pools, psi, 0.05, 2.0,
+                                             3.0, 1e-12)
+        ref_value, ref_sums = kernels._spillover_rows(ref_k, place, alive, weight, pools, psi,
+                                                      0.05, 2.0, 3.0, 1e-12)
+        assert np.array_equal(got_k, ref_k) and np.array_equal(value, ref_value)
+        assert np.array_equal(sums, ref_sums)
+
+
+@pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="numba not installed")
+def test_spillover_blocks_identical_compiled_and_interpreted():
+    rng = np.random.default_rng(11)
+    for p, sort in ((16, True), (5, False)):
+        k, place, alive, weight, pools, psi = _spill_case(rng, 150, p, sort=sort)
+        out = []
+        for kernel in (kernels._spillover_blocks, kernels._spillover_blocks.py_func):
+            got_k = k.copy()
+            value, sums = kernel(got_k, place, alive, weight, pools, psi, 0.05, 2.0, 3.0, 1e-12)
+            out.append((got_k, value, sums))
+        for ref, x in zip(*out, strict=True):
+            assert np.array_equal(ref, x)
+
+
 def test_production_pass_matches_the_numpy_formula():
     k, place, weight, _, _ = _data()
     rng = np.random.default_rng(2)
