@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .firm_passes import capital_pass, investment_pass
+from .matching import match_places
 from .production import quality, target_talent, wage
-from .sampling import normalise_rows, ration
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -83,15 +83,13 @@ def investment(model: CoinnovationModel, need: np.ndarray, need_p: np.ndarray,
     expo = np.clip(prm["return_elasticity"] * ret_p, -MAX_EXPONENT, MAX_EXPONENT)
     attract = np.where(need_p > 0, need_p * np.exp(expo), 0.0)
     supply = prm["investment_rate"] * model.capital_pool
-    offer = supply[:, None] * normalise_rows(model.phi["capital"] * attract[None, :])
-    placed = ration(offer, need_p)
-    fill = np.divide(placed.sum(axis=0), need_p, out=np.zeros(p), where=need_p > 0)
+    placed, invested_in, invested_by = match_places(supply, model.phi["capital"], attract, need_p)
+    fill = np.divide(invested_in, need_p, out=np.zeros(p), where=need_p > 0)
     f.capital, f.debt = investment_pass(f.capital, f.debt, need, fill, f.place)
     model.debt_matrix += placed
-    model.capital_pool -= placed.sum(axis=1)
+    model.capital_pool -= invested_by
     model.book.add_matrix("investment", placed)
-    model.book.expect_free("investment", ration(
-        supply[:, None] * normalise_rows(model.phi_free * attract[None, :]), need_p))
+    model.book.expect_free("investment", match_places(supply, model.phi_free, attract, need_p)[0])
 
 
 def step(model: CoinnovationModel) -> None:

@@ -17,8 +17,8 @@ import numpy as np
 
 from .firm_passes import hire_pass, separation_pass, vacancy_pass
 from .kernels import split_by_location
+from .matching import match_places
 from .production import target_talent
-from .sampling import normalise_rows, ration
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -76,13 +76,12 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
     seekers = prm["search_intensity"] * model.talent_pool
     attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
                        * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
-    apply = seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])
-    hires = ration(apply, vac_p)
-    fill = np.divide(hires.sum(axis=0), vac_p, out=np.zeros(model.n_places), where=vac_p > 0)
+    hires, hired_at, hired_from = match_places(seekers, model.phi["talent"], attract, vac_p)
+    fill = np.divide(hired_at, vac_p, out=np.zeros(model.n_places), where=vac_p > 0)
     f.talent, home_mat = hire_pass(f.talent, vac, fill, w, f.unit_place, f.place, f.unit_share,
                                    split, model.n_places)
-    model.talent_pool -= hires.sum(axis=1)
-    free = ration(seekers[:, None] * normalise_rows(model.phi_free * attract[None, :]), vac_p)
+    model.talent_pool -= hired_from
+    free, _, _ = match_places(seekers, model.phi_free, attract, vac_p)
     if split:
         home = model.home_share_matrix(home_mat)
         hires, free = hires @ home, free @ home
