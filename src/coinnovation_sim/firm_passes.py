@@ -9,8 +9,8 @@ numpy formulas they replace (``tests/test_firm_passes.py`` checks this against t
 
 Powers stay in numpy (:func:`numpy.power` is vectorised and several times faster than the C
 library's scalar ``pow``, and differs from it in the last bit); the passes receive them as arrays.
-``np.minimum``/``np.maximum`` of two ordered numbers are written as comparisons; no argument here
-can be NaN.
+``np.minimum``, ``np.maximum`` and ``np.clip`` follow numpy's rules for NaN and signed zeros
+(:func:`kernels.np_min`, :func:`kernels.np_max`, :func:`kernels.max0`, :func:`kernels.np_clip`).
 
 All passes return new arrays rather than updating the firm arrays in place, as the numpy code
 they replace did, so no other reference to a firm array sees a half-updated state.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import jit, register_warm_up
+from .kernels import jit, max0, np_clip, np_max, np_min, register_warm_up
 
 
 @jit
@@ -78,8 +78,8 @@ def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
     n = la.shape[0]
     out = np.empty(n)
     for i in range(n):
-        x = la[i] + (reversion * (lb[i] - la[i]) + volatility * eps[i])
-        out[i] = -700.0 if x < -700.0 else (700.0 if x > 700.0 else x)
+        out[i] = np_clip(la[i] + (reversion * (lb[i] - la[i]) + volatility * eps[i]), -700.0,
+                         700.0)
     return out
 
 
@@ -165,15 +165,12 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
     ret_home = np.zeros(n_places)
     for i in range(n):
         t = talent[i]
-        x = quit_rate * noise[i]
-        quits = t * (x if x < 1.0 else 1.0)
-        gap = t - 1.05 * tstar[i]
-        layoffs = hiring_speed * (gap if gap > 0.0 else 0.0)
+        quits = t * np_min(1.0, quit_rate * noise[i])
+        layoffs = hiring_speed * max0(t - 1.05 * tstar[i])
         retire = t * retirement_rate
         if alive[i]:
-            total = quits + layoffs + retire
-            leave = total if total < t else t
-            retire = leave if leave < retire else retire
+            leave = np_min(t, quits + layoffs + retire)
+            retire = np_min(retire, leave)
         else:
             leave = 0.0
             retire = 0.0
@@ -217,8 +214,7 @@ def vacancy_pass(talent: np.ndarray, tstar: np.ndarray, alive: np.ndarray, capit
     at_unit = np.zeros(n_places)
     at_home = np.zeros(n_places)
     for i in range(n):
-        gap = tstar[i] - talent[i]
-        v = hiring_speed * (gap if gap > 0.0 else 0.0)
+        v = hiring_speed * max0(tstar[i] - talent[i])
         if not (alive[i] and capital[i] > 0.0):
             v = 0.0
         vac[i] = v
@@ -322,19 +318,16 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
         m = profit / cost if cost > 0.0 else 0.0
         margin[i] = m
         due = repayment_rate * debt[i]
-        held = c if c > 0.0 else 0.0
-        back = (due if due < held else held) if live else 0.0
+        back = np_min(due, np_max(c, 0.0)) if live else 0.0
         owe[i] = debt[i] - back
         c = c - back
         sums[1, h] += w * back
         ts = tstar[i] if live else 0.0
-        kstar = buffer_months * pay[i] * (t if t > ts else ts)
-        excess = c - kstar
-        dep = savings_rate * (excess if excess > 0.0 else 0.0) if live else 0.0
+        kstar = buffer_months * pay[i] * np_max(t, ts)
+        dep = savings_rate * max0(c - kstar) if live else 0.0
         c = c - dep
         sums[2, h] += w * dep
-        short = kstar - c
-        nd = (short if short > 0.0 else 0.0) if live and m > 0.0 else 0.0
+        nd = max0(kstar - c) if live and m > 0.0 else 0.0
         need[i] = nd
         sums[3, h] += w * nd
         sums[4, h] += w * nd * m

@@ -68,6 +68,47 @@ def register_warm_up(func: Callable[[], None]) -> Callable[[], None]:
     return func
 
 
+# numpy's elementwise rules for scalars (NaN propagates; of two equal zeros the second)
+@jit
+def max0(x: float) -> float:
+    """``numpy.maximum(0.0, x)``: ``x`` unless it is below 0 (NaN and ``-0.0`` pass through)."""
+    return 0.0 if x < 0.0 else x
+
+
+@jit
+def np_min(a: float, b: float) -> float:
+    """``numpy.minimum(a, b)``: ``a`` if it is smaller or NaN, else ``b``."""
+    return a if (a < b or a != a) else b
+
+
+@jit
+def np_clip(x: float, lo: float, hi: float) -> float:
+    """``numpy.clip(x, lo, hi)`` for a scalar ``x`` (NaN and ``-0.0`` pass through)."""
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+@jit
+def ieee_div(a: float, b: float) -> float:
+    """``a / b`` with IEEE results for a zero divisor (taken as ``+0.0``), without raising."""
+    if b != 0.0:
+        return a / b
+    if a != a:
+        return a                              # a NaN passes through
+    if a == 0.0:
+        return a * np.inf                     # 0 / 0: the processor's default NaN, as 0 · inf
+    return np.inf if a > 0.0 else -np.inf
+
+
+@jit
+def np_max(a: float, b: float) -> float:
+    """``numpy.maximum(a, b)``: ``a`` if it is larger or NaN, else ``b`` (ties give ``b``)."""
+    return a if (a > b or a != a) else b
+
+
 @jit
 def row_sums(x: np.ndarray) -> np.ndarray:
     """Sum of each row of a 2-D array, added left to right.
@@ -949,8 +990,7 @@ def apply_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
         if deal[i] and collab[i]:
             j = idx[i]
             wj = firm_weight[j]
-            share = firm_weight[searcher[i]] / (wj if wj > 1e-12 else 1e-12)
-            share = share if share < 1.0 else 1.0
+            share = np_min(1.0, firm_weight[searcher[i]] / np_max(wj, 1e-12))
             for f in range(nf):
                 knowledge[j, f] += partner_gain[i, f] * share
             capital[j] += -(price[i] + tc[i]) * share
@@ -958,7 +998,7 @@ def apply_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
         if deal[i] and not collab[i]:
             j = idx[i]
             wj = inst_weight[j]
-            revenue[j] += price[i] * firm_weight[searcher[i]] / (wj if wj > 1e-12 else 1e-12)
+            revenue[j] += price[i] * firm_weight[searcher[i]] / np_max(wj, 1e-12)
 
 
 @jit
@@ -997,8 +1037,7 @@ def deal_records(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, best_des
         if collab[i]:
             j = idx[i]
             d = firm_place[j]
-            wj = firm_weight[j]
-            r = w if w < wj else wj
+            r = np_min(w, firm_weight[j])
             flows[1, d, o] += amount
             flows[2, o, d] += price[i] * r
             acc[1, o] += -amount

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import jit, register_warm_up, total
+from .kernels import jit, np_min, register_warm_up, total
 
 
 @jit
@@ -64,8 +64,7 @@ def match_places(supply: np.ndarray, phi: np.ndarray, attract: np.ndarray,
         inflow = request[0, d] if p > 0 else 0.0
         for o in range(1, p):
             inflow += request[o, d]
-        ratio = capacity[d] / inflow if inflow > capacity[d] else 1.0
-        factor[d] = ratio if ratio < 1.0 else 1.0
+        factor[d] = np_min(capacity[d] / inflow if inflow > capacity[d] else 1.0, 1.0)
     placed = np.empty((p, q))
     for o in range(p):
         for d in range(q):

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from ..kernels import jit, pairwise_sum, total
+from ..kernels import ieee_div, jit, max0, np_clip, np_min, pairwise_sum, total
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -47,40 +47,6 @@ def total16(a: np.ndarray) -> float:
     """:func:`total` of exactly 16 values: eight pair sums ``a[j] + a[j+8]``, then the tree."""
     return 0.0 + ((((a[0] + a[8]) + (a[1] + a[9])) + ((a[2] + a[10]) + (a[3] + a[11])))
                   + (((a[4] + a[12]) + (a[5] + a[13])) + ((a[6] + a[14]) + (a[7] + a[15]))))
-
-
-@jit
-def max0(x: float) -> float:
-    """``numpy.maximum(0.0, x)``: ``x`` unless it is below 0 (NaN and ``-0.0`` pass through)."""
-    return 0.0 if x < 0.0 else x
-
-
-@jit
-def np_min(a: float, b: float) -> float:
-    """``numpy.minimum(a, b)``: ``a`` if it is smaller or NaN, else ``b``."""
-    return a if (a < b or a != a) else b
-
-
-@jit
-def np_clip(x: float, lo: float, hi: float) -> float:
-    """``numpy.clip(x, lo, hi)`` for a scalar ``x`` (NaN and ``-0.0`` pass through)."""
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
-
-
-@jit
-def ieee_div(a: float, b: float) -> float:
-    """``a / b`` with IEEE results for a zero divisor (taken as ``+0.0``), without raising."""
-    if b != 0.0:
-        return a / b
-    if a != a:
-        return a                              # a NaN passes through
-    if a == 0.0:
-        return a * np.inf                     # 0 / 0: the processor's default NaN, as 0 · inf
-    return np.inf if a > 0.0 else -np.inf
 
 
 @jit
