@@ -458,3 +458,32 @@ def test_segment_sampler_arrays_equal_the_numpy_construction():
         full = np.concatenate(([0.0], cum))
         assert np.array_equal(base, full[start])
         assert np.array_equal(total, full[end] - full[start])
+
+
+def test_spillover_attribution_equals_the_numpy_formula():
+    from coinnovation_sim.sampling import normalise_rows
+
+    rng = np.random.default_rng(29)
+    for p in (1, 5, 16, 19):
+        sums = rng.gamma(1.0, 1.0, (p, p + 3)) * (rng.random((p, p + 3)) < 0.85)
+        pools = rng.gamma(1.0, 1.0, (p, 8))
+        psi = normalise_rows(rng.random((p, p)))
+        phi_free = rng.random((p, p)) * (rng.random((p, p)) < 0.9)
+        assert np.array_equal(kernels.normalised_rows(phi_free), normalise_rows(phi_free))
+        # the numpy code the kernel replaced (innovation.spillovers)
+        v_dest = sums[:, p]
+        e_bar = np.divide(sums[:, :p], v_dest[:, None], out=np.zeros((p, p)),
+                          where=v_dest[:, None] > 0)
+        k_dest = np.divide(sums[:, p + 1], sums[:, p + 2], out=np.zeros(p),
+                           where=sums[:, p + 2] > 0)
+        advantage = np.maximum(0.0, pools.sum(axis=1)[None, :] - k_dest[:, None])
+
+        def attribute(kernel, e_bar=e_bar, advantage=advantage, v_dest=v_dest):
+            share = normalise_rows(kernel * e_bar * advantage)
+            share = np.where(share.sum(axis=1, keepdims=True) > 0, share,
+                             normalise_rows(kernel * e_bar))
+            return (share * v_dest[:, None]).T
+
+        actual, free = kernels.spillover_attribution(sums, pools, psi, phi_free)
+        assert np.array_equal(actual, attribute(psi))
+        assert np.array_equal(free, attribute(normalise_rows(phi_free)))

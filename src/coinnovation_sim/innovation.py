@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import group_rows, group_weighted_rows, production_pass, spillover_pass
+from .kernels import (
+    group_rows,
+    group_weighted_rows,
+    production_pass,
+    spillover_attribution,
+    spillover_pass,
+)
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import direction
 from .sampling import normalise_rows
@@ -71,23 +77,12 @@ def spillovers(model: CoinnovationModel) -> None:
     attribution keeps the kernel O(N·P) in one pass).
     """
     f, prm, book = model.firms, model.prm, model.book
-    p = model.n_places
     pools = place_pools(model)
     psi = normalise_rows(model.phi["technology"])
     value, sums = spillover_pass(f.knowledge, f.unit_place, f.alive, model.firm_weight(), pools, psi,
                                  float(prm["spillover_rate"]), float(prm["absorptive_half"]),
                                  float(prm["knowledge_value_wan"]), KNOWLEDGE_EPS)
-    v_dest = sums[:, p]
-    e_bar = np.divide(sums[:, :p], v_dest[:, None], out=np.zeros((p, p)), where=v_dest[:, None] > 0)
-    k_dest = np.divide(sums[:, p + 1], sums[:, p + 2], out=np.zeros(p), where=sums[:, p + 2] > 0)
-    advantage = np.maximum(0.0, pools.sum(axis=1)[None, :] - k_dest[:, None])
-
-    def attribute(kernel: np.ndarray) -> np.ndarray:
-        share = normalise_rows(kernel * e_bar * advantage)
-        share = np.where(share.sum(axis=1, keepdims=True) > 0, share, normalise_rows(kernel * e_bar))
-        return (share * v_dest[:, None]).T
-
-    actual, free = attribute(psi), attribute(normalise_rows(model.phi_free))
+    actual, free = spillover_attribution(sums, pools, psi, model.phi_free)
     home = model.home_shares(value)
     if home is not None:
         actual, free = actual @ home, free @ home

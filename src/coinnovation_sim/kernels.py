@@ -664,6 +664,71 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
 
 
 @jit
+def normalised_rows(mat: np.ndarray) -> np.ndarray:
+    """:func:`sampling.normalise_rows` compiled: rows over their (pairwise) sums, 0 if not > 0."""
+    p, q = mat.shape
+    out = np.zeros((p, q))
+    for a in range(p):
+        tot = total(mat[a], q)
+        if tot > 0.0:
+            for j in range(q):
+                out[a, j] = mat[a, j] / tot
+    return out
+
+
+@jit
+def spillover_attribution(sums: np.ndarray, pools: np.ndarray, psi: np.ndarray,
+                          phi_free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spillover flows by source place from the sums of :func:`spillover_pass`.
+
+    The value absorbed at destination ``a`` (``v_a``) is split over source pools ``j`` in
+    proportion to ``ψ_aj · ē_aj · adv_aj`` with ``ē_aj`` the value-weighted mean learning
+    efficiency and ``adv_aj = max(0, κ_j − κ̄_a)`` the pool's advantage over the destination's
+    mean firm (``ψ_aj · ē_aj`` alone where no pool has an advantage); the same with the
+    border-free kernel ``normalise_rows(φ_free)``. Every operation as the numpy formulas of
+    :func:`innovation.spillovers` compute it (sums pairwise, as numpy's ``sum(axis=1)``).
+
+    Returns
+    -------
+    actual, free : numpy.ndarray
+        Flow matrices, source rows × destination columns (P, P).
+    """
+    p = psi.shape[0]
+    nf = pools.shape[1]
+    e_bar = np.zeros((p, p))
+    k_dest = np.zeros(p)
+    for a in range(p):
+        v = sums[a, p]
+        if v > 0.0:
+            for j in range(p):
+                e_bar[a, j] = sums[a, j] / v
+        if sums[a, p + 2] > 0.0:
+            k_dest[a] = sums[a, p + 1] / sums[a, p + 2]
+    advantage = np.empty((p, p))
+    for j in range(p):
+        kj = total(pools[j], nf)
+        for a in range(p):
+            advantage[a, j] = max0(kj - k_dest[a])
+    free_kernel = normalised_rows(phi_free)
+    out = np.empty((2, p, p))
+    weighted = np.empty((p, p))
+    plain = np.empty((p, p))
+    for r in range(2):
+        kern = psi if r == 0 else free_kernel
+        for a in range(p):
+            for j in range(p):
+                plain[a, j] = kern[a, j] * e_bar[a, j]
+                weighted[a, j] = plain[a, j] * advantage[a, j]
+        share = normalised_rows(weighted)
+        fallback = normalised_rows(plain)
+        for a in range(p):
+            use = share if total(share[a], p) > 0.0 else fallback
+            for j in range(p):
+                out[r, j, a] = use[a, j] * sums[a, p]
+    return out[0].copy(), out[1].copy()
+
+
+@jit
 def production_pass(k: np.ndarray, talent: np.ndarray, place: np.ndarray, alive: np.ndarray,
                     field: np.ndarray, productivity: np.ndarray, share: float, beta: float,
                     depreciation: float, eps: float) -> None:
@@ -1177,6 +1242,7 @@ def warm_up() -> None:
                 ones, ones, weight, ones)
     spillover_pass(rows.copy(), place, np.ones(2, np.bool_), weight, np.ones((1, 2)),
                    np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
+    spillover_attribution(np.ones((1, 4)), np.ones((1, 2)), np.ones((1, 1)), np.ones((1, 1)))
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,
                     0.5, 0.01, 1e-12)
     for other in _WARM_UPS:
