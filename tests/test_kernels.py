@@ -487,3 +487,15 @@ def test_spillover_attribution_equals_the_numpy_formula():
         actual, free = kernels.spillover_attribution(sums, pools, psi, phi_free)
         assert np.array_equal(actual, attribute(psi))
         assert np.array_equal(free, attribute(normalise_rows(phi_free)))
+
+
+def test_unit_home_matrix_equals_bincount():
+    rng = np.random.default_rng(30)
+    for n, p in ((0, 3), (1, 2), (2000, 7)):
+        home = rng.integers(0, p, n)
+        unit = np.where(rng.random(n) < 0.1, rng.integers(0, p, n), home)
+        amount = rng.gamma(1.0, 1.0, n)
+        mat, away = kernels.unit_home_matrix(unit, home, amount, p)
+        expect = np.bincount(unit * p + home, weights=amount, minlength=p * p).reshape(p, p)
+        assert np.array_equal(mat, expect)
+        assert away == bool((unit != home).any())

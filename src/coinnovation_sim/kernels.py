@@ -664,6 +664,24 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
 
 
 @jit
+def unit_home_matrix(unit_place: np.ndarray, home: np.ndarray, amount: np.ndarray,
+                     n_places: int) -> tuple[np.ndarray, bool]:
+    """Amounts by unit place (rows) and home place (columns), and whether any unit is away.
+
+    ``bincount(unit_place · P + home, amount)`` reshaped to (P, P), added in firm order.
+    """
+    mat = np.zeros((n_places, n_places))
+    away = False
+    for i in range(amount.shape[0]):
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            away = True
+        mat[u, h] += amount[i]
+    return mat, away
+
+
+@jit
 def normalised_rows(mat: np.ndarray) -> np.ndarray:
     """:func:`sampling.normalise_rows` compiled: rows over their (pairwise) sums, 0 if not > 0."""
     p, q = mat.shape
@@ -1242,6 +1260,7 @@ def warm_up() -> None:
                 ones, ones, weight, ones)
     spillover_pass(rows.copy(), place, np.ones(2, np.bool_), weight, np.ones((1, 2)),
                    np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
+    unit_home_matrix(place, place, ones, 1)
     spillover_attribution(np.ones((1, 4)), np.ones((1, 2)), np.ones((1, 1)), np.ones((1, 1)))
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,
                     0.5, 0.01, 1e-12)

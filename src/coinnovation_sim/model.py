@@ -29,7 +29,7 @@ from . import capital, demography, innovation, kernels, metrics, production, tal
 from .agents import CityGovernment, Firm, ResearchInstitute
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
 from .friction import friction_matrix
-from .kernels import live_weighted_sum, row_sums
+from .kernels import live_weighted_sum, row_sums, unit_home_matrix
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
 from .scenario import Scenario, load_scenario
@@ -237,10 +237,11 @@ class CoinnovationModel(mesa.Model):
             firm operates at home (no re-attribution needed).
         """
         f = self.firms
-        if not self.any_away():
-            return None
         p = self.n_places
-        mat = np.bincount(f.unit_place * p + f.place, weights=amount, minlength=p * p).reshape(p, p)
+        mat, away = unit_home_matrix(f.unit_place, f.place,
+                                     np.ascontiguousarray(amount, dtype=np.float64), p)
+        if not away:
+            return None
         if home_part is not None:
             mat += np.diag(np.bincount(f.place, weights=home_part, minlength=p))
         return self.home_share_matrix(mat)
