@@ -205,3 +205,32 @@ def test_exit_pass_and_census_equal_numpy(seed, n):
     assert same(count, np.bincount(x["place"][alive], minlength=P))
     assert same(sumlog, np.bincount(x["place"][alive], weights=log_base[alive],
                                               minlength=P))
+
+
+@pytest.mark.parametrize("scenario", ["all-mechanisms", "vouchers-portable", "enclaves",
+                                      "tech-market", "baseline"])
+def test_cached_quality_equals_a_full_computation_at_every_use(scenario, monkeypatch):
+    """Every change of firm knowledge is reported: the cached quality is never stale."""
+    from coinnovation_sim import production
+    from coinnovation_sim.model import CoinnovationModel
+    from helpers import SCENARIOS
+
+    calls = []
+    cached = production.quality
+
+    def checked(model):
+        q = cached(model)
+        fresh = firm_passes.quality_base(model.firms.knowledge, model.knowledge_ref) ** \
+            model.prm["knowledge_elasticity"]
+        assert same(q, fresh)
+        calls.append(len(model.knowledge_rows))
+        return q
+
+    for module in ("production", "capital", "mechanisms.enclaves"):
+        mod = __import__(f"coinnovation_sim.{module}", fromlist=["quality"])
+        monkeypatch.setattr(mod, "quality", checked)
+    model = CoinnovationModel({"name": "q", "extends": str(SCENARIOS / f"{scenario}.yaml"),
+                               "steps": 14, "population": {"firms": 600, "institutes": 24}},
+                              seed=2)
+    model.run()
+    assert len(calls) >= 28

@@ -80,6 +80,7 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     cum = np.cumsum(model.places.mix[place], axis=1)
     f.field[slots] = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), cum.shape[1] - 1)
     f.knowledge[slots] = 0.5 * pools[place]
+    model.knowledge_changed(slots)
     f.talent[slots] = 0.0
     f.capital[slots] = 0.0
     f.debt[slots] = 0.0

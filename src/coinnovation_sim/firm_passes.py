@@ -370,3 +370,6 @@ def warm_up() -> None:
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones)
+    q = np.ones(2)
+    q.flags.writeable = False                 # production.quality returns a shared read-only q
+    target_talent_base(0.5, ones, q, ones)

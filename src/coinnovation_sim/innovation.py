@@ -105,3 +105,4 @@ def step(model: CoinnovationModel) -> None:
     """One month of spillovers, then production and depreciation."""
     spillovers(model)
     production(model)
+    model.knowledge_changed()

@@ -101,6 +101,10 @@ class CoinnovationModel(mesa.Model):
         run_seed = int(sc.seed if seed is None else seed)
         super().__init__(rng=run_seed)
         self._wf_cache: np.ndarray | None = None
+        #: Knowledge quality of the last :func:`production.quality` call and the firm slots whose
+        #: knowledge changed since (see :meth:`knowledge_changed`).
+        self.quality_cache: np.ndarray | None = None
+        self.knowledge_rows: list[np.ndarray] = []
         self.config = sc
         self.seed = run_seed
         self.horizon = int(sc.steps if steps is None else steps)
@@ -124,6 +128,7 @@ class CoinnovationModel(mesa.Model):
         self.firms.base_productivity = self.firms.productivity.copy()
         self.next_firm_id = self.firms.n
         add_spare_slots(self.firms, int(np.ceil(SPARE_SLOT_SHARE * self.firms.n)))
+        self.knowledge_changed()
         self.firms.refresh_log_base()
 
         p = self.n_places
@@ -184,6 +189,19 @@ class CoinnovationModel(mesa.Model):
         """
         ss = np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(name.encode()),))
         return np.random.Generator(np.random.PCG64(ss))
+
+    def knowledge_changed(self, rows: np.ndarray | None = None) -> None:
+        """Report that firm knowledge changed (``rows``: those slots only; default: any slot).
+
+        Every stage that changes ``firms.knowledge`` calls this, so that the cached knowledge
+        quality (:func:`production.quality`) is recomputed where needed. Code that changes
+        knowledge outside the model's stages must call it too.
+        """
+        if rows is None or self.quality_cache is None:
+            self.quality_cache = None
+            self.knowledge_rows = []
+        else:
+            self.knowledge_rows.append(np.asarray(rows, dtype=np.int64))
 
     def firm_weight(self) -> np.ndarray:
         """Real firms each firm slot stands for (by home place).

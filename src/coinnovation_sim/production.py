@@ -26,9 +26,28 @@ if TYPE_CHECKING:
 
 
 def quality(model: CoinnovationModel) -> np.ndarray:
-    """Knowledge quality multiplier ``q`` per firm slot."""
-    return quality_base(model.firms.knowledge, model.knowledge_ref) ** model.prm[
-        "knowledge_elasticity"]
+    """Knowledge quality multiplier ``q`` per firm slot (read-only; do not modify).
+
+    ``q`` depends on the firm's knowledge only, and most months only the firms in technology
+    deals change knowledge between two uses, so the model keeps the last ``q`` and recomputes
+    the rows reported changed (:meth:`CoinnovationModel.knowledge_changed`); the result is the
+    same bits as a full computation (each row's arithmetic does not depend on the others).
+    """
+    f = model.firms
+    gamma = model.prm["knowledge_elasticity"]
+    q = model.quality_cache
+    if q is None:
+        q = quality_base(f.knowledge, model.knowledge_ref) ** gamma
+    elif model.knowledge_rows:
+        rows = np.unique(np.concatenate(model.knowledge_rows))
+        q = q.copy()
+        q[rows] = quality_base(f.knowledge[rows], model.knowledge_ref) ** gamma
+    else:
+        return q
+    q.flags.writeable = False
+    model.quality_cache = q
+    model.knowledge_rows = []
+    return q
 
 
 def wage(model: CoinnovationModel) -> np.ndarray:

@@ -235,6 +235,7 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
                 s.best_gain, s.partner_gain, price, tc, s.best_subsidy, wf,
                 np.ascontiguousarray(wi, dtype=np.float64))
     partner = s.best_idx[col]
+    model.knowledge_changed(np.concatenate([s.searcher[deal], partner]))
     if partner.size:
         model.collab_edges.append(np.column_stack([
             np.full(partner.size, model.book.t, np.int64), f.firm_id[s.searcher[col]],
