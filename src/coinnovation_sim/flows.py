@@ -111,6 +111,10 @@ class FlowBook:
         self.t = -1
         self._factor_idx = {f: [i for i, c in enumerate(self.channels) if c.factor == f]
                             for f in FACTORS}
+        #: Whether each channel's destinations are chosen (bool per channel).
+        self.chosen = np.array([c.chosen for c in self.channels], bool)
+        #: Index in :data:`FACTORS` of each channel's factor.
+        self.factor_index = np.array([FACTORS.index(c.factor) for c in self.channels], np.int64)
         #: Kernel timer of the model (see ``CoinnovationModel.timings``); recording is timed apart.
         self.clock = no_clock
 

@@ -160,7 +160,8 @@ class CoinnovationModel(mesa.Model):
         self._streams = {name: self.stream(name)
                          for name in ("production", "talent", "technology", "demography")}
         self.metric_rows: list[dict[str, float]] = []
-        self.long_rows: list[tuple] = []
+        #: Values of the long metrics table, one array per step (keys: ``metrics.long_keys``).
+        self.long_values: list[np.ndarray] = []
         self.timings: dict[str, float] | None = None
         self.clock: Callable[[str | None], str | None] = no_clock
         self.initial_stocks = (self.talent_stock(), self.capital_stock())
@@ -263,6 +264,13 @@ class CoinnovationModel(mesa.Model):
         f = self.firms
         return bool((f.unit_place != f.place).any())
 
+    @property
+    def long_rows(self) -> list[tuple]:
+        """Rows ``(step, place, metric, factor, level, value)`` of the long metrics table."""
+        keys = metrics.long_keys(self)
+        return [(t, *key, value) for t, values in enumerate(self.long_values)
+                for key, value in zip(keys, values.tolist(), strict=True)]
+
     def talent_stock(self) -> float:
         """Talent in firms and job-seeker pools, persons (institutes' researchers excluded)."""
         f = self.firms
@@ -325,13 +333,13 @@ class CoinnovationModel(mesa.Model):
             clock(mech.name)
             mech.after_step(t)
         clock("metrics")
-        row, long_rows = metrics.collect(self, t)
+        row, long_values = metrics.collect(self, t)
         for mech in self.mechanisms:
             clock(mech.name)
             row.update(mech.metrics(t))
         clock("recording")
         self.metric_rows.append(row)
-        self.long_rows.extend(long_rows)
+        self.long_values.append(long_values)
         clock(None)
         if self.steps >= self.horizon:
             self.running = False

@@ -1,0 +1,241 @@
+"""The compiled metrics kernels give numpy's results bit for bit.
+
+Each kernel of :mod:`coinnovation_sim.metrics` (and of the flow book and the coordination
+mechanism) is compared with the numpy code it replaces — the same values, the same bits — on
+random inputs with zeros, negative zeros, NaN where the code meets NaN (the ``free`` stack of
+unset channels) and place counts other than 16, and on the flows of a model run.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from coinnovation_sim import kernels, metrics
+from coinnovation_sim.flows import FACTORS, Channel, FlowBook
+from coinnovation_sim.model import CoinnovationModel
+from coinnovation_sim.places import LEVELS
+from helpers import SCENARIOS, SMALL_SCENARIO
+
+
+def bits(x: object) -> bytes:
+    """Bytes of a float or an array of floats (so that -0.0 ≠ 0.0 and NaN = NaN)."""
+    return np.asarray(x, np.float64).tobytes()
+
+
+def same_rows(a: dict, b: dict) -> bool:
+    """Whether two metric rows have the same keys in the same order and the same bits."""
+    return list(a) == list(b) and all(bits(a[k]) == bits(b[k]) for k in a)
+
+
+def reference_collect(model, t: int) -> tuple[dict[str, float], list[tuple]]:
+    """:func:`metrics.collect` as it was written with numpy (the reference)."""
+    fp = model.focus
+    fid = model.places.ids[fp]
+    ids = model.places.ids
+    levels = ("cross-city", "cross-province")
+    sh, *sh_levels = metrics.shares_by_mask(
+        model, t, [None] + [model.places.level >= LEVELS.index(level) for level in levels])
+    idx = np.mean([metrics.integration(*sh[f]) for f in FACTORS], axis=0)
+    pr = metrics.pagerank(model, t)
+    row: dict[str, float] = {f"{fid}_integration_index": float(idx[fp])}
+    for f in FACTORS:
+        row[f"{fid}_cross_share_{f}"] = float(sh[f][0][fp])
+    for f in FACTORS:
+        row[f"{fid}_free_share_{f}"] = float(sh[f][1][fp])
+    for level, sh_l in zip(levels, sh_levels, strict=True):
+        row[f"{fid}_integration_index_{level.replace('-', '_')}"] = float(
+            np.mean([metrics.integration(*sh_l[f])[fp] for f in FACTORS]))
+    row[f"{fid}_pagerank"] = float(pr[fp])
+    x, n = metrics.place_knowledge(model)
+    mu = (x * n).sum() / n.sum() if n.sum() > 0 else 0.0
+    row["theil_knowledge"] = metrics.theil(x, n)
+    row[f"{fid}_knowledge"] = float(x[fp] / mu) if mu > 0 else 0.0
+    row["region_knowledge_per_firm"] = float(mu)
+    hires = model.book.factor_matrix(t, "talent")
+    row[f"{fid}_net_talent_inflow"] = float(hires[:, fp].sum() - hires[fp, :].sum())
+    row["policy_cost_wan"] = float(model.policy_cost[t].sum())
+    row["region_integration_index"] = float(idx[n > 0].mean()) if (n > 0).any() else 0.0
+    for f in FACTORS:
+        m = model.book.factor_matrix(t, f)
+        total = m.sum()
+        share = (total - np.trace(m)) / total if total > 0 else 0.0
+        row[f"region_cross_share_{f}"] = float(min(1.0, max(0.0, share)))
+    row["firms_real"] = float(n.sum())
+    row[f"{fid}_firms_real"] = float(n[fp])
+    row["talent_stock"] = model.talent_stock()
+    row["capital_stock_wan"] = model.capital_stock()
+    long_rows: list[tuple] = [
+        (t, fid, "cross_share", factor, level, value)
+        for (factor, level), value in metrics.level_shares(model, t, fp).items()
+    ]
+    for p, pid in enumerate(ids):
+        long_rows.append((t, pid, "integration_index", "all", "all", float(idx[p])))
+        long_rows.append((t, pid, "pagerank", "all", "all", float(pr[p])))
+        for f in FACTORS:
+            long_rows.append((t, pid, "cross_share", f, "all", float(sh[f][0][p])))
+    return row, long_rows
+
+
+def new_long_rows(model, t: int, values: np.ndarray) -> list[tuple]:
+    return [(t, *key, v) for key, v in zip(metrics.long_keys(model), values.tolist(), strict=True)]
+
+
+def assert_collect_equal(model, t: int) -> None:
+    with np.errstate(over="ignore", invalid="ignore"):  # infinite border-free expectations
+        row, long_values = metrics.collect(model, t)
+        ref_row, ref_long = reference_collect(model, t)
+    assert same_rows(row, ref_row)
+    new_long = new_long_rows(model, t, long_values)
+    assert [r[:5] for r in new_long] == [r[:5] for r in ref_long]
+    assert bits([r[5] for r in new_long]) == bits([r[5] for r in ref_long])
+
+
+def sprinkle(rng: np.random.Generator, a: np.ndarray, share: float, value: float) -> None:
+    """Set a random share of the entries of ``a`` to ``value`` (in place)."""
+    a[rng.random(a.shape) < share] = value
+
+
+class StubModel:
+    """Just what :func:`metrics.collect` reads, filled at random."""
+
+    def __init__(self, rng: np.random.Generator, p: int, firms: int = 300,
+                 empty_factor: bool = False, odd_free: bool = True) -> None:
+        n_ch = int(rng.integers(1, 10))
+        factors = [FACTORS[i] for i in rng.integers(0, 3, n_ch)]
+        if empty_factor:
+            factors = [f for f in factors if f != "capital"] or ["talent"]
+        channels = tuple(Channel(f, f"c{i}", bool(rng.random() < 0.7))
+                         for i, f in enumerate(factors))
+        self.n_places = p
+        self.book = FlowBook(p, 2, channels, ())
+        for t in range(2):
+            fl = rng.exponential(1.0, (len(channels), p, p)) * (rng.random((len(channels), p, p))
+                                                                 < rng.uniform(0.05, 1.0))
+            sprinkle(rng, fl, 0.05, -0.0)
+            if rng.random() < 0.2:
+                fl[:, :, int(rng.integers(p))] = 0.0
+            self.book.flows[t] = fl
+            for c, ch in enumerate(channels):
+                if ch.chosen and rng.random() < 0.8:
+                    fr = rng.exponential(1.0, (p, p)) * (rng.random((p, p)) < 0.7)
+                    if odd_free:
+                        sprinkle(rng, fr, 0.05, np.nan)
+                        sprinkle(rng, fr, 0.02, np.inf)
+                        sprinkle(rng, fr, 0.05, -0.0)
+                    self.book.free[t, c] = fr
+        level = rng.integers(1, 4, (p, p)).astype(np.int8)
+        level = np.minimum(level, level.T)
+        np.fill_diagonal(level, 0)
+        self.places = SimpleNamespace(level=level, ids=[f"p{i}" for i in range(p)], n=p)
+        self.focus = int(rng.integers(p))
+        alive = rng.random(firms) < 0.8
+        place = np.sort(rng.integers(0, p, firms))
+        if rng.random() < 0.5:
+            rng.shuffle(place)
+        k = rng.gamma(1.0, 1.0, (firms, 8))
+        k[rng.random(firms) < 0.1] = 0.0
+        self.firms = SimpleNamespace(alive=alive, place=place, knowledge=k,
+                                     talent=rng.exponential(3.0, firms),
+                                     capital=rng.normal(10.0, 30.0, firms))
+        self.weight = rng.uniform(0.5, 3.0, firms)
+        self.talent_pool = rng.exponential(50.0, p)
+        self.capital_pool = rng.exponential(500.0, p)
+        self.policy_cost = rng.exponential(10.0, (2, p)) * (rng.random((2, p)) < 0.5)
+
+    def firm_weight(self) -> np.ndarray:
+        return self.weight
+
+    talent_stock = CoinnovationModel.talent_stock
+    capital_stock = CoinnovationModel.capital_stock
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_collect_equals_numpy_on_random_books(seed):
+    rng = np.random.default_rng(seed)
+    for p in (1, 2, 5, 16, 23):
+        model = StubModel(rng, p, empty_factor=seed % 3 == 0, odd_free=seed % 2 == 0)
+        for t in range(2):
+            assert_collect_equal(model, t)
+
+
+def test_collect_equals_numpy_on_a_model_run():
+    model = CoinnovationModel({**SMALL_SCENARIO, "extends": str(SCENARIOS / "all-mechanisms.yaml")},
+                              steps=8)
+    model.run()
+    for t in range(8):
+        assert_collect_equal(model, t)
+    assert model.long_rows[-len(metrics.long_keys(model)):] == new_long_rows(
+        model, 7, metrics.collect(model, 7)[1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flow_shares_equal_shares_by_mask(seed):
+    rng = np.random.default_rng(100 + seed)
+    for p in (1, 3, 16, 20):
+        model = StubModel(rng, p)
+        book = model.book
+        thresholds = np.array([2, 3], np.int64)
+        masks = [None] + [model.places.level >= th for th in thresholds]
+        with np.errstate(over="ignore", invalid="ignore"):
+            ref = metrics.shares_by_mask(model, 0, masks)
+            s_obs, s_free = metrics.flow_shares(book.flows[0], book.free[0], book.chosen,
+                                                book.factor_index, len(FACTORS),
+                                                model.places.level, thresholds)
+        for m in range(len(masks)):
+            for i, f in enumerate(FACTORS):
+                assert bits(s_obs[m, i]) == bits(ref[m][f][0])
+                assert bits(s_free[m, i]) == bits(ref[m][f][1])
+
+
+def test_factor_matrices_and_network_equal_numpy():
+    rng = np.random.default_rng(7)
+    for p in (1, 4, 16, 19):
+        model = StubModel(rng, p, empty_factor=p == 4)
+        book = model.book
+        fm = metrics.factor_matrices(book.flows[1], book.factor_index, len(FACTORS))
+        for i, f in enumerate(FACTORS):
+            assert bits(fm[i]) == bits(book.factor_matrix(1, f))
+        assert bits(metrics.combined_network(fm)) == bits(metrics.flow_network(model, 1))
+
+
+def random_weights(rng: np.random.Generator, n: int) -> np.ndarray:
+    w = rng.random((n, n)) * np.exp(rng.normal(0.0, 3.0, (n, n)))
+    w *= rng.random((n, n)) < rng.uniform(0.05, 1.0)
+    if n > 2 and rng.random() < 0.4:  # dangling nodes
+        w[rng.integers(n, size=int(rng.integers(1, n)))] = 0.0
+    sprinkle(rng, w, 0.05, -0.0)
+    return w
+
+
+def test_pagerank_weights_equal_the_numpy_row_scaling():
+    rng = np.random.default_rng(8)
+    for _ in range(300):
+        w = random_weights(rng, int(rng.integers(1, 40)))
+        a, dangling = metrics.pagerank_weights(w)
+        ref_a, ref_dangling = metrics.row_stochastic(w)
+        assert bits(a) == bits(ref_a)
+        assert np.array_equal(dangling, ref_dangling)
+
+
+def test_firm_sums_equal_the_kernels_they_replace():
+    rng = np.random.default_rng(9)
+    for n, p in ((0, 3), (1, 1), (50, 4), (3000, 16), (3001, 23)):
+        place = rng.integers(0, p, n)
+        if n > 100:
+            place[: n // 2] = np.sort(place[: n // 2])
+        alive = rng.random(n) < 0.8
+        weight = rng.uniform(1.0, 3.0, n)
+        k = rng.gamma(1.0, 1.0, (n, 8))
+        talent = rng.exponential(3.0, n)
+        capital = rng.normal(0.0, 10.0, n)
+        sprinkle(rng, capital, 0.05, -0.0)
+        count, know, t_sum, c_sum = metrics.firm_sums(place, alive, weight, k, talent, capital, p)
+        ref_count, ref_know = kernels.place_knowledge_sums(place, alive, weight, k, p)
+        assert bits(count) == bits(ref_count)
+        assert bits(know) == bits(ref_know)
+        assert bits(t_sum) == bits(kernels.live_weighted_sum(alive, weight, talent))
+        assert bits(c_sum) == bits(kernels.live_weighted_sum(alive, weight, capital))
+        assert bits(t_sum) == bits(np.where(alive, weight * talent, 0.0).sum())
