@@ -239,3 +239,17 @@ def test_firm_sums_equal_the_kernels_they_replace():
         assert bits(t_sum) == bits(kernels.live_weighted_sum(alive, weight, talent))
         assert bits(c_sum) == bits(kernels.live_weighted_sum(alive, weight, capital))
         assert bits(t_sum) == bits(np.where(alive, weight * talent, 0.0).sum())
+
+
+def test_long_frame_from_value_arrays_has_the_bytes_of_the_row_tuples(tmp_path):
+    import pandas as pd
+
+    from coinnovation_sim.results import long_frame, write_parquet
+
+    model = CoinnovationModel(SMALL_SCENARIO, steps=3)
+    model.run()
+    cols = ["step", "place", "metric", "factor", "level", "value"]
+    ref = pd.DataFrame(model.long_rows, columns=cols).astype({"step": np.int64, "value": float})
+    write_parquet(ref, tmp_path / "ref.parquet")
+    write_parquet(long_frame(model), tmp_path / "new.parquet")
+    assert (tmp_path / "ref.parquet").read_bytes() == (tmp_path / "new.parquet").read_bytes()
