@@ -253,3 +253,79 @@ def test_long_frame_from_value_arrays_has_the_bytes_of_the_row_tuples(tmp_path):
     write_parquet(ref, tmp_path / "ref.parquet")
     write_parquet(long_frame(model), tmp_path / "new.parquet")
     assert (tmp_path / "ref.parquet").read_bytes() == (tmp_path / "new.parquet").read_bytes()
+
+
+def numpy_agreements(mult, pairs, office, rate, levers, cost, members, office_cost, policy, spent):
+    """The monthly tail of ``Body.set_levers`` as it was written with numpy (in place)."""
+    keep = pairs if office else np.zeros_like(pairs)
+    for f in range(mult.shape[0]):
+        m = mult[f]
+        lapse = ~keep & (m < 1.0)
+        m[lapse] = 1.0 - (1.0 - m[lapse]) * (1.0 - rate)
+        levers[f] *= m
+    if office and members.sum() >= 2:
+        cost = cost + np.where(members, office_cost, 0.0)
+    policy += cost
+    spent += cost
+
+
+def random_body(rng: np.random.Generator, p: int):
+    members = rng.random(p) < rng.uniform(0.0, 1.0)
+    pairs = members[:, None] & members[None, :]
+    np.fill_diagonal(pairs, False)
+    mult = np.where(rng.random((3, p, p)) < 0.5, rng.uniform(0.3, 1.0, (3, p, p)), 1.0)
+    return members, pairs, mult
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_apply_agreements_equals_numpy(seed):
+    from coinnovation_sim.mechanisms.coordination import apply_agreements
+
+    rng = np.random.default_rng(200 + seed)
+    for p in (1, 2, 5, 16, 21):
+        for office in (True, False):
+            members, pairs, mult = random_body(rng, p)
+            levers = rng.uniform(0.2, 1.0, (3, p, p))
+            cost = np.where(rng.random(p) < 0.5, rng.uniform(0.0, 50.0, p), 0.0)
+            policy, spent = rng.exponential(5.0, p), rng.exponential(50.0, p)
+            rate, office_cost = float(rng.uniform(0.0, 0.2)), float(rng.uniform(0.0, 10.0))
+            ref = [a.copy() for a in (mult, levers, cost, policy, spent)]
+            numpy_agreements(ref[0], pairs, office, rate, ref[1], ref[2], members, office_cost,
+                             ref[3], ref[4])
+            lv = [levers[f].copy() for f in range(3)]
+            apply_agreements(mult, pairs, office, 1.0 - rate, lv[0], lv[1], lv[2], cost,
+                             members, office_cost, policy, spent)
+            assert bits(mult) == bits(ref[0])
+            assert bits(np.stack(lv)) == bits(ref[1])
+            assert bits(policy) == bits(ref[3])
+            assert bits(spent) == bits(ref[4])
+
+
+def test_pair_means_equal_numpy_means():
+    from coinnovation_sim.mechanisms.coordination import pair_means
+
+    rng = np.random.default_rng(210)
+    for p in (1, 2, 6, 16, 30):
+        bodies = [random_body(rng, p) for _ in range(3)]
+        ref = [mult[f][pairs].mean() for _, pairs, mult in bodies if pairs.any()
+               for f in range(3)]
+        out = np.empty(9)
+        k = 0
+        for _, pairs, mult in bodies:
+            k = pair_means(mult, pairs, out, k)
+        assert bits(out[:k]) == bits(ref)
+        if ref:
+            assert bits(kernels.total(out, k) / k) == bits(np.mean(ref))
+
+
+def test_coordination_mean_multiplier_equals_numpy_on_a_run():
+    sc = {**SMALL_SCENARIO, "extends": str(SCENARIOS / "all-mechanisms.yaml")}
+    model = CoinnovationModel(sc, steps=13)
+    model.run()
+    coord = next(m for m in model.mechanisms if m.name == "coordination")
+    mults = []
+    for body in coord.bodies:
+        pairs = body._pairs()
+        if pairs.any():
+            mults.extend(body.multiplier[f][pairs].mean() for f in FACTORS)
+    assert bits(coord.metrics(12)["coordination_mean_multiplier"]) == bits(float(np.mean(mults)))
