@@ -345,7 +345,7 @@ def _warm_up() -> None:
     yes = np.ones(2, np.bool_)
     apply_agreements(mult, pairs, True, 0.97, ones, ones, ones, np.zeros(2), yes, 5.0,
                      np.zeros(2), np.zeros(2))
-    pair_means(mult, pairs, np.empty(6), 0)
+    total(np.ones(6), pair_means(mult, pairs, np.empty(6), 0))
 
 
 
