@@ -329,3 +329,25 @@ def test_coordination_mean_multiplier_equals_numpy_on_a_run():
         if pairs.any():
             mults.extend(body.multiplier[f][pairs].mean() for f in FACTORS)
     assert bits(coord.metrics(12)["coordination_mean_multiplier"]) == bits(float(np.mean(mults)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_friction_kernels_equal_numpy(seed):
+    from coinnovation_sim.friction import apply_barriers, barrier_factor, friction_matrices
+
+    rng = np.random.default_rng(300 + seed)
+    for p in (1, 3, 16, 25):
+        level = rng.integers(0, 4, (p, p)).astype(np.int8)
+        dist = rng.uniform(0.0, 300.0, (p, p))
+        barriers = tuple(float(b) for b in rng.uniform(0.0, 0.9, 3))
+        mults = {f: np.where(rng.random((p, p)) < 0.5, rng.uniform(0.0, 1.0, (p, p)), 1.0)
+                 for f in FACTORS}
+        decay = np.exp(-dist / 60.0)
+        for m in mults.values():
+            assert bits(apply_barriers(decay, level, np.array(barriers), m)) == bits(
+                decay * barrier_factor(level, barriers, m))
+        places = SimpleNamespace(distance_km=dist, level=level)
+        phi, phi_free = friction_matrices(places, 60.0, barriers, mults)
+        for f, m in mults.items():
+            assert bits(phi[f]) == bits(np.exp(-dist / 60.0) * barrier_factor(level, barriers, m))
+        assert bits(phi_free) == bits(np.exp(-dist / 60.0) * barrier_factor(level, (0.0,) * 3))

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from . import capital, demography, innovation, kernels, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
-from .friction import friction_matrix
+from .friction import friction_matrices
 from .kernels import live_weighted_sum, row_sums
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
@@ -212,9 +212,9 @@ class CoinnovationModel(mesa.Model):
         """Recompute ``φ`` per factor from the barrier levers, and the border-free ``φ_free``."""
         prm = self.prm
         barriers = (prm["barrier_place"], prm["barrier_city"], prm["barrier_province"])
-        self.phi = {f: friction_matrix(self.places, prm["distance_decay_km"], barriers,
-                                       self.barrier_multiplier[f]) for f in FACTORS}
-        self.phi_free = friction_matrix(self.places, prm["distance_decay_km"], (0.0, 0.0, 0.0))
+        self.phi, self.phi_free = friction_matrices(
+            self.places, prm["distance_decay_km"], barriers,
+            {f: self.barrier_multiplier[f] for f in FACTORS})
 
     def home_shares(self, amount: np.ndarray, home_part: np.ndarray | None = None
                     ) -> np.ndarray | None:
