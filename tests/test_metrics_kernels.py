@@ -351,3 +351,20 @@ def test_friction_kernels_equal_numpy(seed):
         for f, m in mults.items():
             assert bits(phi[f]) == bits(np.exp(-dist / 60.0) * barrier_factor(level, barriers, m))
         assert bits(phi_free) == bits(np.exp(-dist / 60.0) * barrier_factor(level, (0.0,) * 3))
+
+
+def test_expect_free_in_place_equals_the_numpy_where():
+    rng = np.random.default_rng(400)
+    p = 7
+    book = FlowBook(p, 3, (Channel("talent", "a", True), Channel("capital", "b", True)), ())
+    book.begin(1)
+    ref = book.free.copy()
+    for _ in range(4):
+        for c, name in enumerate(("a", "b")):
+            mat = rng.exponential(1.0, (p, p))
+            sprinkle(rng, mat, 0.2, -0.0)
+            sprinkle(rng, mat, 0.1, np.nan)
+            book.expect_free(name, mat if c == 0 else mat.T)
+            cur = ref[1, c]
+            ref[1, c] = np.where(np.isnan(cur), 0.0, cur) + (mat if c == 0 else mat.T)
+            assert bits(book.free) == bits(ref)
