@@ -108,15 +108,23 @@ class FlowBook:
         self.flows = np.zeros((steps, len(self.channels), p, p))
         self.free = np.full((steps, len(self.channels), p, p), np.nan)
         self.ledger = np.zeros((steps, len(self.accounts), p))
-        self.t = -1
+        self.begin(-1)
         self._factor_idx = {f: [i for i, c in enumerate(self.channels) if c.factor == f]
                             for f in FACTORS}
+        #: Whether each channel's destinations are chosen (bool per channel).
+        self.chosen = np.array([c.chosen for c in self.channels], bool)
+        #: Index in :data:`FACTORS` of each channel's factor.
+        self.factor_index = np.array([FACTORS.index(c.factor) for c in self.channels], np.int64)
         #: Kernel timer of the model (see ``CoinnovationModel.timings``); recording is timed apart.
         self.clock = no_clock
 
     def begin(self, t: int) -> None:
         """Start recording step ``t``."""
         self.t = t
+        # this step's slices, so that each record indexes one channel or account only
+        self._flows_t = self.flows[t]
+        self._free_t = self.free[t]
+        self._ledger_t = self.ledger[t]
 
     def add(self, channel: str, origin: np.ndarray, destination: np.ndarray,
             amount: np.ndarray) -> None:
@@ -135,34 +143,35 @@ class FlowBook:
         p = self.n_places
         idx = np.asarray(origin, np.int64) * p + np.asarray(destination, np.int64)
         mat = np.bincount(idx, weights=amount, minlength=p * p).reshape(p, p)
-        self.flows[self.t, self._ch[channel]] += mat
+        self._flows_t[self._ch[channel]] += mat
         self.clock(prev)
 
     def add_matrix(self, channel: str, matrix: np.ndarray) -> None:
         """Add a place-by-place flow matrix (rows origin, columns destination)."""
         prev = self.clock("recording")
-        self.flows[self.t, self._ch[channel]] += matrix
+        self._flows_t[self._ch[channel]] += matrix
         self.clock(prev)
 
     def expect_free(self, channel: str, matrix: np.ndarray) -> None:
         """Store the border-free expected flow matrix of a chosen channel for this step."""
         prev = self.clock("recording")
-        ci = self._ch[channel]
-        cur = self.free[self.t, ci]
-        self.free[self.t, ci] = np.where(np.isnan(cur), 0.0, cur) + matrix
+        cur = self._free_t[self._ch[channel]]
+        # ``where(isnan(cur), 0, cur) + matrix`` in place: unset entries start from 0
+        np.copyto(cur, 0.0, where=np.isnan(cur))
+        cur += matrix
         self.clock(prev)
 
     def account(self, name: str, per_place: np.ndarray) -> None:
         """Add a source (positive) or sink (negative) per place to an account."""
         prev = self.clock("recording")
-        self.ledger[self.t, self._ac[name]] += per_place
+        self._ledger_t[self._ac[name]] += per_place
         self.clock(prev)
 
     def account_by(self, name: str, place: np.ndarray, amount: np.ndarray) -> None:
         """Add per-entity amounts to an account, summed by place."""
         prev = self.clock("recording")
-        self.ledger[self.t, self._ac[name]] += np.bincount(place, weights=amount,
-                                                           minlength=self.n_places)
+        self._ledger_t[self._ac[name]] += np.bincount(place, weights=amount,
+                                                      minlength=self.n_places)
         self.clock(prev)
 
     def factor_matrix(self, t: int, factor: str) -> np.ndarray:

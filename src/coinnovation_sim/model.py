@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from . import capital, demography, innovation, kernels, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
-from .friction import friction_matrix
+from .friction import friction_matrices
 from .kernels import live_weighted_sum, row_sums, unit_home_matrix
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
@@ -165,7 +165,8 @@ class CoinnovationModel(mesa.Model):
         self._streams = {name: self.stream(name)
                          for name in ("production", "talent", "technology", "demography")}
         self.metric_rows: list[dict[str, float]] = []
-        self.long_rows: list[tuple] = []
+        #: Values of the long metrics table, one array per step (keys: ``metrics.long_keys``).
+        self.long_values: list[np.ndarray] = []
         self.timings: dict[str, float] | None = None
         self.clock: Callable[[str | None], str | None] = no_clock
         self.initial_stocks = (self.talent_stock(), self.capital_stock())
@@ -229,9 +230,9 @@ class CoinnovationModel(mesa.Model):
         """Recompute ``φ`` per factor from the barrier levers, and the border-free ``φ_free``."""
         prm = self.prm
         barriers = (prm["barrier_place"], prm["barrier_city"], prm["barrier_province"])
-        self.phi = {f: friction_matrix(self.places, prm["distance_decay_km"], barriers,
-                                       self.barrier_multiplier[f]) for f in FACTORS}
-        self.phi_free = friction_matrix(self.places, prm["distance_decay_km"], (0.0, 0.0, 0.0))
+        self.phi, self.phi_free = friction_matrices(
+            self.places, prm["distance_decay_km"], barriers,
+            {f: self.barrier_multiplier[f] for f in FACTORS})
 
     def home_shares(self, amount: np.ndarray, home_part: np.ndarray | None = None
                     ) -> np.ndarray | None:
@@ -281,6 +282,13 @@ class CoinnovationModel(mesa.Model):
         """Whether some firm slot operates a unit away from its home place (enclave parks)."""
         f = self.firms
         return bool((f.unit_place != f.place).any())
+
+    @property
+    def long_rows(self) -> list[tuple]:
+        """Rows ``(step, place, metric, factor, level, value)`` of the long metrics table."""
+        keys = metrics.long_keys(self)
+        return [(t, *key, value) for t, values in enumerate(self.long_values)
+                for key, value in zip(keys, values.tolist(), strict=True)]
 
     def talent_stock(self) -> float:
         """Talent in firms and job-seeker pools, persons (institutes' researchers excluded)."""
@@ -344,13 +352,13 @@ class CoinnovationModel(mesa.Model):
             clock(mech.name)
             mech.after_step(t)
         clock("metrics")
-        row, long_rows = metrics.collect(self, t)
+        row, long_values = metrics.collect(self, t)
         for mech in self.mechanisms:
             clock(mech.name)
             row.update(mech.metrics(t))
         clock("recording")
         self.metric_rows.append(row)
-        self.long_rows.extend(long_rows)
+        self.long_values.append(long_values)
         clock(None)
         if self.steps >= self.horizon:
             self.running = False

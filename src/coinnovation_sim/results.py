@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import InputError
+from .metrics import long_keys
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -65,8 +66,17 @@ def metrics_frame(model: CoinnovationModel) -> pd.DataFrame:
 def long_frame(model: CoinnovationModel) -> pd.DataFrame:
     """Long metrics table ``step, place, metric, factor, level, value``."""
     cols = ["step", "place", "metric", "factor", "level", "value"]
-    df = pd.DataFrame(model.long_rows, columns=cols)
-    return df.astype({"step": np.int64, "value": float})
+    if not model.long_values:
+        return pd.DataFrame([], columns=cols).astype({"step": np.int64, "value": float})
+    # column by column from the per-step value arrays: the frame of the row tuples
+    # ``model.long_rows`` (same dtypes and values), without building them
+    keys = long_keys(model)
+    steps = len(model.long_values)
+    data: dict[str, object] = {"step": np.repeat(np.arange(steps, dtype=np.int64), len(keys))}
+    for name, column in zip(cols[1:5], zip(*keys, strict=True), strict=True):
+        data[name] = list(column) * steps
+    data["value"] = np.concatenate(model.long_values)
+    return pd.DataFrame(data).astype({"step": np.int64, "value": float})
 
 
 def costs_frame(model: CoinnovationModel) -> pd.DataFrame:

@@ -49,6 +49,7 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import FACTORS
+from ..kernels import jit, register_warm_up, total
 from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
 
 if TYPE_CHECKING:
@@ -136,7 +137,11 @@ class Body:
         p = model.n_places
         self.members = np.zeros(p, bool)
         self.members[model.places.resolve(config.members)] = True
-        self.multiplier = {f: np.ones((p, p)) for f in FACTORS}
+        #: Barrier multipliers agreed per factor, stacked (F, P, P); ``multiplier`` views them.
+        self.multipliers = np.ones((len(FACTORS), p, p))
+        self.multiplier = {f: self.multipliers[i] for i, f in enumerate(FACTORS)}
+        self._pairs_key = b""
+        self._pairs_mask = np.zeros((p, p), bool)
         self.agenda = [f for f in FACTORS if f in config.task_groups]
         mix = model.places.mix
         norm = np.linalg.norm(mix, axis=1)
@@ -150,11 +155,18 @@ class Body:
         self.withdrawn = 0
 
     def _pairs(self) -> np.ndarray:
-        """Boolean P×P mask of current member pairs (off-diagonal)."""
+        """Boolean P×P mask of current member pairs (off-diagonal; read-only).
+
+        Kept until the members change.
+        """
         m = self.members
-        mask = m[:, None] & m[None, :]
-        np.fill_diagonal(mask, False)
-        return mask
+        key = m.tobytes()
+        if key != self._pairs_key:
+            mask = m[:, None] & m[None, :]
+            np.fill_diagonal(mask, False)
+            mask.flags.writeable = False
+            self._pairs_key, self._pairs_mask = key, mask
+        return self._pairs_mask
 
     def _window(self, t: int, factor: str) -> np.ndarray:
         """Flows of ``factor`` since the last meeting (origin rows, destination columns)."""
@@ -237,16 +249,103 @@ class Body:
             self.last_meeting = t
             self.spent_at_meeting = self.spent.copy()
             cost = np.where(self.members, cfg.meeting_cost_wan, 0.0)
-        keep = pairs if cfg.office else np.zeros_like(pairs)
-        for factor in FACTORS:
-            m = self.multiplier[factor]
-            lapse = ~keep & (m < 1.0)
-            m[lapse] = 1.0 - (1.0 - m[lapse]) * (1.0 - cfg.erosion_rate)
-            model.barrier_multiplier[factor] *= m
-        if cfg.office and self.members.sum() >= 2:
-            cost = cost + np.where(self.members, cfg.office_cost_wan_month, 0.0)
-        model.policy_cost[t] += cost
-        self.spent += cost
+        lever = model.barrier_multiplier
+        apply_agreements(self.multipliers, pairs, cfg.office, 1.0 - cfg.erosion_rate,
+                         lever[FACTORS[0]], lever[FACTORS[1]], lever[FACTORS[2]], cost,
+                         self.members, cfg.office_cost_wan_month, model.policy_cost[t],
+                         self.spent)
+
+
+@jit
+def apply_agreements(mult: np.ndarray, pairs: np.ndarray, office: bool, keep_share: float,
+                     lever0: np.ndarray, lever1: np.ndarray, lever2: np.ndarray,
+                     cost: np.ndarray, members: np.ndarray, office_cost: float,
+                     policy: np.ndarray, spent: np.ndarray) -> None:
+    """The monthly tail of :meth:`Body.set_levers`, element by element (compiled; in place).
+
+    Agreements not kept (not a member pair, or no office) erode:
+    ``m ← 1 − (1 − m) · keep_share`` where ``m < 1``; each factor's lever is multiplied by its
+    ``m``; with an office and at least two members each member's office cost is added to
+    ``cost``, which is booked to ``policy`` (this month's public spending) and ``spent``.
+
+    Parameters
+    ----------
+    mult : numpy.ndarray
+        The body's multipliers per factor, shape (3, P, P).
+    pairs : numpy.ndarray
+        Member pairs, bool (P, P).
+    office : bool
+        Whether the standing office keeps the member pairs' agreements.
+    keep_share : float
+        ``1 − erosion_rate``.
+    lever0, lever1, lever2 : numpy.ndarray
+        The model's barrier levers of the three factors, (P, P).
+    cost : numpy.ndarray
+        Meeting costs of this month per place (office costs are added to it).
+    members : numpy.ndarray
+        Current members, bool (P,).
+    office_cost : float
+        Office cost per member and month.
+    policy, spent : numpy.ndarray
+        This month's public spending and the body's spending so far, per place.
+    """
+    nf, p, _ = mult.shape
+    for f in range(nf):
+        lever = lever0 if f == 0 else (lever1 if f == 1 else lever2)
+        for i in range(p):
+            for j in range(p):
+                m = mult[f, i, j]
+                if not (office and pairs[i, j]) and m < 1.0:
+                    m = 1.0 - (1.0 - m) * keep_share
+                    mult[f, i, j] = m
+                lever[i, j] *= m
+    n_members = 0
+    for i in range(p):
+        if members[i]:
+            n_members += 1
+    for i in range(p):
+        if office and n_members >= 2:
+            cost[i] = cost[i] + (office_cost if members[i] else 0.0)
+        policy[i] += cost[i]
+        spent[i] += cost[i]
+
+
+@jit
+def pair_means(mult: np.ndarray, pairs: np.ndarray, out: np.ndarray, k: int) -> int:
+    """``mult[f][pairs].mean()`` of each factor, written to ``out[k:]`` when there are pairs.
+
+    Returns
+    -------
+    int
+        ``k`` plus the number of means written.
+    """
+    nf, p, _ = mult.shape
+    buf = np.empty(p * p)
+    for f in range(nf):
+        n = 0
+        for i in range(p):
+            for j in range(p):
+                if pairs[i, j]:
+                    buf[n] = mult[f, i, j]
+                    n += 1
+        if n == 0:
+            return k
+        out[k] = total(buf, n) / n
+        k += 1
+    return k
+
+
+@register_warm_up
+def _warm_up() -> None:
+    """Load (or compile) the coordination kernels (see :func:`kernels.warm_up`)."""
+    mult = np.ones((3, 2, 2))
+    pairs = np.ones((2, 2), np.bool_)
+    pairs.flags.writeable = False             # the bodies share read-only pair masks
+    ones = np.ones((2, 2))
+    yes = np.ones(2, np.bool_)
+    apply_agreements(mult, pairs, True, 0.97, ones, ones, ones, np.zeros(2), yes, 5.0,
+                     np.zeros(2), np.zeros(2))
+    total(np.ones(6), pair_means(mult, pairs, np.empty(6), 0))
 
 
 
@@ -280,14 +379,13 @@ class Coordination(Mechanism):
     def metrics(self, t: int) -> dict[str, float]:
         """Members (union), meetings, agreements, withdrawals, mean multiplier among members."""
         members = np.zeros(self.model.n_places, bool)
-        mults = []
+        mults = np.empty(len(FACTORS) * len(self.bodies))
+        k = 0
         for body in self.bodies:
             members |= body.members
-            pairs = body._pairs()
-            if pairs.any():
-                mults.extend(body.multiplier[f][pairs].mean() for f in FACTORS)
+            k = pair_means(body.multipliers, body._pairs(), mults, k)
         return {"coordination_members": float(members.sum()),
-                "coordination_mean_multiplier": float(np.mean(mults)) if mults else 1.0,
+                "coordination_mean_multiplier": float(total(mults, k) / k) if k else 1.0,
                 "coordination_meetings_cum": float(sum(b.meetings for b in self.bodies)),
                 "coordination_agreements_cum": float(sum(b.agreements for b in self.bodies)),
                 "coordination_withdrawals_cum": float(sum(b.withdrawn for b in self.bodies))}
