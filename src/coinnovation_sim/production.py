@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import random_draws
 from .firm_passes import (
     firm_wage,
     quality_base,
@@ -125,7 +126,7 @@ def shock_productivity(model: CoinnovationModel, rng: np.random.Generator) -> No
     """Apply one month of mean-reverting log-productivity shocks to live firms."""
     f = model.firms
     prm = model.prm
-    eps = rng.standard_normal(f.n)
+    eps = random_draws.standard_normal(rng, f.n)
     la = shocked_log_productivity(np.log(np.maximum(f.productivity, 1e-300)),
                                   f.log_base_productivity, eps,
                                   float(prm["productivity_reversion"]),

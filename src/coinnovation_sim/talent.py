@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import random_draws
 from .firm_passes import hire_pass, separation_pass, vacancy_pass
 from .kernels import split_by_location
 from .matching import match_places
@@ -45,7 +46,7 @@ def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Gene
     The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`).
     """
     f, prm, book = model.firms, model.prm, model.book
-    noise = rng.gamma(4.0, 0.25, f.n)
+    noise = random_draws.gamma(rng, 4.0, 0.25, f.n)
     f.talent, to_pool, retired = separation_pass(
         f.talent, tstar, noise, f.alive, model.firm_weight(), f.unit_place, f.place, f.unit_share,
         model.any_away(), float(prm["quit_rate"]), float(prm["hiring_speed"]),
