@@ -1,0 +1,425 @@
+"""Compiled kernels of the technology search (:mod:`.technology`).
+
+A month's search is a few thousand searchers, each drawing and weighing a handful of candidates.
+As numpy code every stage is a chain of small operations (masks, gathers, scatters) over arrays of
+a few thousand values, each costing a few microseconds whatever its size; here each stage is one
+loop over the searchers doing the same arithmetic, in the same order and on the same operands, as
+the numpy code it replaces. Results are therefore bit for bit those of that code
+(``tests/test_search_kernels.py`` checks every kernel against it, compiled and interpreted).
+
+* :func:`search_start`: the month's searchers, and the within-place sampler of partner firms
+  (``kernels.searchers_and_weights`` followed by ``kernels.segment_sampler_arrays``), in one call;
+  the counting sort by place follows runs of equal places (firm slots are mostly sorted by place)
+  so that consecutive firms of a place do not wait for each other's counter in memory.
+* :func:`draw_candidates`: one candidate per searcher — a place from its row of place
+  probabilities (``draw_from_rows``), then a partner inside it from the firm or the institute
+  sampler (``SegmentSampler.draw``) — without splitting the searchers by kind.
+* :func:`offer_validity` and :func:`weigh_offers`: the transaction cost of each candidate, its
+  knowledge gain and net gain, and whether it replaces the best so far
+  (``kernels.evaluate_candidates`` and ``kernels.keep_best``), without an (n, F) array of gains.
+* :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
+
+Divisions are guarded explicitly, so interpreted runs (``NUMBA_DISABLE_JIT=1``) take the same
+branches as compiled ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .kernels import jit, register_warm_up
+from .sampling import cumulative_rows
+
+
+@jit
+def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probability: float,
+                 weight: np.ndarray, k: np.ndarray, place: np.ndarray, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                            np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The month's searchers and the arrays of the within-place sampler of partner firms.
+
+    The same values as ``searcher, w = kernels.searchers_and_weights(alive, capital, u,
+    probability, weight, k)`` followed by ``kernels.segment_sampler_arrays(place, w, n_places)``.
+
+    Parameters
+    ----------
+    alive, capital, u : numpy.ndarray
+        Per firm slot: live; capital; uniform draw deciding whether it searches.
+    probability : float
+        Search probability.
+    weight : numpy.ndarray
+        Real firms per slot.
+    k : numpy.ndarray
+        Knowledge, (n, F).
+    place : numpy.ndarray
+        Place of each slot's unit (where partners are drawn), each in ``[0, n_places)``.
+    n_places : int
+        Number of places.
+
+    Returns
+    -------
+    searcher : numpy.ndarray
+        Live slots with positive capital whose draw ``u`` is below ``probability``, ascending.
+    order, cum, prev, nxt, start, end, base, total : numpy.ndarray
+        The sampler arrays of the partner weights ``weight_i · Σ_f k_if`` of live slots (0 for
+        others), as :func:`kernels.segment_sampler_arrays` returns them.
+    """
+    n, nf = k.shape
+    searcher = np.empty(n, np.int64)
+    counts = np.zeros(n_places, np.int64)
+    m = 0
+    cur = -1
+    run = 0
+    for i in range(n):
+        if alive[i] and capital[i] > 0.0 and u[i] < probability:
+            searcher[m] = i
+            m += 1
+        p = place[i]
+        if p == cur:
+            run += 1
+        else:
+            if cur >= 0:
+                counts[cur] += run
+            cur = p
+            run = 1
+    if cur >= 0:
+        counts[cur] += run
+    start = np.empty(n_places, np.int64)
+    end = np.empty(n_places, np.int64)
+    nxt_slot = np.empty(n_places, np.int64)
+    acc = 0
+    for p in range(n_places):
+        start[p] = acc
+        nxt_slot[p] = acc
+        acc += counts[p]
+        end[p] = acc
+    # stable counting sort: slots of a place in index order (numpy.argsort(kind="stable"))
+    order = np.empty(n, np.int64)
+    cur = -1
+    pos = 0
+    for i in range(n):
+        p = place[i]
+        if p != cur:
+            if cur >= 0:
+                nxt_slot[cur] = pos
+            cur = p
+            pos = nxt_slot[p]
+        order[pos] = i
+        pos += 1
+    # partner weights in sorted order, their cumulative sums left to right; nearest
+    # positive-weight position at or before and at or after each position (the latter filled
+    # forward when the next positive weight is reached)
+    cum = np.empty(n)
+    prev = np.empty(n, np.int64)
+    nxt = np.empty(n, np.int64)
+    total_w = 0.0
+    last = -1
+    fill = 0
+    for i in range(n):
+        j = order[i]
+        if alive[j]:
+            kappa = 0.0
+            for f in range(nf):
+                kappa += k[j, f]
+            w = weight[j] * kappa
+        else:
+            w = 0.0
+        total_w += w
+        cum[i] = total_w
+        if w > 0.0:
+            last = i
+            for q in range(fill, i + 1):
+                nxt[q] = i
+            fill = i + 1
+        prev[i] = last
+    for q in range(fill, n):
+        nxt[q] = n
+    base = np.empty(n_places)
+    total = np.empty(n_places)
+    for p in range(n_places):
+        b = cum[start[p] - 1] if start[p] > 0 else 0.0
+        e = cum[end[p] - 1] if end[p] > 0 else 0.0
+        base[p] = b
+        total[p] = e - b
+    return searcher[:m].copy(), order, cum, prev, nxt, start, end, base, total
+
+
+@jit
+def _segment_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
+                   start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
+                   dest: np.ndarray, u: np.ndarray, collab: np.ndarray, want: bool,
+                   row: np.ndarray, idx: np.ndarray) -> None:
+    """``kernels.segment_draw`` for the searchers with ``collab == want`` and ``row >= 0``.
+
+    Writes the entity drawn in place ``dest[i]`` with ``u[i]`` (-1: none) to ``idx[i]``. One
+    call per sampler, the loop inside: a call per draw would pass eight arrays each time.
+    """
+    n = dest.shape[0]
+    m = order.shape[0]
+    for i in range(n):
+        if row[i] < 0 or collab[i] != want:
+            continue
+        p = dest[i]
+        if p < 0 or m == 0 or not total[p] > 0.0:
+            idx[i] = -1
+            continue
+        x = base[p] + u[i] * total[p]
+        lo = start[p]
+        hi = end[p]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cum[mid] > x:
+                hi = mid
+            else:
+                lo = mid + 1
+        top = end[p] - 1 if end[p] - 1 > start[p] else start[p]
+        pos = lo if lo < top else top
+        if pos < start[p]:
+            pos = start[p]
+        if pos > m - 1:
+            pos = m - 1
+        back = prev[pos]
+        if back >= start[p]:
+            pos = back
+        else:
+            pos = nxt[pos] if nxt[pos] < m - 1 else m - 1
+        idx[i] = order[pos]
+
+
+@jit
+def draw_candidates(cum: np.ndarray, row: np.ndarray, collab: np.ndarray, u_place: np.ndarray,
+                    u_partner: np.ndarray,
+                    f_cum: np.ndarray, f_order: np.ndarray, f_prev: np.ndarray,
+                    f_nxt: np.ndarray, f_start: np.ndarray, f_end: np.ndarray,
+                    f_base: np.ndarray, f_total: np.ndarray,
+                    i_cum: np.ndarray, i_order: np.ndarray, i_prev: np.ndarray,
+                    i_nxt: np.ndarray, i_start: np.ndarray, i_end: np.ndarray,
+                    i_base: np.ndarray, i_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One candidate per searcher: a place, then a partner firm or institute inside it.
+
+    Searcher ``i`` draws the place ``draw_from_rows(prob[row_i], u_place_i)`` (none where
+    ``row_i`` is -1) from the running sums ``cum`` of the rows of ``prob``, then a partner in it
+    from the firm sampler (``collab_i``) or the institute sampler with ``u_partner_i``, as
+    ``SegmentSampler.draw`` does: the result of :meth:`technology.Search.draw` on the
+    searchers' rows.
+
+    Parameters
+    ----------
+    cum : numpy.ndarray
+        Running sums of rows of place probabilities, (R, P) (:func:`sampling.cumulative_rows`).
+    row : numpy.ndarray
+        Row of ``cum`` per searcher (n,), -1: no candidate.
+    collab : numpy.ndarray
+        Per searcher: looks for a firm partner, else an institute.
+    u_place, u_partner : numpy.ndarray
+        Uniform draws per searcher for the place and the partner.
+    f_cum, f_order, f_prev, f_nxt, f_start, f_end, f_base, f_total : numpy.ndarray
+        The firm sampler's arrays (:class:`~coinnovation_sim.sampling.SegmentSampler`).
+    i_cum, i_order, i_prev, i_nxt, i_start, i_end, i_base, i_total : numpy.ndarray
+        The institute sampler's arrays.
+
+    Returns
+    -------
+    dest, idx : numpy.ndarray
+        Candidate place and partner per searcher (-1: none).
+    """
+    n = row.shape[0]
+    dest = np.empty(n, np.int64)
+    idx = np.empty(n, np.int64)
+    p = cum.shape[1]
+    for i in range(n):
+        r = row[i]
+        if r < 0:
+            dest[i] = -1
+            idx[i] = -1
+            continue
+        # kernels.draw_rows on row r: the number of running sums at most u times the row total
+        # (capped at the last column); -1 for a row summing to zero
+        tot = cum[r, p - 1] if p > 0 else 0.0
+        if not tot > 0.0:
+            dest[i] = -1
+            continue
+        x = u_place[i] * tot
+        c = 0
+        for j in range(p):
+            if x >= cum[r, j]:
+                c += 1
+        dest[i] = c if c < p - 1 else p - 1
+    _segment_draws(f_cum, f_order, f_prev, f_nxt, f_start, f_end, f_base, f_total, dest,
+                   u_partner, collab, True, row, idx)
+    _segment_draws(i_cum, i_order, i_prev, i_nxt, i_start, i_end, i_base, i_total, dest,
+                   u_partner, collab, False, row, idx)
+    return dest, idx
+
+
+@jit
+def _ieee_div(a: float, b: float) -> float:
+    """``a / b`` with the IEEE-754 result for ``b = 0`` (as numpy divides; Python would raise).
+
+    ``0 / 0`` is the processor's default NaN, made at run time by ``0 · ∞`` as the division makes
+    it (not a constant NaN, whose sign bit may differ); a NaN numerator is returned as it is.
+    """
+    if b != 0.0:
+        return a / b
+    if a != a:
+        return a
+    if a == 0.0:
+        return a * math.inf
+    neg = (a < 0.0) != (math.copysign(1.0, b) < 0.0)
+    return -math.inf if neg else math.inf
+
+
+@jit
+def offer_validity(collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
+                   active: np.ndarray) -> np.ndarray:
+    """Searchers whose candidate counts: one drawn (``idx >= 0``), active, not the searcher itself.
+
+    ``active`` of length 0 means every searcher (as ``kernels.evaluate_candidates`` decides).
+    """
+    n = idx.shape[0]
+    every = active.shape[0] != n
+    valid = np.zeros(n, np.bool_)
+    for i in range(n):
+        j = idx[i]
+        valid[i] = j >= 0 and (every or active[i]) and not (collab[i] and j == searcher[i])
+    return valid
+
+
+@jit
+def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: np.ndarray,
+                 origin: np.ndarray, firm_k: np.ndarray, inst_k: np.ndarray, rcv_k: np.ndarray,
+                 rcv_sq: np.ndarray, rcv_cap: np.ndarray, learning_rate: float,
+                 value_per_unit: float, price: np.ndarray, cost: float, multiplier: np.ndarray,
+                 phi: np.ndarray, eps: float, subsidy: np.ndarray, best_net: np.ndarray,
+                 best_dest: np.ndarray, best_idx: np.ndarray, best_gain: np.ndarray,
+                 best_tc: np.ndarray, best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
+    """Weigh one candidate per searcher and keep it where it beats the best so far.
+
+    The arithmetic of :func:`technology.consider` (``kernels.evaluate_candidates`` then
+    ``kernels.keep_best``) for the ``valid`` candidates (:func:`offer_validity`): the transaction
+    cost ``(c · m[o, d]) / φ[o, d]``; the gain per field ``λ A_r e(δ) max(0, k_s − k_r)`` with
+    ``δ = 1 − cos(k_s, k_r)`` (cosine 0 when ``√(|k_s|² |k_r|²) ≤ eps``, sums left to right)
+    and ``e(δ) = 4δ(1 − δ)``, ``δ`` clipped to [0, 1]; the net gain ``v Σ_f gain_f − price −
+    tc`` plus the subsidy. A candidate whose net gain exceeds ``best_net`` replaces the best
+    (gain, place, partner, cost, subsidy and net gain without the subsidy).
+
+    Parameters
+    ----------
+    valid, collab, idx, dest, origin : numpy.ndarray
+        Per searcher: candidate counts; looks for a firm partner; candidate partner and place;
+        unit place.
+    firm_k, inst_k : numpy.ndarray
+        Knowledge of firms and institutes.
+    rcv_k, rcv_sq, rcv_cap : numpy.ndarray
+        Searchers' knowledge, its squared norm and absorptive capacity.
+    learning_rate, value_per_unit : float
+        ``learning_rate`` and ``knowledge_value_wan``.
+    price : numpy.ndarray
+        List price per searcher.
+    cost : float
+        ``transaction_cost_wan``.
+    multiplier, phi : numpy.ndarray
+        Transaction-cost lever and technology friction, (P, P).
+    eps : float
+        Cosine threshold.
+    subsidy : numpy.ndarray
+        Subsidy per searcher, or length 0 for none (the net gain is then the plain one: adding
+        zero changes only −0, which never exceeds a best net gain, all ≥ 0).
+    best_net, best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain : numpy.ndarray
+        The search's best candidates, updated in place.
+    """
+    n, nf = rcv_k.shape
+    has_subsidy = subsidy.shape[0] == n
+    g = np.empty(nf)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        j = idx[i]
+        o = origin[i]
+        d = dest[i] if dest[i] >= 0 else 0
+        tc = _ieee_div(cost * multiplier[o, d], phi[o, d])
+        firm = collab[i]
+        num = 0.0
+        sq = 0.0
+        for f in range(nf):
+            x = firm_k[j, f] if firm else inst_k[j, f]
+            num += x * rcv_k[i, f]
+            sq += x * x
+        den = math.sqrt(sq * rcv_sq[i])
+        c = num / den if den > eps else 0.0
+        dist = 1.0 - c
+        if dist < 0.0:
+            dist = 0.0
+        elif dist > 1.0:
+            dist = 1.0
+        scale = (learning_rate * rcv_cap[i]) * ((4.0 * dist) * (1.0 - dist))
+        total = 0.0
+        for f in range(nf):
+            x = firm_k[j, f] if firm else inst_k[j, f]
+            gap = x - rcv_k[i, f]
+            gf = scale * (gap if gap > 0.0 else 0.0)
+            g[f] = gf
+            total += gf
+        plain = value_per_unit * total - price[i] - tc
+        sub = subsidy[i] if has_subsidy else 0.0
+        net = plain + sub if has_subsidy else plain
+        if net > best_net[i]:
+            best_net[i] = net
+            best_dest[i] = dest[i]
+            best_idx[i] = j
+            for f in range(nf):
+                best_gain[i, f] = g[f]
+            best_tc[i] = tc
+            best_subsidy[i] = sub
+            best_plain[i] = plain
+
+
+@jit
+def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
+                    firm_weight: np.ndarray, capacity: np.ndarray, inst_weight: np.ndarray,
+                    u: np.ndarray) -> None:
+    """Institutes ration the agreed service deals to their capacity (updates ``deal``).
+
+    As :func:`technology.agree` does with numpy: each institute's demand is the real firms of
+    its service deals, added in searcher order (``numpy.bincount``); where it exceeds the supply
+    ``capacity · inst_weight`` a deal is kept with probability ``supply / demand``
+    (``u_i < ratio``); joint R&D deals are not rationed.
+    """
+    n = deal.shape[0]
+    ni = capacity.shape[0]
+    demand = np.zeros(ni)
+    for i in range(n):
+        if deal[i] and not collab[i]:
+            demand[idx[i]] += firm_weight[searcher[i]]
+    ratio = np.ones(ni)
+    for j in range(ni):
+        supply = capacity[j] * inst_weight[j]
+        if demand[j] > supply:
+            ratio[j] = _ieee_div(supply, demand[j])
+    for i in range(n):
+        if not collab[i]:
+            j = idx[i] if deal[i] else 0
+            deal[i] = deal[i] and u[i] < ratio[j]
+
+
+@register_warm_up
+def warm_up() -> None:
+    """Load (or compile) the search kernels with a run's argument types (:func:`kernels.warm_up`)."""
+    place = np.zeros(2, np.int64)
+    yes = np.ones(2, np.bool_)
+    ones = np.ones(2)
+    rows = np.ones((2, 2))
+    weight = np.ones(2)
+    weight.flags.writeable = False            # the model shares firm weights read-only in a step
+    _, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, rows, place, 2)
+    arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
+    draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
+    for active in (yes, np.zeros(0, np.bool_)):
+        valid = offer_validity(yes, place, place + 1, active)
+        for subsidy in (ones, np.zeros(0)):
+            weigh_offers(valid, yes, place, place, place, rows, rows, rows, ones, ones, 0.1, 1.0,
+                         ones, 1.0, rows, rows, 1e-12, subsidy, ones.copy(), place.copy(),
+                         place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
+    ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)

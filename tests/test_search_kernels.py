@@ -1,0 +1,198 @@
+"""Kernels of the technology search: bit for bit the numpy code (and older kernels) they replace.
+
+Run also with ``NUMBA_DISABLE_JIT=1``: the interpreted kernels must give the same bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coinnovation_sim import kernels, sampling
+from coinnovation_sim import search_kernels as sk
+from coinnovation_sim.sampling import SegmentSampler, cumulative_rows, normalise_rows
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same shape, dtype and bytes."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def _firm_case(rng: np.random.Generator, n: int, p: int, sort: bool):
+    place = rng.integers(0, p, n)
+    if sort:                                     # runs of equal places, as firm slots have
+        place.sort()
+        swap = rng.random(n) < 0.05
+        place[swap] = rng.integers(0, p, int(swap.sum()))
+    alive = rng.random(n) < 0.85
+    capital = rng.normal(1.0, 2.0, n)
+    u = rng.random(n)
+    weight = rng.uniform(0.5, 3.0, n)
+    weight.flags.writeable = False
+    k = rng.gamma(1.0, 1.0, (n, 8)) * (rng.random((n, 8)) < 0.8)
+    k[rng.random(n) < 0.05] = 0.0                # firms with no knowledge: zero weight
+    return alive, capital, u, weight, k, place
+
+
+@pytest.mark.parametrize(("n", "p", "sort"), [(0, 3, True), (1, 1, True), (2, 4, False),
+                                              (60, 5, False), (3000, 16, True),
+                                              (3000, 16, False), (500, 40, True)])
+def test_search_start_equals_searchers_then_segment_sampler(n, p, sort):
+    rng = np.random.default_rng(n + p)
+    alive, capital, u, weight, k, place = _firm_case(rng, n, p, sort)
+    searcher, partner = kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
+    expect = kernels.segment_sampler_arrays(place, partner, p)
+    got = sk.search_start(alive, capital, u, 0.3, weight, k, place, p)
+    assert same(got[0], searcher)
+    for a, b in zip(got[1:], expect, strict=True):
+        assert same(a, b)
+
+
+def test_search_start_with_no_live_firm():
+    rng = np.random.default_rng(5)
+    alive, capital, u, weight, k, place = _firm_case(rng, 50, 4, True)
+    alive[:] = False
+    searcher, partner = kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
+    got = sk.search_start(alive, capital, u, 0.3, weight, k, place, 4)
+    assert same(got[0], searcher) and len(searcher) == 0
+    for a, b in zip(got[1:], kernels.segment_sampler_arrays(place, partner, 4), strict=True):
+        assert same(a, b)
+
+
+def _old_draw(prob_rows, collab, u_place, u, firm_sampler, inst_sampler):
+    """``Search.draw`` before the fused kernel (given the uniforms)."""
+    dest = sampling.draw_from_rows(prob_rows, u_place)
+    idx = np.empty(len(collab), np.int64)
+    idx[collab] = firm_sampler.draw(dest[collab], u[collab])
+    idx[~collab] = inst_sampler.draw(dest[~collab], u[~collab])
+    return dest, idx
+
+
+@pytest.mark.parametrize("empty_firms", [False, True])
+def test_draw_candidates_equal_rows_then_segment_draws(empty_firms):
+    rng = np.random.default_rng(6)
+    p, ns = 16, 2000
+    alive, capital, u0, weight, k, place = _firm_case(rng, 4000, p, True)
+    place[place == 3] = 4                        # a place without firms
+    _, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, place, p)
+    firms = (SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p) if empty_firms
+             else SegmentSampler.from_arrays(*arrays))
+    inst_place = rng.integers(0, p, 300)
+    inst_w = rng.random(300) * (rng.random(300) < 0.8)
+    inst_w[inst_place == 5] = 0.0                # a place whose institutes weigh nothing
+    insts = SegmentSampler(inst_place, inst_w, p)
+    phi = rng.random((p, p))
+    phi[2] = 0.0                                 # an origin with nowhere to go
+    prob = np.concatenate((normalise_rows(phi * firms.place_total()[None, :]),
+                           normalise_rows(phi * insts.place_total()[None, :])))
+    collab = rng.random(ns) < 0.3
+    origin = rng.integers(0, p, ns)
+    row = np.where(collab, origin, origin + p)
+    row[rng.random(ns) < 0.1] = -1               # searchers drawing no candidate
+    u_place, u = rng.random(ns), rng.random(ns)
+    u_place[:10] = np.nextafter(1.0, 0.0)
+    u[10:20] = np.nextafter(1.0, 0.0)
+    u[20:30] = 0.0
+    dest, idx = sk.draw_candidates(cumulative_rows(prob), row, collab, u_place, u,
+                                   *firms.arrays(), *insts.arrays())
+    on = row >= 0
+    want_dest, want_idx = _old_draw(prob[row[on]], collab[on], u_place[on], u[on], firms, insts)
+    assert same(dest[on], want_dest) and same(idx[on], want_idx)
+    assert (dest[~on] == -1).all() and (idx[~on] == -1).all()
+    assert (idx[on & (dest >= 0)] >= 0).any()
+
+
+def _old_consider(valid_inputs, tc_inputs, knowledge, prices, subsidy, best):
+    """``technology.consider`` before the fused kernels: tc, evaluate_candidates, keep_best."""
+    collab, idx, searcher, on = valid_inputs
+    origin, dest, cost, mult, phi = tc_inputs
+    firm_k, inst_k, rcv_k, rcv_sq, cap, lr, v, eps = knowledge
+    d = np.where(dest >= 0, dest, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tc = cost * mult[origin, d] / phi[origin, d]
+    valid, gain, plain = kernels.evaluate_candidates(collab, idx, searcher, on, firm_k, inst_k,
+                                                     rcv_k, rcv_sq, cap, lr, v, prices, tc, eps)
+    sub = np.zeros(len(idx)) if subsidy is None else np.zeros(len(idx)) + subsidy
+    kernels.keep_best(valid, plain + sub, dest, idx, gain, tc, sub, plain, *best)
+    return valid
+
+
+def _best(ns: int, nf: int) -> list[np.ndarray]:
+    return [np.zeros(ns), np.full(ns, -1), np.full(ns, -1), np.zeros((ns, nf)), np.zeros(ns),
+            np.zeros(ns), np.zeros(ns)]
+
+
+@pytest.mark.parametrize("with_subsidy", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_weigh_offers_equal_evaluate_then_keep_best(with_subsidy, masked):
+    from coinnovation_sim.knowledge import absorptive_capacity
+
+    rng = np.random.default_rng(7 + 2 * with_subsidy + masked)
+    ns, nfirm, ninst, nf, p = 900, 500, 40, 8, 6
+    firm_k = rng.lognormal(0, 1, (nfirm, nf)) * (rng.random((nfirm, nf)) < 0.8)
+    firm_k[:5] = 0.0
+    inst_k = rng.lognormal(1, 1, (ninst, nf))
+    searcher = rng.choice(nfirm, ns)
+    rcv_k = firm_k[searcher]
+    rcv_sq = np.einsum("ij,ij->i", rcv_k, rcv_k)
+    cap = absorptive_capacity(kernels.row_sums(rcv_k), 5.0)
+    collab = rng.random(ns) < 0.4
+    origin = rng.integers(0, p, ns)
+    price = np.where(collab, 30.0, 8.0)
+    mult = rng.uniform(0.5, 1.5, (p, p))
+    phi = rng.uniform(0.05, 1.0, (p, p))
+    phi[1, 2] = 0.0                              # infinite cost: never kept
+    knowledge = (firm_k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, 1e-12)
+    best_old, best_new = _best(ns, nf), _best(ns, nf)
+    for _ in range(4):                           # a few candidates against the running best
+        dest = rng.integers(-1, p, ns)
+        idx = np.where(collab, rng.integers(0, nfirm, ns), rng.integers(0, ninst, ns))
+        idx[dest < 0] = -1
+        idx[:20] = np.where(collab[:20], searcher[:20], idx[:20])   # self as partner: invalid
+        on = rng.random(ns) < 0.7 if masked else np.zeros(0, bool)
+        subsidy = np.where(rng.random(ns) < 0.3, rng.uniform(0, 5, ns), 0.0) if with_subsidy else None
+        valid_old = _old_consider((collab, idx, searcher, on if masked else np.ones(ns, bool)),
+                                  (origin, dest, 2.0, mult, phi), knowledge, price, subsidy,
+                                  best_old)
+        valid = sk.offer_validity(collab, idx, searcher, on)
+        assert same(valid, valid_old)
+        if with_subsidy:
+            subsidy = np.where(valid, subsidy, 0.0)
+        sk.weigh_offers(valid, collab, idx, dest, origin, firm_k, inst_k, rcv_k, rcv_sq, cap, 0.3,
+                        400.0, price, 2.0, mult, phi, 1e-12,
+                        np.zeros(0) if subsidy is None else np.zeros(ns) + subsidy, *best_new)
+        for a, b in zip(best_new, best_old, strict=True):
+            assert same(a, b)
+    assert (best_new[2] >= 0).sum() > ns // 4
+
+
+def test_ieee_division_by_zero_is_numpys():
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a, b in ((1.0, 0.0), (-1.0, 0.0), (1.0, -0.0), (0.0, 0.0), (np.nan, 0.0), (3.0, 2.0)):
+            assert same(np.float64(sk._ieee_div(a, b)), np.float64(a) / np.float64(b))
+
+
+def test_ration_services_equals_bincount_rationing():
+    rng = np.random.default_rng(8)
+    ns, ninst, nfirm = 1500, 30, 4000
+    deal = rng.random(ns) < 0.7
+    collab = rng.random(ns) < 0.3
+    idx = np.where(collab, rng.integers(0, nfirm, ns), rng.integers(0, ninst, ns))
+    idx[~deal & (rng.random(ns) < 0.5)] = -1
+    searcher = rng.integers(0, nfirm, ns)
+    wf = rng.uniform(0.5, 3.0, nfirm)
+    wf.flags.writeable = False
+    capacity = rng.uniform(1.0, 60.0, ninst)
+    capacity[0] = 0.0                            # an institute with no capacity
+    inst_w = rng.uniform(0.5, 2.0, ninst)
+    u = rng.random(ns)
+    svc = deal & ~collab
+    demand = np.bincount(idx[svc], weights=wf[searcher[svc]], minlength=ninst)
+    supply = capacity * inst_w
+    ratio = np.divide(supply, demand, out=np.ones(ninst), where=demand > supply)
+    expect = deal & (collab | (u < ratio[np.where(svc, idx, 0)]))
+    got = deal.copy()
+    sk.ration_services(got, collab, idx, searcher, wf, capacity, inst_w, u)
+    assert same(got, expect)
+    assert (deal & ~got).any() and (got & ~collab).any()
