@@ -196,3 +196,40 @@ def test_ration_services_equals_bincount_rationing():
     sk.ration_services(got, collab, idx, searcher, wf, capacity, inst_w, u)
     assert same(got, expect)
     assert (deal & ~got).any() and (got & ~collab).any()
+
+
+def test_partner_deals_equal_gain_and_net_gain():
+    from types import SimpleNamespace
+
+    from coinnovation_sim.technology import _gain
+
+    rng = np.random.default_rng(9)
+    ns, nfirm, nf = 700, 400, 8
+    k = rng.lognormal(0, 1, (nfirm, nf)) * (rng.random((nfirm, nf)) < 0.8)
+    k[:4] = 0.0                                  # partners or searchers with no knowledge
+    k[4] = k[5]                                  # identical knowledge: no learning
+    searcher = rng.integers(0, nfirm, ns)
+    searcher[:3] = [4, 0, 1]
+    partner = rng.integers(0, nfirm, ns)
+    partner[:3] = [5, 2, 3]
+    capital = rng.normal(1.0, 2.0, nfirm)
+    price = np.where(rng.random(ns) < 0.5, 30.0, 8.0)
+    tc = rng.uniform(0.0, 5.0, ns)
+    deal0 = rng.random(ns) < 0.8
+    pairs = np.flatnonzero(deal0 & (rng.random(ns) < 0.5))
+    prm = {"learning_rate": 0.3, "absorptive_half": 5.0, "knowledge_value_wan": 60.0}
+    model = SimpleNamespace(prm=prm)
+    # the numpy code of technology.agree
+    k_src, k_rcv = k[searcher[pairs]], k[partner[pairs]]
+    pgain = _gain(model, k_src, k_rcv)
+    pnet = prm["knowledge_value_wan"] * pgain.sum(axis=1) - price[pairs] - tc[pairs]
+    want_deal = deal0.copy()
+    want_deal[pairs] = (pnet > 0) & (capital[partner[pairs]] > 0)
+    want_gain = np.zeros((ns, nf))
+    want_gain[pairs] = pgain
+    deal, gain = deal0.copy(), np.zeros((ns, nf))
+    sk.partner_deals(pairs, partner[pairs], k_src, k_rcv, np.einsum("ij,ij->i", k_src, k_rcv),
+                     np.einsum("ij,ij->i", k_src, k_src), np.einsum("ij,ij->i", k_rcv, k_rcv),
+                     0.3, 5.0, 1e-12, 60.0, price, tc, capital, deal, gain)
+    assert same(deal, want_deal) and same(gain, want_gain)
+    assert want_deal[pairs].any() and not want_deal[pairs].all()

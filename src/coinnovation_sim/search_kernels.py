@@ -17,6 +17,8 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
 * :func:`offer_validity` and :func:`weigh_offers`: the transaction cost of each candidate, its
   knowledge gain and net gain, and whether it replaces the best so far
   (``kernels.evaluate_candidates`` and ``kernels.keep_best``), without an (n, F) array of gains.
+* :func:`partner_deals`: joint R&D partners' gains and agreement (after numpy's ``einsum`` dot
+  products, kept as they are).
 * :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
 
 Divisions are guarded explicitly, so interpreted runs (``NUMBA_DISABLE_JIT=1``) take the same
@@ -29,7 +31,7 @@ import math
 
 import numpy as np
 
-from .kernels import jit, register_warm_up
+from .kernels import jit, pairwise_sum, register_warm_up
 from .sampling import cumulative_rows
 
 
@@ -404,6 +406,67 @@ def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searc
             deal[i] = deal[i] and u[i] < ratio[j]
 
 
+@jit
+def partner_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_rcv: np.ndarray,
+                  num: np.ndarray, sq_src: np.ndarray, sq_rcv: np.ndarray, learning_rate: float,
+                  half: float, eps: float, value_per_unit: float, price: np.ndarray,
+                  tc: np.ndarray, capital: np.ndarray, deal: np.ndarray,
+                  partner_gain: np.ndarray) -> None:
+    """Joint R&D partners' gains and whether each partner agrees (updates ``deal``, ``partner_gain``).
+
+    For pair ``i`` (searcher position ``pairs[i]``, partner firm ``partner[i]``), the arithmetic
+    of :func:`technology._gain` and :func:`technology.agree` given the three ``einsum`` row dot
+    products ``num = k_s · k_r``, ``sq_src = k_s · k_s`` and ``sq_rcv = k_r · k_r`` (numpy's, on
+    the same arrays): cosine ``num / √(sq_src · sq_rcv)`` (0 when that is ≤ ``eps``),
+    ``e(δ) = 4δ(1 − δ)`` with ``δ = 1 − cos`` clipped to [0, 1], absorptive capacity
+    ``κ / (κ + half)`` (``κ`` the partner's knowledge added left to right), gain per field
+    ``(λ A) e · max(0, k_s − k_r)``; the partner's net gain ``v Σ_f gain_f − price − tc`` (the sum
+    in numpy's pairwise order of a row); the deal stands where that is positive and the
+    partner's capital too.
+
+    Parameters
+    ----------
+    pairs, partner : numpy.ndarray
+        Searcher position and partner firm slot per pair.
+    k_src, k_rcv : numpy.ndarray
+        Searchers' and partners' knowledge per pair, (m, F).
+    num, sq_src, sq_rcv : numpy.ndarray
+        Row dot products per pair (``numpy.einsum("ij,ij->i", …)``).
+    learning_rate, half, eps, value_per_unit : float
+        ``learning_rate``, ``absorptive_half``, cosine threshold, ``knowledge_value_wan``.
+    price, tc : numpy.ndarray
+        Per searcher: list price and transaction cost of its best candidate.
+    capital : numpy.ndarray
+        Firms' capital.
+    deal, partner_gain : numpy.ndarray
+        Per searcher: the deal goes ahead; the partner's gain (n, F); updated at ``pairs``.
+    """
+    m, nf = k_src.shape
+    g = np.empty(nf)
+    for i in range(m):
+        den = math.sqrt(sq_src[i] * sq_rcv[i])
+        c = num[i] / den if den > eps else 0.0
+        dist = 1.0 - c
+        if dist < 0.0:
+            dist = 0.0
+        elif dist > 1.0:
+            dist = 1.0
+        eff = (4.0 * dist) * (1.0 - dist)
+        stock = 0.0
+        for f in range(nf):
+            stock += k_rcv[i, f]
+        cap = _ieee_div(stock, stock + half)
+        scale = (learning_rate * cap) * eff
+        for f in range(nf):
+            gap = k_src[i, f] - k_rcv[i, f]
+            g[f] = scale * (gap if (gap > 0.0 or gap != gap) else 0.0)
+        r = pairs[i]
+        net = value_per_unit * (0.0 + pairwise_sum(g, 0, nf)) - price[r] - tc[r]
+        deal[r] = net > 0.0 and capital[partner[i]] > 0.0
+        for f in range(nf):
+            partner_gain[r, f] = g[f]
+
+
 @register_warm_up
 def warm_up() -> None:
     """Load (or compile) the search kernels with a run's argument types (:func:`kernels.warm_up`)."""
@@ -423,3 +486,5 @@ def warm_up() -> None:
                          ones, 1.0, rows, rows, 1e-12, subsidy, ones.copy(), place.copy(),
                          place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
     ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)
+    partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
+                  ones, yes.copy(), rows.copy())

@@ -27,6 +27,7 @@ from .sampling import SegmentSampler, cumulative_rows, normalise_scaled
 from .search_kernels import (
     draw_candidates,
     offer_validity,
+    partner_deals,
     ration_services,
     search_start,
     weigh_offers,
@@ -262,12 +263,16 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
     s.partner_gain = np.zeros_like(s.best_gain)  # filled for joint R&D deals only
     pairs = np.flatnonzero(s.collab & deal)
     if pairs.size:
+        # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain; the row dot
+        # products stay numpy's einsum, the rest is one loop
         pidx = s.best_idx[pairs]
-        pgain = _gain(model, f.knowledge[s.searcher[pairs]], f.knowledge[pidx])
-        pnet = (prm["knowledge_value_wan"] * pgain.sum(axis=1) - s.price[pairs]
-                - s.best_tc[pairs])
-        deal[pairs] = (pnet > 0) & (f.capital[pidx] > 0)
-        s.partner_gain[pairs] = pgain
+        k_src, k_rcv = f.knowledge[s.searcher[pairs]], f.knowledge[pidx]
+        partner_deals(pairs, pidx, k_src, k_rcv, np.einsum("ij,ij->i", k_src, k_rcv),
+                      np.einsum("ij,ij->i", k_src, k_src), np.einsum("ij,ij->i", k_rcv, k_rcv),
+                      float(prm["learning_rate"]), float(prm["absorptive_half"]), KNOWLEDGE_EPS,
+                      float(prm["knowledge_value_wan"]),
+                      np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
+                      s.partner_gain)
     if (deal & ~s.collab).any():
         # each institute's demand (real firms) against its supply capacity × weight; a service
         # deal at an over-subscribed institute is kept with probability supply / demand
