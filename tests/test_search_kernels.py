@@ -233,3 +233,78 @@ def test_partner_deals_equal_gain_and_net_gain():
                      0.3, 5.0, 1e-12, 60.0, price, tc, capital, deal, gain)
     assert same(deal, want_deal) and same(gain, want_gain)
     assert want_deal[pairs].any() and not want_deal[pairs].all()
+
+
+@pytest.mark.parametrize(("n", "p"), [(0, 3), (1, 1), (300, 16), (2000, 5)])
+def test_sampler_arrays_equal_segment_sampler_arrays(n, p):
+    rng = np.random.default_rng(10 + n)
+    place = rng.integers(0, p, n)
+    weight = rng.random(n) * (rng.random(n) < 0.7)
+    for a, b in zip(sk.sampler_arrays(place, weight, p),
+                    kernels.segment_sampler_arrays(place, weight, p), strict=True):
+        assert same(a, b)
+
+
+@pytest.mark.parametrize("n_inst", [0, 1, 300])
+def test_search_setup_equals_the_numpy_start(n_inst):
+    rng = np.random.default_rng(11 + n_inst)
+    p, nfirm, nf = 16, 3000, 8
+    alive, capital, u0, weight, k, unit_place = _firm_case(rng, nfirm, p, True)
+    home_place = np.where(rng.random(nfirm) < 0.1, rng.integers(0, p, nfirm), unit_place)
+    searcher, *firm_arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, unit_place, p)
+    firm_total = firm_arrays[-1]
+    inst_place = rng.integers(0, p, n_inst)
+    inst_weight = rng.uniform(0.5, 3.0, n_inst)
+    capacity = rng.uniform(0.0, 50.0, n_inst)
+    inst_k = rng.lognormal(0, 1, (n_inst, nf))
+    phi = rng.random((p, p))
+    u = rng.random(len(searcher))
+    collab, origin, home, row, inst_arrays, prob, cum, best = sk.search_setup(
+        searcher, u, 0.3, unit_place, home_place, inst_place, inst_weight, capacity, inst_k, phi,
+        firm_total, nf)
+    # the numpy _start
+    want_collab = u < 0.3
+    want_origin = unit_place[searcher]
+    inst_w = inst_weight * capacity * kernels.row_sums(inst_k)
+    inst_sampler = SegmentSampler(inst_place, inst_w, p)
+    q_firm = normalise_rows(phi * firm_total[None, :])
+    q_inst = normalise_rows(phi * inst_sampler.place_total()[None, :])
+    assert same(collab, want_collab) and same(origin, want_origin)
+    assert same(home, home_place[searcher])
+    for a, b in zip(inst_arrays, (inst_sampler.order, *inst_sampler.arrays()[:1],
+                                  *inst_sampler.arrays()[2:]), strict=True):
+        assert same(a, b)
+    assert same(prob[row], kernels.pick_rows(want_collab, want_origin, q_firm, q_inst))
+    assert same(cum, np.cumsum(prob, axis=1))
+    ns = len(searcher)
+    for a, b in zip(best, (np.zeros(ns), np.full(ns, -1), np.full(ns, -1), np.zeros((ns, nf)),
+                           np.zeros(ns), np.zeros(ns), np.zeros(ns)), strict=True):
+        assert same(a, b)
+
+
+def test_collab_edge_rows_equal_the_column_stack():
+    rng = np.random.default_rng(12)
+    ns, nfirm = 500, 2000
+    deal, collab = rng.random(ns) < 0.6, rng.random(ns) < 0.3
+    searcher, partner = rng.integers(0, nfirm, ns), rng.integers(0, nfirm, ns)
+    firm_id, place = rng.permutation(nfirm).astype(np.int64), rng.integers(0, 16, nfirm)
+    col = deal & collab
+    want = np.column_stack([np.full(int(col.sum()), 7, np.int64), firm_id[searcher[col]],
+                            firm_id[partner[col]], place[searcher[col]], place[partner[col]]])
+    assert same(sk.collab_edge_rows(deal, collab, searcher, partner, firm_id, place, 7), want)
+    assert sk.collab_edge_rows(deal & ~collab, collab, searcher, partner, firm_id, place,
+                               7).shape == (0, 5)
+
+
+def test_free_expectations_equal_the_numpy_products():
+    rng = np.random.default_rng(13)
+    p = 16
+    phi_free = rng.random((p, p))
+    inst_total, firm_total = rng.random(p) * (rng.random(p) < 0.8), rng.random(p)
+    vol_svc, vol_col = rng.random(p) * 50, rng.random(p) * 80
+    svc, col = sk.free_expectations(phi_free, inst_total, firm_total, vol_svc, vol_col)
+    free_inst = normalise_rows(phi_free * inst_total[None, :])
+    free_firm = normalise_rows(phi_free * firm_total[None, :])
+    e_col = vol_col[:, None] * free_firm
+    assert same(svc, np.ascontiguousarray((vol_svc[:, None] * free_inst).T))
+    assert same(col, e_col + e_col.T)

@@ -36,6 +36,75 @@ from .sampling import cumulative_rows
 
 
 @jit
+def _place_order(place: np.ndarray, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entities sorted by place, stably, and each place's segment (``kernels.place_order``).
+
+    A counting sort that follows runs of equal places, so that consecutive entities of a place
+    (firm slots are mostly sorted by place) do not wait for each other's counter in memory.
+
+    Returns
+    -------
+    order : numpy.ndarray
+        Entity indices sorted by place, in index order within a place (n,).
+    start, end : numpy.ndarray
+        First and one-past-last sorted position of each place (n_places,).
+    """
+    n = place.shape[0]
+    counts = np.zeros(n_places, np.int64)
+    cur = -1
+    run = 0
+    for i in range(n):
+        p = place[i]
+        if p == cur:
+            run += 1
+        else:
+            if cur >= 0:
+                counts[cur] += run
+            cur = p
+            run = 1
+    if cur >= 0:
+        counts[cur] += run
+    start = np.empty(n_places, np.int64)
+    end = np.empty(n_places, np.int64)
+    nxt_slot = np.empty(n_places, np.int64)
+    acc = 0
+    for p in range(n_places):
+        start[p] = acc
+        nxt_slot[p] = acc
+        acc += counts[p]
+        end[p] = acc
+    order = np.empty(n, np.int64)
+    cur = -1
+    pos = 0
+    for i in range(n):
+        p = place[i]
+        if p != cur:
+            if cur >= 0:
+                nxt_slot[cur] = pos
+            cur = p
+            pos = nxt_slot[p]
+        order[pos] = i
+        pos += 1
+    return order, start, end
+
+
+@jit
+def _segment_totals(cum: np.ndarray, start: np.ndarray, end: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative weight before each place's segment and the segment's total weight."""
+    n_places = start.shape[0]
+    base = np.empty(n_places)
+    total = np.empty(n_places)
+    for p in range(n_places):
+        b = cum[start[p] - 1] if start[p] > 0 else 0.0
+        e = cum[end[p] - 1] if end[p] > 0 else 0.0
+        base[p] = b
+        total[p] = e - b
+    return base, total
+
+
+@jit
 def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probability: float,
                  weight: np.ndarray, k: np.ndarray, place: np.ndarray, n_places: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -70,49 +139,16 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
     """
     n, nf = k.shape
     searcher = np.empty(n, np.int64)
-    counts = np.zeros(n_places, np.int64)
     m = 0
-    cur = -1
-    run = 0
     for i in range(n):
         if alive[i] and capital[i] > 0.0 and u[i] < probability:
             searcher[m] = i
             m += 1
-        p = place[i]
-        if p == cur:
-            run += 1
-        else:
-            if cur >= 0:
-                counts[cur] += run
-            cur = p
-            run = 1
-    if cur >= 0:
-        counts[cur] += run
-    start = np.empty(n_places, np.int64)
-    end = np.empty(n_places, np.int64)
-    nxt_slot = np.empty(n_places, np.int64)
-    acc = 0
-    for p in range(n_places):
-        start[p] = acc
-        nxt_slot[p] = acc
-        acc += counts[p]
-        end[p] = acc
-    # stable counting sort: slots of a place in index order (numpy.argsort(kind="stable"))
-    order = np.empty(n, np.int64)
-    cur = -1
-    pos = 0
-    for i in range(n):
-        p = place[i]
-        if p != cur:
-            if cur >= 0:
-                nxt_slot[cur] = pos
-            cur = p
-            pos = nxt_slot[p]
-        order[pos] = i
-        pos += 1
-    # partner weights in sorted order, their cumulative sums left to right; nearest
-    # positive-weight position at or before and at or after each position (the latter filled
-    # forward when the next positive weight is reached)
+    order, start, end = _place_order(place, n_places)
+    # partner weights in sorted order (their knowledge sums overlap the sequential cumulative
+    # sum), the cumulative sums left to right; nearest positive-weight position at or before
+    # and at or after each position (the latter filled forward when the next positive weight is
+    # reached)
     cum = np.empty(n)
     prev = np.empty(n, np.int64)
     nxt = np.empty(n, np.int64)
@@ -138,14 +174,147 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         prev[i] = last
     for q in range(fill, n):
         nxt[q] = n
-    base = np.empty(n_places)
-    total = np.empty(n_places)
-    for p in range(n_places):
-        b = cum[start[p] - 1] if start[p] > 0 else 0.0
-        e = cum[end[p] - 1] if end[p] > 0 else 0.0
-        base[p] = b
-        total[p] = e - b
+    base, total = _segment_totals(cum, start, end)
     return searcher[:m].copy(), order, cum, prev, nxt, start, end, base, total
+
+
+@jit
+def sampler_arrays(place: np.ndarray, weight: np.ndarray, n_places: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray, np.ndarray, np.ndarray]:
+    """``kernels.segment_sampler_arrays(place, weight, n_places)``: the same arrays.
+
+    Returns
+    -------
+    order, cum, prev, nxt, start, end, base, total : numpy.ndarray
+        Entities sorted by place; running sum of their weights (left to right); nearest
+        positive-weight position at or before (-1: none) and at or after (``n``: none) each
+        position; each place's segment, base and total.
+    """
+    n = place.shape[0]
+    order, start, end = _place_order(place, n_places)
+    cum = np.empty(n)
+    prev = np.empty(n, np.int64)
+    nxt = np.empty(n, np.int64)
+    acc = 0.0
+    last = -1
+    fill = 0
+    for i in range(n):
+        w = weight[order[i]]
+        acc += w
+        cum[i] = acc
+        if w > 0.0:
+            last = i
+            for q in range(fill, i + 1):
+                nxt[q] = i
+            fill = i + 1
+        prev[i] = last
+    for q in range(fill, n):
+        nxt[q] = n
+    base, total = _segment_totals(cum, start, end)
+    return order, cum, prev, nxt, start, end, base, total
+
+
+@jit
+def _normalised_scaled_into(mat: np.ndarray, scale: np.ndarray, out: np.ndarray,
+                            row0: int) -> None:
+    """``out[row0 + i] = normalise_rows(mat * scale[None, :])[i]`` (each row's sum pairwise)."""
+    r, p = mat.shape
+    prod = np.empty(p)
+    for i in range(r):
+        for j in range(p):
+            prod[j] = mat[i, j] * scale[j]
+        tot = 0.0 + pairwise_sum(prod, 0, p)
+        if tot > 0.0:
+            for j in range(p):
+                out[row0 + i, j] = prod[j] / tot
+        else:
+            for j in range(p):
+                out[row0 + i, j] = 0.0
+
+
+@jit
+def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float,
+                 unit_place: np.ndarray, home_place: np.ndarray, inst_place: np.ndarray,
+                 inst_weight: np.ndarray, capacity: np.ndarray, inst_k: np.ndarray,
+                 phi: np.ndarray, firm_total: np.ndarray, nf: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                            tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                  np.ndarray, np.ndarray, np.ndarray],
+                            np.ndarray, np.ndarray,
+                            tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                  np.ndarray, np.ndarray]]:
+    """The rest of :func:`technology._start` after the searchers are known, in one call.
+
+    Parameters
+    ----------
+    searcher : numpy.ndarray
+        The month's searchers (firm slots).
+    u_collab : numpy.ndarray
+        A uniform per searcher: it looks for a joint R&D partner where ``u < collab_share``.
+    collab_share : float
+        ``collaboration_share``.
+    unit_place, home_place : numpy.ndarray
+        Unit and home place per firm slot.
+    inst_place, inst_weight, capacity, inst_k : numpy.ndarray
+        Institutes' place, real institutes per agent, capacity and knowledge.
+    phi : numpy.ndarray
+        Technology friction (P, P).
+    firm_total : numpy.ndarray
+        Partner firms' total weight per place (the firm sampler's place totals).
+    nf : int
+        Number of knowledge fields.
+
+    Returns
+    -------
+    collab, origin, home, row : numpy.ndarray
+        Per searcher: looks for a firm; unit place; home place; its row of ``prob``
+        (``origin`` for a joint R&D searcher, ``P + origin`` otherwise).
+    inst_arrays : tuple of numpy.ndarray
+        The institute sampler of weights ``(inst_weight · capacity) · Σ_f k_f``
+        (:func:`sampler_arrays`).
+    prob, cum : numpy.ndarray
+        (2P, P): ``normalise_rows(phi * firm_total[None, :])`` over
+        ``normalise_rows(phi * inst_total[None, :])``, and their running sums
+        (:func:`sampling.cumulative_rows`).
+    best : tuple of numpy.ndarray
+        The empty best candidates of a :class:`~coinnovation_sim.technology.Search`: net gain,
+        place, partner, gain (n, nf), transaction cost, subsidy, net gain without subsidy.
+    """
+    ns = searcher.shape[0]
+    p = phi.shape[0]
+    collab = np.empty(ns, np.bool_)
+    origin = np.empty(ns, np.int64)
+    home = np.empty(ns, np.int64)
+    row = np.empty(ns, np.int64)
+    for i in range(ns):
+        s = searcher[i]
+        c = u_collab[i] < collab_share
+        o = unit_place[s]
+        collab[i] = c
+        origin[i] = o
+        home[i] = home_place[s]
+        row[i] = o if c else o + p
+    ni, nfi = inst_k.shape
+    inst_w = np.empty(ni)
+    for j in range(ni):
+        kappa = 0.0
+        for f in range(nfi):
+            kappa += inst_k[j, f]
+        inst_w[j] = (inst_weight[j] * capacity[j]) * kappa
+    inst_arrays = sampler_arrays(inst_place, inst_w, p)
+    prob = np.empty((2 * p, p))
+    _normalised_scaled_into(phi, firm_total, prob, 0)
+    _normalised_scaled_into(phi, inst_arrays[7], prob, p)
+    cum = np.empty((2 * p, p))
+    for r in range(2 * p):
+        acc = 0.0
+        for j in range(p):
+            acc += prob[r, j]
+            cum[r, j] = acc
+    best = (np.zeros(ns), np.full(ns, -1, np.int64), np.full(ns, -1, np.int64),
+            np.zeros((ns, nf)), np.zeros(ns), np.zeros(ns), np.zeros(ns))
+    return collab, origin, home, row, inst_arrays, prob, cum, best
 
 
 @jit
@@ -467,6 +636,59 @@ def partner_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_r
             partner_gain[r, f] = g[f]
 
 
+@jit
+def collab_edge_rows(deal: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
+                     partner: np.ndarray, firm_id: np.ndarray, place: np.ndarray, t: int
+                     ) -> np.ndarray:
+    """The month's joint R&D deals as rows ``(t, buyer id, partner id, buyer place, partner place)``.
+
+    ``numpy.column_stack`` of those columns over the searchers with a joint R&D deal, in
+    searcher order (int64).
+    """
+    n = deal.shape[0]
+    m = 0
+    for i in range(n):
+        if deal[i] and collab[i]:
+            m += 1
+    out = np.empty((m, 5), np.int64)
+    r = 0
+    for i in range(n):
+        if deal[i] and collab[i]:
+            b = searcher[i]
+            q = partner[i]
+            out[r, 0] = t
+            out[r, 1] = firm_id[b]
+            out[r, 2] = firm_id[q]
+            out[r, 3] = place[b]
+            out[r, 4] = place[q]
+            r += 1
+    return out
+
+
+@jit
+def free_expectations(phi_free: np.ndarray, inst_total: np.ndarray, firm_total: np.ndarray,
+                      vol_svc: np.ndarray, vol_col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Border-free expected service and joint R&D flows of the month (:func:`technology.transact`).
+
+    With ``q_i = normalise_rows(phi_free * inst_total[None, :])`` and ``q_f`` likewise for firms:
+    services ``(vol_svc[:, None] * q_i).T`` and joint R&D ``e + e.T`` with
+    ``e = vol_col[:, None] * q_f`` (the same products and sums, elementwise).
+    """
+    p = phi_free.shape[0]
+    q = np.empty((2 * p, p))
+    _normalised_scaled_into(phi_free, inst_total, q, 0)
+    _normalised_scaled_into(phi_free, firm_total, q, p)
+    svc = np.empty((p, p))
+    col = np.empty((p, p))
+    for i in range(p):
+        for j in range(p):
+            svc[j, i] = vol_svc[i] * q[i, j]
+    for i in range(p):
+        for j in range(p):
+            col[i, j] = vol_col[i] * q[p + i, j] + vol_col[j] * q[p + j, i]
+    return svc, col
+
+
 @register_warm_up
 def warm_up() -> None:
     """Load (or compile) the search kernels with a run's argument types (:func:`kernels.warm_up`)."""
@@ -476,8 +698,10 @@ def warm_up() -> None:
     rows = np.ones((2, 2))
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
-    _, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, rows, place, 2)
+    searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, rows, place,
+                                               2)
     arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
+    search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)
     draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
     for active in (yes, np.zeros(0, np.bool_)):
         valid = offer_validity(yes, place, place + 1, active)
@@ -486,5 +710,7 @@ def warm_up() -> None:
                          ones, 1.0, rows, rows, 1e-12, subsidy, ones.copy(), place.copy(),
                          place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
     ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)
+    collab_edge_rows(yes, yes, place, place, place, place, 3)
+    free_expectations(rows, ones, ones, ones, ones)
     partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
                   ones, yes.copy(), rows.copy())

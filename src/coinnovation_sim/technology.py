@@ -23,12 +23,15 @@ import numpy as np
 from .kernels import apply_deals, deal_records, row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
-from .sampling import SegmentSampler, cumulative_rows, normalise_scaled
+from .sampling import SegmentSampler, cumulative_rows
 from .search_kernels import (
+    collab_edge_rows,
     draw_candidates,
+    free_expectations,
     offer_validity,
     partner_deals,
     ration_services,
+    search_setup,
     search_start,
     weigh_offers,
 )
@@ -75,18 +78,19 @@ class PlaceRows:
     row : numpy.ndarray
         Row per searcher (n,), -1 for a searcher that draws no candidate.
     cum : numpy.ndarray
-        Running sums of the rows of ``prob`` (:func:`~coinnovation_sim.sampling.cumulative_rows`),
-        set when built.
+        Running sums of the rows of ``prob`` (:func:`~coinnovation_sim.sampling.cumulative_rows`;
+        computed when not given).
     """
 
     prob: np.ndarray
     row: np.ndarray
-    cum: np.ndarray = field(init=False, repr=False)
+    cum: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.prob = np.ascontiguousarray(self.prob, dtype=np.float64)
         self.row = np.ascontiguousarray(self.row, dtype=np.int64)
-        self.cum = cumulative_rows(self.prob)
+        if self.cum is None:
+            self.cum = cumulative_rows(self.prob)
 
 
 #: ``active`` of :func:`search_kernels.offer_validity` meaning every searcher.
@@ -194,24 +198,25 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
     searcher, *firm_arrays = search_start(
         f.alive, f.capital, u_search, float(prm["search_probability"]), wf, f.knowledge,
         np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
-    ns = len(searcher)
-    collab = rng.random(ns) < prm["collaboration_share"]
-    origin = f.unit_place[searcher]
-    inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
     firm_sampler = SegmentSampler.from_arrays(*firm_arrays)
-    inst_sampler = SegmentSampler(inst.place, inst_w, p)
-    phi = model.phi["technology"]
-    prob = np.concatenate((normalise_scaled(phi, firm_sampler.place_total()),
-                           normalise_scaled(phi, inst_sampler.place_total())))
-    rows = PlaceRows(prob, np.where(collab, origin, origin + p))
-    nf = f.knowledge.shape[1]
+    # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
+    # the place rows (friction × the places' total partner weight, normalised), empty bests
+    collab, origin, home, row, inst_arrays, prob, cum, best = search_setup(
+        searcher, rng.random(len(searcher)), float(prm["collaboration_share"]),
+        np.ascontiguousarray(f.unit_place, dtype=np.int64),
+        np.ascontiguousarray(f.place, dtype=np.int64),
+        np.ascontiguousarray(inst.place, dtype=np.int64),
+        np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
+        np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+        np.ascontiguousarray(model.phi["technology"], dtype=np.float64), firm_sampler.total,
+        f.knowledge.shape[1])
+    rows = PlaceRows(prob, row, cum)
     search = Search(
-        searcher=searcher, origin=origin, home=f.place[searcher], collab=collab,
+        searcher=searcher, origin=origin, home=home, collab=collab,
         price=np.where(collab, prm["collaboration_cost_wan"], prm["service_price_wan"]),
-        firm_sampler=firm_sampler, inst_sampler=inst_sampler,
-        best_net=np.zeros(ns), best_dest=np.full(ns, -1), best_idx=np.full(ns, -1),
-        best_gain=np.zeros((ns, nf)), best_tc=np.zeros(ns), best_subsidy=np.zeros(ns),
-        best_plain_net=np.zeros(ns))
+        firm_sampler=firm_sampler, inst_sampler=SegmentSampler.from_arrays(*inst_arrays),
+        best_net=best[0], best_dest=best[1], best_idx=best[2], best_gain=best[3],
+        best_tc=best[4], best_subsidy=best[5], best_plain_net=best[6])
     return search, rows
 
 
@@ -295,16 +300,13 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     p = model.n_places
     wf = model.firm_weight()
     wi = model.inst_weight()
-    col = deal & s.collab
     price, tc = s.price, s.best_tc
     apply_deals(f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx,
                 s.best_gain, s.partner_gain, price, tc, s.best_subsidy, wf,
                 np.ascontiguousarray(wi, dtype=np.float64))
-    partner = s.best_idx[col]
-    if partner.size:
-        model.collab_edges.append(np.column_stack([
-            np.full(partner.size, model.book.t, np.int64), f.firm_id[s.searcher[col]],
-            f.firm_id[partner], f.place[s.searcher[col]], f.place[partner]]))
+    edges = collab_edge_rows(deal, s.collab, s.searcher, s.best_idx, f.firm_id, f.place, book.t)
+    if len(edges):
+        model.collab_edges.append(edges)
 
     # units in enclave parks belong to their home firms: book both sides at home places
     flows, acc = deal_records(deal, s.collab, s.best_idx, s.best_dest, s.home, f.place,
@@ -319,12 +321,10 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     book.account("transaction_costs", acc[4])
 
     # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    vol_svc, vol_col = acc[5], acc[6]
-    free_inst = normalise_scaled(model.phi_free, s.inst_sampler.place_total())
-    free_firm = normalise_scaled(model.phi_free, s.firm_sampler.place_total())
-    book.expect_free("service", (vol_svc[:, None] * free_inst).T)
-    e_col = vol_col[:, None] * free_firm
-    book.expect_free("collaboration", e_col + e_col.T)
+    svc, col = free_expectations(model.phi_free, s.inst_sampler.place_total(),
+                                 s.firm_sampler.place_total(), acc[5], acc[6])
+    book.expect_free("service", svc)
+    book.expect_free("collaboration", col)
 
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
