@@ -308,3 +308,37 @@ def test_free_expectations_equal_the_numpy_products():
     e_col = vol_col[:, None] * free_firm
     assert same(svc, np.ascontiguousarray((vol_svc[:, None] * free_inst).T))
     assert same(col, e_col + e_col.T)
+
+
+@pytest.mark.parametrize("case", ["lognormal", "zeros", "ties", "negative", "tiny-and-huge"])
+def test_guided_segment_draws_equal_the_binary_search(case):
+    """Samplers with no more entities than draws are searched through a guide table."""
+    rng = np.random.default_rng(14)
+    p, m, ns = 6, 200, 3000
+    place = rng.integers(0, p, m)
+    place[place == 2] = 3                        # a place with no entity
+    w = {"lognormal": rng.lognormal(0, 2, m),
+         "zeros": rng.random(m) * (rng.random(m) < 0.3),
+         "ties": np.round(rng.random(m) * 3),
+         "negative": rng.normal(1.0, 1.0, m),    # non-monotone cumulative sums: no guide
+         "tiny-and-huge": np.where(rng.random(m) < 0.5, 1e-300, 1e300)}[case]
+    arrays = kernels.segment_sampler_arrays(place, w, p)
+    sampler = SegmentSampler.from_arrays(*arrays)
+    empty = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
+    prob = np.concatenate((np.ones((p, p)), np.ones((p, p))))
+    dest_u = rng.random(ns)
+    u = rng.random(ns)
+    u[:50] = np.nextafter(1.0, 0.0)
+    u[50:100] = 0.0
+    collab = np.zeros(ns, bool)
+    row = rng.integers(0, p, ns) + p
+    dest, idx = sk.draw_candidates(cumulative_rows(prob), row, collab, dest_u, u,
+                                   *empty.arrays(), *sampler.arrays())
+    assert same(idx, sampler.draw(dest, u))
+    _, _, guided = sk._segment_guide(sampler.cum, sampler.start, sampler.end, sampler.base,
+                                     sampler.total)
+    for q in range(p):
+        seg = sampler.cum[sampler.start[q]:sampler.end[q]]
+        monotone = len(seg) > 0 and bool((np.diff(seg) >= 0).all())
+        assert guided[q] == (monotone and sampler.total[q] > 0), q
+    assert guided.any() == (case != "negative")
