@@ -342,3 +342,23 @@ def test_guided_segment_draws_equal_the_binary_search(case):
         monotone = len(seg) > 0 and bool((np.diff(seg) >= 0).all())
         assert guided[q] == (monotone and sampler.total[q] > 0), q
     assert guided.any() == (case != "negative")
+
+
+def test_agreement_setup_equals_the_numpy_masks_and_gathers():
+    rng = np.random.default_rng(15)
+    for ns in (0, 1, 800):
+        nfirm = 500
+        knowledge = rng.lognormal(0, 1, (nfirm, 8))
+        collab = rng.random(ns) < 0.3
+        best_idx = np.where(rng.random(ns) < 0.7, rng.integers(0, nfirm, ns), -1)
+        searcher = rng.integers(0, nfirm, ns)
+        deal, partner_gain, pairs, partner, k_src, k_rcv = sk.agreement_setup(
+            best_idx, collab, searcher, knowledge)
+        want_deal = best_idx >= 0
+        want_pairs = np.flatnonzero(collab & want_deal)
+        assert same(deal, want_deal) and same(pairs, want_pairs)
+        assert same(partner_gain, np.zeros_like(np.zeros((ns, 8))))
+        assert same(partner, best_idx[want_pairs])
+        assert same(k_src, knowledge[searcher[want_pairs]])
+        assert same(k_rcv, knowledge[best_idx[want_pairs]])
+        assert k_src.flags.c_contiguous and k_rcv.flags.c_contiguous

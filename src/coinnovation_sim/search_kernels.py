@@ -17,8 +17,8 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
 * :func:`offer_validity` and :func:`weigh_offers`: the transaction cost of each candidate, its
   knowledge gain and net gain, and whether it replaces the best so far
   (``kernels.evaluate_candidates`` and ``kernels.keep_best``), without an (n, F) array of gains.
-* :func:`partner_deals`: joint R&D partners' gains and agreement (after numpy's ``einsum`` dot
-  products, kept as they are).
+* :func:`agreement_setup` and :func:`partner_deals`: joint R&D partners' gains and agreement
+  (after numpy's ``einsum`` dot products, kept as they are).
 * :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
 
 Divisions are guarded explicitly, so interpreted runs (``NUMBA_DISABLE_JIT=1``) take the same
@@ -652,6 +652,51 @@ def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searc
 
 
 @jit
+def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
+                    knowledge: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray]:
+    """The arrays :func:`technology.agree` starts from, in one call.
+
+    Returns
+    -------
+    deal : numpy.ndarray
+        ``best_idx >= 0``.
+    partner_gain : numpy.ndarray
+        Zeros, (n, F) (``numpy.zeros_like`` of the best gains).
+    pairs, partner : numpy.ndarray
+        ``numpy.flatnonzero(collab & deal)`` and ``best_idx[pairs]``.
+    k_src, k_rcv : numpy.ndarray
+        ``knowledge[searcher[pairs]]`` and ``knowledge[partner]`` (C-contiguous copies, as
+        numpy's fancy indexing makes them).
+    """
+    n = best_idx.shape[0]
+    nf = knowledge.shape[1]
+    deal = np.empty(n, np.bool_)
+    m = 0
+    for i in range(n):
+        deal[i] = best_idx[i] >= 0
+        if collab[i] and deal[i]:
+            m += 1
+    pairs = np.empty(m, np.int64)
+    partner = np.empty(m, np.int64)
+    k_src = np.empty((m, nf))
+    k_rcv = np.empty((m, nf))
+    r = 0
+    for i in range(n):
+        if collab[i] and deal[i]:
+            j = best_idx[i]
+            b = searcher[i]
+            pairs[r] = i
+            partner[r] = j
+            for f in range(nf):
+                k_src[r, f] = knowledge[b, f]
+                k_rcv[r, f] = knowledge[j, f]
+            r += 1
+    return deal, np.zeros((n, nf)), pairs, partner, k_src, k_rcv
+
+
+@jit
 def partner_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_rcv: np.ndarray,
                   num: np.ndarray, sq_src: np.ndarray, sq_rcv: np.ndarray, learning_rate: float,
                   half: float, eps: float, value_per_unit: float, price: np.ndarray,
@@ -788,5 +833,6 @@ def warm_up() -> None:
     ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)
     collab_edge_rows(yes, yes, place, place, place, place, 3)
     free_expectations(rows, ones, ones, ones, ones)
+    agreement_setup(place, yes, place, rows)
     partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
                   ones, yes.copy(), rows.copy())

@@ -25,6 +25,7 @@ from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, cumulative_rows
 from .search_kernels import (
+    agreement_setup,
     collab_edge_rows,
     draw_candidates,
     free_expectations,
@@ -264,14 +265,13 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
     """Deals that go ahead: partners must gain too, institutes ration capacity, schemes settle."""
     f, inst, prm = model.firms, model.institutes, model.prm
     wf = model.firm_weight()
-    deal = s.best_idx >= 0
-    s.partner_gain = np.zeros_like(s.best_gain)  # filled for joint R&D deals only
-    pairs = np.flatnonzero(s.collab & deal)
+    # deals found; partner gains (filled for joint R&D deals only); the joint R&D pairs and
+    # both sides' knowledge
+    deal, s.partner_gain, pairs, pidx, k_src, k_rcv = agreement_setup(
+        s.best_idx, s.collab, s.searcher, f.knowledge)
     if pairs.size:
         # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain; the row dot
         # products stay numpy's einsum, the rest is one loop
-        pidx = s.best_idx[pairs]
-        k_src, k_rcv = f.knowledge[s.searcher[pairs]], f.knowledge[pidx]
         partner_deals(pairs, pidx, k_src, k_rcv, np.einsum("ij,ij->i", k_src, k_rcv),
                       np.einsum("ij,ij->i", k_src, k_src), np.einsum("ij,ij->i", k_rcv, k_rcv),
                       float(prm["learning_rate"]), float(prm["absorptive_half"]), KNOWLEDGE_EPS,
