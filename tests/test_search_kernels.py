@@ -362,3 +362,20 @@ def test_agreement_setup_equals_the_numpy_masks_and_gathers():
         assert same(k_src, knowledge[searcher[want_pairs]])
         assert same(k_rcv, knowledge[best_idx[want_pairs]])
         assert k_src.flags.c_contiguous and k_rcv.flags.c_contiguous
+
+
+def test_receiver_knowledge_equals_the_gather_and_receiver_terms():
+    from types import SimpleNamespace
+
+    from coinnovation_sim.technology import receiver_terms
+
+    rng = np.random.default_rng(16)
+    knowledge = rng.lognormal(0, 1, (600, 8)) * (rng.random((600, 8)) < 0.8)
+    knowledge[:3] = 0.0
+    for ns in (0, 1, 900):
+        searcher = rng.integers(0, 600, ns)
+        rcv_k, cap = sk.receiver_knowledge(searcher, knowledge, 5.0)
+        want_k = knowledge[searcher]
+        want_sq, want_cap = receiver_terms(SimpleNamespace(prm={"absorptive_half": 5.0}), want_k)
+        assert same(rcv_k, want_k) and rcv_k.flags.c_contiguous and same(cap, want_cap)
+        assert same(np.einsum("ij,ij->i", rcv_k, rcv_k), want_sq)

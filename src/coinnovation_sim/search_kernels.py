@@ -519,6 +519,33 @@ def _ieee_div(a: float, b: float) -> float:
 
 
 @jit
+def receiver_knowledge(searcher: np.ndarray, knowledge: np.ndarray, half: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Searchers' knowledge and absorptive capacity (:func:`technology.receiver_terms`).
+
+    Returns
+    -------
+    rcv_k : numpy.ndarray
+        ``knowledge[searcher]`` (a C-contiguous copy, as numpy's fancy indexing makes it).
+    cap : numpy.ndarray
+        ``κ / (κ + half)`` with ``κ`` each row's sum added left to right.
+    """
+    n = searcher.shape[0]
+    nf = knowledge.shape[1]
+    rcv_k = np.empty((n, nf))
+    cap = np.empty(n)
+    for i in range(n):
+        b = searcher[i]
+        stock = 0.0
+        for f in range(nf):
+            x = knowledge[b, f]
+            rcv_k[i, f] = x
+            stock += x
+        cap[i] = _ieee_div(stock, stock + half)
+    return rcv_k, cap
+
+
+@jit
 def offer_validity(collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
                    active: np.ndarray) -> np.ndarray:
     """Searchers whose candidate counts: one drawn (``idx >= 0``), active, not the searcher itself.
@@ -824,6 +851,7 @@ def warm_up() -> None:
     arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
     search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)
     draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
+    receiver_knowledge(place, rows, 1.0)
     for active in (yes, np.zeros(0, np.bool_)):
         valid = offer_validity(yes, place, place + 1, active)
         for subsidy in (ones, np.zeros(0)):

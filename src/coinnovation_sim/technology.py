@@ -32,6 +32,7 @@ from .search_kernels import (
     offer_validity,
     partner_deals,
     ration_services,
+    receiver_knowledge,
     search_setup,
     search_start,
     weigh_offers,
@@ -238,8 +239,11 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
     """
     f, inst, prm = model.firms, model.institutes, model.prm
     if s.rcv_knowledge is None:
-        s.rcv_knowledge = f.knowledge[s.searcher]
-        s.rcv_terms = receiver_terms(model, s.rcv_knowledge)
+        # receiver_terms(model, f.knowledge[s.searcher]): the gather and the capacities in one
+        # loop, the squared norms numpy's einsum
+        s.rcv_knowledge, cap = receiver_knowledge(s.searcher, f.knowledge,
+                                                  float(prm["absorptive_half"]))
+        s.rcv_terms = (np.einsum("ij,ij->i", s.rcv_knowledge, s.rcv_knowledge), cap)
     sq_rcv, cap = s.rcv_terms
     on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
     inst_k = inst.knowledge if inst.n else np.zeros((1, f.knowledge.shape[1]))
