@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from coinnovation_sim.sampling import SegmentSampler, draw_from_rows, normalise_rows
+from coinnovation_sim import sampling
+from coinnovation_sim.sampling import SegmentSampler, cumulative_rows, draw_from_rows, normalise_rows
 from coinnovation_sim.state import apportion
 
 weights_st = hnp.arrays(np.float64, st.integers(1, 20),
@@ -144,3 +145,59 @@ def test_draw_from_rows_zero_rows_and_frequencies():
     rows = np.repeat(prob[1:], n, axis=0)
     freq = np.bincount(draw_from_rows(rows, rng.random(n)), minlength=3) / n
     assert freq[0] == pytest.approx(0.2, abs=0.01) and freq[1] == 0.0
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same shape, dtype and bytes."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def _normalise_numpy(mat: np.ndarray) -> np.ndarray:
+    """The numpy ``normalise_rows``."""
+    tot = mat.sum(axis=1, keepdims=True)
+    out = np.zeros_like(mat)
+    np.divide(mat, tot, out=out, where=tot > 0)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (16, 16), (7, 8), (5, 9), (40, 127), (4, 128),
+                                   (3, 129), (2, 300), (1, 1000), (200, 16)])
+def test_normalised_rows_equal_numpy(shape):
+    rng = np.random.default_rng(sum(shape))
+    for trial in range(5):
+        mat = rng.lognormal(0.0, 3.0, shape) * (rng.random(shape) < 0.7)
+        mat[0] = 0.0 if trial == 1 else mat[0]                # a row summing to zero
+        if trial == 2:
+            mat *= np.where(rng.random(shape) < 0.2, -1.0, 1.0)  # negative sums stay zero
+        scale = rng.lognormal(0.0, 2.0, shape[1]) * (rng.random(shape[1]) < 0.8)
+        assert _same(sampling.normalised_rows(mat), _normalise_numpy(mat))
+        assert _same(normalise_rows(mat), _normalise_numpy(mat))
+        assert _same(sampling.normalised_scaled_rows(mat, scale),
+                    _normalise_numpy(mat * scale[None, :]))
+        assert _same(sampling.normalise_scaled(mat, scale), _normalise_numpy(mat * scale[None, :]))
+
+
+def test_normalise_rows_falls_back_to_numpy_for_other_layouts():
+    rng = np.random.default_rng(3)
+    mat = rng.random((16, 16))
+    for m in (mat.T, mat[:, ::2], mat.astype(np.float32), np.zeros((4, 0))):
+        assert _same(normalise_rows(m), _normalise_numpy(m))
+
+
+def test_cumulative_rows_are_the_running_sums_of_draw_rows():
+    rng = np.random.default_rng(4)
+    prob = rng.random((30, 16)) * (rng.random((30, 16)) < 0.6)
+    assert _same(cumulative_rows(prob), np.cumsum(prob, axis=1))
+
+
+def test_segment_sampler_from_arrays_draws_as_built():
+    from coinnovation_sim.kernels import segment_sampler_arrays
+
+    rng = np.random.default_rng(2)
+    place, weight = rng.integers(0, 4, 200), rng.random(200) * (rng.random(200) < 0.7)
+    built = SegmentSampler(place, weight, 4)
+    given = SegmentSampler.from_arrays(*segment_sampler_arrays(place, weight, 4))
+    assert all(_same(a, b) for a, b in zip(given.arrays(), built.arrays(), strict=True))
+    want, u = rng.integers(-1, 4, 500), rng.random(500)
+    assert _same(given.draw(want, u), built.draw(want, u))

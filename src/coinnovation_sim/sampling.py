@@ -8,15 +8,60 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import draw_rows, segment_draw, segment_sampler_arrays
+from .kernels import (
+    draw_rows,
+    jit,
+    pairwise_sum,
+    register_warm_up,
+    segment_draw,
+    segment_sampler_arrays,
+)
+
+#: Longest row :func:`normalise_rows` sums in compiled code (numpy's reduction buffer: longer
+#: rows are summed by numpy in chunks, which the kernel does not replicate).
+_MAX_KERNEL_ROW = 8192
+
+
+def _kernel_ready(mat: np.ndarray) -> bool:
+    """Whether ``mat`` is a C-contiguous float64 matrix the row kernels reproduce numpy on."""
+    return (type(mat) is np.ndarray and mat.dtype == np.float64 and mat.ndim == 2
+            and mat.flags.c_contiguous and 0 < mat.shape[1] <= _MAX_KERNEL_ROW)
 
 
 def normalise_rows(mat: np.ndarray) -> np.ndarray:
-    """Rows scaled to sum to one (rows summing to zero stay zero)."""
+    """Rows scaled to sum to one (rows summing to zero stay zero).
+
+    ``mat / mat.sum(axis=1, keepdims=True)`` where the sum is positive, else 0. A C-contiguous
+    float64 matrix is normalised by a compiled loop giving the same bits (each row summed in
+    numpy's pairwise order); anything else by numpy.
+    """
+    if _kernel_ready(mat):
+        return normalised_rows(mat)
     tot = mat.sum(axis=1, keepdims=True)
     out = np.zeros_like(mat)
     np.divide(mat, tot, out=out, where=tot > 0)
     return out
+
+
+def normalise_scaled(mat: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``normalise_rows(mat * scale[None, :])``: rows of a matrix with columns scaled.
+
+    Parameters
+    ----------
+    mat : numpy.ndarray
+        Shape (R, P).
+    scale : numpy.ndarray
+        Shape (P,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (R, P), rows summing to one (or all zero).
+    """
+    if (_kernel_ready(mat) and isinstance(scale, np.ndarray) and scale.dtype == np.float64
+            and scale.shape == (mat.shape[1],)):
+        return normalised_scaled_rows(mat, np.ascontiguousarray(scale))
+    return normalise_rows(mat * scale[None, :])
 
 
 def ration(demand: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -80,6 +125,22 @@ class SegmentSampler:
                                               np.ascontiguousarray(weight, dtype=np.float64),
                                               n_places)
 
+    @classmethod
+    def from_arrays(cls, order: np.ndarray, cum: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
+                    start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray
+                    ) -> SegmentSampler:
+        """A sampler from arrays built elsewhere (as ``kernels.segment_sampler_arrays`` returns)."""
+        sampler = cls.__new__(cls)
+        (sampler.order, sampler.cum, sampler.prev, sampler.next, sampler.start, sampler.end,
+         sampler.base, sampler.total) = order, cum, prev, nxt, start, end, base, total
+        return sampler
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray, np.ndarray, np.ndarray]:
+        """Cumulative weights, order, nearest positive before/after, start, end, base, total."""
+        return (self.cum, self.order, self.prev, self.next, self.start, self.end, self.base,
+                self.total)
+
     def place_total(self) -> np.ndarray:
         """Total weight per place."""
         return self.total
@@ -104,3 +165,75 @@ class SegmentSampler:
         return segment_draw(self.cum, self.order, self.prev, self.next, self.start, self.end,
                             self.base, self.total, np.ascontiguousarray(place, dtype=np.int64),
                             np.ascontiguousarray(u, dtype=np.float64))
+
+
+@jit
+def _normalise_row(prod: np.ndarray, out: np.ndarray) -> None:
+    """``out = prod / prod.sum()`` where the sum (numpy's pairwise order) is positive, else 0."""
+    p = prod.shape[0]
+    tot = 0.0 + pairwise_sum(prod, 0, p)
+    if tot > 0.0:
+        for j in range(p):
+            out[j] = prod[j] / tot
+    else:
+        for j in range(p):
+            out[j] = 0.0
+
+
+@jit
+def normalised_rows(mat: np.ndarray) -> np.ndarray:
+    """:func:`normalise_rows` of a C-contiguous float64 matrix, compiled (the same bits).
+
+    Each row's sum is ``0.0 + pairwise_sum(row)``, as ``mat.sum(axis=1)`` adds a contiguous row;
+    the division is IEEE's, guarded by ``sum > 0`` as numpy's ``where`` guards it.
+    """
+    r, p = mat.shape
+    out = np.empty((r, p))
+    for i in range(r):
+        _normalise_row(mat[i], out[i])
+    return out
+
+
+@jit
+def normalised_scaled_rows(mat: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """:func:`normalise_rows` of ``mat * scale[None, :]``, compiled (the same bits)."""
+    r, p = mat.shape
+    out = np.empty((r, p))
+    prod = np.empty(p)
+    for i in range(r):
+        for j in range(p):
+            prod[j] = mat[i, j] * scale[j]
+        _normalise_row(prod, out[i])
+    return out
+
+
+@jit
+def cumulative_rows(prob: np.ndarray) -> np.ndarray:
+    """Running sums of each row, added left to right from 0 (as ``kernels.draw_rows`` forms them).
+
+    Parameters
+    ----------
+    prob : numpy.ndarray
+        Shape (R, P).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (R, P).
+    """
+    r, p = prob.shape
+    out = np.empty((r, p))
+    for i in range(r):
+        acc = 0.0
+        for j in range(p):
+            acc += prob[i, j]
+            out[i, j] = acc
+    return out
+
+
+@register_warm_up
+def warm_up() -> None:
+    """Load (or compile) the sampling kernels (see :func:`kernels.warm_up`)."""
+    normalised_rows(np.ones((2, 2)))
+    normalised_scaled_rows(np.ones((2, 2)), np.ones(2))
+    cumulative_rows(np.ones((2, 2)))

@@ -15,23 +15,28 @@ partner must gain too. Deals are recorded as technology flows (万元) from prov
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import (
-    apply_deals,
-    deal_records,
-    evaluate_candidates,
-    keep_best,
-    pick_rows,
-    row_sums,
-    searchers_and_weights,
-)
+from .kernels import apply_deals, deal_records, row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
-from .sampling import SegmentSampler, draw_from_rows, normalise_rows
+from .sampling import SegmentSampler, cumulative_rows
+from .search_kernels import (
+    agreement_setup,
+    collab_edge_rows,
+    draw_candidates,
+    free_expectations,
+    offer_validity,
+    partner_deals,
+    ration_services,
+    receiver_knowledge,
+    search_setup,
+    search_start,
+    weigh_offers,
+)
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -62,6 +67,38 @@ def receiver_terms(model: CoinnovationModel, k_rcv: np.ndarray) -> tuple[np.ndar
     """Squared norms and absorptive capacities of receivers (reused over their candidates)."""
     return (np.einsum("ij,ij->i", k_rcv, k_rcv),
             absorptive_capacity(row_sums(k_rcv), model.prm["absorptive_half"]))
+
+
+@dataclass
+class PlaceRows:
+    """Where each searcher draws its candidate place: row ``row[i]`` of ``prob``.
+
+    Attributes
+    ----------
+    prob : numpy.ndarray
+        Rows of place probabilities, (R, P).
+    row : numpy.ndarray
+        Row per searcher (n,), -1 for a searcher that draws no candidate.
+    cum : numpy.ndarray
+        Running sums of the rows of ``prob`` (:func:`~coinnovation_sim.sampling.cumulative_rows`;
+        computed when not given).
+    """
+
+    prob: np.ndarray
+    row: np.ndarray
+    cum: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.prob = np.ascontiguousarray(self.prob, dtype=np.float64)
+        self.row = np.ascontiguousarray(self.row, dtype=np.int64)
+        if self.cum is None:
+            self.cum = cumulative_rows(self.prob)
+
+
+#: ``active`` of :func:`search_kernels.offer_validity` meaning every searcher.
+_EVERY = np.zeros(0, bool)
+#: ``subsidy`` of :func:`search_kernels.weigh_offers` meaning none.
+_NONE = np.zeros(0)
 
 
 @dataclass
@@ -114,42 +151,74 @@ class Search:
         """Number of searchers."""
         return len(self.searcher)
 
-    def draw(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Draw one candidate per searcher: a place from ``rows``, then an agent inside it."""
-        dest = draw_from_rows(rows, rng.random(self.n))
+    def draw(self, rows: np.ndarray | PlaceRows, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw one candidate per searcher: a place from ``rows``, then an agent inside it.
+
+        ``rows``: each searcher's place probabilities, (n, P), or a :class:`PlaceRows`. Two
+        uniforms per searcher are drawn from ``rng``: all the places' first, then the agents'.
+        """
+        u_place = rng.random(self.n)
         u = rng.random(self.n)
-        idx = np.empty(self.n, np.int64)
-        c = self.collab
-        idx[c] = self.firm_sampler.draw(dest[c], u[c])        # each draw uses only its own u
-        idx[~c] = self.inst_sampler.draw(dest[~c], u[~c])
-        return dest, idx
+        if not isinstance(rows, PlaceRows):
+            rows = PlaceRows(rows, np.arange(self.n))
+        return self.candidates(rows, u_place, u)
+
+    def candidates(self, rows: PlaceRows, u_place: np.ndarray, u: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """One candidate per searcher from given uniforms (:func:`search_kernels.draw_candidates`).
+
+        Searcher ``i`` draws a place from row ``rows.row[i]`` of ``rows.prob`` (none where it is
+        -1) with ``u_place[i]`` (as :func:`~coinnovation_sim.sampling.draw_from_rows`), then a
+        partner firm (``collab``) or institute inside it with ``u[i]`` (as
+        ``SegmentSampler.draw``).
+
+        Returns
+        -------
+        dest, idx : numpy.ndarray
+            Candidate place and partner index per searcher (-1: none).
+        """
+        return draw_candidates(rows.cum, rows.row,
+                               np.ascontiguousarray(self.collab, dtype=bool),
+                               np.ascontiguousarray(u_place, dtype=np.float64),
+                               np.ascontiguousarray(u, dtype=np.float64),
+                               *self.firm_sampler.arrays(), *self.inst_sampler.arrays())
 
 
-def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, np.ndarray]:
-    """Pick this month's searchers and build the samplers; return the search and its rows."""
+def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, PlaceRows]:
+    """Pick this month's searchers and build the samplers; return the search and its rows.
+
+    Searchers' place rows: row ``o`` of the firm-partner probabilities (friction × the places'
+    total partner weight, normalised) for a joint R&D searcher at ``o``, row ``P + o`` of the
+    institute ones otherwise.
+    """
     f, inst, prm = model.firms, model.institutes, model.prm
     p = model.n_places
     wf = model.firm_weight()
     u_search = rng.random(f.n)
-    searcher, firm_w = searchers_and_weights(f.alive, f.capital, u_search,
-                                             float(prm["search_probability"]), wf, f.knowledge)
-    ns = len(searcher)
-    collab = rng.random(ns) < prm["collaboration_share"]
-    origin = f.unit_place[searcher]
-    inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
-    firm_sampler = SegmentSampler(f.unit_place, firm_w, p)
-    inst_sampler = SegmentSampler(inst.place, inst_w, p)
-    q_firm = normalise_rows(model.phi["technology"] * firm_sampler.place_total()[None, :])
-    q_inst = normalise_rows(model.phi["technology"] * inst_sampler.place_total()[None, :])
-    rows = pick_rows(collab, origin, q_firm, q_inst)
-    nf = f.knowledge.shape[1]
+    # searchers, and the firm sampler of partner weights weight · Σ_f k_f by unit place
+    searcher, *firm_arrays = search_start(
+        f.alive, f.capital, u_search, float(prm["search_probability"]), wf, f.knowledge,
+        np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
+    firm_sampler = SegmentSampler.from_arrays(*firm_arrays)
+    # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
+    # the place rows (friction × the places' total partner weight, normalised), empty bests
+    collab, origin, home, row, inst_arrays, prob, cum, best = search_setup(
+        searcher, rng.random(len(searcher)), float(prm["collaboration_share"]),
+        np.ascontiguousarray(f.unit_place, dtype=np.int64),
+        np.ascontiguousarray(f.place, dtype=np.int64),
+        np.ascontiguousarray(inst.place, dtype=np.int64),
+        np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
+        np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+        np.ascontiguousarray(model.phi["technology"], dtype=np.float64), firm_sampler.total,
+        f.knowledge.shape[1])
+    rows = PlaceRows(prob, row, cum)
     search = Search(
-        searcher=searcher, origin=origin, home=f.place[searcher], collab=collab,
+        searcher=searcher, origin=origin, home=home, collab=collab,
         price=np.where(collab, prm["collaboration_cost_wan"], prm["service_price_wan"]),
-        firm_sampler=firm_sampler, inst_sampler=inst_sampler,
-        best_net=np.zeros(ns), best_dest=np.full(ns, -1), best_idx=np.full(ns, -1),
-        best_gain=np.zeros((ns, nf)), best_tc=np.zeros(ns), best_subsidy=np.zeros(ns),
-        best_plain_net=np.zeros(ns))
+        firm_sampler=firm_sampler, inst_sampler=SegmentSampler.from_arrays(*inst_arrays),
+        best_net=best[0], best_dest=best[1], best_idx=best[2], best_gain=best[3],
+        best_tc=best[4], best_subsidy=best[5], best_plain_net=best[6])
     return search, rows
 
 
@@ -170,50 +239,56 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
     """
     f, inst, prm = model.firms, model.institutes, model.prm
     if s.rcv_knowledge is None:
-        s.rcv_knowledge = f.knowledge[s.searcher]
-        s.rcv_terms = receiver_terms(model, s.rcv_knowledge)
-    d = np.where(dest >= 0, dest, 0)
-    tc = (prm["transaction_cost_wan"] * model.transaction_multiplier[s.origin, d]
-          / model.phi["technology"][s.origin, d])
+        # receiver_terms(model, f.knowledge[s.searcher]): the gather and the capacities in one
+        # loop, the squared norms numpy's einsum
+        s.rcv_knowledge, cap = receiver_knowledge(s.searcher, f.knowledge,
+                                                  float(prm["absorptive_half"]))
+        s.rcv_terms = (np.einsum("ij,ij->i", s.rcv_knowledge, s.rcv_knowledge), cap)
     sq_rcv, cap = s.rcv_terms
-    on = np.ones(s.n, bool) if active is None else np.ascontiguousarray(active, dtype=bool)
+    on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
     inst_k = inst.knowledge if inst.n else np.zeros((1, f.knowledge.shape[1]))
-    valid, gain, plain = evaluate_candidates(
-        s.collab, np.ascontiguousarray(idx, dtype=np.int64), s.searcher, on, f.knowledge, inst_k,
-        s.rcv_knowledge, sq_rcv, cap, float(prm["learning_rate"]),
-        float(prm["knowledge_value_wan"]), np.ascontiguousarray(s.price, dtype=np.float64), tc,
-        KNOWLEDGE_EPS)
-    subsidy = np.zeros(s.n)
+    dest64 = np.ascontiguousarray(dest, dtype=np.int64)
+    idx64 = np.ascontiguousarray(idx, dtype=np.int64)
+    valid = offer_validity(s.collab, idx64, s.searcher, on)
+    subsidy = None
     for mech in model.active_mechanisms:
         quote = mech.quote_subsidy(s, dest, valid)
         if quote is not None:
-            subsidy = subsidy + quote
-    keep_best(valid, plain + subsidy, np.ascontiguousarray(dest, dtype=np.int64),
-              np.ascontiguousarray(idx, dtype=np.int64), gain, tc, subsidy, plain, s.best_net,
-              s.best_dest, s.best_idx, s.best_gain, s.best_tc, s.best_subsidy, s.best_plain_net)
+            subsidy = (np.zeros(s.n) if subsidy is None else subsidy) + quote
+    # transaction cost c · m[o, d] / φ[o, d], knowledge gain, net gain (+ subsidy); keep the best
+    weigh_offers(valid, s.collab, idx64, dest64, np.ascontiguousarray(s.origin, dtype=np.int64),
+                 f.knowledge, inst_k, s.rcv_knowledge, sq_rcv, cap, float(prm["learning_rate"]),
+                 float(prm["knowledge_value_wan"]), np.ascontiguousarray(s.price, dtype=np.float64),
+                 float(prm["transaction_cost_wan"]), model.transaction_multiplier,
+                 model.phi["technology"], KNOWLEDGE_EPS, _NONE if subsidy is None else subsidy,
+                 s.best_net, s.best_dest, s.best_idx, s.best_gain, s.best_tc, s.best_subsidy,
+                 s.best_plain_net)
 
 
 def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
     """Deals that go ahead: partners must gain too, institutes ration capacity, schemes settle."""
     f, inst, prm = model.firms, model.institutes, model.prm
     wf = model.firm_weight()
-    deal = s.best_idx >= 0
-    s.partner_gain = np.zeros_like(s.best_gain)  # filled for joint R&D deals only
-    pairs = np.flatnonzero(s.collab & deal)
+    # deals found; partner gains (filled for joint R&D deals only); the joint R&D pairs and
+    # both sides' knowledge
+    deal, s.partner_gain, pairs, pidx, k_src, k_rcv = agreement_setup(
+        s.best_idx, s.collab, s.searcher, f.knowledge)
     if pairs.size:
-        pidx = s.best_idx[pairs]
-        pgain = _gain(model, f.knowledge[s.searcher[pairs]], f.knowledge[pidx])
-        pnet = (prm["knowledge_value_wan"] * pgain.sum(axis=1) - s.price[pairs]
-                - s.best_tc[pairs])
-        deal[pairs] = (pnet > 0) & (f.capital[pidx] > 0)
-        s.partner_gain[pairs] = pgain
-    svc = deal & ~s.collab
-    if svc.any():
-        demand = np.bincount(s.best_idx[svc], weights=wf[s.searcher[svc]], minlength=inst.n)
-        supply = inst.capacity * model.inst_weight()
-        ratio = np.divide(supply, demand, out=np.ones(inst.n), where=demand > supply)
-        keep = rng.random(s.n) < ratio[np.where(svc, s.best_idx, 0)]
-        deal &= s.collab | keep
+        # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain; the row dot
+        # products stay numpy's einsum, the rest is one loop
+        partner_deals(pairs, pidx, k_src, k_rcv, np.einsum("ij,ij->i", k_src, k_rcv),
+                      np.einsum("ij,ij->i", k_src, k_src), np.einsum("ij,ij->i", k_rcv, k_rcv),
+                      float(prm["learning_rate"]), float(prm["absorptive_half"]), KNOWLEDGE_EPS,
+                      float(prm["knowledge_value_wan"]),
+                      np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
+                      s.partner_gain)
+    if (deal & ~s.collab).any():
+        # each institute's demand (real firms) against its supply capacity × weight; a service
+        # deal at an over-subscribed institute is kept with probability supply / demand
+        ration_services(deal, s.collab, s.best_idx, s.searcher, wf,
+                        np.ascontiguousarray(inst.capacity, dtype=np.float64),
+                        np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
+                        rng.random(s.n))
     for mech in model.active_mechanisms:
         kept = mech.settle_subsidy(s, deal)
         if kept is not None:
@@ -229,17 +304,14 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     p = model.n_places
     wf = model.firm_weight()
     wi = model.inst_weight()
-    col = deal & s.collab
     price, tc = s.price, s.best_tc
     apply_deals(f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx,
                 s.best_gain, s.partner_gain, price, tc, s.best_subsidy, wf,
                 np.ascontiguousarray(wi, dtype=np.float64))
-    partner = s.best_idx[col]
-    model.knowledge_changed(np.concatenate([s.searcher[deal], partner]))
-    if partner.size:
-        model.collab_edges.append(np.column_stack([
-            np.full(partner.size, model.book.t, np.int64), f.firm_id[s.searcher[col]],
-            f.firm_id[partner], f.place[s.searcher[col]], f.place[partner]]))
+    model.knowledge_changed(np.concatenate([s.searcher[deal], s.best_idx[deal & s.collab]]))
+    edges = collab_edge_rows(deal, s.collab, s.searcher, s.best_idx, f.firm_id, f.place, book.t)
+    if len(edges):
+        model.collab_edges.append(edges)
 
     # units in enclave parks belong to their home firms: book both sides at home places
     flows, acc = deal_records(deal, s.collab, s.best_idx, s.best_dest, s.home, f.place,
@@ -254,12 +326,10 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     book.account("transaction_costs", acc[4])
 
     # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    vol_svc, vol_col = acc[5], acc[6]
-    free_inst = normalise_rows(model.phi_free * s.inst_sampler.place_total()[None, :])
-    free_firm = normalise_rows(model.phi_free * s.firm_sampler.place_total()[None, :])
-    book.expect_free("service", (vol_svc[:, None] * free_inst).T)
-    e_col = vol_col[:, None] * free_firm
-    book.expect_free("collaboration", e_col + e_col.T)
+    svc, col = free_expectations(model.phi_free, s.inst_sampler.place_total(),
+                                 s.firm_sampler.place_total(), acc[5], acc[6])
+    book.expect_free("service", svc)
+    book.expect_free("collaboration", col)
 
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:

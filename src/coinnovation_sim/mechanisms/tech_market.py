@@ -28,8 +28,8 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import Account
-from ..sampling import draw_from_rows, normalise_rows
-from ..technology import consider
+from ..sampling import normalise_rows
+from ..technology import PlaceRows, consider
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig
 
@@ -169,17 +169,9 @@ class TechMarket(Mechanism):
         n = search.n
         u_place = self.rng.random(n)
         u = self.rng.random(n)
-        place = draw_from_rows(rows, u_place[act])
-        c = search.collab[act]
-        u_act = u[act]
-        partner = np.empty(len(act), np.int64)
-        partner[c] = search.firm_sampler.draw(place[c], u_act[c])
-        partner[~c] = search.inst_sampler.draw(place[~c], u_act[~c])
-        dest = np.full(n, -1, np.int64)
-        idx = np.full(n, -1, np.int64)
-        dest[act] = place
-        idx[act] = partner
-        return dest, idx
+        row = np.full(n, -1, np.int64)           # -1: not a member searcher, no candidate
+        row[act] = np.arange(len(act))
+        return search.candidates(PlaceRows(rows, row), u_place, u)
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Charge the platform fee on deals between members and record the members' gains."""

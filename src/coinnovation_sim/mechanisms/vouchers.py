@@ -70,7 +70,7 @@ from .. import technology
 from ..flows import Account
 from ..kernels import row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
-from ..sampling import SegmentSampler, draw_from_rows, normalise_rows
+from ..sampling import SegmentSampler, normalise_rows
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig, StrictModel
 
@@ -496,11 +496,14 @@ class Vouchers(Mechanism):
         has_inst = inst_sampler.place_total() > 0
         dest = self._redemption_place(users, has_inst)
         technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
-        rows = normalise_rows(self.eligible_pairs[s.home] * model.phi["technology"][s.origin]
-                              * inst_sampler.place_total()[None, :])
+        rows = technology.PlaceRows(
+            normalise_rows(self.eligible_pairs[s.home] * model.phi["technology"][s.origin]
+                           * inst_sampler.place_total()[None, :]), np.arange(n))
         for _ in range(int(model.prm["candidates_per_search"]) - 1):
-            dest = draw_from_rows(rows, self.rng.random(n))
-            technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
+            # a place per holder from its row, then an institute there (all places' uniforms
+            # first, then the institutes')
+            dest, idx = s.draw(rows, self.rng)
+            technology.consider(model, s, dest, idx)
         self._in_project = True
         deal = technology.agree(model, s, self.rng)
         self._in_project = False

@@ -1,0 +1,866 @@
+"""Compiled kernels of the technology search (:mod:`.technology`).
+
+A month's search is a few thousand searchers, each drawing and weighing a handful of candidates.
+As numpy code every stage is a chain of small operations (masks, gathers, scatters) over arrays of
+a few thousand values, each costing a few microseconds whatever its size; here each stage is one
+loop over the searchers doing the same arithmetic, in the same order and on the same operands, as
+the numpy code it replaces. Results are therefore bit for bit those of that code
+(``tests/test_search_kernels.py`` checks every kernel against it, compiled and interpreted).
+
+* :func:`search_start`: the month's searchers, and the within-place sampler of partner firms
+  (``kernels.searchers_and_weights`` followed by ``kernels.segment_sampler_arrays``), in one call;
+  the counting sort by place follows runs of equal places (firm slots are mostly sorted by place)
+  so that consecutive firms of a place do not wait for each other's counter in memory.
+* :func:`draw_candidates`: one candidate per searcher — a place from its row of place
+  probabilities (``draw_from_rows``), then a partner inside it from the firm or the institute
+  sampler (``SegmentSampler.draw``) — without splitting the searchers by kind.
+* :func:`offer_validity` and :func:`weigh_offers`: the transaction cost of each candidate, its
+  knowledge gain and net gain, and whether it replaces the best so far
+  (``kernels.evaluate_candidates`` and ``kernels.keep_best``), without an (n, F) array of gains.
+* :func:`agreement_setup` and :func:`partner_deals`: joint R&D partners' gains and agreement
+  (after numpy's ``einsum`` dot products, kept as they are).
+* :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
+
+Divisions are guarded explicitly, so interpreted runs (``NUMBA_DISABLE_JIT=1``) take the same
+branches as compiled ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .kernels import jit, pairwise_sum, register_warm_up
+from .sampling import cumulative_rows
+
+
+@jit
+def _place_order(place: np.ndarray, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entities sorted by place, stably, and each place's segment (``kernels.place_order``).
+
+    A counting sort that follows runs of equal places, so that consecutive entities of a place
+    (firm slots are mostly sorted by place) do not wait for each other's counter in memory.
+
+    Returns
+    -------
+    order : numpy.ndarray
+        Entity indices sorted by place, in index order within a place (n,).
+    start, end : numpy.ndarray
+        First and one-past-last sorted position of each place (n_places,).
+    """
+    n = place.shape[0]
+    counts = np.zeros(n_places, np.int64)
+    cur = -1
+    run = 0
+    for i in range(n):
+        p = place[i]
+        if p == cur:
+            run += 1
+        else:
+            if cur >= 0:
+                counts[cur] += run
+            cur = p
+            run = 1
+    if cur >= 0:
+        counts[cur] += run
+    start = np.empty(n_places, np.int64)
+    end = np.empty(n_places, np.int64)
+    nxt_slot = np.empty(n_places, np.int64)
+    acc = 0
+    for p in range(n_places):
+        start[p] = acc
+        nxt_slot[p] = acc
+        acc += counts[p]
+        end[p] = acc
+    order = np.empty(n, np.int64)
+    cur = -1
+    pos = 0
+    for i in range(n):
+        p = place[i]
+        if p != cur:
+            if cur >= 0:
+                nxt_slot[cur] = pos
+            cur = p
+            pos = nxt_slot[p]
+        order[pos] = i
+        pos += 1
+    return order, start, end
+
+
+@jit
+def _segment_totals(cum: np.ndarray, start: np.ndarray, end: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative weight before each place's segment and the segment's total weight."""
+    n_places = start.shape[0]
+    base = np.empty(n_places)
+    total = np.empty(n_places)
+    for p in range(n_places):
+        b = cum[start[p] - 1] if start[p] > 0 else 0.0
+        e = cum[end[p] - 1] if end[p] > 0 else 0.0
+        base[p] = b
+        total[p] = e - b
+    return base, total
+
+
+@jit
+def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probability: float,
+                 weight: np.ndarray, k: np.ndarray, place: np.ndarray, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                            np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The month's searchers and the arrays of the within-place sampler of partner firms.
+
+    The same values as ``searcher, w = kernels.searchers_and_weights(alive, capital, u,
+    probability, weight, k)`` followed by ``kernels.segment_sampler_arrays(place, w, n_places)``.
+
+    Parameters
+    ----------
+    alive, capital, u : numpy.ndarray
+        Per firm slot: live; capital; uniform draw deciding whether it searches.
+    probability : float
+        Search probability.
+    weight : numpy.ndarray
+        Real firms per slot.
+    k : numpy.ndarray
+        Knowledge, (n, F).
+    place : numpy.ndarray
+        Place of each slot's unit (where partners are drawn), each in ``[0, n_places)``.
+    n_places : int
+        Number of places.
+
+    Returns
+    -------
+    searcher : numpy.ndarray
+        Live slots with positive capital whose draw ``u`` is below ``probability``, ascending.
+    order, cum, prev, nxt, start, end, base, total : numpy.ndarray
+        The sampler arrays of the partner weights ``weight_i · Σ_f k_if`` of live slots (0 for
+        others), as :func:`kernels.segment_sampler_arrays` returns them.
+    """
+    n, nf = k.shape
+    searcher = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if alive[i] and capital[i] > 0.0 and u[i] < probability:
+            searcher[m] = i
+            m += 1
+    order, start, end = _place_order(place, n_places)
+    # partner weights in sorted order (their knowledge sums overlap the sequential cumulative
+    # sum), the cumulative sums left to right; nearest positive-weight position at or before
+    # and at or after each position (the latter filled forward when the next positive weight is
+    # reached)
+    cum = np.empty(n)
+    prev = np.empty(n, np.int64)
+    nxt = np.empty(n, np.int64)
+    total_w = 0.0
+    last = -1
+    fill = 0
+    for i in range(n):
+        j = order[i]
+        if alive[j]:
+            kappa = 0.0
+            for f in range(nf):
+                kappa += k[j, f]
+            w = weight[j] * kappa
+        else:
+            w = 0.0
+        total_w += w
+        cum[i] = total_w
+        if w > 0.0:
+            last = i
+            for q in range(fill, i + 1):
+                nxt[q] = i
+            fill = i + 1
+        prev[i] = last
+    for q in range(fill, n):
+        nxt[q] = n
+    base, total = _segment_totals(cum, start, end)
+    return searcher[:m].copy(), order, cum, prev, nxt, start, end, base, total
+
+
+@jit
+def sampler_arrays(place: np.ndarray, weight: np.ndarray, n_places: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray, np.ndarray, np.ndarray]:
+    """``kernels.segment_sampler_arrays(place, weight, n_places)``: the same arrays.
+
+    Returns
+    -------
+    order, cum, prev, nxt, start, end, base, total : numpy.ndarray
+        Entities sorted by place; running sum of their weights (left to right); nearest
+        positive-weight position at or before (-1: none) and at or after (``n``: none) each
+        position; each place's segment, base and total.
+    """
+    n = place.shape[0]
+    order, start, end = _place_order(place, n_places)
+    cum = np.empty(n)
+    prev = np.empty(n, np.int64)
+    nxt = np.empty(n, np.int64)
+    acc = 0.0
+    last = -1
+    fill = 0
+    for i in range(n):
+        w = weight[order[i]]
+        acc += w
+        cum[i] = acc
+        if w > 0.0:
+            last = i
+            for q in range(fill, i + 1):
+                nxt[q] = i
+            fill = i + 1
+        prev[i] = last
+    for q in range(fill, n):
+        nxt[q] = n
+    base, total = _segment_totals(cum, start, end)
+    return order, cum, prev, nxt, start, end, base, total
+
+
+@jit
+def _normalised_scaled_into(mat: np.ndarray, scale: np.ndarray, out: np.ndarray,
+                            row0: int) -> None:
+    """``out[row0 + i] = normalise_rows(mat * scale[None, :])[i]`` (each row's sum pairwise)."""
+    r, p = mat.shape
+    prod = np.empty(p)
+    for i in range(r):
+        for j in range(p):
+            prod[j] = mat[i, j] * scale[j]
+        tot = 0.0 + pairwise_sum(prod, 0, p)
+        if tot > 0.0:
+            for j in range(p):
+                out[row0 + i, j] = prod[j] / tot
+        else:
+            for j in range(p):
+                out[row0 + i, j] = 0.0
+
+
+@jit
+def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float,
+                 unit_place: np.ndarray, home_place: np.ndarray, inst_place: np.ndarray,
+                 inst_weight: np.ndarray, capacity: np.ndarray, inst_k: np.ndarray,
+                 phi: np.ndarray, firm_total: np.ndarray, nf: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                            tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                  np.ndarray, np.ndarray, np.ndarray],
+                            np.ndarray, np.ndarray,
+                            tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                  np.ndarray, np.ndarray]]:
+    """The rest of :func:`technology._start` after the searchers are known, in one call.
+
+    Parameters
+    ----------
+    searcher : numpy.ndarray
+        The month's searchers (firm slots).
+    u_collab : numpy.ndarray
+        A uniform per searcher: it looks for a joint R&D partner where ``u < collab_share``.
+    collab_share : float
+        ``collaboration_share``.
+    unit_place, home_place : numpy.ndarray
+        Unit and home place per firm slot.
+    inst_place, inst_weight, capacity, inst_k : numpy.ndarray
+        Institutes' place, real institutes per agent, capacity and knowledge.
+    phi : numpy.ndarray
+        Technology friction (P, P).
+    firm_total : numpy.ndarray
+        Partner firms' total weight per place (the firm sampler's place totals).
+    nf : int
+        Number of knowledge fields.
+
+    Returns
+    -------
+    collab, origin, home, row : numpy.ndarray
+        Per searcher: looks for a firm; unit place; home place; its row of ``prob``
+        (``origin`` for a joint R&D searcher, ``P + origin`` otherwise).
+    inst_arrays : tuple of numpy.ndarray
+        The institute sampler of weights ``(inst_weight · capacity) · Σ_f k_f``
+        (:func:`sampler_arrays`).
+    prob, cum : numpy.ndarray
+        (2P, P): ``normalise_rows(phi * firm_total[None, :])`` over
+        ``normalise_rows(phi * inst_total[None, :])``, and their running sums
+        (:func:`sampling.cumulative_rows`).
+    best : tuple of numpy.ndarray
+        The empty best candidates of a :class:`~coinnovation_sim.technology.Search`: net gain,
+        place, partner, gain (n, nf), transaction cost, subsidy, net gain without subsidy.
+    """
+    ns = searcher.shape[0]
+    p = phi.shape[0]
+    collab = np.empty(ns, np.bool_)
+    origin = np.empty(ns, np.int64)
+    home = np.empty(ns, np.int64)
+    row = np.empty(ns, np.int64)
+    for i in range(ns):
+        s = searcher[i]
+        c = u_collab[i] < collab_share
+        o = unit_place[s]
+        collab[i] = c
+        origin[i] = o
+        home[i] = home_place[s]
+        row[i] = o if c else o + p
+    ni, nfi = inst_k.shape
+    inst_w = np.empty(ni)
+    for j in range(ni):
+        kappa = 0.0
+        for f in range(nfi):
+            kappa += inst_k[j, f]
+        inst_w[j] = (inst_weight[j] * capacity[j]) * kappa
+    inst_arrays = sampler_arrays(inst_place, inst_w, p)
+    prob = np.empty((2 * p, p))
+    _normalised_scaled_into(phi, firm_total, prob, 0)
+    _normalised_scaled_into(phi, inst_arrays[7], prob, p)
+    cum = np.empty((2 * p, p))
+    for r in range(2 * p):
+        acc = 0.0
+        for j in range(p):
+            acc += prob[r, j]
+            cum[r, j] = acc
+    best = (np.zeros(ns), np.full(ns, -1, np.int64), np.full(ns, -1, np.int64),
+            np.zeros((ns, nf)), np.zeros(ns), np.zeros(ns), np.zeros(ns))
+    return collab, origin, home, row, inst_arrays, prob, cum, best
+
+
+@jit
+def _segment_guide(cum: np.ndarray, start: np.ndarray, end: np.ndarray, base: np.ndarray,
+                   total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A guide table narrowing each within-place search to a bucket of the segment.
+
+    For a place ``p`` with segment ``[s, e)`` of ``L`` entities, a positive finite total ``T``
+    and cumulative weights non-decreasing along the segment: bucket bounds
+    ``t_k = base_p + T · (k / L)`` (``k < L``, stored at ``s + k``) and ``g_k`` the first
+    position of the segment whose cumulative weight exceeds ``t_k`` (``g_L = e``; stored at
+    ``s + p + k``). For ``t_k ≤ x < t_{k+1}`` the first position whose cumulative weight exceeds
+    ``x`` lies in ``[g_k, g_{k+1}]``, so a search there finds the position the search over the
+    whole segment finds. Other places are not guided (``guided[p]`` false).
+
+    Returns
+    -------
+    t, g : numpy.ndarray
+        Bucket bounds and first positions, as above.
+    guided : numpy.ndarray
+        Per place: has a guide.
+    """
+    m = cum.shape[0]
+    n_places = start.shape[0]
+    t = np.empty(m)
+    g = np.empty(m + n_places, np.int64)
+    guided = np.zeros(n_places, np.bool_)
+    for p in range(n_places):
+        s0 = start[p]
+        e0 = end[p]
+        size = e0 - s0
+        tot = total[p]
+        if size <= 0 or not (tot > 0.0 and tot < math.inf):
+            continue
+        ok = cum[s0] < math.inf
+        for q in range(s0 + 1, e0):
+            if not cum[q] >= cum[q - 1]:      # also false for NaN
+                ok = False
+                break
+        if not ok or not cum[e0 - 1] < math.inf:
+            continue
+        guided[p] = True
+        b = base[p]
+        pos = s0
+        for k in range(size):
+            tk = b + tot * (k / size)
+            t[s0 + k] = tk
+            while pos < e0 and cum[pos] <= tk:
+                pos += 1
+            g[s0 + p + k] = pos
+        g[s0 + p + size] = e0
+    return t, g, guided
+
+
+@jit
+def _segment_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
+                   start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
+                   dest: np.ndarray, u: np.ndarray, collab: np.ndarray, want: bool,
+                   row: np.ndarray, idx: np.ndarray) -> None:
+    """``kernels.segment_draw`` for the searchers with ``collab == want`` and ``row >= 0``.
+
+    Writes the entity drawn in place ``dest[i]`` with ``u[i]`` (-1: none) to ``idx[i]``. One
+    call per sampler, the loop inside: a call per draw would pass eight arrays each time. A
+    sampler with no more entities than draws is searched through a guide table
+    (:func:`_segment_guide`: a bucket of a few entities instead of about log2(segment) steps,
+    most of them mispredicted branches); the position found is the same.
+    """
+    n = dest.shape[0]
+    m = order.shape[0]
+    draws = 0
+    for i in range(n):
+        if row[i] >= 0 and collab[i] == want:
+            draws += 1
+    use_guide = 0 < m <= draws
+    if use_guide:
+        t, g, guided = _segment_guide(cum, start, end, base, total)
+    else:
+        t, g, guided = np.empty(0), np.empty(0, np.int64), np.zeros(start.shape[0], np.bool_)
+    for i in range(n):
+        if row[i] < 0 or collab[i] != want:
+            continue
+        p = dest[i]
+        if p < 0 or m == 0 or not total[p] > 0.0:
+            idx[i] = -1
+            continue
+        x = base[p] + u[i] * total[p]
+        lo = start[p]
+        hi = end[p]
+        if guided[p]:
+            size = hi - lo
+            fk = (x - base[p]) / total[p] * size
+            k = int(fk) if fk < size else size - 1
+            if k < 0:
+                k = 0
+            while k > 0 and t[lo + k] > x:
+                k -= 1
+            while k + 1 < size and t[lo + k + 1] <= x:
+                k += 1
+            hi = g[lo + p + k + 1]
+            lo = g[lo + p + k]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cum[mid] > x:
+                hi = mid
+            else:
+                lo = mid + 1
+        top = end[p] - 1 if end[p] - 1 > start[p] else start[p]
+        pos = lo if lo < top else top
+        if pos < start[p]:
+            pos = start[p]
+        if pos > m - 1:
+            pos = m - 1
+        back = prev[pos]
+        if back >= start[p]:
+            pos = back
+        else:
+            pos = nxt[pos] if nxt[pos] < m - 1 else m - 1
+        idx[i] = order[pos]
+
+
+@jit
+def draw_candidates(cum: np.ndarray, row: np.ndarray, collab: np.ndarray, u_place: np.ndarray,
+                    u_partner: np.ndarray,
+                    f_cum: np.ndarray, f_order: np.ndarray, f_prev: np.ndarray,
+                    f_nxt: np.ndarray, f_start: np.ndarray, f_end: np.ndarray,
+                    f_base: np.ndarray, f_total: np.ndarray,
+                    i_cum: np.ndarray, i_order: np.ndarray, i_prev: np.ndarray,
+                    i_nxt: np.ndarray, i_start: np.ndarray, i_end: np.ndarray,
+                    i_base: np.ndarray, i_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One candidate per searcher: a place, then a partner firm or institute inside it.
+
+    Searcher ``i`` draws the place ``draw_from_rows(prob[row_i], u_place_i)`` (none where
+    ``row_i`` is -1) from the running sums ``cum`` of the rows of ``prob``, then a partner in it
+    from the firm sampler (``collab_i``) or the institute sampler with ``u_partner_i``, as
+    ``SegmentSampler.draw`` does: the result of :meth:`technology.Search.draw` on the
+    searchers' rows.
+
+    Parameters
+    ----------
+    cum : numpy.ndarray
+        Running sums of rows of place probabilities, (R, P) (:func:`sampling.cumulative_rows`).
+    row : numpy.ndarray
+        Row of ``cum`` per searcher (n,), -1: no candidate.
+    collab : numpy.ndarray
+        Per searcher: looks for a firm partner, else an institute.
+    u_place, u_partner : numpy.ndarray
+        Uniform draws per searcher for the place and the partner.
+    f_cum, f_order, f_prev, f_nxt, f_start, f_end, f_base, f_total : numpy.ndarray
+        The firm sampler's arrays (:class:`~coinnovation_sim.sampling.SegmentSampler`).
+    i_cum, i_order, i_prev, i_nxt, i_start, i_end, i_base, i_total : numpy.ndarray
+        The institute sampler's arrays.
+
+    Returns
+    -------
+    dest, idx : numpy.ndarray
+        Candidate place and partner per searcher (-1: none).
+    """
+    n = row.shape[0]
+    dest = np.empty(n, np.int64)
+    idx = np.empty(n, np.int64)
+    p = cum.shape[1]
+    for i in range(n):
+        r = row[i]
+        if r < 0:
+            dest[i] = -1
+            idx[i] = -1
+            continue
+        # kernels.draw_rows on row r: the number of running sums at most u times the row total
+        # (capped at the last column); -1 for a row summing to zero
+        tot = cum[r, p - 1] if p > 0 else 0.0
+        if not tot > 0.0:
+            dest[i] = -1
+            continue
+        x = u_place[i] * tot
+        c = 0
+        for j in range(p):
+            if x >= cum[r, j]:
+                c += 1
+        dest[i] = c if c < p - 1 else p - 1
+    _segment_draws(f_cum, f_order, f_prev, f_nxt, f_start, f_end, f_base, f_total, dest,
+                   u_partner, collab, True, row, idx)
+    _segment_draws(i_cum, i_order, i_prev, i_nxt, i_start, i_end, i_base, i_total, dest,
+                   u_partner, collab, False, row, idx)
+    return dest, idx
+
+
+@jit
+def _ieee_div(a: float, b: float) -> float:
+    """``a / b`` with the IEEE-754 result for ``b = 0`` (as numpy divides; Python would raise).
+
+    ``0 / 0`` is the processor's default NaN, made at run time by ``0 · ∞`` as the division makes
+    it (not a constant NaN, whose sign bit may differ); a NaN numerator is returned as it is.
+    """
+    if b != 0.0:
+        return a / b
+    if a != a:
+        return a
+    if a == 0.0:
+        return a * math.inf
+    neg = (a < 0.0) != (math.copysign(1.0, b) < 0.0)
+    return -math.inf if neg else math.inf
+
+
+@jit
+def receiver_knowledge(searcher: np.ndarray, knowledge: np.ndarray, half: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Searchers' knowledge and absorptive capacity (:func:`technology.receiver_terms`).
+
+    Returns
+    -------
+    rcv_k : numpy.ndarray
+        ``knowledge[searcher]`` (a C-contiguous copy, as numpy's fancy indexing makes it).
+    cap : numpy.ndarray
+        ``κ / (κ + half)`` with ``κ`` each row's sum added left to right.
+    """
+    n = searcher.shape[0]
+    nf = knowledge.shape[1]
+    rcv_k = np.empty((n, nf))
+    cap = np.empty(n)
+    for i in range(n):
+        b = searcher[i]
+        stock = 0.0
+        for f in range(nf):
+            x = knowledge[b, f]
+            rcv_k[i, f] = x
+            stock += x
+        cap[i] = _ieee_div(stock, stock + half)
+    return rcv_k, cap
+
+
+@jit
+def offer_validity(collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
+                   active: np.ndarray) -> np.ndarray:
+    """Searchers whose candidate counts: one drawn (``idx >= 0``), active, not the searcher itself.
+
+    ``active`` of length 0 means every searcher (as ``kernels.evaluate_candidates`` decides).
+    """
+    n = idx.shape[0]
+    every = active.shape[0] != n
+    valid = np.zeros(n, np.bool_)
+    for i in range(n):
+        j = idx[i]
+        valid[i] = j >= 0 and (every or active[i]) and not (collab[i] and j == searcher[i])
+    return valid
+
+
+@jit
+def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: np.ndarray,
+                 origin: np.ndarray, firm_k: np.ndarray, inst_k: np.ndarray, rcv_k: np.ndarray,
+                 rcv_sq: np.ndarray, rcv_cap: np.ndarray, learning_rate: float,
+                 value_per_unit: float, price: np.ndarray, cost: float, multiplier: np.ndarray,
+                 phi: np.ndarray, eps: float, subsidy: np.ndarray, best_net: np.ndarray,
+                 best_dest: np.ndarray, best_idx: np.ndarray, best_gain: np.ndarray,
+                 best_tc: np.ndarray, best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
+    """Weigh one candidate per searcher and keep it where it beats the best so far.
+
+    The arithmetic of :func:`technology.consider` (``kernels.evaluate_candidates`` then
+    ``kernels.keep_best``) for the ``valid`` candidates (:func:`offer_validity`): the transaction
+    cost ``(c · m[o, d]) / φ[o, d]``; the gain per field ``λ A_r e(δ) max(0, k_s − k_r)`` with
+    ``δ = 1 − cos(k_s, k_r)`` (cosine 0 when ``√(|k_s|² |k_r|²) ≤ eps``, sums left to right)
+    and ``e(δ) = 4δ(1 − δ)``, ``δ`` clipped to [0, 1]; the net gain ``v Σ_f gain_f − price −
+    tc`` plus the subsidy. A candidate whose net gain exceeds ``best_net`` replaces the best
+    (gain, place, partner, cost, subsidy and net gain without the subsidy).
+
+    Parameters
+    ----------
+    valid, collab, idx, dest, origin : numpy.ndarray
+        Per searcher: candidate counts; looks for a firm partner; candidate partner and place;
+        unit place.
+    firm_k, inst_k : numpy.ndarray
+        Knowledge of firms and institutes.
+    rcv_k, rcv_sq, rcv_cap : numpy.ndarray
+        Searchers' knowledge, its squared norm and absorptive capacity.
+    learning_rate, value_per_unit : float
+        ``learning_rate`` and ``knowledge_value_wan``.
+    price : numpy.ndarray
+        List price per searcher.
+    cost : float
+        ``transaction_cost_wan``.
+    multiplier, phi : numpy.ndarray
+        Transaction-cost lever and technology friction, (P, P).
+    eps : float
+        Cosine threshold.
+    subsidy : numpy.ndarray
+        Subsidy per searcher, or length 0 for none (the net gain is then the plain one: adding
+        zero changes only −0, which never exceeds a best net gain, all ≥ 0).
+    best_net, best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain : numpy.ndarray
+        The search's best candidates, updated in place.
+    """
+    n, nf = rcv_k.shape
+    has_subsidy = subsidy.shape[0] == n
+    g = np.empty(nf)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        j = idx[i]
+        o = origin[i]
+        d = dest[i] if dest[i] >= 0 else 0
+        tc = _ieee_div(cost * multiplier[o, d], phi[o, d])
+        firm = collab[i]
+        num = 0.0
+        sq = 0.0
+        for f in range(nf):
+            x = firm_k[j, f] if firm else inst_k[j, f]
+            num += x * rcv_k[i, f]
+            sq += x * x
+        den = math.sqrt(sq * rcv_sq[i])
+        c = num / den if den > eps else 0.0
+        dist = 1.0 - c
+        if dist < 0.0:
+            dist = 0.0
+        elif dist > 1.0:
+            dist = 1.0
+        scale = (learning_rate * rcv_cap[i]) * ((4.0 * dist) * (1.0 - dist))
+        total = 0.0
+        for f in range(nf):
+            x = firm_k[j, f] if firm else inst_k[j, f]
+            gap = x - rcv_k[i, f]
+            gf = scale * (gap if gap > 0.0 else 0.0)
+            g[f] = gf
+            total += gf
+        plain = value_per_unit * total - price[i] - tc
+        sub = subsidy[i] if has_subsidy else 0.0
+        net = plain + sub if has_subsidy else plain
+        if net > best_net[i]:
+            best_net[i] = net
+            best_dest[i] = dest[i]
+            best_idx[i] = j
+            for f in range(nf):
+                best_gain[i, f] = g[f]
+            best_tc[i] = tc
+            best_subsidy[i] = sub
+            best_plain[i] = plain
+
+
+@jit
+def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
+                    firm_weight: np.ndarray, capacity: np.ndarray, inst_weight: np.ndarray,
+                    u: np.ndarray) -> None:
+    """Institutes ration the agreed service deals to their capacity (updates ``deal``).
+
+    As :func:`technology.agree` does with numpy: each institute's demand is the real firms of
+    its service deals, added in searcher order (``numpy.bincount``); where it exceeds the supply
+    ``capacity · inst_weight`` a deal is kept with probability ``supply / demand``
+    (``u_i < ratio``); joint R&D deals are not rationed.
+    """
+    n = deal.shape[0]
+    ni = capacity.shape[0]
+    demand = np.zeros(ni)
+    for i in range(n):
+        if deal[i] and not collab[i]:
+            demand[idx[i]] += firm_weight[searcher[i]]
+    ratio = np.ones(ni)
+    for j in range(ni):
+        supply = capacity[j] * inst_weight[j]
+        if demand[j] > supply:
+            ratio[j] = _ieee_div(supply, demand[j])
+    for i in range(n):
+        if not collab[i]:
+            j = idx[i] if deal[i] else 0
+            deal[i] = deal[i] and u[i] < ratio[j]
+
+
+@jit
+def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
+                    knowledge: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray]:
+    """The arrays :func:`technology.agree` starts from, in one call.
+
+    Returns
+    -------
+    deal : numpy.ndarray
+        ``best_idx >= 0``.
+    partner_gain : numpy.ndarray
+        Zeros, (n, F) (``numpy.zeros_like`` of the best gains).
+    pairs, partner : numpy.ndarray
+        ``numpy.flatnonzero(collab & deal)`` and ``best_idx[pairs]``.
+    k_src, k_rcv : numpy.ndarray
+        ``knowledge[searcher[pairs]]`` and ``knowledge[partner]`` (C-contiguous copies, as
+        numpy's fancy indexing makes them).
+    """
+    n = best_idx.shape[0]
+    nf = knowledge.shape[1]
+    deal = np.empty(n, np.bool_)
+    m = 0
+    for i in range(n):
+        deal[i] = best_idx[i] >= 0
+        if collab[i] and deal[i]:
+            m += 1
+    pairs = np.empty(m, np.int64)
+    partner = np.empty(m, np.int64)
+    k_src = np.empty((m, nf))
+    k_rcv = np.empty((m, nf))
+    r = 0
+    for i in range(n):
+        if collab[i] and deal[i]:
+            j = best_idx[i]
+            b = searcher[i]
+            pairs[r] = i
+            partner[r] = j
+            for f in range(nf):
+                k_src[r, f] = knowledge[b, f]
+                k_rcv[r, f] = knowledge[j, f]
+            r += 1
+    return deal, np.zeros((n, nf)), pairs, partner, k_src, k_rcv
+
+
+@jit
+def partner_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_rcv: np.ndarray,
+                  num: np.ndarray, sq_src: np.ndarray, sq_rcv: np.ndarray, learning_rate: float,
+                  half: float, eps: float, value_per_unit: float, price: np.ndarray,
+                  tc: np.ndarray, capital: np.ndarray, deal: np.ndarray,
+                  partner_gain: np.ndarray) -> None:
+    """Joint R&D partners' gains and whether each partner agrees (updates ``deal``, ``partner_gain``).
+
+    For pair ``i`` (searcher position ``pairs[i]``, partner firm ``partner[i]``), the arithmetic
+    of :func:`technology._gain` and :func:`technology.agree` given the three ``einsum`` row dot
+    products ``num = k_s · k_r``, ``sq_src = k_s · k_s`` and ``sq_rcv = k_r · k_r`` (numpy's, on
+    the same arrays): cosine ``num / √(sq_src · sq_rcv)`` (0 when that is ≤ ``eps``),
+    ``e(δ) = 4δ(1 − δ)`` with ``δ = 1 − cos`` clipped to [0, 1], absorptive capacity
+    ``κ / (κ + half)`` (``κ`` the partner's knowledge added left to right), gain per field
+    ``(λ A) e · max(0, k_s − k_r)``; the partner's net gain ``v Σ_f gain_f − price − tc`` (the sum
+    in numpy's pairwise order of a row); the deal stands where that is positive and the
+    partner's capital too.
+
+    Parameters
+    ----------
+    pairs, partner : numpy.ndarray
+        Searcher position and partner firm slot per pair.
+    k_src, k_rcv : numpy.ndarray
+        Searchers' and partners' knowledge per pair, (m, F).
+    num, sq_src, sq_rcv : numpy.ndarray
+        Row dot products per pair (``numpy.einsum("ij,ij->i", …)``).
+    learning_rate, half, eps, value_per_unit : float
+        ``learning_rate``, ``absorptive_half``, cosine threshold, ``knowledge_value_wan``.
+    price, tc : numpy.ndarray
+        Per searcher: list price and transaction cost of its best candidate.
+    capital : numpy.ndarray
+        Firms' capital.
+    deal, partner_gain : numpy.ndarray
+        Per searcher: the deal goes ahead; the partner's gain (n, F); updated at ``pairs``.
+    """
+    m, nf = k_src.shape
+    g = np.empty(nf)
+    for i in range(m):
+        den = math.sqrt(sq_src[i] * sq_rcv[i])
+        c = num[i] / den if den > eps else 0.0
+        dist = 1.0 - c
+        if dist < 0.0:
+            dist = 0.0
+        elif dist > 1.0:
+            dist = 1.0
+        eff = (4.0 * dist) * (1.0 - dist)
+        stock = 0.0
+        for f in range(nf):
+            stock += k_rcv[i, f]
+        cap = _ieee_div(stock, stock + half)
+        scale = (learning_rate * cap) * eff
+        for f in range(nf):
+            gap = k_src[i, f] - k_rcv[i, f]
+            g[f] = scale * (gap if (gap > 0.0 or gap != gap) else 0.0)
+        r = pairs[i]
+        net = value_per_unit * (0.0 + pairwise_sum(g, 0, nf)) - price[r] - tc[r]
+        deal[r] = net > 0.0 and capital[partner[i]] > 0.0
+        for f in range(nf):
+            partner_gain[r, f] = g[f]
+
+
+@jit
+def collab_edge_rows(deal: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
+                     partner: np.ndarray, firm_id: np.ndarray, place: np.ndarray, t: int
+                     ) -> np.ndarray:
+    """The month's joint R&D deals as rows ``(t, buyer id, partner id, buyer place, partner place)``.
+
+    ``numpy.column_stack`` of those columns over the searchers with a joint R&D deal, in
+    searcher order (int64).
+    """
+    n = deal.shape[0]
+    m = 0
+    for i in range(n):
+        if deal[i] and collab[i]:
+            m += 1
+    out = np.empty((m, 5), np.int64)
+    r = 0
+    for i in range(n):
+        if deal[i] and collab[i]:
+            b = searcher[i]
+            q = partner[i]
+            out[r, 0] = t
+            out[r, 1] = firm_id[b]
+            out[r, 2] = firm_id[q]
+            out[r, 3] = place[b]
+            out[r, 4] = place[q]
+            r += 1
+    return out
+
+
+@jit
+def free_expectations(phi_free: np.ndarray, inst_total: np.ndarray, firm_total: np.ndarray,
+                      vol_svc: np.ndarray, vol_col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Border-free expected service and joint R&D flows of the month (:func:`technology.transact`).
+
+    With ``q_i = normalise_rows(phi_free * inst_total[None, :])`` and ``q_f`` likewise for firms:
+    services ``(vol_svc[:, None] * q_i).T`` and joint R&D ``e + e.T`` with
+    ``e = vol_col[:, None] * q_f`` (the same products and sums, elementwise).
+    """
+    p = phi_free.shape[0]
+    q = np.empty((2 * p, p))
+    _normalised_scaled_into(phi_free, inst_total, q, 0)
+    _normalised_scaled_into(phi_free, firm_total, q, p)
+    svc = np.empty((p, p))
+    col = np.empty((p, p))
+    for i in range(p):
+        for j in range(p):
+            svc[j, i] = vol_svc[i] * q[i, j]
+    for i in range(p):
+        for j in range(p):
+            col[i, j] = vol_col[i] * q[p + i, j] + vol_col[j] * q[p + j, i]
+    return svc, col
+
+
+@register_warm_up
+def warm_up() -> None:
+    """Load (or compile) the search kernels with a run's argument types (:func:`kernels.warm_up`)."""
+    place = np.zeros(2, np.int64)
+    yes = np.ones(2, np.bool_)
+    ones = np.ones(2)
+    rows = np.ones((2, 2))
+    weight = np.ones(2)
+    weight.flags.writeable = False            # the model shares firm weights read-only in a step
+    searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, rows, place,
+                                               2)
+    arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
+    search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)
+    draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
+    receiver_knowledge(place, rows, 1.0)
+    for active in (yes, np.zeros(0, np.bool_)):
+        valid = offer_validity(yes, place, place + 1, active)
+        for subsidy in (ones, np.zeros(0)):
+            weigh_offers(valid, yes, place, place, place, rows, rows, rows, ones, ones, 0.1, 1.0,
+                         ones, 1.0, rows, rows, 1e-12, subsidy, ones.copy(), place.copy(),
+                         place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
+    ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)
+    collab_edge_rows(yes, yes, place, place, place, place, 3)
+    free_expectations(rows, ones, ones, ones, ones)
+    agreement_setup(place, yes, place, rows)
+    partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
+                  ones, yes.copy(), rows.copy())
