@@ -170,7 +170,7 @@ def test_weigh_offers_equal_evaluate_then_keep_best(with_subsidy, masked):
 def test_ieee_division_by_zero_is_numpys():
     with np.errstate(divide="ignore", invalid="ignore"):
         for a, b in ((1.0, 0.0), (-1.0, 0.0), (1.0, -0.0), (0.0, 0.0), (np.nan, 0.0), (3.0, 2.0)):
-            assert same(np.float64(sk._ieee_div(a, b)), np.float64(a) / np.float64(b))
+            assert same(np.float64(sk.ieee_div(a, b)), np.float64(a) / np.float64(b))
 
 
 def test_ration_services_equals_bincount_rationing():

@@ -93,14 +93,20 @@ def np_clip(x: float, lo: float, hi: float) -> float:
 
 @jit
 def ieee_div(a: float, b: float) -> float:
-    """``a / b`` with IEEE results for a zero divisor (taken as ``+0.0``), without raising."""
+    """``a / b`` with the IEEE-754 result for ``b = ±0`` (as numpy divides; Python would raise).
+
+    ``0 / 0`` is the processor's default NaN, made at run time by ``0 · ∞`` as the division makes
+    it (not a constant NaN, whose sign bit may differ); a NaN numerator is returned as it is; a
+    non-zero numerator gives an infinity with the sign of ``a`` times the sign of ``b``.
+    """
     if b != 0.0:
         return a / b
     if a != a:
-        return a                              # a NaN passes through
+        return a
     if a == 0.0:
-        return a * np.inf                     # 0 / 0: the processor's default NaN, as 0 · inf
-    return np.inf if a > 0.0 else -np.inf
+        return a * math.inf
+    neg = (a < 0.0) != (math.copysign(1.0, b) < 0.0)
+    return -math.inf if neg else math.inf
 
 
 @jit

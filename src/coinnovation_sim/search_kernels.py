@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .kernels import jit, pairwise_sum, register_warm_up
+from .kernels import ieee_div, jit, pairwise_sum, register_warm_up
 from .sampling import cumulative_rows
 
 
@@ -502,23 +502,6 @@ def draw_candidates(cum: np.ndarray, row: np.ndarray, collab: np.ndarray, u_plac
 
 
 @jit
-def _ieee_div(a: float, b: float) -> float:
-    """``a / b`` with the IEEE-754 result for ``b = 0`` (as numpy divides; Python would raise).
-
-    ``0 / 0`` is the processor's default NaN, made at run time by ``0 · ∞`` as the division makes
-    it (not a constant NaN, whose sign bit may differ); a NaN numerator is returned as it is.
-    """
-    if b != 0.0:
-        return a / b
-    if a != a:
-        return a
-    if a == 0.0:
-        return a * math.inf
-    neg = (a < 0.0) != (math.copysign(1.0, b) < 0.0)
-    return -math.inf if neg else math.inf
-
-
-@jit
 def receiver_knowledge(searcher: np.ndarray, knowledge: np.ndarray, half: float
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Searchers' knowledge and absorptive capacity (:func:`technology.receiver_terms`).
@@ -541,7 +524,7 @@ def receiver_knowledge(searcher: np.ndarray, knowledge: np.ndarray, half: float
             x = knowledge[b, f]
             rcv_k[i, f] = x
             stock += x
-        cap[i] = _ieee_div(stock, stock + half)
+        cap[i] = ieee_div(stock, stock + half)
     return rcv_k, cap
 
 
@@ -613,7 +596,7 @@ def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: n
         j = idx[i]
         o = origin[i]
         d = dest[i] if dest[i] >= 0 else 0
-        tc = _ieee_div(cost * multiplier[o, d], phi[o, d])
+        tc = ieee_div(cost * multiplier[o, d], phi[o, d])
         firm = collab[i]
         num = 0.0
         sq = 0.0
@@ -671,7 +654,7 @@ def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searc
     for j in range(ni):
         supply = capacity[j] * inst_weight[j]
         if demand[j] > supply:
-            ratio[j] = _ieee_div(supply, demand[j])
+            ratio[j] = ieee_div(supply, demand[j])
     for i in range(n):
         if not collab[i]:
             j = idx[i] if deal[i] else 0
@@ -772,7 +755,7 @@ def partner_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_r
         stock = 0.0
         for f in range(nf):
             stock += k_rcv[i, f]
-        cap = _ieee_div(stock, stock + half)
+        cap = ieee_div(stock, stock + half)
         scale = (learning_rate * cap) * eff
         for f in range(nf):
             gap = k_src[i, f] - k_rcv[i, f]
