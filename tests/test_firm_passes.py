@@ -234,3 +234,20 @@ def test_cached_quality_equals_a_full_computation_at_every_use(scenario, monkeyp
                               seed=2)
     model.run()
     assert len(calls) >= 28
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_by_location_of_some_slots_equals_the_full_sum(split):
+    from types import SimpleNamespace
+
+    from coinnovation_sim.talent import by_location
+
+    x = population(5, 2000, split)
+    firms = SimpleNamespace(unit_place=x["unit_place"], place=x["place"],
+                            unit_share=x["unit_share"])
+    model = SimpleNamespace(firms=firms, n_places=P)
+    slots = np.flatnonzero(np.random.default_rng(1).random(2000) < 0.05)
+    amount = np.abs(x["talent"][slots]) * x["weight"][slots]
+    full = np.zeros(2000)
+    full[slots] = amount
+    assert same(by_location(model, amount, slots), by_location(model, full))

@@ -36,9 +36,8 @@ def exits(model: CoinnovationModel) -> np.ndarray:
     f.neg_months, out = exit_pass(f.alive, f.capital, f.neg_months, float(prm["exit_months"]))
     if len(out) == 0:
         return out
-    released = np.zeros(f.n)
-    released[out] = w[out] * f.talent[out]
-    model.talent_pool += by_location(model, released)  # unit staff to the unit's place
+    released = w[out] * f.talent[out]
+    model.talent_pool += by_location(model, released, out)  # unit staff to the unit's place
     book.account_by("exit_writeoff", f.place[out], -w[out] * np.minimum(f.capital[out], 0.0))
     bad = np.bincount(f.place[out], weights=w[out] * f.debt[out], minlength=p)
     owed = model.debt_matrix.sum(axis=0)

@@ -25,19 +25,22 @@ if TYPE_CHECKING:
     from .model import CoinnovationModel
 
 
-def by_location(model: CoinnovationModel, amount: np.ndarray) -> np.ndarray:
+def by_location(model: CoinnovationModel, amount: np.ndarray,
+                slots: np.ndarray | None = None) -> np.ndarray:
     """Sum per-firm talent amounts by the place where that talent works.
 
     A firm's unit staff (``unit_share``) works at its unit place, the rest at home; with every
-    firm at home this is a sum by home place.
+    firm at home this is a sum by home place. With ``slots`` (ascending), ``amount`` belongs to
+    those firm slots only (the other firms would add zeros, which change no sum).
     """
     f = model.firms
     p = model.n_places
-    away = f.unit_place != f.place
-    if not away.any():
-        return np.bincount(f.unit_place, weights=amount, minlength=p)
-    return split_by_location(f.unit_place, f.place, f.unit_share,
-                             np.ascontiguousarray(amount, dtype=np.float64), p)
+    unit, home, share = f.unit_place, f.place, f.unit_share
+    if slots is not None:
+        unit, home, share = unit[slots], home[slots], share[slots]
+    if not (unit != home).any():
+        return np.bincount(unit, weights=amount, minlength=p)
+    return split_by_location(unit, home, share, np.ascontiguousarray(amount, dtype=np.float64), p)
 
 
 def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator) -> None:
