@@ -14,8 +14,8 @@ Prints, from one invocation on one machine:
 * a breakdown of one step's time by kernel (``CoinnovationModel.timings``): core kernels, each
   mechanism, metrics and flow recording.
 
-Results are also written as JSON to ``benchmarks/results/<date>.json`` so a later change can be
-compared with an earlier one. The load average before and after is recorded: measure on a quiet
+Results are also written as JSON to ``benchmarks/results/<date>T<hhmm>.json`` so a later change
+can be compared with an earlier one. The load average before and after is recorded: measure on a quiet
 machine.
 
 Usage::
@@ -142,7 +142,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=None, help="runs per headline figure (median)")
     ap.add_argument("--sizes", type=int, nargs="*", default=None, help="scaling sizes")
     ap.add_argument("--no-scaling", action="store_true", help="skip the scaling table")
-    ap.add_argument("--out", type=Path, default=None, help="JSON path (default results/<date>.json)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON path (default results/<date>T<hhmm>.json)")
     ap.add_argument("--child-scenario", help=argparse.SUPPRESS)
     ap.add_argument("--child-firms", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -206,7 +207,8 @@ def main() -> None:
 
     info.update({"headline": head, "ratio_vs_plain_mesa": ratio, "kernels_ms_per_step": kern,
                  "metrics_recording_share": share / 100, "scaling": scale, "load_after": load()})
-    out = args.out or HERE / "results" / f"{dt.date.today().isoformat()}.json"
+    stamp = dt.datetime.now().strftime("%Y-%m-%dT%H%M")    # one file per run: never overwritten
+    out = args.out or HERE / "results" / f"{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(info, indent=2) + "\n")
     print(f"\nload average before {info['load_before']}, after {info['load_after']}; wrote {out}")
