@@ -281,6 +281,35 @@ def test_platform_rows_and_deals_equal_numpy():
                 np.flatnonzero(deal & members[origin] & members[d] & (origin != d)))
 
 
+def test_platform_settle_equals_the_numpy_fees():
+    rng = np.random.default_rng(9)
+    n, p, slots = 1400, 16, 6000
+    searcher = rng.choice(slots, n, replace=False)
+    home = rng.integers(0, p, n)
+    weight = rng.uniform(0.5, 40, slots)
+    weight[::7] = 1.0
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 30, n)
+    plain_net[::11] = -0.0
+    capital = rng.normal(100, 50, slots)
+    for via in (np.flatnonzero(rng.random(n) < 0.3), np.flatnonzero(rng.random(n) < 0.01)):
+        buyer = searcher[via]
+        h = home[via]
+        w = weight[buyer]
+        fee = 0.03 * price[via]
+        cap = capital.copy()
+        cap[buyer] -= fee
+        paid = fee * w
+        value = (plain_net[via] - fee) * w
+        got_cap = capital.copy()
+        hh, pd, gain, w_sum, paid_sum = mk.platform_settle(via, searcher, home, weight, price,
+                                                           plain_net, 0.03, got_cap, p)
+        assert same(hh, h) and same(pd, paid) and same(got_cap, cap)
+        assert same(gain, np.bincount(h, weights=value, minlength=p))
+        assert same(np.float64(w_sum), np.float64(float(w.sum())))
+        assert same(np.float64(paid_sum), np.float64(float(paid.sum())))
+
+
 def _package_numpy(vgap, rho, tc, p, c, face, unit_subsidy):
     """The vouchers' package rule as it was written in numpy."""
     a = -np.log1p(-rho)
