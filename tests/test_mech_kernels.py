@@ -310,6 +310,51 @@ def test_platform_settle_equals_the_numpy_fees():
         assert same(np.float64(paid_sum), np.float64(float(paid.sum())))
 
 
+def test_voucher_settle_equals_the_numpy_redemptions():
+    rng = np.random.default_rng(10)
+    n, p, nf, n_slots = 1500, 16, 8, 6000
+    searcher = rng.choice(n_slots, n, replace=False)
+    home = rng.integers(0, p, n)
+    dest = rng.integers(-1, p, n)
+    best_idx = np.where(dest >= 0, rng.integers(0, 50, n), -1)
+    dest = np.where(best_idx >= 0, dest, -1)
+    weight = rng.uniform(0.5, 40, n_slots)
+    quote = rng.uniform(0, 12, n) * (rng.random(n) < 0.5)
+    quote[::13] = -0.0
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 20, n)
+    plain_net[::9] = -0.0
+    gain = rng.normal(0, 3, (n, nf)) * (rng.random((n, nf)) < 0.7)
+    gain[5] = np.inf
+    balance = rng.uniform(0, 40, n_slots)
+    for share in (0.5, 0.01, 0.0):
+        deal = rng.random(n) < share
+        used = deal & (best_idx >= 0) & (quote > 0)
+        slots = searcher[used]
+        sub = quote[used]
+        w = weight[slots]
+        h = home[used]
+        d = dest[used]
+        spend = sub * w
+        bal = balance.copy()
+        bal[slots] -= sub
+        additional = plain_net[used] < 0
+        got_bal = balance.copy()
+        out = mk.voucher_settle(deal, best_idx, quote, searcher, home, dest, weight, plain_net,
+                                gain, price, got_bal, p)
+        assert same(out[0], np.flatnonzero(used)) and same(got_bal, bal)
+        for a, b in zip(out[1:8], (slots, sub, w, h, d, spend, additional), strict=True):
+            assert same(a, b)
+        if used.any():
+            assert same(out[8], np.bincount(h, weights=spend, minlength=p))
+            assert same(out[9], np.bincount(h, weights=gain[used].sum(axis=1) * w * additional,
+                                            minlength=p))
+            assert same(out[10], np.bincount(d, weights=price[used] * w, minlength=p))
+        for a, b in zip(out[11:], (spend.sum(), w.sum(), w[additional].sum(), w[d != h].sum()),
+                        strict=True):
+            assert same(np.float64(a), np.float64(float(b)))
+
+
 def _package_numpy(vgap, rho, tc, p, c, face, unit_subsidy):
     """The vouchers' package rule as it was written in numpy."""
     a = -np.log1p(-rho)

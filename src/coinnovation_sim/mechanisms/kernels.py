@@ -997,6 +997,74 @@ def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, wei
     return h, paid, gain, total(w, m), total(paid, m)
 
 
+@jit
+def voucher_settle(deal: np.ndarray, best_idx: np.ndarray, quote: np.ndarray, searcher: np.ndarray,
+                   home: np.ndarray, dest: np.ndarray, weight: np.ndarray, plain_net: np.ndarray,
+                   gain: np.ndarray, price: np.ndarray, balance: np.ndarray, n_places: int):
+    """Redemptions of the agreed deals with a voucher quote, in one pass.
+
+    With ``used = deal & (best_idx >= 0) & (quote > 0)``, ``slots = searcher[used]``,
+    ``sub = quote[used]``, ``w = weight[slots]``, ``h = home[used]``, ``d = dest[used]``,
+    ``spend = sub · w`` and ``additional = plain_net[used] < 0``: subtracts ``sub`` from
+    ``balance[slots]`` in place (the searchers are distinct firms) and returns ``used``'s
+    positions, ``slots``, ``sub``, ``w``, ``h``, ``d``, ``spend``, ``additional``, the bincounts
+    by ``h`` of ``spend`` and of ``gain[used].sum(axis=1) · w · additional``, the bincount by
+    ``d`` of ``price[used] · w``, and ``spend.sum()``, ``w.sum()``, ``w[additional].sum()``,
+    ``w[d != h].sum()`` (numpy's pairwise sums).
+    """
+    n = deal.shape[0]
+    nf = gain.shape[1]
+    pos = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if deal[i] and best_idx[i] >= 0 and quote[i] > 0:
+            pos[m] = i
+            m += 1
+    pos = pos[:m].copy()
+    slots = np.empty(m, np.int64)
+    sub = np.empty(m)
+    w = np.empty(m)
+    h = np.empty(m, np.int64)
+    d = np.empty(m, np.int64)
+    spend = np.empty(m)
+    additional = np.empty(m, np.bool_)
+    by_issuer = np.zeros(n_places)
+    add_value = np.zeros(n_places)
+    revenue = np.zeros(n_places)
+    w_add = np.empty(m)
+    w_cross = np.empty(m)
+    n_add = 0
+    n_cross = 0
+    for j in range(m):
+        i = pos[j]
+        b = searcher[i]
+        slots[j] = b
+        sj = quote[i]
+        sub[j] = sj
+        wj = weight[b]
+        w[j] = wj
+        hj = home[i]
+        dj = dest[i]
+        h[j] = hj
+        d[j] = dj
+        sp = sj * wj
+        spend[j] = sp
+        by_issuer[hj] += sp
+        balance[b] = balance[b] - sj
+        add = plain_net[i] < 0
+        additional[j] = add
+        add_value[hj] += (total(gain[i], nf) * wj) * (1.0 if add else 0.0)
+        revenue[dj] += price[i] * wj
+        if add:
+            w_add[n_add] = wj
+            n_add += 1
+        if dj != hj:
+            w_cross[n_cross] = wj
+            n_cross += 1
+    return (pos, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue,
+            total(spend, m), total(w, m), total(w_add, n_add), total(w_cross, n_cross))
+
+
 # ---------------------------------------------------------------------------------- warm-up
 _WARM = [False]
 
@@ -1051,3 +1119,4 @@ def warm_up() -> None:
     platform_deals(b2, i2, i2, b2)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
+        voucher_settle(b2, i2, f2, i2, i2, i2, w, f2, m22, f2, f2.copy(), 1)
