@@ -355,6 +355,27 @@ def test_voucher_settle_equals_the_numpy_redemptions():
             assert same(np.float64(a), np.float64(float(b)))
 
 
+def test_member_costs_equal_the_numpy_unit_costs():
+    rng = np.random.default_rng(11)
+    n, p = 4000, 16
+    member = np.where(rng.random(n) < 0.2, rng.integers(0, 3, n), -1)
+    member[::17] = -1
+    unit_cost = np.array([2.5, 0.0, 7.25])
+    weight = rng.uniform(0.5, 40, n)
+    place = rng.integers(0, p, n)
+    capital = rng.normal(50, 30, n)
+    for inside in (np.flatnonzero(member >= 0), np.flatnonzero(member >= 0)[:5],
+                   np.zeros(0, np.int64)):
+        c = unit_cost[member[inside]]
+        cap = capital.copy()
+        cap[inside] -= c
+        got_cap = capital.copy()
+        where, booked, cost = mk.member_costs(inside, member, unit_cost, weight, got_cap, place)
+        assert same(got_cap, cap) and same(where, place[inside])
+        assert same(booked, -weight[inside] * c)
+        assert same(np.float64(cost), np.float64(float((weight[inside] * c).sum())))
+
+
 def _package_numpy(vgap, rho, tc, p, c, face, unit_subsidy):
     """The vouchers' package rule as it was written in numpy."""
     a = -np.log1p(-rho)

@@ -577,6 +577,28 @@ def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
     return 0.0 + pairwise_sum(buf, 0, m)
 
 
+@jit
+def member_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray, weight: np.ndarray,
+                 capital: np.ndarray, place: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The members' monthly unit costs: ``c = unit_cost[member[inside]]``.
+
+    Subtracts ``c`` from ``capital[inside]`` in place and returns ``place[inside]``,
+    ``-weight[inside] * c`` and ``(weight[inside] * c).sum()`` (numpy's pairwise sum).
+    """
+    m = inside.shape[0]
+    where = np.empty(m, np.int64)
+    booked = np.empty(m)
+    cost = np.empty(m)
+    for j in range(m):
+        i = inside[j]
+        c = unit_cost[member[i]]
+        capital[i] = capital[i] - c
+        where[j] = place[i]
+        booked[j] = -weight[i] * c
+        cost[j] = weight[i] * c
+    return where, booked, total(cost, m)
+
+
 # ---------------------------------------------------------------------------------- vouchers
 @jit
 def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
@@ -1106,6 +1128,7 @@ def warm_up() -> None:
     for w in (f2, ro):
         park_units(i2, w, 1)
         members_staff(i2, w, f2, f2)
+        member_costs(i2, i2, f2, w, f2.copy(), i2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
