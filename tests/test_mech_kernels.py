@@ -376,6 +376,52 @@ def test_member_costs_equal_the_numpy_unit_costs():
         assert same(np.float64(cost), np.float64(float((weight[inside] * c).sum())))
 
 
+def test_voucher_requests_and_grants_equal_the_numpy_approval():
+    rng = np.random.default_rng(12)
+    n_slots, p, m = 5000, 16, 700
+    slots = rng.choice(n_slots, m, replace=False)
+    amount = rng.uniform(0, 20, m)
+    amount[::9] = 0.0
+    weight = rng.uniform(0.5, 40, n_slots)
+    place = rng.integers(0, p, n_slots)
+    firm_id = rng.integers(0, 10**6, n_slots)
+    ever = np.where(rng.random(n_slots) < 0.5, firm_id, -1)
+    applied = np.full(n_slots, -1, np.int64)
+    balance = rng.uniform(0, 30, n_slots)
+    holder = np.where(rng.random(n_slots) < 0.3, firm_id, -1)
+    for sl, am in ((slots, amount), (slots[:3], amount[:3]), (slots[:0], amount[:0])):
+        w = weight[sl]
+        home = place[sl]
+        ids = firm_id[sl]
+        new = ever[sl] != ids
+        e, a = ever.copy(), applied.copy()
+        e[sl] = ids
+        a[sl] = ids
+        got_e, got_a = ever.copy(), applied.copy()
+        out = mk.voucher_requests(sl, am, weight, place, firm_id, got_e, got_a, p)
+        assert same(got_e, e) and same(got_a, a)
+        assert same(out[0], w) and same(out[1], home) and same(out[2], ids)
+        assert same(np.float64(out[3]), np.float64(float(w[new].sum())))
+        assert same(np.float64(out[4]), np.float64(float((am * w).sum())))
+        if len(sl):
+            assert same(out[5], np.bincount(home, weights=am * w, minlength=p))
+        assert same(out[6], am * w)
+        got = am * w * np.where(rng.random(len(sl)) < 0.3, rng.random(len(sl)), 1.0)
+        got[::7] = 0.0
+        approve = got > 1e-9
+        bal, hold = balance.copy(), holder.copy()
+        bal[sl[approve]] = got[approve] / w[approve]
+        hold[sl[approve]] = ids[approve]
+        got_bal, got_hold = balance.copy(), holder.copy()
+        approved, rationed, by_place = mk.voucher_grants(sl, am, w, home, ids, got, got_bal,
+                                                         got_hold, p)
+        assert same(got_bal, bal) and same(got_hold, hold)
+        assert same(np.float64(approved), np.float64(float(got.sum())))
+        assert same(np.float64(rationed), np.float64(float((am * w - got).sum())))
+        if len(sl):
+            assert same(by_place, np.bincount(home, weights=got, minlength=p))
+
+
 def _package_numpy(vgap, rho, tc, p, c, face, unit_subsidy):
     """The vouchers' package rule as it was written in numpy."""
     a = -np.log1p(-rho)

@@ -1087,6 +1087,67 @@ def voucher_settle(deal: np.ndarray, best_idx: np.ndarray, quote: np.ndarray, se
             total(spend, m), total(w, m), total(w_add, n_add), total(w_cross, n_cross))
 
 
+@jit
+def voucher_requests(slots: np.ndarray, amount: np.ndarray, weight: np.ndarray, place: np.ndarray,
+                     firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray, n_places: int):
+    """The approved applicants' requests, in one pass.
+
+    With ``w = weight[slots]``, ``home = place[slots]`` and ``ids = firm_id[slots]``: sets
+    ``ever_id[slots]`` and ``applied_id[slots]`` to ``ids`` in place (the slots are distinct)
+    and returns ``w``, ``home``, ``ids``, ``w[ever_id[slots] != ids].sum()`` (before the
+    update), ``(amount · w).sum()``, ``bincount(home, amount · w, minlength=n_places)`` and
+    ``amount · w`` (numpy's pairwise sums).
+    """
+    m = slots.shape[0]
+    w = np.empty(m)
+    home = np.empty(m, np.int64)
+    ids = np.empty(m, np.int64)
+    w_new = np.empty(m)
+    got = np.empty(m)
+    demand = np.zeros(n_places)
+    n_new = 0
+    for j in range(m):
+        i = slots[j]
+        wj = weight[i]
+        w[j] = wj
+        h = place[i]
+        home[j] = h
+        fid = firm_id[i]
+        ids[j] = fid
+        if ever_id[i] != fid:
+            w_new[n_new] = wj
+            n_new += 1
+        ever_id[i] = fid
+        applied_id[i] = fid
+        g = amount[j] * wj
+        got[j] = g
+        demand[h] += g
+    return w, home, ids, total(w_new, n_new), total(got, m), demand, got
+
+
+@jit
+def voucher_grants(slots: np.ndarray, amount: np.ndarray, w: np.ndarray, home: np.ndarray,
+                   ids: np.ndarray, got: np.ndarray, balance: np.ndarray, holder_id: np.ndarray,
+                   n_places: int) -> tuple[float, float, np.ndarray]:
+    """Book the grants ``got``, in one pass.
+
+    Where ``got > 1e-9``, ``balance[slots] = got / w`` and ``holder_id[slots] = ids`` (in
+    place); returns ``got.sum()``, ``(amount · w − got).sum()``
+    and ``bincount(home, got, minlength=n_places)``.
+    """
+    m = slots.shape[0]
+    short = np.empty(m)
+    approved = np.zeros(n_places)
+    for j in range(m):
+        g = got[j]
+        short[j] = amount[j] * w[j] - g
+        approved[home[j]] += g
+        if g > 1e-9:
+            balance[slots[j]] = ieee_div(g, w[j])
+            holder_id[slots[j]] = ids[j]
+    return total(got, m), total(short, m), approved
+
+
 # ---------------------------------------------------------------------------------- warm-up
 _WARM = [False]
 
@@ -1140,6 +1201,8 @@ def warm_up() -> None:
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
     platform_rows(b2, i2, m22, m22)
     platform_deals(b2, i2, i2, b2)
+    voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         voucher_settle(b2, i2, f2, i2, i2, i2, w, f2, m22, f2, f2.copy(), 1)
+        voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)

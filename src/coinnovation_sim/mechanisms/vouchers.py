@@ -399,29 +399,23 @@ class Vouchers(Mechanism):
         slots, amount = aware[ok], r_best[ok]
         if len(slots) == 0:
             return
-        w = model.firm_weight()[slots]
-        home = f.place[slots]
-        ids = f.firm_id[slots]
-        new = self.ever_id[slots] != ids
-        self.cum["firms"] += float(w[new].sum())
-        self.ever_id[slots] = ids
-        self.applied_id[slots] = ids
-        self.cum["requested"] += float((amount * w).sum())
         p = model.n_places
-        demand = np.bincount(home, weights=amount * w, minlength=p)
-        got = amount * w                                  # real 万元 granted per applicant agent
+        w, home, ids, w_new, requested, demand, got = mk.voucher_requests(
+            slots, amount, model.firm_weight(), np.ascontiguousarray(f.place, dtype=np.int64),
+            np.ascontiguousarray(f.firm_id, dtype=np.int64), self.ever_id, self.applied_id, p)
+        self.cum["firms"] += w_new
+        self.cum["requested"] += requested
         if (demand > remaining + 1e-9).any():
             order = np.lexsort((self.rng.random(len(slots)), home))
             h = home[order]
             cs = np.cumsum(got[order])
             before = cs - got[order] - np.concatenate(([0.0], cs))[np.searchsorted(h, h, side="left")]
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
-        approve = got > 1e-9
-        self.cum["approved"] += float(got.sum())
-        self.cum["rationed"] += float((amount * w - got).sum())
-        self._year_stats["approved"] += np.bincount(home, weights=got, minlength=p)
-        self.balance[slots[approve]] = got[approve] / w[approve]
-        self.holder_id[slots[approve]] = ids[approve]
+        approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
+                                                         self.balance, self.holder_id, p)
+        self.cum["approved"] += approved
+        self.cum["rationed"] += rationed
+        self._year_stats["approved"] += by_place
 
     # ------------------------------------------------------------------ hooks
     def before_step(self, t: int) -> None:
