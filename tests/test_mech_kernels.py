@@ -281,6 +281,147 @@ def test_platform_rows_and_deals_equal_numpy():
                 np.flatnonzero(deal & members[origin] & members[d] & (origin != d)))
 
 
+def test_platform_settle_equals_the_numpy_fees():
+    rng = np.random.default_rng(9)
+    n, p, slots = 1400, 16, 6000
+    searcher = rng.choice(slots, n, replace=False)
+    home = rng.integers(0, p, n)
+    weight = rng.uniform(0.5, 40, slots)
+    weight[::7] = 1.0
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 30, n)
+    plain_net[::11] = -0.0
+    capital = rng.normal(100, 50, slots)
+    for via in (np.flatnonzero(rng.random(n) < 0.3), np.flatnonzero(rng.random(n) < 0.01)):
+        buyer = searcher[via]
+        h = home[via]
+        w = weight[buyer]
+        fee = 0.03 * price[via]
+        cap = capital.copy()
+        cap[buyer] -= fee
+        paid = fee * w
+        value = (plain_net[via] - fee) * w
+        got_cap = capital.copy()
+        hh, pd, gain, w_sum, paid_sum = mk.platform_settle(via, searcher, home, weight, price,
+                                                           plain_net, 0.03, got_cap, p)
+        assert same(hh, h) and same(pd, paid) and same(got_cap, cap)
+        assert same(gain, np.bincount(h, weights=value, minlength=p))
+        assert same(np.float64(w_sum), np.float64(float(w.sum())))
+        assert same(np.float64(paid_sum), np.float64(float(paid.sum())))
+
+
+def test_voucher_settle_equals_the_numpy_redemptions():
+    rng = np.random.default_rng(10)
+    n, p, nf, n_slots = 1500, 16, 8, 6000
+    searcher = rng.choice(n_slots, n, replace=False)
+    home = rng.integers(0, p, n)
+    dest = rng.integers(-1, p, n)
+    best_idx = np.where(dest >= 0, rng.integers(0, 50, n), -1)
+    dest = np.where(best_idx >= 0, dest, -1)
+    weight = rng.uniform(0.5, 40, n_slots)
+    quote = rng.uniform(0, 12, n) * (rng.random(n) < 0.5)
+    quote[::13] = -0.0
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 20, n)
+    plain_net[::9] = -0.0
+    gain = rng.normal(0, 3, (n, nf)) * (rng.random((n, nf)) < 0.7)
+    gain[5] = np.inf
+    balance = rng.uniform(0, 40, n_slots)
+    for share in (0.5, 0.01, 0.0):
+        deal = rng.random(n) < share
+        used = deal & (best_idx >= 0) & (quote > 0)
+        slots = searcher[used]
+        sub = quote[used]
+        w = weight[slots]
+        h = home[used]
+        d = dest[used]
+        spend = sub * w
+        bal = balance.copy()
+        bal[slots] -= sub
+        additional = plain_net[used] < 0
+        got_bal = balance.copy()
+        out = mk.voucher_settle(deal, best_idx, quote, searcher, home, dest, weight, plain_net,
+                                gain, price, got_bal, p)
+        assert same(out[0], np.flatnonzero(used)) and same(got_bal, bal)
+        for a, b in zip(out[1:8], (slots, sub, w, h, d, spend, additional), strict=True):
+            assert same(a, b)
+        if used.any():
+            assert same(out[8], np.bincount(h, weights=spend, minlength=p))
+            assert same(out[9], np.bincount(h, weights=gain[used].sum(axis=1) * w * additional,
+                                            minlength=p))
+            assert same(out[10], np.bincount(d, weights=price[used] * w, minlength=p))
+        for a, b in zip(out[11:], (spend.sum(), w.sum(), w[additional].sum(), w[d != h].sum()),
+                        strict=True):
+            assert same(np.float64(a), np.float64(float(b)))
+
+
+def test_member_costs_equal_the_numpy_unit_costs():
+    rng = np.random.default_rng(11)
+    n, p = 4000, 16
+    member = np.where(rng.random(n) < 0.2, rng.integers(0, 3, n), -1)
+    member[::17] = -1
+    unit_cost = np.array([2.5, 0.0, 7.25])
+    weight = rng.uniform(0.5, 40, n)
+    place = rng.integers(0, p, n)
+    capital = rng.normal(50, 30, n)
+    for inside in (np.flatnonzero(member >= 0), np.flatnonzero(member >= 0)[:5],
+                   np.zeros(0, np.int64)):
+        c = unit_cost[member[inside]]
+        cap = capital.copy()
+        cap[inside] -= c
+        got_cap = capital.copy()
+        where, booked, cost = mk.member_costs(inside, member, unit_cost, weight, got_cap, place)
+        assert same(got_cap, cap) and same(where, place[inside])
+        assert same(booked, -weight[inside] * c)
+        assert same(np.float64(cost), np.float64(float((weight[inside] * c).sum())))
+
+
+def test_voucher_requests_and_grants_equal_the_numpy_approval():
+    rng = np.random.default_rng(12)
+    n_slots, p, m = 5000, 16, 700
+    slots = rng.choice(n_slots, m, replace=False)
+    amount = rng.uniform(0, 20, m)
+    amount[::9] = 0.0
+    weight = rng.uniform(0.5, 40, n_slots)
+    place = rng.integers(0, p, n_slots)
+    firm_id = rng.integers(0, 10**6, n_slots)
+    ever = np.where(rng.random(n_slots) < 0.5, firm_id, -1)
+    applied = np.full(n_slots, -1, np.int64)
+    balance = rng.uniform(0, 30, n_slots)
+    holder = np.where(rng.random(n_slots) < 0.3, firm_id, -1)
+    for sl, am in ((slots, amount), (slots[:3], amount[:3]), (slots[:0], amount[:0])):
+        w = weight[sl]
+        home = place[sl]
+        ids = firm_id[sl]
+        new = ever[sl] != ids
+        e, a = ever.copy(), applied.copy()
+        e[sl] = ids
+        a[sl] = ids
+        got_e, got_a = ever.copy(), applied.copy()
+        out = mk.voucher_requests(sl, am, weight, place, firm_id, got_e, got_a, p)
+        assert same(got_e, e) and same(got_a, a)
+        assert same(out[0], w) and same(out[1], home) and same(out[2], ids)
+        assert same(np.float64(out[3]), np.float64(float(w[new].sum())))
+        assert same(np.float64(out[4]), np.float64(float((am * w).sum())))
+        if len(sl):
+            assert same(out[5], np.bincount(home, weights=am * w, minlength=p))
+        assert same(out[6], am * w)
+        got = am * w * np.where(rng.random(len(sl)) < 0.3, rng.random(len(sl)), 1.0)
+        got[::7] = 0.0
+        approve = got > 1e-9
+        bal, hold = balance.copy(), holder.copy()
+        bal[sl[approve]] = got[approve] / w[approve]
+        hold[sl[approve]] = ids[approve]
+        got_bal, got_hold = balance.copy(), holder.copy()
+        approved, rationed, by_place = mk.voucher_grants(sl, am, w, home, ids, got, got_bal,
+                                                         got_hold, p)
+        assert same(got_bal, bal) and same(got_hold, hold)
+        assert same(np.float64(approved), np.float64(float(got.sum())))
+        assert same(np.float64(rationed), np.float64(float((am * w - got).sum())))
+        if len(sl):
+            assert same(by_place, np.bincount(home, weights=got, minlength=p))
+
+
 def _package_numpy(vgap, rho, tc, p, c, face, unit_subsidy):
     """The vouchers' package rule as it was written in numpy."""
     a = -np.log1p(-rho)

@@ -522,17 +522,18 @@ class Enclaves(Mechanism):
             there, home = outlook.knowledge(slots, np.full(len(slots), self.host[k]), f.place[slots])
             self.value[k] = float((w[slots] * (there - home)).sum())
         # running costs of the month: firms' unit costs, home governments' park costs
-        unit_cost = np.array([pk.unit_cost_wan for pk in cfg.parks])[self.member[inside]]
+        where, booked, unit_costs = mk.member_costs(
+            inside, self.member, np.array([pk.unit_cost_wan for pk in cfg.parks]), w, f.capital,
+            np.ascontiguousarray(f.place, dtype=np.int64))
         if len(inside):
-            f.capital[inside] -= unit_cost
-            model.book.account_by("enclave_unit_costs", f.place[inside], -w[inside] * unit_cost)
+            model.book.account_by("enclave_unit_costs", where, booked)
         units = self._units()
         fixed = np.array([pk.fixed_cost_wan for pk in cfg.parks])
         per_unit = np.array([pk.public_cost_wan for pk in cfg.parks])
         self.park_cost = np.where(self.is_open, fixed + per_unit * units, 0.0)
         np.add.at(model.policy_cost[t], self.home, self.park_cost)
         self._record(t, "public_cost_wan", float(self.park_cost.sum()))
-        self._record(t, "unit_costs_wan", float((w[inside] * unit_cost).sum()))
+        self._record(t, "unit_costs_wan", unit_costs)
         self.cum["public_cost_wan"] += float(self.park_cost.sum())
 
     def after_step(self, t: int) -> None:

@@ -577,6 +577,28 @@ def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
     return 0.0 + pairwise_sum(buf, 0, m)
 
 
+@jit
+def member_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray, weight: np.ndarray,
+                 capital: np.ndarray, place: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The members' monthly unit costs: ``c = unit_cost[member[inside]]``.
+
+    Subtracts ``c`` from ``capital[inside]`` in place and returns ``place[inside]``,
+    ``-weight[inside] * c`` and ``(weight[inside] * c).sum()`` (numpy's pairwise sum).
+    """
+    m = inside.shape[0]
+    where = np.empty(m, np.int64)
+    booked = np.empty(m)
+    cost = np.empty(m)
+    for j in range(m):
+        i = inside[j]
+        c = unit_cost[member[i]]
+        capital[i] = capital[i] - c
+        where[j] = place[i]
+        booked[j] = -weight[i] * c
+        cost[j] = weight[i] * c
+    return where, booked, total(cost, m)
+
+
 # ---------------------------------------------------------------------------------- vouchers
 @jit
 def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
@@ -966,6 +988,166 @@ def platform_deals(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, membe
     return out[:m].copy()
 
 
+@jit
+def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, weight: np.ndarray,
+                    price: np.ndarray, plain_net: np.ndarray, fee_share: float,
+                    capital: np.ndarray, n_places: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """The platform's fees on the deals ``via`` (positions in the search), in one pass.
+
+    With ``buyer = searcher[via]``, ``h = home[via]``, ``w = weight[buyer]`` and
+    ``fee = fee_share · price[via]``: subtracts ``fee`` from ``capital[buyer]`` in place (the
+    searchers are distinct firms) and returns ``h``, ``paid = fee · w``,
+    ``bincount(h, (plain_net[via] − fee) · w, minlength=n_places)``, ``w.sum()`` and
+    ``paid.sum()`` (numpy's pairwise sums).
+    """
+    m = via.shape[0]
+    h = np.empty(m, np.int64)
+    w = np.empty(m)
+    paid = np.empty(m)
+    gain = np.zeros(n_places)
+    for j in range(m):
+        i = via[j]
+        b = searcher[i]
+        h[j] = home[i]
+        wj = weight[b]
+        fee = fee_share * price[i]
+        capital[b] = capital[b] - fee
+        w[j] = wj
+        paid[j] = fee * wj
+        gain[h[j]] += (plain_net[i] - fee) * wj
+    return h, paid, gain, total(w, m), total(paid, m)
+
+
+@jit
+def voucher_settle(deal: np.ndarray, best_idx: np.ndarray, quote: np.ndarray, searcher: np.ndarray,
+                   home: np.ndarray, dest: np.ndarray, weight: np.ndarray, plain_net: np.ndarray,
+                   gain: np.ndarray, price: np.ndarray, balance: np.ndarray, n_places: int):
+    """Redemptions of the agreed deals with a voucher quote, in one pass.
+
+    With ``used = deal & (best_idx >= 0) & (quote > 0)``, ``slots = searcher[used]``,
+    ``sub = quote[used]``, ``w = weight[slots]``, ``h = home[used]``, ``d = dest[used]``,
+    ``spend = sub · w`` and ``additional = plain_net[used] < 0``: subtracts ``sub`` from
+    ``balance[slots]`` in place (the searchers are distinct firms) and returns ``used``'s
+    positions, ``slots``, ``sub``, ``w``, ``h``, ``d``, ``spend``, ``additional``, the bincounts
+    by ``h`` of ``spend`` and of ``gain[used].sum(axis=1) · w · additional``, the bincount by
+    ``d`` of ``price[used] · w``, and ``spend.sum()``, ``w.sum()``, ``w[additional].sum()``,
+    ``w[d != h].sum()`` (numpy's pairwise sums).
+    """
+    n = deal.shape[0]
+    nf = gain.shape[1]
+    pos = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if deal[i] and best_idx[i] >= 0 and quote[i] > 0:
+            pos[m] = i
+            m += 1
+    pos = pos[:m].copy()
+    slots = np.empty(m, np.int64)
+    sub = np.empty(m)
+    w = np.empty(m)
+    h = np.empty(m, np.int64)
+    d = np.empty(m, np.int64)
+    spend = np.empty(m)
+    additional = np.empty(m, np.bool_)
+    by_issuer = np.zeros(n_places)
+    add_value = np.zeros(n_places)
+    revenue = np.zeros(n_places)
+    w_add = np.empty(m)
+    w_cross = np.empty(m)
+    n_add = 0
+    n_cross = 0
+    for j in range(m):
+        i = pos[j]
+        b = searcher[i]
+        slots[j] = b
+        sj = quote[i]
+        sub[j] = sj
+        wj = weight[b]
+        w[j] = wj
+        hj = home[i]
+        dj = dest[i]
+        h[j] = hj
+        d[j] = dj
+        sp = sj * wj
+        spend[j] = sp
+        by_issuer[hj] += sp
+        balance[b] = balance[b] - sj
+        add = plain_net[i] < 0
+        additional[j] = add
+        add_value[hj] += (total(gain[i], nf) * wj) * (1.0 if add else 0.0)
+        revenue[dj] += price[i] * wj
+        if add:
+            w_add[n_add] = wj
+            n_add += 1
+        if dj != hj:
+            w_cross[n_cross] = wj
+            n_cross += 1
+    return (pos, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue,
+            total(spend, m), total(w, m), total(w_add, n_add), total(w_cross, n_cross))
+
+
+@jit
+def voucher_requests(slots: np.ndarray, amount: np.ndarray, weight: np.ndarray, place: np.ndarray,
+                     firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray, n_places: int):
+    """The approved applicants' requests, in one pass.
+
+    With ``w = weight[slots]``, ``home = place[slots]`` and ``ids = firm_id[slots]``: sets
+    ``ever_id[slots]`` and ``applied_id[slots]`` to ``ids`` in place (the slots are distinct)
+    and returns ``w``, ``home``, ``ids``, ``w[ever_id[slots] != ids].sum()`` (before the
+    update), ``(amount · w).sum()``, ``bincount(home, amount · w, minlength=n_places)`` and
+    ``amount · w`` (numpy's pairwise sums).
+    """
+    m = slots.shape[0]
+    w = np.empty(m)
+    home = np.empty(m, np.int64)
+    ids = np.empty(m, np.int64)
+    w_new = np.empty(m)
+    got = np.empty(m)
+    demand = np.zeros(n_places)
+    n_new = 0
+    for j in range(m):
+        i = slots[j]
+        wj = weight[i]
+        w[j] = wj
+        h = place[i]
+        home[j] = h
+        fid = firm_id[i]
+        ids[j] = fid
+        if ever_id[i] != fid:
+            w_new[n_new] = wj
+            n_new += 1
+        ever_id[i] = fid
+        applied_id[i] = fid
+        g = amount[j] * wj
+        got[j] = g
+        demand[h] += g
+    return w, home, ids, total(w_new, n_new), total(got, m), demand, got
+
+
+@jit
+def voucher_grants(slots: np.ndarray, amount: np.ndarray, w: np.ndarray, home: np.ndarray,
+                   ids: np.ndarray, got: np.ndarray, balance: np.ndarray, holder_id: np.ndarray,
+                   n_places: int) -> tuple[float, float, np.ndarray]:
+    """Book the grants ``got``, in one pass.
+
+    Where ``got > 1e-9``, ``balance[slots] = got / w`` and ``holder_id[slots] = ids`` (in
+    place); returns ``got.sum()``, ``(amount · w − got).sum()``
+    and ``bincount(home, got, minlength=n_places)``.
+    """
+    m = slots.shape[0]
+    short = np.empty(m)
+    approved = np.zeros(n_places)
+    for j in range(m):
+        g = got[j]
+        short[j] = amount[j] * w[j] - g
+        approved[home[j]] += g
+        if g > 1e-9:
+            balance[slots[j]] = ieee_div(g, w[j])
+            holder_id[slots[j]] = ids[j]
+    return total(got, m), total(short, m), approved
+
+
 # ---------------------------------------------------------------------------------- warm-up
 _WARM = [False]
 
@@ -1007,6 +1189,7 @@ def warm_up() -> None:
     for w in (f2, ro):
         park_units(i2, w, 1)
         members_staff(i2, w, f2, f2)
+        member_costs(i2, i2, f2, w, f2.copy(), i2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
@@ -1018,3 +1201,8 @@ def warm_up() -> None:
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
     platform_rows(b2, i2, m22, m22)
     platform_deals(b2, i2, i2, b2)
+    voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
+    for w in (f2, ro):
+        platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
+        voucher_settle(b2, i2, f2, i2, i2, i2, w, f2, m22, f2, f2.copy(), 1)
+        voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)

@@ -182,18 +182,17 @@ class TechMarket(Mechanism):
                                 np.ascontiguousarray(search.best_dest, dtype=np.int64), self.members)
         if not len(via):
             return None
-        buyer = search.searcher[via]
-        home = search.home[via]
-        w = model.firm_weight()[buyer]
-        fee = self.config.fee_share * search.price[via]
-        model.firms.capital[buyer] -= fee
-        paid = fee * w
+        home, paid, value, w_sum, paid_sum = mk.platform_settle(
+            via, np.ascontiguousarray(search.searcher, dtype=np.int64),
+            np.ascontiguousarray(search.home, dtype=np.int64), model.firm_weight(),
+            np.ascontiguousarray(search.price, dtype=np.float64),
+            np.ascontiguousarray(search.best_plain_net, dtype=np.float64),
+            float(self.config.fee_share), model.firms.capital, model.n_places)
         model.book.account_by("platform_fees", home, -paid)
-        value = (search.best_plain_net[via] - fee) * w
-        self.gain += np.bincount(home, weights=value, minlength=model.n_places)
-        self.deals += float(w.sum())
-        self.deals_cum += float(w.sum())
-        self.fees += float(paid.sum())
+        self.gain += value
+        self.deals += w_sum
+        self.deals_cum += w_sum
+        self.fees += paid_sum
         return None
 
     def metrics(self, t: int) -> dict[str, float]:

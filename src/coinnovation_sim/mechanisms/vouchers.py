@@ -399,29 +399,23 @@ class Vouchers(Mechanism):
         slots, amount = aware[ok], r_best[ok]
         if len(slots) == 0:
             return
-        w = model.firm_weight()[slots]
-        home = f.place[slots]
-        ids = f.firm_id[slots]
-        new = self.ever_id[slots] != ids
-        self.cum["firms"] += float(w[new].sum())
-        self.ever_id[slots] = ids
-        self.applied_id[slots] = ids
-        self.cum["requested"] += float((amount * w).sum())
         p = model.n_places
-        demand = np.bincount(home, weights=amount * w, minlength=p)
-        got = amount * w                                  # real 万元 granted per applicant agent
+        w, home, ids, w_new, requested, demand, got = mk.voucher_requests(
+            slots, amount, model.firm_weight(), np.ascontiguousarray(f.place, dtype=np.int64),
+            np.ascontiguousarray(f.firm_id, dtype=np.int64), self.ever_id, self.applied_id, p)
+        self.cum["firms"] += w_new
+        self.cum["requested"] += requested
         if (demand > remaining + 1e-9).any():
             order = np.lexsort((self.rng.random(len(slots)), home))
             h = home[order]
             cs = np.cumsum(got[order])
             before = cs - got[order] - np.concatenate(([0.0], cs))[np.searchsorted(h, h, side="left")]
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
-        approve = got > 1e-9
-        self.cum["approved"] += float(got.sum())
-        self.cum["rationed"] += float((amount * w - got).sum())
-        self._year_stats["approved"] += np.bincount(home, weights=got, minlength=p)
-        self.balance[slots[approve]] = got[approve] / w[approve]
-        self.holder_id[slots[approve]] = ids[approve]
+        approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
+                                                         self.balance, self.holder_id, p)
+        self.cum["approved"] += approved
+        self.cum["rationed"] += rationed
+        self._year_stats["approved"] += by_place
 
     # ------------------------------------------------------------------ hooks
     def before_step(self, t: int) -> None:
@@ -521,37 +515,34 @@ class Vouchers(Mechanism):
             return None
         s = search
         sub_all = self._quote(s, s.best_dest)
-        used = deal & (s.best_idx >= 0) & (sub_all > 0)
-        if not used.any():
-            return np.ones(s.n, bool)
         model = self.model
-        p = model.n_places
+        (used, slots, sub, w, home, dest, spend, additional, by_issuer, add_value, revenue,
+         spend_sum, w_sum, w_add, w_cross) = mk.voucher_settle(
+            np.ascontiguousarray(deal, dtype=bool), np.ascontiguousarray(s.best_idx, dtype=np.int64),
+            sub_all, np.ascontiguousarray(s.searcher, dtype=np.int64),
+            np.ascontiguousarray(s.home, dtype=np.int64),
+            np.ascontiguousarray(s.best_dest, dtype=np.int64), model.firm_weight(),
+            np.ascontiguousarray(s.best_plain_net, dtype=np.float64),
+            np.ascontiguousarray(s.best_gain, dtype=np.float64),
+            np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.n_places)
+        if not len(used):
+            return np.ones(s.n, bool)
         t = model.book.t
-        slots = s.searcher[used]
-        sub = sub_all[used]
-        w = model.firm_weight()[slots]
-        home = s.home[used]
-        dest = s.best_dest[used]
-        spend = sub * w
-        by_issuer = np.bincount(home, weights=spend, minlength=p)
         model.policy_cost[t] += by_issuer
         model.book.account_by("voucher_subsidy", home, spend)
-        self.balance[slots] -= sub
-        self.spent_by_step[t] += float(spend.sum())
-        additional = s.best_plain_net[used] < 0
+        self.spent_by_step[t] += spend_sum
         st = self._year_stats
         st["spent"] += by_issuer
-        st["additional_value"] += np.bincount(home, weights=s.best_gain[used].sum(axis=1) * w * additional,
-                                              minlength=p)
-        st["local_revenue"] += np.bincount(dest, weights=s.price[used] * w, minlength=p)
-        self.cum["spent"] += float(spend.sum())
-        self.cum["services"] += float(w.sum())
-        self.cum["additional"] += float(w[additional].sum())
-        self.cum["cross_place"] += float(w[dest != home].sum())
+        st["additional_value"] += add_value
+        st["local_revenue"] += revenue
+        self.cum["spent"] += spend_sum
+        self.cum["services"] += w_sum
+        self.cum["additional"] += w_add
+        self.cum["cross_place"] += w_cross
         self._records.append({
             "step": np.full(len(slots), t, np.int64), "firm_slot": slots.astype(np.int64),
             "firm_id": model.firms.firm_id[slots].copy(), "issuer": home.astype(np.int64),
-            "institute": s.best_idx[used].astype(np.int64), "provider": dest.astype(np.int64),
+            "institute": s.best_idx[used].astype(np.int64), "provider": dest,
             "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional,
             "project": np.full(len(slots), self._in_project)})
         return np.ones(s.n, bool)
