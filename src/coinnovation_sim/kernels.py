@@ -36,6 +36,10 @@ except ImportError:  # pragma: no cover - exercised only on machines without num
     numba = None
     HAVE_NUMBA = False
 
+#: Whether the kernels are compiled in this process (numba installed and ``NUMBA_DISABLE_JIT``
+#: not set).
+COMPILING = HAVE_NUMBA and not numba.config.DISABLE_JIT
+
 
 #: Every compiled kernel (numba dispatchers), for checks that a run compiles nothing new.
 COMPILED: list[Any] = []
