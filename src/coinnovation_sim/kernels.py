@@ -334,34 +334,6 @@ def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
 
 
 @jit
-def place_knowledge_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray,
-                         k: np.ndarray, n_places: int) -> tuple[np.ndarray, np.ndarray]:
-    """Real firms and their total knowledge per place, in firm order.
-
-    The sums ``bincount(place, where(alive, weight, 0))`` and ``bincount(place, where(alive,
-    weight, 0) · κ)`` (``κ_i = Σ_f k_if`` added left to right) in one pass; dead slots add
-    nothing.
-
-    Returns
-    -------
-    count, total : numpy.ndarray
-        Shape (n_places,) each.
-    """
-    n, nf = k.shape
-    count = np.zeros(n_places)
-    total = np.zeros(n_places)
-    for i in range(n):
-        if not alive[i]:
-            continue
-        kappa = 0.0
-        for f in range(nf):
-            kappa += k[i, f]
-        count[place[i]] += weight[i]
-        total[place[i]] += weight[i] * kappa
-    return count, total
-
-
-@jit
 def spillover_pass(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weight: np.ndarray,
                    pools: np.ndarray, psi: np.ndarray, rate: float, half: float,
                    value_per_unit: float, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -692,15 +664,29 @@ def unit_home_matrix(unit_place: np.ndarray, home: np.ndarray, amount: np.ndarra
 
 
 @jit
+def _normalise_row(prod: np.ndarray, out: np.ndarray) -> None:
+    """``out = prod / prod.sum()`` where the sum (numpy's pairwise order) is positive, else 0."""
+    p = prod.shape[0]
+    tot = 0.0 + pairwise_sum(prod, 0, p)
+    if tot > 0.0:
+        for j in range(p):
+            out[j] = prod[j] / tot
+    else:
+        for j in range(p):
+            out[j] = 0.0
+
+
+@jit
 def normalised_rows(mat: np.ndarray) -> np.ndarray:
-    """:func:`sampling.normalise_rows` compiled: rows over their (pairwise) sums, 0 if not > 0."""
-    p, q = mat.shape
-    out = np.zeros((p, q))
-    for a in range(p):
-        tot = total(mat[a], q)
-        if tot > 0.0:
-            for j in range(q):
-                out[a, j] = mat[a, j] / tot
+    """:func:`sampling.normalise_rows` of a C-contiguous float64 matrix, compiled (the same bits).
+
+    Each row's sum is ``0.0 + pairwise_sum(row)``, as ``mat.sum(axis=1)`` adds a contiguous row;
+    the division is IEEE's, guarded by ``sum > 0`` as numpy's ``where`` guards it.
+    """
+    r, p = mat.shape
+    out = np.empty((r, p))
+    for i in range(r):
+        _normalise_row(mat[i], out[i])
     return out
 
 
@@ -987,79 +973,6 @@ def segment_draw(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.n
 
 
 @jit
-def evaluate_candidates(collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
-                        active: np.ndarray, firm_k: np.ndarray, inst_k: np.ndarray,
-                        rcv_k: np.ndarray, rcv_sq: np.ndarray, rcv_cap: np.ndarray,
-                        learning_rate: float, value_per_unit: float, price: np.ndarray,
-                        tc_scale: np.ndarray, eps: float
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Knowledge gain and unsubsidised net gain of one candidate per searcher.
-
-    Candidate ``i`` is valid when ``idx_i ≥ 0``, it is not the searcher itself (joint R&D) and
-    ``active_i``. Its source knowledge is firm ``idx_i``'s (``collab_i``) or institute
-    ``idx_i``'s. The gain per field is ``λ A_r e(δ) max(0, k_s − k_r)`` with
-    ``δ = 1 − cos(k_s, k_r)`` (cosine 0 when ``√(|k_s|² |k_r|²) ≤ eps``) and
-    ``e(δ) = 4δ(1 − δ)``, ``δ`` clipped to [0, 1]; the net gain is
-    ``v Σ_f gain_f − price − tc``.
-
-    Parameters
-    ----------
-    collab, idx, searcher, active : numpy.ndarray
-        Per searcher: looks for a firm partner; candidate index (-1: none); own firm slot; mask.
-    firm_k, inst_k : numpy.ndarray
-        Knowledge of firms and institutes.
-    rcv_k, rcv_sq, rcv_cap : numpy.ndarray
-        Searchers' knowledge, its squared norm and absorptive capacity.
-    learning_rate, value_per_unit : float
-        ``learning_rate`` and ``knowledge_value_wan``.
-    price, tc_scale : numpy.ndarray
-        Per searcher: list price, and the transaction cost of this candidate.
-    eps : float
-        Cosine threshold.
-
-    Returns
-    -------
-    valid : numpy.ndarray
-        Bool per searcher.
-    gain : numpy.ndarray
-        (n, F) knowledge gain (0 where invalid).
-    plain : numpy.ndarray
-        Net gain without subsidy, 万元 (0 where invalid).
-    """
-    n, nf = rcv_k.shape
-    valid = np.zeros(n, np.bool_)
-    gain = np.zeros((n, nf))
-    plain = np.zeros(n)
-    for i in range(n):
-        j = idx[i]
-        if j < 0 or not active[i] or (collab[i] and j == searcher[i]):
-            continue
-        src = firm_k[j] if collab[i] else inst_k[j]
-        num = 0.0
-        sq = 0.0
-        for f in range(nf):
-            num += src[f] * rcv_k[i, f]
-            sq += src[f] * src[f]
-        den = math.sqrt(sq * rcv_sq[i])
-        c = num / den if den > eps else 0.0
-        d = 1.0 - c
-        if d < 0.0:
-            d = 0.0
-        elif d > 1.0:
-            d = 1.0
-        scale = (learning_rate * rcv_cap[i]) * ((4.0 * d) * (1.0 - d))
-        total = 0.0
-        for f in range(nf):
-            g = src[f] - rcv_k[i, f]
-            g = scale * (g if g > 0.0 else 0.0)
-            gain[i, f] = g
-            total += g
-        valid[i] = True
-        plain[i] = value_per_unit * total - price[i] - tc_scale[i]
-    return valid, gain, plain
-
-
-@jit
 def apply_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
                 searcher: np.ndarray, deal: np.ndarray, collab: np.ndarray, idx: np.ndarray,
                 gain: np.ndarray, partner_gain: np.ndarray, price: np.ndarray, tc: np.ndarray,
@@ -1147,71 +1060,6 @@ def deal_records(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, best_des
 
 
 @jit
-def searchers_and_weights(alive: np.ndarray, capital: np.ndarray, u: np.ndarray,
-                          probability: float, weight: np.ndarray, k: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """Searching firms of the month and every firm's weight as a partner (one pass).
-
-    Returns
-    -------
-    searcher : numpy.ndarray
-        Live slots with positive capital whose draw ``u`` is below ``probability``, ascending.
-    partner_weight : numpy.ndarray
-        ``weight_i · κ_i`` of live slots (``κ_i = Σ_f k_if`` added left to right), 0 otherwise.
-    """
-    n, nf = k.shape
-    searcher = np.empty(n, np.int64)
-    partner_weight = np.empty(n)
-    m = 0
-    for i in range(n):
-        if alive[i]:
-            kappa = 0.0
-            for f in range(nf):
-                kappa += k[i, f]
-            partner_weight[i] = weight[i] * kappa
-            if capital[i] > 0.0 and u[i] < probability:
-                searcher[m] = i
-                m += 1
-        else:
-            partner_weight[i] = 0.0
-    return searcher[:m].copy(), partner_weight
-
-
-@jit
-def pick_rows(choose_first: np.ndarray, row: np.ndarray, first: np.ndarray,
-              second: np.ndarray) -> np.ndarray:
-    """Row ``row_i`` of ``first`` where ``choose_first_i``, else of ``second``, stacked."""
-    n = row.shape[0]
-    p = first.shape[1]
-    out = np.empty((n, p))
-    for i in range(n):
-        src = first if choose_first[i] else second
-        for j in range(p):
-            out[i, j] = src[row[i], j]
-    return out
-
-
-@jit
-def keep_best(valid: np.ndarray, net: np.ndarray, dest: np.ndarray, idx: np.ndarray,
-              gain: np.ndarray, tc: np.ndarray, subsidy: np.ndarray, plain: np.ndarray,
-              best_net: np.ndarray, best_dest: np.ndarray, best_idx: np.ndarray,
-              best_gain: np.ndarray, best_tc: np.ndarray, best_subsidy: np.ndarray,
-              best_plain: np.ndarray) -> None:
-    """Replace each searcher's best candidate where the new valid one has a larger net gain."""
-    n, nf = gain.shape
-    for i in range(n):
-        if valid[i] and net[i] > best_net[i]:
-            best_net[i] = net[i]
-            best_dest[i] = dest[i]
-            best_idx[i] = idx[i]
-            for f in range(nf):
-                best_gain[i, f] = gain[i, f]
-            best_tc[i] = tc[i]
-            best_subsidy[i] = subsidy[i]
-            best_plain[i] = plain[i]
-
-
-@jit
 def split_by_location(unit_place: np.ndarray, home: np.ndarray, unit_share: np.ndarray,
                       amount: np.ndarray, n_places: int) -> np.ndarray:
     """Per-firm amounts summed by where the talent works (:func:`talent.by_location`).
@@ -1246,10 +1094,6 @@ def warm_up() -> None:
     split_by_location(place, place, np.ones(2), np.ones(2), 1)
     yes = np.ones(2, np.bool_)
     ones = np.ones(2)
-    valid, gain, plain = evaluate_candidates(yes, place, place + 1, yes, rows, rows, rows, ones,
-                                             ones, 0.1, 1.0, ones, ones, 1e-12)
-    keep_best(valid, plain, place, place, gain, ones, ones, plain, ones.copy(), place.copy(),
-              place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
     draw_rows(rows, np.ones(2) * 0.5)
     order, _ = place_order(place, 1)
     segment_arrays(np.ones(2), order)
@@ -1262,15 +1106,13 @@ def warm_up() -> None:
     group_weighted_rows(place, yes, weight, rows, 1)
     live_weighted_sum(yes, weight, ones)
     group_weighted_rows(place, yes, np.ones(2), rows, 1)
-    place_knowledge_sums(place, np.ones(2, np.bool_), weight, rows, 1)
-    searchers_and_weights(yes, ones, ones, 0.5, weight, rows)
-    pick_rows(yes, place, np.ones((1, 2)), np.ones((1, 2)))
     deal_records(yes, yes, place, place, place, place, place, weight, ones, ones, 1)
     apply_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows, ones,
                 ones, ones, weight, ones)
     spillover_pass(rows.copy(), place, np.ones(2, np.bool_), weight, np.ones((1, 2)),
                    np.ones((1, 1)), 0.1, 1.0, 1.0, 1e-12)
     unit_home_matrix(place, place, ones, 1)
+    normalised_rows(np.ones((2, 2)))
     spillover_attribution(np.ones((1, 4)), np.ones((1, 2)), np.ones((1, 1)), np.ones((1, 1)))
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.5,
                     0.5, 0.01, 1e-12)

@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 
 from .flows import FACTORS
-from .kernels import jit, pairwise_sum, place_knowledge_sums, register_warm_up, total
+from .kernels import jit, pairwise_sum, register_warm_up, total
 from .places import LEVELS
 
 if TYPE_CHECKING:
@@ -715,14 +715,6 @@ def pagerank_networkx(comb: np.ndarray) -> np.ndarray:
     return np.array([pr[i] for i in range(p)])
 
 
-def place_knowledge(model: CoinnovationModel) -> tuple[np.ndarray, np.ndarray]:
-    """Mean total knowledge per real firm and real firm count, per place."""
-    f = model.firms
-    n, k = place_knowledge_sums(f.place, f.alive, model.firm_weight(), f.knowledge,
-                                model.n_places)
-    return np.divide(k, n, out=np.zeros_like(k), where=n > 0), n
-
-
 def theil(x: np.ndarray, n: np.ndarray) -> float:
     """Between-place Theil index ``T = Σ s_p ln(x_p / μ)`` with ``s_p`` the knowledge share."""
     ok = (n > 0) & (x > 0)
@@ -732,21 +724,6 @@ def theil(x: np.ndarray, n: np.ndarray) -> float:
     mu = total / n[ok].sum()
     s = x[ok] * n[ok] / total
     return float(max(0.0, (s * np.log(x[ok] / mu)).sum()))
-
-
-def level_shares(model: CoinnovationModel, t: int, place: int) -> dict[tuple[str, str], float]:
-    """Share of a place's flows crossing each boundary level, per factor."""
-    out = {}
-    lv = model.places.level
-    for factor in FACTORS:
-        m = model.book.factor_matrix(t, factor)
-        involved = m[place, :] + m[:, place]
-        involved[place] = m[place, place]
-        tot = involved.sum()
-        for li in range(1, len(LEVELS)):
-            mask = lv[place] == li
-            out[(factor, LEVELS[li])] = float(involved[mask].sum() / tot) if tot > 0 else 0.0
-    return out
 
 
 #: Boundary levels (indices into ``LEVELS``) of the masks after the first in :func:`collect`.

@@ -11,7 +11,7 @@ import numpy as np
 from .kernels import (
     draw_rows,
     jit,
-    pairwise_sum,
+    normalised_rows,
     register_warm_up,
     segment_draw,
     segment_sampler_arrays,
@@ -41,27 +41,6 @@ def normalise_rows(mat: np.ndarray) -> np.ndarray:
     out = np.zeros_like(mat)
     np.divide(mat, tot, out=out, where=tot > 0)
     return out
-
-
-def normalise_scaled(mat: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``normalise_rows(mat * scale[None, :])``: rows of a matrix with columns scaled.
-
-    Parameters
-    ----------
-    mat : numpy.ndarray
-        Shape (R, P).
-    scale : numpy.ndarray
-        Shape (P,).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (R, P), rows summing to one (or all zero).
-    """
-    if (_kernel_ready(mat) and isinstance(scale, np.ndarray) and scale.dtype == np.float64
-            and scale.shape == (mat.shape[1],)):
-        return normalised_scaled_rows(mat, np.ascontiguousarray(scale))
-    return normalise_rows(mat * scale[None, :])
 
 
 def ration(demand: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -168,46 +147,6 @@ class SegmentSampler:
 
 
 @jit
-def _normalise_row(prod: np.ndarray, out: np.ndarray) -> None:
-    """``out = prod / prod.sum()`` where the sum (numpy's pairwise order) is positive, else 0."""
-    p = prod.shape[0]
-    tot = 0.0 + pairwise_sum(prod, 0, p)
-    if tot > 0.0:
-        for j in range(p):
-            out[j] = prod[j] / tot
-    else:
-        for j in range(p):
-            out[j] = 0.0
-
-
-@jit
-def normalised_rows(mat: np.ndarray) -> np.ndarray:
-    """:func:`normalise_rows` of a C-contiguous float64 matrix, compiled (the same bits).
-
-    Each row's sum is ``0.0 + pairwise_sum(row)``, as ``mat.sum(axis=1)`` adds a contiguous row;
-    the division is IEEE's, guarded by ``sum > 0`` as numpy's ``where`` guards it.
-    """
-    r, p = mat.shape
-    out = np.empty((r, p))
-    for i in range(r):
-        _normalise_row(mat[i], out[i])
-    return out
-
-
-@jit
-def normalised_scaled_rows(mat: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """:func:`normalise_rows` of ``mat * scale[None, :]``, compiled (the same bits)."""
-    r, p = mat.shape
-    out = np.empty((r, p))
-    prod = np.empty(p)
-    for i in range(r):
-        for j in range(p):
-            prod[j] = mat[i, j] * scale[j]
-        _normalise_row(prod, out[i])
-    return out
-
-
-@jit
 def cumulative_rows(prob: np.ndarray) -> np.ndarray:
     """Running sums of each row, added left to right from 0 (as ``kernels.draw_rows`` forms them).
 
@@ -234,6 +173,4 @@ def cumulative_rows(prob: np.ndarray) -> np.ndarray:
 @register_warm_up
 def warm_up() -> None:
     """Load (or compile) the sampling kernels (see :func:`kernels.warm_up`)."""
-    normalised_rows(np.ones((2, 2)))
-    normalised_scaled_rows(np.ones((2, 2)), np.ones(2))
     cumulative_rows(np.ones((2, 2)))

@@ -8,7 +8,7 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
 (``tests/test_search_kernels.py`` checks every kernel against it, compiled and interpreted).
 
 * :func:`search_start`: the month's searchers, and the within-place sampler of partner firms
-  (``kernels.searchers_and_weights`` followed by ``kernels.segment_sampler_arrays``), in one call;
+  (the earlier ``searchers_and_weights`` followed by ``kernels.segment_sampler_arrays``), in one call;
   the counting sort by place follows runs of equal places (firm slots are mostly sorted by place)
   so that consecutive firms of a place do not wait for each other's counter in memory.
 * :func:`draw_candidates`: one candidate per searcher — a place from its row of place
@@ -16,7 +16,7 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
   sampler (``SegmentSampler.draw``) — without splitting the searchers by kind.
 * :func:`offer_validity` and :func:`weigh_offers`: the transaction cost of each candidate, its
   knowledge gain and net gain, and whether it replaces the best so far
-  (``kernels.evaluate_candidates`` and ``kernels.keep_best``), without an (n, F) array of gains.
+  (the earlier ``evaluate_candidates`` and ``keep_best``), without an (n, F) array of gains.
 * :func:`agreement_setup` and :func:`partner_deals`: joint R&D partners' gains and agreement
   (after numpy's ``einsum`` dot products, kept as they are).
 * :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
@@ -111,8 +111,9 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
                             np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The month's searchers and the arrays of the within-place sampler of partner firms.
 
-    The same values as ``searcher, w = kernels.searchers_and_weights(alive, capital, u,
-    probability, weight, k)`` followed by ``kernels.segment_sampler_arrays(place, w, n_places)``.
+    The same values as ``searcher, w = searchers_and_weights(alive, capital, u, probability,
+    weight, k)`` (an earlier kernel, kept in ``tests/reference_kernels.py``) followed by
+    ``kernels.segment_sampler_arrays(place, w, n_places)``.
 
     Parameters
     ----------
@@ -533,7 +534,7 @@ def offer_validity(collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
                    active: np.ndarray) -> np.ndarray:
     """Searchers whose candidate counts: one drawn (``idx >= 0``), active, not the searcher itself.
 
-    ``active`` of length 0 means every searcher (as ``kernels.evaluate_candidates`` decides).
+    ``active`` of length 0 means every searcher (as the earlier ``evaluate_candidates`` decided).
     """
     n = idx.shape[0]
     every = active.shape[0] != n
@@ -554,12 +555,13 @@ def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: n
                  best_tc: np.ndarray, best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
     """Weigh one candidate per searcher and keep it where it beats the best so far.
 
-    The arithmetic of :func:`technology.consider` (``kernels.evaluate_candidates`` then
-    ``kernels.keep_best``) for the ``valid`` candidates (:func:`offer_validity`): the transaction
-    cost ``(c · m[o, d]) / φ[o, d]``; the gain per field ``λ A_r e(δ) max(0, k_s − k_r)`` with
-    ``δ = 1 − cos(k_s, k_r)`` (cosine 0 when ``√(|k_s|² |k_r|²) ≤ eps``, sums left to right)
-    and ``e(δ) = 4δ(1 − δ)``, ``δ`` clipped to [0, 1]; the net gain ``v Σ_f gain_f − price −
-    tc`` plus the subsidy. A candidate whose net gain exceeds ``best_net`` replaces the best
+    The arithmetic of :func:`technology.consider` (the earlier ``evaluate_candidates`` then
+    ``keep_best``, kept in ``tests/reference_kernels.py``) for the ``valid`` candidates
+    (:func:`offer_validity`): the transaction cost ``(c · m[o, d]) / φ[o, d]``; the gain per
+    field ``λ A_r e(δ) max(0, k_s − k_r)`` with ``δ = 1 − cos(k_s, k_r)`` (cosine 0 when
+    ``√(|k_s|² |k_r|²) ≤ eps``, sums left to right) and ``e(δ) = 4δ(1 − δ)``, ``δ`` clipped to
+    [0, 1]; the net gain ``v Σ_f gain_f − price − tc`` plus the subsidy. A candidate whose net
+    gain exceeds ``best_net`` replaces the best
     (gain, place, partner, cost, subsidy and net gain without the subsidy).
 
     Parameters
