@@ -292,7 +292,7 @@ def test_segment_arrays_equal_the_numpy_construction():
         order = np.argsort(place, kind="stable")
         ws = w[order]
         pos = np.arange(n)
-        cum, prev, nxt = kernels.segment_arrays(w, order)
+        _, cum, prev, nxt, *_ = kernels.segment_sampler_arrays(place, w, 16)
         assert np.array_equal(cum, np.cumsum(ws))
         if n:
             assert np.array_equal(prev, np.maximum.accumulate(np.where(ws > 0, pos, -1)))
@@ -327,9 +327,11 @@ def test_place_order_is_the_stable_argsort():
     rng = np.random.default_rng(21)
     for n, p in ((0, 3), (1, 1), (50, 4), (5000, 16)):
         place = rng.integers(0, p, n)
-        order, counts = kernels.place_order(place, p)
+        order, start, end = kernels.place_segments(place, p)
         assert np.array_equal(order, np.argsort(place, kind="stable"))
-        assert np.array_equal(counts, np.bincount(place, minlength=p))
+        assert np.array_equal(end - start, np.bincount(place, minlength=p))
+        sorted_place = np.sort(place)                 # runs of equal places, as firm slots are
+        assert np.array_equal(kernels.place_segments(sorted_place, p)[0], np.arange(n))
 
 
 def test_place_knowledge_sums_equal_bincounts():
@@ -445,9 +447,10 @@ def test_segment_sampler_arrays_equal_the_numpy_construction():
         order, cum, prev, nxt, start, end, base, total = kernels.segment_sampler_arrays(
             place, w, p)
         counts = np.bincount(place, minlength=p)
-        o2, _ = kernels.place_order(place, p)
-        _, p2, n2 = kernels.segment_arrays(w, o2)
-        assert np.array_equal(prev, p2) and np.array_equal(nxt, n2)
+        ws, pos = w[order], np.arange(n)
+        if n:
+            assert np.array_equal(prev, np.maximum.accumulate(np.where(ws > 0, pos, -1)))
+            assert np.array_equal(nxt, np.minimum.accumulate(np.where(ws > 0, pos, n)[::-1])[::-1])
         assert np.array_equal(order, np.argsort(place, kind="stable"))
         assert np.array_equal(cum, np.cumsum(w[order]))
         assert np.array_equal(end, np.cumsum(counts))

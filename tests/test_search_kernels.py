@@ -236,16 +236,6 @@ def test_partner_deals_equal_gain_and_net_gain():
     assert want_deal[pairs].any() and not want_deal[pairs].all()
 
 
-@pytest.mark.parametrize(("n", "p"), [(0, 3), (1, 1), (300, 16), (2000, 5)])
-def test_sampler_arrays_equal_segment_sampler_arrays(n, p):
-    rng = np.random.default_rng(10 + n)
-    place = rng.integers(0, p, n)
-    weight = rng.random(n) * (rng.random(n) < 0.7)
-    for a, b in zip(sk.sampler_arrays(place, weight, p),
-                    kernels.segment_sampler_arrays(place, weight, p), strict=True):
-        assert same(a, b)
-
-
 @pytest.mark.parametrize("n_inst", [0, 1, 300])
 def test_search_setup_equals_the_numpy_start(n_inst):
     rng = np.random.default_rng(11 + n_inst)

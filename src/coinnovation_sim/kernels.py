@@ -814,115 +814,108 @@ def draw_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 @jit
-def place_order(place: np.ndarray, n_places: int) -> tuple[np.ndarray, np.ndarray]:
-    """Entities sorted by place, stably, and the count per place (a counting sort).
+def place_segments(place: np.ndarray, n_places: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entities sorted by place, stably (``argsort(place, kind="stable")``), and each place's segment.
 
-    The same permutation as ``numpy.argsort(place, kind="stable")`` in O(n) instead of a
-    comparison sort.
-
-    Parameters
-    ----------
-    place : numpy.ndarray
-        Place index per entity (n,), each in ``[0, n_places)``.
-    n_places : int
-        Number of places.
+    A counting sort that follows runs of equal places, so that consecutive entities of a place
+    (firm slots are mostly sorted by place) do not wait for each other's counter in memory.
 
     Returns
     -------
     order : numpy.ndarray
         Entity indices sorted by place, in index order within a place (n,).
-    counts : numpy.ndarray
-        Entities per place (n_places,).
+    start, end : numpy.ndarray
+        First and one-past-last sorted position of each place (n_places,).
     """
     n = place.shape[0]
     counts = np.zeros(n_places, np.int64)
-    for i in range(n):
-        counts[place[i]] += 1
-    nxt = np.empty(n_places, np.int64)
-    acc = 0
-    for p in range(n_places):
-        nxt[p] = acc
-        acc += counts[p]
-    order = np.empty(n, np.int64)
+    cur = -1
+    run = 0
     for i in range(n):
         p = place[i]
-        order[nxt[p]] = i
-        nxt[p] += 1
-    return order, counts
+        if p == cur:
+            run += 1
+        else:
+            if cur >= 0:
+                counts[cur] += run
+            cur = p
+            run = 1
+    if cur >= 0:
+        counts[cur] += run
+    start = np.empty(n_places, np.int64)
+    end = np.empty(n_places, np.int64)
+    nxt_slot = np.empty(n_places, np.int64)
+    acc = 0
+    for p in range(n_places):
+        start[p] = acc
+        nxt_slot[p] = acc
+        acc += counts[p]
+        end[p] = acc
+    order = np.empty(n, np.int64)
+    cur = -1
+    pos = 0
+    for i in range(n):
+        p = place[i]
+        if p != cur:
+            if cur >= 0:
+                nxt_slot[cur] = pos
+            cur = p
+            pos = nxt_slot[p]
+        order[pos] = i
+        pos += 1
+    return order, start, end
 
 
 @jit
-def segment_arrays(weight: np.ndarray, order: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cumulative weights and nearest positive positions of entities sorted by place.
+def segment_totals(cum: np.ndarray, start: np.ndarray, end: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative weight before each place's segment and the segment's total weight."""
+    n_places = start.shape[0]
+    base = np.empty(n_places)
+    total = np.empty(n_places)
+    for p in range(n_places):
+        b = cum[start[p] - 1] if start[p] > 0 else 0.0
+        e = cum[end[p] - 1] if end[p] > 0 else 0.0
+        base[p] = b
+        total[p] = e - b
+    return base, total
 
-    Parameters
-    ----------
-    weight : numpy.ndarray
-        Weight per entity (n,).
-    order : numpy.ndarray
-        Entities sorted by place (n,).
+
+@jit
+def segment_sampler_arrays(place: np.ndarray, weight: np.ndarray, n_places: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray, np.ndarray, np.ndarray]:
+    """Everything a :class:`~coinnovation_sim.sampling.SegmentSampler` draws from, in one call.
 
     Returns
     -------
-    cum : numpy.ndarray
-        Running sum of ``weight[order]``, added left to right (as ``numpy.cumsum``).
-    prev, nxt : numpy.ndarray
-        For each sorted position, the nearest position at or before it (-1 if none) and at or
-        after it (``n`` if none) whose weight is positive.
+    order, cum, prev, nxt, start, end, base, total : numpy.ndarray
+        Entities sorted by place; running sum of their weights (left to right); nearest
+        positive-weight position at or before (-1: none) and at or after (``n``: none) each
+        position; each place's segment, base and total.
     """
-    n = order.shape[0]
+    n = place.shape[0]
+    order, start, end = place_segments(place, n_places)
     cum = np.empty(n)
     prev = np.empty(n, np.int64)
     nxt = np.empty(n, np.int64)
     acc = 0.0
     last = -1
+    fill = 0
     for i in range(n):
         w = weight[order[i]]
         acc += w
         cum[i] = acc
         if w > 0.0:
             last = i
+            for q in range(fill, i + 1):
+                nxt[q] = i
+            fill = i + 1
         prev[i] = last
-    last = n
-    for i in range(n - 1, -1, -1):
-        if weight[order[i]] > 0.0:
-            last = i
-        nxt[i] = last
-    return cum, prev, nxt
-
-
-@jit
-def segment_sampler_arrays(place: np.ndarray, weight: np.ndarray, n_places: int
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                      np.ndarray, np.ndarray, np.ndarray]:
-    """Everything a :class:`~coinnovation_sim.sampling.SegmentSampler` draws from, in one call.
-
-    Returns
-    -------
-    order, cum, prev, nxt : numpy.ndarray
-        :func:`place_order` and :func:`segment_arrays`.
-    start, end : numpy.ndarray
-        First and one-past-last sorted position of each place (n_places,).
-    base, total : numpy.ndarray
-        Cumulative weight before each place's segment and the segment's total weight, as
-        ``concatenate(([0], cum))[start]`` and ``concatenate(([0], cum))[end] − base``.
-    """
-    order, counts = place_order(place, n_places)
-    cum, prev, nxt = segment_arrays(weight, order)
-    start = np.empty(n_places, np.int64)
-    end = np.empty(n_places, np.int64)
-    base = np.empty(n_places)
-    total = np.empty(n_places)
-    acc = 0
-    for p in range(n_places):
-        start[p] = acc
-        acc += counts[p]
-        end[p] = acc
-        b = cum[start[p] - 1] if start[p] > 0 else 0.0
-        e = cum[end[p] - 1] if end[p] > 0 else 0.0
-        base[p] = b
-        total[p] = e - b
+    for q in range(fill, n):
+        nxt[q] = n
+    base, total = segment_totals(cum, start, end)
     return order, cum, prev, nxt, start, end, base, total
 
 
@@ -1095,9 +1088,7 @@ def warm_up() -> None:
     yes = np.ones(2, np.bool_)
     ones = np.ones(2)
     draw_rows(rows, np.ones(2) * 0.5)
-    order, _ = place_order(place, 1)
-    segment_arrays(np.ones(2), order)
-    segment_sampler_arrays(place, np.ones(2), 1)
+    order = segment_sampler_arrays(place, np.ones(2), 1)[0]
     segment_draw(np.ones(2), order, place, place, place, place + 2, np.zeros(2), np.ones(2),
                  place, np.ones(2) * 0.5)
     group_rows(place, rows, 1)

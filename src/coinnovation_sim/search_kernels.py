@@ -31,77 +31,16 @@ import math
 
 import numpy as np
 
-from .kernels import ieee_div, jit, pairwise_sum, register_warm_up
+from .kernels import (
+    ieee_div,
+    jit,
+    pairwise_sum,
+    place_segments,
+    register_warm_up,
+    segment_sampler_arrays,
+    segment_totals,
+)
 from .sampling import cumulative_rows
-
-
-@jit
-def _place_order(place: np.ndarray, n_places: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entities sorted by place, stably, and each place's segment (``kernels.place_order``).
-
-    A counting sort that follows runs of equal places, so that consecutive entities of a place
-    (firm slots are mostly sorted by place) do not wait for each other's counter in memory.
-
-    Returns
-    -------
-    order : numpy.ndarray
-        Entity indices sorted by place, in index order within a place (n,).
-    start, end : numpy.ndarray
-        First and one-past-last sorted position of each place (n_places,).
-    """
-    n = place.shape[0]
-    counts = np.zeros(n_places, np.int64)
-    cur = -1
-    run = 0
-    for i in range(n):
-        p = place[i]
-        if p == cur:
-            run += 1
-        else:
-            if cur >= 0:
-                counts[cur] += run
-            cur = p
-            run = 1
-    if cur >= 0:
-        counts[cur] += run
-    start = np.empty(n_places, np.int64)
-    end = np.empty(n_places, np.int64)
-    nxt_slot = np.empty(n_places, np.int64)
-    acc = 0
-    for p in range(n_places):
-        start[p] = acc
-        nxt_slot[p] = acc
-        acc += counts[p]
-        end[p] = acc
-    order = np.empty(n, np.int64)
-    cur = -1
-    pos = 0
-    for i in range(n):
-        p = place[i]
-        if p != cur:
-            if cur >= 0:
-                nxt_slot[cur] = pos
-            cur = p
-            pos = nxt_slot[p]
-        order[pos] = i
-        pos += 1
-    return order, start, end
-
-
-@jit
-def _segment_totals(cum: np.ndarray, start: np.ndarray, end: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative weight before each place's segment and the segment's total weight."""
-    n_places = start.shape[0]
-    base = np.empty(n_places)
-    total = np.empty(n_places)
-    for p in range(n_places):
-        b = cum[start[p] - 1] if start[p] > 0 else 0.0
-        e = cum[end[p] - 1] if end[p] > 0 else 0.0
-        base[p] = b
-        total[p] = e - b
-    return base, total
 
 
 @jit
@@ -145,7 +84,7 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         if alive[i] and capital[i] > 0.0 and u[i] < probability:
             searcher[m] = i
             m += 1
-    order, start, end = _place_order(place, n_places)
+    order, start, end = place_segments(place, n_places)
     # partner weights in sorted order (their knowledge sums overlap the sequential cumulative
     # sum), the cumulative sums left to right; nearest positive-weight position at or before
     # and at or after each position (the latter filled forward when the next positive weight is
@@ -175,45 +114,8 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         prev[i] = last
     for q in range(fill, n):
         nxt[q] = n
-    base, total = _segment_totals(cum, start, end)
+    base, total = segment_totals(cum, start, end)
     return searcher[:m].copy(), order, cum, prev, nxt, start, end, base, total
-
-
-@jit
-def sampler_arrays(place: np.ndarray, weight: np.ndarray, n_places: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                              np.ndarray, np.ndarray, np.ndarray]:
-    """``kernels.segment_sampler_arrays(place, weight, n_places)``: the same arrays.
-
-    Returns
-    -------
-    order, cum, prev, nxt, start, end, base, total : numpy.ndarray
-        Entities sorted by place; running sum of their weights (left to right); nearest
-        positive-weight position at or before (-1: none) and at or after (``n``: none) each
-        position; each place's segment, base and total.
-    """
-    n = place.shape[0]
-    order, start, end = _place_order(place, n_places)
-    cum = np.empty(n)
-    prev = np.empty(n, np.int64)
-    nxt = np.empty(n, np.int64)
-    acc = 0.0
-    last = -1
-    fill = 0
-    for i in range(n):
-        w = weight[order[i]]
-        acc += w
-        cum[i] = acc
-        if w > 0.0:
-            last = i
-            for q in range(fill, i + 1):
-                nxt[q] = i
-            fill = i + 1
-        prev[i] = last
-    for q in range(fill, n):
-        nxt[q] = n
-    base, total = _segment_totals(cum, start, end)
-    return order, cum, prev, nxt, start, end, base, total
 
 
 @jit
@@ -273,7 +175,7 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
         (``origin`` for a joint R&D searcher, ``P + origin`` otherwise).
     inst_arrays : tuple of numpy.ndarray
         The institute sampler of weights ``(inst_weight · capacity) · Σ_f k_f``
-        (:func:`sampler_arrays`).
+        (:func:`kernels.segment_sampler_arrays`).
     prob, cum : numpy.ndarray
         (2P, P): ``normalise_rows(phi * firm_total[None, :])`` over
         ``normalise_rows(phi * inst_total[None, :])``, and their running sums
@@ -303,7 +205,7 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
         for f in range(nfi):
             kappa += inst_k[j, f]
         inst_w[j] = (inst_weight[j] * capacity[j]) * kappa
-    inst_arrays = sampler_arrays(inst_place, inst_w, p)
+    inst_arrays = segment_sampler_arrays(inst_place, inst_w, p)
     prob = np.empty((2 * p, p))
     _normalised_scaled_into(phi, firm_total, prob, 0)
     _normalised_scaled_into(phi, inst_arrays[7], prob, p)
