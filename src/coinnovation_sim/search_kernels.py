@@ -37,6 +37,7 @@ from .kernels import (
     pairwise_sum,
     place_segments,
     register_warm_up,
+    segment_position,
     segment_sampler_arrays,
     segment_totals,
 )
@@ -318,24 +319,7 @@ def _segment_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np
                 k += 1
             hi = g[lo + p + k + 1]
             lo = g[lo + p + k]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if cum[mid] > x:
-                hi = mid
-            else:
-                lo = mid + 1
-        top = end[p] - 1 if end[p] - 1 > start[p] else start[p]
-        pos = lo if lo < top else top
-        if pos < start[p]:
-            pos = start[p]
-        if pos > m - 1:
-            pos = m - 1
-        back = prev[pos]
-        if back >= start[p]:
-            pos = back
-        else:
-            pos = nxt[pos] if nxt[pos] < m - 1 else m - 1
-        idx[i] = order[pos]
+        idx[i] = order[segment_position(cum, prev, nxt, start[p], end[p], lo, hi, x)]
 
 
 @jit
