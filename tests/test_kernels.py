@@ -33,7 +33,7 @@ def test_group_sums_equal_numpy_in_row_order():
     np.add.at(expect, place, k)                  # unbuffered, in index order: the same order
     assert np.array_equal(kernels.group_rows(place, k, 5), expect)
     alive = np.random.default_rng(3).random(len(place)) < 0.8
-    total, count = kernels.group_weighted_rows(place, alive, weight, k, 5)
+    total, count = kernels.group_weighted_rows(place, alive, weight, k, 5, True)
     w = np.where(alive, weight, 0.0)
     w_expect = np.zeros((5, k.shape[1]))
     np.add.at(w_expect, place[w > 0], (w[:, None] * k)[w > 0])

@@ -66,10 +66,10 @@ def test_scalar_rules_match_numpy_for_nan_and_signed_zeros():
 
 
 # ---------------------------------------------------------------------------------- group sums
-def test_weighted_group_rows_equal_bincount_and_add_at():
+def test_institute_groups_equal_bincount_and_add_at():
     rng, k, place, _ = _firms()
     w = rng.uniform(0, 3, len(k)) * (rng.random(len(k)) < 0.8)
-    total, num = mk.weighted_group_rows(place, w, k, 16)
+    total, num = mk.institute_groups(place, w, k, 16)
     expect = np.zeros((16, k.shape[1]))
     np.add.at(expect, place, w[:, None] * k)
     assert same(total, np.bincount(place, weights=w, minlength=16))

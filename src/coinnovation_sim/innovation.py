@@ -59,9 +59,10 @@ def place_pools(model: CoinnovationModel) -> np.ndarray:
     """Mean knowledge vector of the firms and institutes in each place, shape (P, F)."""
     f, inst = model.firms, model.institutes
     p = model.n_places
-    tf, cf = group_weighted_rows(f.unit_place, f.alive, model.firm_weight(), f.knowledge, p)
+    tf, cf = group_weighted_rows(f.unit_place, f.alive, model.firm_weight(), f.knowledge, p,
+                                 True)
     ti, ci = group_weighted_rows(inst.place, np.ones(inst.n, np.bool_),
-                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge, p)
+                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge, p, True)
     total, count = tf + ti, cf + ci
     return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
 

@@ -310,7 +310,8 @@ def group_rows(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
 
 @jit
 def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
-                        values: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+                        values: np.ndarray, n_groups: int, skip_zero: bool
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted row sums and weight totals by group, in row order.
 
     Parameters
@@ -320,11 +321,15 @@ def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
     alive : numpy.ndarray
         Rows that count, bool, shape (n,).
     weight : numpy.ndarray
-        Weight per row, shape (n,); rows with weight 0 (or not alive) are skipped.
+        Weight per row, shape (n,).
     values : numpy.ndarray
         Shape (n, k).
     n_groups : int
         Number of groups.
+    skip_zero : bool
+        Skip rows of weight 0 (they add ``0 · values``, which matters only for the sign of a
+        zero sum or non-finite values; without skipping, the sums are ``numpy.bincount`` and
+        ``numpy.add.at`` of the live rows exactly).
 
     Returns
     -------
@@ -338,7 +343,7 @@ def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
     count = np.zeros(n_groups)
     for i in range(n):
         w = weight[i]
-        if w == 0.0 or not alive[i]:
+        if not alive[i] or (skip_zero and w == 0.0):
             continue
         g = group[i]
         count[g] += w
@@ -1116,9 +1121,11 @@ def warm_up() -> None:
     group_rows(place, rows, 1)
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
-    group_weighted_rows(place, yes, weight, rows, 1)
+    group_weighted_rows(place, yes, weight, rows, 1, True)
     live_weighted_sum(yes, weight, ones)
-    group_weighted_rows(place, yes, np.ones(2), rows, 1)
+    for w in (weight, np.ones(2)):
+        group_weighted_rows(place, yes, w, rows, 1, True)
+        group_weighted_rows(place, yes, w, rows, 1, False)
     deal_records(yes, yes, place, place, place, place, place, weight, ones, ones, 1)
     apply_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows, ones,
                 ones, ones, weight, ones)

@@ -215,8 +215,7 @@ class _Outlook:
         reps, draws = [], []
         # partners weigh real agents × capacity × total knowledge (the core's search weights)
         for total, num in (
-                mk.weighted_group_rows(np.ascontiguousarray(inst.place, dtype=np.int64), inst_w,
-                                       inst.knowledge, p),
+                mk.institute_groups(inst.place, inst_w, inst.knowledge, p),
                 mk.knowledge_weighted_groups(np.ascontiguousarray(f.unit_place, dtype=np.int64),
                                              f.alive, model.firm_weight(), f.knowledge, p)):
             reps.append(mk.group_means(num, total))

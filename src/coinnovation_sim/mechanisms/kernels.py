@@ -32,7 +32,16 @@ import math
 
 import numpy as np
 
-from ..kernels import ieee_div, jit, max0, np_clip, np_min, pairwise_sum, total
+from ..kernels import (
+    group_weighted_rows,
+    ieee_div,
+    jit,
+    max0,
+    np_clip,
+    np_min,
+    pairwise_sum,
+    total,
+)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -78,25 +87,12 @@ def _cosine(dot: float, den: float, eps: float) -> float:
 
 
 # ---------------------------------------------------------------------------------- group sums
-@jit
-def weighted_group_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarray,
-                        n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weight totals and weighted row sums by group, every row in row order.
+def institute_groups(place: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                     n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weight totals and weighted row sums of all rows by group, in row order.
 
-    Equal to ``numpy.bincount(group, weights=weight)`` and to ``numpy.add.at`` (or
-    :func:`coinnovation_sim.kernels.group_rows`) of ``weight[:, None] * values`` by group. Unlike
-    :func:`coinnovation_sim.kernels.group_weighted_rows`, rows of weight 0 are added too.
-
-    Parameters
-    ----------
-    group : numpy.ndarray
-        Group index per row, int, shape (n,).
-    weight : numpy.ndarray
-        Weight per row, shape (n,).
-    values : numpy.ndarray
-        Shape (n, k).
-    n_groups : int
-        Number of groups.
+    ``bincount(place, weight)`` and ``add.at`` of ``weight[:, None] · values`` by place (rows of
+    weight 0 included): :func:`coinnovation_sim.kernels.group_weighted_rows` of every row.
 
     Returns
     -------
@@ -105,15 +101,10 @@ def weighted_group_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarra
     num : numpy.ndarray
         Shape (n_groups, k): ``Σ weight_i · values[i]``.
     """
-    n, k = values.shape
-    total = np.zeros(n_groups)
-    num = np.zeros((n_groups, k))
-    for i in range(n):
-        g = group[i]
-        w = weight[i]
-        total[g] += w
-        for c in range(k):
-            num[g, c] += w * values[i, c]
+    num, total = group_weighted_rows(np.ascontiguousarray(place, dtype=np.int64),
+                                     np.ones(len(place), np.bool_),
+                                     np.ascontiguousarray(weight, dtype=np.float64), values,
+                                     n_groups, False)
     return total, num
 
 
@@ -121,8 +112,9 @@ def weighted_group_rows(group: np.ndarray, weight: np.ndarray, values: np.ndarra
 def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
                               values: np.ndarray, n_groups: int
                               ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`weighted_group_rows` with the weights ``where(alive, weight, 0) · Σ_c values[i, c]``.
+    """Grouped sums of all rows with the weights ``where(alive, weight, 0) · Σ_c values[i, c]``.
 
+    As :func:`institute_groups` computes them for given weights (zero weights included).
     The row total is added left to right (as :func:`coinnovation_sim.kernels.row_sums`): the
     enclaves' knowledge-weighted firm offers in one pass instead of three.
 
@@ -142,7 +134,7 @@ def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.n
     Returns
     -------
     total, num : numpy.ndarray
-        As :func:`weighted_group_rows`.
+        Weight totals (n_groups,) and weighted row sums (n_groups, k).
     """
     n, k = values.shape
     total = np.zeros(n_groups)
@@ -1169,7 +1161,6 @@ def warm_up() -> None:
     ro = np.ones(2)
     ro.flags.writeable = False
     for w in (f2, ro):
-        weighted_group_rows(i2, w, m22, 1)
         knowledge_weighted_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
     group_means(m22, f2)

@@ -338,9 +338,8 @@ class Vouchers(Mechanism):
     def _reference_institutes(self) -> np.ndarray:
         """Capacity-weighted mean knowledge of each place's institutes, (P, F)."""
         inst = self.model.institutes
-        total, num = mk.weighted_group_rows(np.ascontiguousarray(inst.place, dtype=np.int64),
-                                            np.ascontiguousarray(inst.capacity, dtype=np.float64),
-                                            inst.knowledge, self.model.n_places)
+        total, num = mk.institute_groups(inst.place, inst.capacity, inst.knowledge,
+                                      self.model.n_places)
         return mk.group_means(num, total)
 
     def _service_terms(self, slots: np.ndarray, ref: np.ndarray
