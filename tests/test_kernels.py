@@ -491,11 +491,17 @@ def test_spillover_attribution_equals_the_numpy_formula():
 
 def test_unit_home_matrix_equals_bincount():
     rng = np.random.default_rng(30)
-    for n, p in ((0, 3), (1, 2), (2000, 7)):
-        home = rng.integers(0, p, n)
-        unit = np.where(rng.random(n) < 0.1, rng.integers(0, p, n), home)
+    for n, p, moving in ((0, 3, 0.1), (1, 2, 0.5), (2000, 7, 0.1), (2000, 7, 0.001),
+                         (2000, 7, 0.0), (3000, 16, 0.9)):
+        home = np.sort(rng.integers(0, p, n)) if moving < 0.5 else rng.integers(0, p, n)
+        unit = np.where(rng.random(n) < moving, rng.integers(0, p, n), home)
         amount = rng.gamma(1.0, 1.0, n)
+        amount[rng.random(n) < 0.1] = -0.0
         mat, away = kernels.unit_home_matrix(unit, home, amount, p)
-        expect = np.bincount(unit * p + home, weights=amount, minlength=p * p).reshape(p, p)
-        assert np.array_equal(mat, expect)
         assert away == bool((unit != home).any())
+        if away:                                 # else not needed, and not computed
+            expect = np.bincount(unit * p + home, weights=amount, minlength=p * p).reshape(p, p)
+            assert np.array_equal(mat, expect)
+            assert np.array_equal(np.signbit(mat), np.signbit(expect))
+        else:
+            assert np.array_equal(mat, np.zeros((p, p)))
