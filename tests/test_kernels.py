@@ -41,6 +41,60 @@ def test_group_sums_equal_numpy_in_row_order():
     assert np.array_equal(count, np.bincount(place, weights=w, minlength=5))
 
 
+@pytest.mark.parametrize("nf", [3, 8])
+@pytest.mark.parametrize("skip_zero", [True, False])
+@pytest.mark.parametrize("sort", [True, False])
+def test_grouped_weighted_rows_keep_numpys_order_and_signs(nf, skip_zero, sort):
+    """The 8-column loop (sums carried in registers through runs of a group) and the general
+    loop both add in row order: the same bits as ``add.at``, signed zeros and NaN included."""
+    rng = np.random.default_rng(nf)
+    n, p = 3000, 7
+    k = rng.lognormal(0, 1, (n, nf))
+    k[rng.random((n, nf)) < 0.05] = -0.0
+    k[rng.random((n, nf)) < 0.05] = 0.0
+    k[17, 2] = np.nan
+    k[23, 1] = np.inf
+    place = rng.integers(0, p, n)
+    if sort:                                     # long runs of one group, as firms mostly are
+        place = np.sort(place)
+        place[rng.random(n) < 0.2] = rng.integers(0, p)
+    weight = rng.uniform(0.5, 3.0, n)
+    weight[rng.random(n) < 0.1] = 0.0
+    weight[rng.random(n) < 0.05] = -0.0
+    alive = rng.random(n) < 0.85
+    total, count = kernels.group_weighted_rows(place, alive, weight, k, p, skip_zero)
+    use = alive & (weight != 0) if skip_zero else alive
+    w_expect = np.zeros((p, nf))
+    np.add.at(w_expect, place[use], weight[use, None] * k[use])
+    c_expect = np.zeros(p)
+    np.add.at(c_expect, place[use], weight[use])
+    assert np.array_equal(total, w_expect, equal_nan=True)
+    assert np.array_equal(np.signbit(total), np.signbit(w_expect))
+    assert np.array_equal(count, c_expect)
+
+
+def test_pool_means_equal_the_numpy_formula():
+    rng = np.random.default_rng(8)
+    n, ni, p = 4000, 50, 6
+    k = rng.lognormal(0, 1, (n, 8))
+    k[rng.random((n, 8)) < 0.05] = -0.0
+    place = np.sort(rng.integers(0, p - 1, n))   # the last place has no firm
+    weight = rng.uniform(0.5, 3.0, n)
+    alive = rng.random(n) < 0.85
+    ik = rng.lognormal(0, 1, (ni, 8))
+    iplace = rng.integers(0, p - 2, ni)          # nor institute (and place p - 2 no institute)
+    iweight = rng.uniform(0.5, 3.0, ni)
+    iweight[:5] = 0.0
+    tf, cf = kernels.group_weighted_rows(place, alive, weight, k, p, True)
+    ti, ci = kernels.group_weighted_rows(iplace, np.ones(ni, np.bool_), iweight, ik, p, True)
+    total, cnt = tf + ti, cf + ci
+    expect = np.divide(total, cnt[:, None], out=np.zeros_like(total), where=cnt[:, None] > 0)
+    got = kernels.pool_means(place, alive, weight, k, iplace, iweight, ik, p)
+    assert np.array_equal(got, expect)
+    assert np.array_equal(np.signbit(got), np.signbit(expect))
+    assert not got[p - 1].any()
+
+
 def test_spillover_pass_matches_the_numpy_formula():
     k, place, weight, pools, psi = _data()
     rate, half, vwan, eps = 0.05, 2.0, 3.0, 1e-12

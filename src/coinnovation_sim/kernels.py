@@ -338,9 +338,21 @@ def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
     count : numpy.ndarray
         Shape (n_groups,): ``Σ weight_i`` per group over the live rows.
     """
-    n, k = values.shape
-    total = np.zeros((n_groups, k))
+    total = np.zeros((n_groups, values.shape[1]))
     count = np.zeros(n_groups)
+    _add_weighted_rows(group, alive, weight, values, skip_zero, total, count)
+    return total, count
+
+
+@jit
+def _add_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                       values: np.ndarray, skip_zero: bool, total: np.ndarray,
+                       count: np.ndarray) -> None:
+    """Add the weighted rows and weights of :func:`group_weighted_rows` to ``total``, ``count``."""
+    n, k = values.shape
+    if k == 8:
+        _add_weighted_rows8(group, alive, weight, values, skip_zero, total, count)
+        return
     for i in range(n):
         w = weight[i]
         if not alive[i] or (skip_zero and w == 0.0):
@@ -349,7 +361,73 @@ def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
         count[g] += w
         for c in range(k):
             total[g, c] += w * values[i, c]
-    return total, count
+
+
+@jit
+def _add_weighted_rows8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                        values: np.ndarray, skip_zero: bool, total: np.ndarray,
+                        count: np.ndarray) -> None:
+    """:func:`_add_weighted_rows` of 8 columns (the knowledge fields), sums kept in registers.
+
+    The sums of a run of rows of one group stay in registers (the same additions in the same
+    order, without waiting for each stored sum before the next row's addition).
+    """
+    cur = -1
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = cnt = 0.0
+    for i in range(values.shape[0]):
+        w = weight[i]
+        if not alive[i] or (skip_zero and w == 0.0):
+            continue
+        g = group[i]
+        if g != cur:
+            if cur >= 0:
+                count[cur] = cnt
+                total[cur, 0], total[cur, 1], total[cur, 2], total[cur, 3] = a0, a1, a2, a3
+                total[cur, 4], total[cur, 5], total[cur, 6], total[cur, 7] = a4, a5, a6, a7
+            cur = g
+            cnt = count[g]
+            a0, a1, a2, a3 = total[g, 0], total[g, 1], total[g, 2], total[g, 3]
+            a4, a5, a6, a7 = total[g, 4], total[g, 5], total[g, 6], total[g, 7]
+        cnt += w
+        a0 += w * values[i, 0]
+        a1 += w * values[i, 1]
+        a2 += w * values[i, 2]
+        a3 += w * values[i, 3]
+        a4 += w * values[i, 4]
+        a5 += w * values[i, 5]
+        a6 += w * values[i, 6]
+        a7 += w * values[i, 7]
+    if cur >= 0:
+        count[cur] = cnt
+        total[cur, 0], total[cur, 1], total[cur, 2], total[cur, 3] = a0, a1, a2, a3
+        total[cur, 4], total[cur, 5], total[cur, 6], total[cur, 7] = a4, a5, a6, a7
+
+
+@jit
+def pool_means(f_group: np.ndarray, f_alive: np.ndarray, f_weight: np.ndarray,
+               f_values: np.ndarray, i_group: np.ndarray, i_weight: np.ndarray,
+               i_values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Weighted mean rows by group of firms and institutes together (the knowledge pools).
+
+    ``(tf + ti) / (cf + ci)`` where the weight total is positive, else 0, with ``tf, cf`` the
+    :func:`group_weighted_rows` of the live firms and ``ti, ci`` those of all institutes (rows of
+    weight 0 skipped in both), as :func:`innovation.place_pools` writes it in numpy.
+    """
+    k = f_values.shape[1]
+    tf = np.zeros((n_groups, k))
+    cf = np.zeros(n_groups)
+    _add_weighted_rows(f_group, f_alive, f_weight, f_values, True, tf, cf)
+    ti = np.zeros((n_groups, k))
+    ci = np.zeros(n_groups)
+    _add_weighted_rows(i_group, np.ones(i_group.shape[0], np.bool_), i_weight, i_values, True,
+                       ti, ci)
+    out = np.zeros((n_groups, k))
+    for g in range(n_groups):
+        cnt = cf[g] + ci[g]
+        if cnt > 0.0:
+            for c in range(k):
+                out[g, c] = (tf[g, c] + ti[g, c]) / cnt
+    return out
 
 
 @jit
@@ -1136,6 +1214,8 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     group_weighted_rows(place, yes, weight, rows, 1, True)
+    knowledge = np.ones((2, 8))
+    pool_means(place, yes, weight, knowledge, place, ones, knowledge, 1)
     live_weighted_sum(yes, weight, ones)
     for w in (weight, np.ones(2)):
         group_weighted_rows(place, yes, w, rows, 1, True)
