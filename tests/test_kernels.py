@@ -73,6 +73,24 @@ def test_grouped_weighted_rows_keep_numpys_order_and_signs(nf, skip_zero, sort):
     assert np.array_equal(count, c_expect)
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_grouped_rows_of_8_in_any_memory_layout(layout):
+    """The vector rows of the 8-column sums read C-contiguous rows whole, others by element."""
+    rng = np.random.default_rng(5)
+    n, p = 500, 4
+    k = rng.lognormal(0, 1, (n, 16))[:, ::2] if layout == "strided" else rng.lognormal(0, 1, (n, 8))
+    if layout == "F":
+        k = np.asfortranarray(k)
+    place = rng.integers(0, p, n)
+    weight = rng.uniform(0.5, 3.0, n)
+    alive = rng.random(n) < 0.9
+    total, count = kernels.group_weighted_rows(place, alive, weight, k, p, True)
+    expect = np.zeros((p, 8))
+    np.add.at(expect, place[alive], weight[alive, None] * k[alive])
+    assert np.array_equal(total, expect)
+    assert np.array_equal(count, np.bincount(place[alive], weights=weight[alive], minlength=p))
+
+
 def test_pool_means_equal_the_numpy_formula():
     rng = np.random.default_rng(8)
     n, ni, p = 4000, 50, 6

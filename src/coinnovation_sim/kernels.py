@@ -86,6 +86,126 @@ def register_warm_up(func: Callable[[], None]) -> Callable[[], None]:
     return func
 
 
+# Rows of 8 float64 (the knowledge fields) as one vector value, for sums by group that stay in
+# (vector) registers. numba has no vector type; ``Row8`` is one: an LLVM ``<8 x double>`` with
+# loads, stores and ``acc + w · row`` as separate IEEE products and sums of each element (no
+# fused multiply-add: the instructions carry no fast-math flags), so every element is exactly
+# the scalar ``acc_c + w * row_c``. Without compilation the same helpers are numpy arrays of 8.
+if COMPILING:
+    from llvmlite import ir
+    from numba.core import cgutils
+    from numba.extending import intrinsic, models, register_model
+
+    class Row8Type(numba.types.Type):
+        """numba type of a row of 8 float64 held as one vector value."""
+
+        def __init__(self) -> None:
+            super().__init__(name="Row8")
+
+    _ROW8 = Row8Type()
+    _VEC8 = ir.VectorType(ir.DoubleType(), 8)
+
+    @register_model(Row8Type)
+    class _Row8Model(models.PrimitiveModel):
+        def __init__(self, dmm: Any, fe_type: Any) -> None:
+            super().__init__(dmm, fe_type, _VEC8)
+
+    def _float_rows(arr: Any) -> bool:
+        """Whether ``arr`` is a 2-d float64 array type."""
+        return (isinstance(arr, numba.types.Array) and arr.ndim == 2
+                and arr.dtype == numba.types.float64)
+
+    def _element_pointers(context: Any, builder: Any, arrty: Any, arr: Any, i: Any) -> list:
+        """Pointers to ``arr[i, 0]``, …, ``arr[i, 7]`` (one, as a vector pointer, if C-contiguous)."""
+        ary = context.make_array(arrty)(context, builder, arr)
+        shape = cgutils.unpack_tuple(builder, ary.shape)
+        strides = cgutils.unpack_tuple(builder, ary.strides)
+        columns = [0] if arrty.layout == "C" else range(8)
+        ptrs = [cgutils.get_item_pointer2(context, builder, data=ary.data, shape=shape,
+                                          strides=strides, layout=arrty.layout,
+                                          inds=[i, context.get_constant(numba.types.intp, c)],
+                                          wraparound=False) for c in columns]
+        if arrty.layout == "C":
+            return [builder.bitcast(ptrs[0], _VEC8.as_pointer())]
+        return ptrs
+
+    def _load_row(context: Any, builder: Any, arrty: Any, arr: Any, i: Any) -> Any:
+        """``arr[i, :8]`` as a vector value."""
+        ptrs = _element_pointers(context, builder, arrty, arr, i)
+        if len(ptrs) == 1:
+            return builder.load(ptrs[0], align=8)
+        row = ir.Constant(_VEC8, ir.Undefined)
+        for c, ptr in enumerate(ptrs):
+            row = builder.insert_element(row, builder.load(ptr), ir.Constant(ir.IntType(32), c))
+        return row
+
+    @intrinsic
+    def row8_zero(typingctx: Any) -> Any:
+        """A row of 8 zeros (+0.0)."""
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return ir.Constant(_VEC8, [0.0] * 8)
+        return _ROW8(), codegen
+
+    @intrinsic
+    def row8_load(typingctx: Any, arr: Any, i: Any) -> Any:
+        """``arr[i, :8]`` of a float64 matrix with at least 8 columns (unchecked)."""
+        if not (_float_rows(arr) and isinstance(i, numba.types.Integer)):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return _load_row(context, builder, signature.args[0], *args)
+        return _ROW8(arr, i), codegen
+
+    @intrinsic
+    def row8_store(typingctx: Any, arr: Any, i: Any, row: Any) -> Any:
+        """``arr[i, :8] = row``."""
+        if not (_float_rows(arr) and isinstance(i, numba.types.Integer) and row == _ROW8):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            ptrs = _element_pointers(context, builder, signature.args[0], args[0], args[1])
+            if len(ptrs) == 1:
+                builder.store(args[2], ptrs[0], align=8)
+            else:
+                for c, ptr in enumerate(ptrs):
+                    builder.store(builder.extract_element(args[2], ir.Constant(ir.IntType(32), c)),
+                                  ptr)
+            return context.get_dummy_value()
+        return numba.types.void(arr, i, row), codegen
+
+    @intrinsic
+    def row8_axpy(typingctx: Any, acc: Any, w: Any, arr: Any, i: Any) -> Any:
+        """``acc + w * arr[i, :8]``: each element's product, then its sum (as scalar code)."""
+        if not (acc == _ROW8 and w == numba.types.float64 and _float_rows(arr)
+                and isinstance(i, numba.types.Integer)):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            row = _load_row(context, builder, signature.args[2], args[2], args[3])
+            undef = ir.Constant(_VEC8, ir.Undefined)
+            ws = builder.insert_element(undef, args[1], ir.Constant(ir.IntType(32), 0))
+            ws = builder.shuffle_vector(ws, undef, ir.Constant(ir.VectorType(ir.IntType(32), 8),
+                                                               [0] * 8))
+            return builder.fadd(args[0], builder.fmul(ws, row))
+        return _ROW8(acc, w, arr, i), codegen
+else:
+    def row8_zero() -> np.ndarray:
+        """A row of 8 zeros (+0.0)."""
+        return np.zeros(8)
+
+    def row8_load(arr: np.ndarray, i: int) -> np.ndarray:
+        """``arr[i, :8]`` (a copy)."""
+        return arr[i, :8].copy()
+
+    def row8_store(arr: np.ndarray, i: int, row: np.ndarray) -> None:
+        """``arr[i, :8] = row``."""
+        arr[i, :8] = row
+
+    def row8_axpy(acc: np.ndarray, w: float, arr: np.ndarray, i: int) -> np.ndarray:
+        """``acc + w * arr[i, :8]``."""
+        return acc + w * arr[i, :8]
+
+
 # numpy's elementwise rules for scalars (NaN propagates; of two equal zeros the second)
 @jit
 def max0(x: float) -> float:
@@ -369,11 +489,13 @@ def _add_weighted_rows8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
                         count: np.ndarray) -> None:
     """:func:`_add_weighted_rows` of 8 columns (the knowledge fields), sums kept in registers.
 
-    The sums of a run of rows of one group stay in registers (the same additions in the same
-    order, without waiting for each stored sum before the next row's addition).
+    The sums of a run of rows of one group stay in one vector register (the same additions in the
+    same order, each element's as in scalar code, without waiting for each stored sum before the
+    next row's addition).
     """
     cur = -1
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = cnt = 0.0
+    acc = row8_zero()
+    cnt = 0.0
     for i in range(values.shape[0]):
         w = weight[i]
         if not alive[i] or (skip_zero and w == 0.0):
@@ -382,25 +504,15 @@ def _add_weighted_rows8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
         if g != cur:
             if cur >= 0:
                 count[cur] = cnt
-                total[cur, 0], total[cur, 1], total[cur, 2], total[cur, 3] = a0, a1, a2, a3
-                total[cur, 4], total[cur, 5], total[cur, 6], total[cur, 7] = a4, a5, a6, a7
+                row8_store(total, cur, acc)
             cur = g
             cnt = count[g]
-            a0, a1, a2, a3 = total[g, 0], total[g, 1], total[g, 2], total[g, 3]
-            a4, a5, a6, a7 = total[g, 4], total[g, 5], total[g, 6], total[g, 7]
+            acc = row8_load(total, g)
         cnt += w
-        a0 += w * values[i, 0]
-        a1 += w * values[i, 1]
-        a2 += w * values[i, 2]
-        a3 += w * values[i, 3]
-        a4 += w * values[i, 4]
-        a5 += w * values[i, 5]
-        a6 += w * values[i, 6]
-        a7 += w * values[i, 7]
+        acc = row8_axpy(acc, w, values, i)
     if cur >= 0:
         count[cur] = cnt
-        total[cur, 0], total[cur, 1], total[cur, 2], total[cur, 3] = a0, a1, a2, a3
-        total[cur, 4], total[cur, 5], total[cur, 6], total[cur, 7] = a4, a5, a6, a7
+        row8_store(total, cur, acc)
 
 
 @jit
