@@ -539,6 +539,7 @@ def test_spillover_attribution_equals_the_numpy_formula():
     for p in (1, 5, 16, 19):
         sums = rng.gamma(1.0, 1.0, (p, p + 3)) * (rng.random((p, p + 3)) < 0.85)
         pools = rng.gamma(1.0, 1.0, (p, 8))
+        sums[0, p + 1:] = 1e6, 1.0                # no pool ahead of destination 0: plain shares
         psi = normalise_rows(rng.random((p, p)))
         phi_free = rng.random((p, p)) * (rng.random((p, p)) < 0.9)
         assert np.array_equal(kernels.normalised_rows(phi_free), normalise_rows(phi_free))

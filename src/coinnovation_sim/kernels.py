@@ -947,22 +947,24 @@ def spillover_attribution(sums: np.ndarray, pools: np.ndarray, psi: np.ndarray,
         for a in range(p):
             advantage[a, j] = max0(kj - k_dest[a])
     free_kernel = normalised_rows(phi_free)
-    out = np.empty((2, p, p))
-    weighted = np.empty((p, p))
-    plain = np.empty((p, p))
+    actual = np.empty((p, p))
+    free = np.empty((p, p))
+    weighted = np.empty(p)
+    plain = np.empty(p)
+    share = np.empty(p)
     for r in range(2):
         kern = psi if r == 0 else free_kernel
+        out = actual if r == 0 else free
         for a in range(p):
             for j in range(p):
-                plain[a, j] = kern[a, j] * e_bar[a, j]
-                weighted[a, j] = plain[a, j] * advantage[a, j]
-        share = normalised_rows(weighted)
-        fallback = normalised_rows(plain)
-        for a in range(p):
-            use = share if total(share[a], p) > 0.0 else fallback
+                plain[j] = kern[a, j] * e_bar[a, j]
+                weighted[j] = plain[j] * advantage[a, j]
+            _normalise_row(weighted, share)
+            if not total(share, p) > 0.0:     # no pool ahead: the plain shares (rows normalised)
+                _normalise_row(plain, share)
             for j in range(p):
-                out[r, j, a] = use[a, j] * sums[a, p]
-    return out[0].copy(), out[1].copy()
+                out[j, a] = share[j] * sums[a, p]
+    return actual, free
 
 
 @jit
