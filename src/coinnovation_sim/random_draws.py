@@ -10,8 +10,8 @@ shape above 1 with ``next_double`` (the top 53 bits of a word) for its uniform v
 compiled draw gives exactly the numbers numpy gives and leaves the generator in the same state
 (tested on many seeds and sizes). On this project's benchmark machine the normal draws are about
 three times and the gamma draws about twice as fast as numpy's (reading and writing the state
-costs about 4 µs a call). Uniform draws gain nothing this way: numpy's loop, like this one, waits
-on the chain of 128-bit multiplications of the generator.
+costs about 4 µs a call). Uniform draws would gain nothing: numpy's loop, like a compiled one,
+waits on the chain of 128-bit multiplications of the generator.
 
 Other bit generators, gamma shapes up to 1 and runs without compilation (numba missing or
 ``NUMBA_DISABLE_JIT=1``) use numpy's own calls.
@@ -19,15 +19,32 @@ Other bit generators, gamma shapes up to 1 and runs without compilation (numba m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from .kernels import COMPILING, jit, jit_inline, register_warm_up
 
-if COMPILING:
+try:  # numpy's ziggurat tables as numba's port of numpy's generator holds them
+    from numba.np.random._constants import (
+        fi_double,
+        ki_double,
+        wi_double,
+        ziggurat_nor_inv_r,
+        ziggurat_nor_r,
+    )
+except ImportError:  # pragma: no cover - numba missing (or moved them): numpy's own calls
+    fi_double = ki_double = wi_double = np.zeros(256)
+    ziggurat_nor_inv_r = ziggurat_nor_r = 0.0
+    _COMPILED_DRAWS = False
+else:
+    _COMPILED_DRAWS = COMPILING
+
+if _COMPILED_DRAWS:
     from llvmlite import ir
     from numba import types
     from numba.extending import intrinsic
-    from numba.np.random._constants import fi_double, ki_double, wi_double, ziggurat_nor_inv_r, ziggurat_nor_r
 
     @intrinsic
     def _mulhi(typingctx, a, b):
@@ -41,9 +58,6 @@ if COMPILING:
 
         return sig, codegen
 else:  # pragma: no cover - the plain-numpy path never calls the kernels below
-    fi_double = ki_double = wi_double = np.zeros(256)
-    ziggurat_nor_inv_r = ziggurat_nor_r = 0.0
-
     def _mulhi(a: int, b: int) -> int:
         return (int(a) * int(b)) >> 64
 
@@ -152,42 +166,41 @@ def _gamma_fill(w: np.ndarray, shape: float, scale: float, n: int) -> np.ndarray
     return out
 
 
-def _state_words(rng: np.random.Generator) -> tuple[dict, np.ndarray] | None:
-    """The PCG64 state of ``rng`` and its words (state lo, hi, inc lo, hi); None: use numpy."""
+def _uses_pcg64(rng: np.random.Generator) -> bool:
+    """Whether the compiled draws apply: compilation on, and a PCG64 bit generator."""
+    return _COMPILED_DRAWS and type(rng.bit_generator) is np.random.PCG64
+
+
+def _draw(rng: np.random.Generator, fill: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+    """``fill(words, *args)`` on the PCG64 state words of ``rng``, then the state written back.
+
+    The words are (state low, high, increment low, high); the buffered 32-bit half of the state is
+    left as it is (numpy's 64-bit draws do not touch it). The bit generator's lock is held, as
+    numpy's own methods hold it.
+    """
     bit_gen = rng.bit_generator
-    if not COMPILING or type(bit_gen) is not np.random.PCG64:
-        return None
-    state = bit_gen.state
-    s, inc = state["state"]["state"], state["state"]["inc"]
-    return state, np.array([s & _MASK64, s >> 64, inc & _MASK64, inc >> 64], np.uint64)
-
-
-def _store_state(rng: np.random.Generator, state: dict, words: np.ndarray) -> None:
-    """Write the advanced state words back to ``rng`` (the buffered 32-bit half is untouched)."""
-    state["state"]["state"] = (int(words[1]) << 64) | int(words[0])
-    rng.bit_generator.state = state
+    with bit_gen.lock:
+        state = bit_gen.state
+        s, inc = state["state"]["state"], state["state"]["inc"]
+        words = np.array([s & _MASK64, s >> 64, inc & _MASK64, inc >> 64], np.uint64)
+        out = fill(words, *args)
+        state["state"]["state"] = (int(words[1]) << 64) | int(words[0])
+        bit_gen.state = state
+    return out
 
 
 def standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
     """``rng.standard_normal(n)``: the same numbers, and ``rng`` left in the same state."""
-    got = _state_words(rng)
-    if got is None:
+    if not _uses_pcg64(rng):
         return rng.standard_normal(n)
-    state, words = got
-    out = _standard_normal_fill(words, n)
-    _store_state(rng, state, words)
-    return out
+    return _draw(rng, _standard_normal_fill, n)
 
 
 def gamma(rng: np.random.Generator, shape: float, scale: float, n: int) -> np.ndarray:
     """``rng.gamma(shape, scale, n)``: the same numbers, and ``rng`` left in the same state."""
-    got = _state_words(rng) if shape > 1.0 and scale >= 0.0 else None
-    if got is None:
+    if not (_uses_pcg64(rng) and shape > 1.0 and scale >= 0.0):
         return rng.gamma(shape, scale, n)
-    state, words = got
-    out = _gamma_fill(words, float(shape), float(scale), n)
-    _store_state(rng, state, words)
-    return out
+    return _draw(rng, _gamma_fill, float(shape), float(scale), n)
 
 
 @register_warm_up
