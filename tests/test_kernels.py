@@ -41,6 +41,78 @@ def test_group_sums_equal_numpy_in_row_order():
     assert np.array_equal(count, np.bincount(place, weights=w, minlength=5))
 
 
+@pytest.mark.parametrize("nf", [3, 8])
+@pytest.mark.parametrize("skip_zero", [True, False])
+@pytest.mark.parametrize("sort", [True, False])
+def test_grouped_weighted_rows_keep_numpys_order_and_signs(nf, skip_zero, sort):
+    """The 8-column loop (sums carried in registers through runs of a group) and the general
+    loop both add in row order: the same bits as ``add.at``, signed zeros and NaN included."""
+    rng = np.random.default_rng(nf)
+    n, p = 3000, 7
+    k = rng.lognormal(0, 1, (n, nf))
+    k[rng.random((n, nf)) < 0.05] = -0.0
+    k[rng.random((n, nf)) < 0.05] = 0.0
+    k[17, 2] = np.nan
+    k[23, 1] = np.inf
+    place = rng.integers(0, p, n)
+    if sort:                                     # long runs of one group, as firms mostly are
+        place = np.sort(place)
+        place[rng.random(n) < 0.2] = rng.integers(0, p)
+    weight = rng.uniform(0.5, 3.0, n)
+    weight[rng.random(n) < 0.1] = 0.0
+    weight[rng.random(n) < 0.05] = -0.0
+    alive = rng.random(n) < 0.85
+    total, count = kernels.group_weighted_rows(place, alive, weight, k, p, skip_zero)
+    use = alive & (weight != 0) if skip_zero else alive
+    w_expect = np.zeros((p, nf))
+    np.add.at(w_expect, place[use], weight[use, None] * k[use])
+    c_expect = np.zeros(p)
+    np.add.at(c_expect, place[use], weight[use])
+    assert np.array_equal(total, w_expect, equal_nan=True)
+    assert np.array_equal(np.signbit(total), np.signbit(w_expect))
+    assert np.array_equal(count, c_expect)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_grouped_rows_of_8_in_any_memory_layout(layout):
+    """The vector rows of the 8-column sums read C-contiguous rows whole, others by element."""
+    rng = np.random.default_rng(5)
+    n, p = 500, 4
+    k = rng.lognormal(0, 1, (n, 16))[:, ::2] if layout == "strided" else rng.lognormal(0, 1, (n, 8))
+    if layout == "F":
+        k = np.asfortranarray(k)
+    place = rng.integers(0, p, n)
+    weight = rng.uniform(0.5, 3.0, n)
+    alive = rng.random(n) < 0.9
+    total, count = kernels.group_weighted_rows(place, alive, weight, k, p, True)
+    expect = np.zeros((p, 8))
+    np.add.at(expect, place[alive], weight[alive, None] * k[alive])
+    assert np.array_equal(total, expect)
+    assert np.array_equal(count, np.bincount(place[alive], weights=weight[alive], minlength=p))
+
+
+def test_pool_means_equal_the_numpy_formula():
+    rng = np.random.default_rng(8)
+    n, ni, p = 4000, 50, 6
+    k = rng.lognormal(0, 1, (n, 8))
+    k[rng.random((n, 8)) < 0.05] = -0.0
+    place = np.sort(rng.integers(0, p - 1, n))   # the last place has no firm
+    weight = rng.uniform(0.5, 3.0, n)
+    alive = rng.random(n) < 0.85
+    ik = rng.lognormal(0, 1, (ni, 8))
+    iplace = rng.integers(0, p - 2, ni)          # nor institute (and place p - 2 no institute)
+    iweight = rng.uniform(0.5, 3.0, ni)
+    iweight[:5] = 0.0
+    tf, cf = kernels.group_weighted_rows(place, alive, weight, k, p, True)
+    ti, ci = kernels.group_weighted_rows(iplace, np.ones(ni, np.bool_), iweight, ik, p, True)
+    total, cnt = tf + ti, cf + ci
+    expect = np.divide(total, cnt[:, None], out=np.zeros_like(total), where=cnt[:, None] > 0)
+    got = kernels.pool_means(place, alive, weight, k, iplace, iweight, ik, p)
+    assert np.array_equal(got, expect)
+    assert np.array_equal(np.signbit(got), np.signbit(expect))
+    assert not got[p - 1].any()
+
+
 def test_spillover_pass_matches_the_numpy_formula():
     k, place, weight, pools, psi = _data()
     rate, half, vwan, eps = 0.05, 2.0, 3.0, 1e-12
@@ -467,6 +539,7 @@ def test_spillover_attribution_equals_the_numpy_formula():
     for p in (1, 5, 16, 19):
         sums = rng.gamma(1.0, 1.0, (p, p + 3)) * (rng.random((p, p + 3)) < 0.85)
         pools = rng.gamma(1.0, 1.0, (p, 8))
+        sums[0, p + 1:] = 1e6, 1.0                # no pool ahead of destination 0: plain shares
         psi = normalise_rows(rng.random((p, p)))
         phi_free = rng.random((p, p)) * (rng.random((p, p)) < 0.9)
         assert np.array_equal(kernels.normalised_rows(phi_free), normalise_rows(phi_free))
@@ -491,11 +564,17 @@ def test_spillover_attribution_equals_the_numpy_formula():
 
 def test_unit_home_matrix_equals_bincount():
     rng = np.random.default_rng(30)
-    for n, p in ((0, 3), (1, 2), (2000, 7)):
-        home = rng.integers(0, p, n)
-        unit = np.where(rng.random(n) < 0.1, rng.integers(0, p, n), home)
+    for n, p, moving in ((0, 3, 0.1), (1, 2, 0.5), (2000, 7, 0.1), (2000, 7, 0.001),
+                         (2000, 7, 0.0), (3000, 16, 0.9)):
+        home = np.sort(rng.integers(0, p, n)) if moving < 0.5 else rng.integers(0, p, n)
+        unit = np.where(rng.random(n) < moving, rng.integers(0, p, n), home)
         amount = rng.gamma(1.0, 1.0, n)
+        amount[rng.random(n) < 0.1] = -0.0
         mat, away = kernels.unit_home_matrix(unit, home, amount, p)
-        expect = np.bincount(unit * p + home, weights=amount, minlength=p * p).reshape(p, p)
-        assert np.array_equal(mat, expect)
         assert away == bool((unit != home).any())
+        if away:                                 # else not needed, and not computed
+            expect = np.bincount(unit * p + home, weights=amount, minlength=p * p).reshape(p, p)
+            assert np.array_equal(mat, expect)
+            assert np.array_equal(np.signbit(mat), np.signbit(expect))
+        else:
+            assert np.array_equal(mat, np.zeros((p, p)))

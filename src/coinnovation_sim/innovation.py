@@ -21,7 +21,7 @@ import numpy as np
 
 from .kernels import (
     group_rows,
-    group_weighted_rows,
+    pool_means,
     production_pass,
     spillover_attribution,
     spillover_pass,
@@ -59,12 +59,8 @@ def place_pools(model: CoinnovationModel) -> np.ndarray:
     """Mean knowledge vector of the firms and institutes in each place, shape (P, F)."""
     f, inst = model.firms, model.institutes
     p = model.n_places
-    tf, cf = group_weighted_rows(f.unit_place, f.alive, model.firm_weight(), f.knowledge, p,
-                                 True)
-    ti, ci = group_weighted_rows(inst.place, np.ones(inst.n, np.bool_),
-                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge, p, True)
-    total, count = tf + ti, cf + ci
-    return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
+    return pool_means(f.unit_place, f.alive, model.firm_weight(), f.knowledge, inst.place,
+                      np.ascontiguousarray(model.inst_weight(), float), inst.knowledge, p)
 
 
 def spillovers(model: CoinnovationModel) -> None:

@@ -86,6 +86,126 @@ def register_warm_up(func: Callable[[], None]) -> Callable[[], None]:
     return func
 
 
+# Rows of 8 float64 (the knowledge fields) as one vector value, for sums by group that stay in
+# (vector) registers. numba has no vector type; ``Row8`` is one: an LLVM ``<8 x double>`` with
+# loads, stores and ``acc + w · row`` as separate IEEE products and sums of each element (no
+# fused multiply-add: the instructions carry no fast-math flags), so every element is exactly
+# the scalar ``acc_c + w * row_c``. Without compilation the same helpers are numpy arrays of 8.
+if COMPILING:
+    from llvmlite import ir
+    from numba.core import cgutils
+    from numba.extending import intrinsic, models, register_model
+
+    class Row8Type(numba.types.Type):
+        """numba type of a row of 8 float64 held as one vector value."""
+
+        def __init__(self) -> None:
+            super().__init__(name="Row8")
+
+    _ROW8 = Row8Type()
+    _VEC8 = ir.VectorType(ir.DoubleType(), 8)
+
+    @register_model(Row8Type)
+    class _Row8Model(models.PrimitiveModel):
+        def __init__(self, dmm: Any, fe_type: Any) -> None:
+            super().__init__(dmm, fe_type, _VEC8)
+
+    def _float_rows(arr: Any) -> bool:
+        """Whether ``arr`` is a 2-d float64 array type."""
+        return (isinstance(arr, numba.types.Array) and arr.ndim == 2
+                and arr.dtype == numba.types.float64)
+
+    def _element_pointers(context: Any, builder: Any, arrty: Any, arr: Any, i: Any) -> list:
+        """Pointers to ``arr[i, 0]``, …, ``arr[i, 7]`` (one, as a vector pointer, if C-contiguous)."""
+        ary = context.make_array(arrty)(context, builder, arr)
+        shape = cgutils.unpack_tuple(builder, ary.shape)
+        strides = cgutils.unpack_tuple(builder, ary.strides)
+        columns = [0] if arrty.layout == "C" else range(8)
+        ptrs = [cgutils.get_item_pointer2(context, builder, data=ary.data, shape=shape,
+                                          strides=strides, layout=arrty.layout,
+                                          inds=[i, context.get_constant(numba.types.intp, c)],
+                                          wraparound=False) for c in columns]
+        if arrty.layout == "C":
+            return [builder.bitcast(ptrs[0], _VEC8.as_pointer())]
+        return ptrs
+
+    def _load_row(context: Any, builder: Any, arrty: Any, arr: Any, i: Any) -> Any:
+        """``arr[i, :8]`` as a vector value."""
+        ptrs = _element_pointers(context, builder, arrty, arr, i)
+        if len(ptrs) == 1:
+            return builder.load(ptrs[0], align=8)
+        row = ir.Constant(_VEC8, ir.Undefined)
+        for c, ptr in enumerate(ptrs):
+            row = builder.insert_element(row, builder.load(ptr), ir.Constant(ir.IntType(32), c))
+        return row
+
+    @intrinsic
+    def row8_zero(typingctx: Any) -> Any:
+        """A row of 8 zeros (+0.0)."""
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return ir.Constant(_VEC8, [0.0] * 8)
+        return _ROW8(), codegen
+
+    @intrinsic
+    def row8_load(typingctx: Any, arr: Any, i: Any) -> Any:
+        """``arr[i, :8]`` of a float64 matrix with at least 8 columns (unchecked)."""
+        if not (_float_rows(arr) and isinstance(i, numba.types.Integer)):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return _load_row(context, builder, signature.args[0], *args)
+        return _ROW8(arr, i), codegen
+
+    @intrinsic
+    def row8_store(typingctx: Any, arr: Any, i: Any, row: Any) -> Any:
+        """``arr[i, :8] = row``."""
+        if not (_float_rows(arr) and isinstance(i, numba.types.Integer) and row == _ROW8):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            ptrs = _element_pointers(context, builder, signature.args[0], args[0], args[1])
+            if len(ptrs) == 1:
+                builder.store(args[2], ptrs[0], align=8)
+            else:
+                for c, ptr in enumerate(ptrs):
+                    builder.store(builder.extract_element(args[2], ir.Constant(ir.IntType(32), c)),
+                                  ptr)
+            return context.get_dummy_value()
+        return numba.types.void(arr, i, row), codegen
+
+    @intrinsic
+    def row8_axpy(typingctx: Any, acc: Any, w: Any, arr: Any, i: Any) -> Any:
+        """``acc + w * arr[i, :8]``: each element's product, then its sum (as scalar code)."""
+        if not (acc == _ROW8 and w == numba.types.float64 and _float_rows(arr)
+                and isinstance(i, numba.types.Integer)):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            row = _load_row(context, builder, signature.args[2], args[2], args[3])
+            undef = ir.Constant(_VEC8, ir.Undefined)
+            ws = builder.insert_element(undef, args[1], ir.Constant(ir.IntType(32), 0))
+            ws = builder.shuffle_vector(ws, undef, ir.Constant(ir.VectorType(ir.IntType(32), 8),
+                                                               [0] * 8))
+            return builder.fadd(args[0], builder.fmul(ws, row))
+        return _ROW8(acc, w, arr, i), codegen
+else:
+    def row8_zero() -> np.ndarray:
+        """A row of 8 zeros (+0.0)."""
+        return np.zeros(8)
+
+    def row8_load(arr: np.ndarray, i: int) -> np.ndarray:
+        """``arr[i, :8]`` (a copy)."""
+        return arr[i, :8].copy()
+
+    def row8_store(arr: np.ndarray, i: int, row: np.ndarray) -> None:
+        """``arr[i, :8] = row``."""
+        arr[i, :8] = row
+
+    def row8_axpy(acc: np.ndarray, w: float, arr: np.ndarray, i: int) -> np.ndarray:
+        """``acc + w * arr[i, :8]``."""
+        return acc + w * arr[i, :8]
+
+
 # numpy's elementwise rules for scalars (NaN propagates; of two equal zeros the second)
 @jit
 def max0(x: float) -> float:
@@ -338,9 +458,21 @@ def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
     count : numpy.ndarray
         Shape (n_groups,): ``Σ weight_i`` per group over the live rows.
     """
-    n, k = values.shape
-    total = np.zeros((n_groups, k))
+    total = np.zeros((n_groups, values.shape[1]))
     count = np.zeros(n_groups)
+    _add_weighted_rows(group, alive, weight, values, skip_zero, total, count)
+    return total, count
+
+
+@jit
+def _add_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                       values: np.ndarray, skip_zero: bool, total: np.ndarray,
+                       count: np.ndarray) -> None:
+    """Add the weighted rows and weights of :func:`group_weighted_rows` to ``total``, ``count``."""
+    n, k = values.shape
+    if k == 8:
+        _add_weighted_rows8(group, alive, weight, values, skip_zero, total, count)
+        return
     for i in range(n):
         w = weight[i]
         if not alive[i] or (skip_zero and w == 0.0):
@@ -349,7 +481,65 @@ def group_weighted_rows(group: np.ndarray, alive: np.ndarray, weight: np.ndarray
         count[g] += w
         for c in range(k):
             total[g, c] += w * values[i, c]
-    return total, count
+
+
+@jit
+def _add_weighted_rows8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                        values: np.ndarray, skip_zero: bool, total: np.ndarray,
+                        count: np.ndarray) -> None:
+    """:func:`_add_weighted_rows` of 8 columns (the knowledge fields), sums kept in registers.
+
+    The sums of a run of rows of one group stay in one vector register (the same additions in the
+    same order, each element's as in scalar code, without waiting for each stored sum before the
+    next row's addition).
+    """
+    cur = -1
+    acc = row8_zero()
+    cnt = 0.0
+    for i in range(values.shape[0]):
+        w = weight[i]
+        if not alive[i] or (skip_zero and w == 0.0):
+            continue
+        g = group[i]
+        if g != cur:
+            if cur >= 0:
+                count[cur] = cnt
+                row8_store(total, cur, acc)
+            cur = g
+            cnt = count[g]
+            acc = row8_load(total, g)
+        cnt += w
+        acc = row8_axpy(acc, w, values, i)
+    if cur >= 0:
+        count[cur] = cnt
+        row8_store(total, cur, acc)
+
+
+@jit
+def pool_means(f_group: np.ndarray, f_alive: np.ndarray, f_weight: np.ndarray,
+               f_values: np.ndarray, i_group: np.ndarray, i_weight: np.ndarray,
+               i_values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Weighted mean rows by group of firms and institutes together (the knowledge pools).
+
+    ``(tf + ti) / (cf + ci)`` where the weight total is positive, else 0, with ``tf, cf`` the
+    :func:`group_weighted_rows` of the live firms and ``ti, ci`` those of all institutes (rows of
+    weight 0 skipped in both), as :func:`innovation.place_pools` writes it in numpy.
+    """
+    k = f_values.shape[1]
+    tf = np.zeros((n_groups, k))
+    cf = np.zeros(n_groups)
+    _add_weighted_rows(f_group, f_alive, f_weight, f_values, True, tf, cf)
+    ti = np.zeros((n_groups, k))
+    ci = np.zeros(n_groups)
+    _add_weighted_rows(i_group, np.ones(i_group.shape[0], np.bool_), i_weight, i_values, True,
+                       ti, ci)
+    out = np.zeros((n_groups, k))
+    for g in range(n_groups):
+        cnt = cf[g] + ci[g]
+        if cnt > 0.0:
+            for c in range(k):
+                out[g, c] = (tf[g, c] + ti[g, c]) / cnt
+    return out
 
 
 @jit
@@ -669,17 +859,31 @@ def unit_home_matrix(unit_place: np.ndarray, home: np.ndarray, amount: np.ndarra
                      n_places: int) -> tuple[np.ndarray, bool]:
     """Amounts by unit place (rows) and home place (columns), and whether any unit is away.
 
-    ``bincount(unit_place · P + home, amount)`` reshaped to (P, P), added in firm order.
+    ``bincount(unit_place · P + home, amount)`` reshaped to (P, P), added in firm order, where
+    some unit is away from its home place; where none is, no re-attribution is needed
+    (:meth:`CoinnovationModel.home_shares` returns None) and the matrix is not computed (zeros):
+    a check of the places costs a tenth of the sums.
     """
+    n = amount.shape[0]
+    moved = 0
+    for i in range(n):                        # a vectorised count, no early exit
+        moved += 1 if unit_place[i] != home[i] else 0
     mat = np.zeros((n_places, n_places))
-    away = False
-    for i in range(amount.shape[0]):
-        u = unit_place[i]
-        h = home[i]
-        if u != h:
-            away = True
-        mat[u, h] += amount[i]
-    return mat, away
+    if moved == 0:
+        return mat, False
+    u = -1
+    h = -1
+    acc = 0.0
+    for i in range(n):                        # runs of one (unit, home) pair summed in a register
+        if unit_place[i] != u or home[i] != h:
+            if u >= 0:
+                mat[u, h] = acc
+            u = unit_place[i]
+            h = home[i]
+            acc = mat[u, h]
+        acc += amount[i]
+    mat[u, h] = acc
+    return mat, True
 
 
 @jit
@@ -743,22 +947,24 @@ def spillover_attribution(sums: np.ndarray, pools: np.ndarray, psi: np.ndarray,
         for a in range(p):
             advantage[a, j] = max0(kj - k_dest[a])
     free_kernel = normalised_rows(phi_free)
-    out = np.empty((2, p, p))
-    weighted = np.empty((p, p))
-    plain = np.empty((p, p))
+    actual = np.empty((p, p))
+    free = np.empty((p, p))
+    weighted = np.empty(p)
+    plain = np.empty(p)
+    share = np.empty(p)
     for r in range(2):
         kern = psi if r == 0 else free_kernel
+        out = actual if r == 0 else free
         for a in range(p):
             for j in range(p):
-                plain[a, j] = kern[a, j] * e_bar[a, j]
-                weighted[a, j] = plain[a, j] * advantage[a, j]
-        share = normalised_rows(weighted)
-        fallback = normalised_rows(plain)
-        for a in range(p):
-            use = share if total(share[a], p) > 0.0 else fallback
+                plain[j] = kern[a, j] * e_bar[a, j]
+                weighted[j] = plain[j] * advantage[a, j]
+            _normalise_row(weighted, share)
+            if not total(share, p) > 0.0:     # no pool ahead: the plain shares (rows normalised)
+                _normalise_row(plain, share)
             for j in range(p):
-                out[r, j, a] = use[a, j] * sums[a, p]
-    return out[0].copy(), out[1].copy()
+                out[j, a] = share[j] * sums[a, p]
+    return actual, free
 
 
 @jit
@@ -1122,6 +1328,8 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     group_weighted_rows(place, yes, weight, rows, 1, True)
+    knowledge = np.ones((2, 8))
+    pool_means(place, yes, weight, knowledge, place, ones, knowledge, 1)
     live_weighted_sum(yes, weight, ones)
     for w in (weight, np.ones(2)):
         group_weighted_rows(place, yes, w, rows, 1, True)
