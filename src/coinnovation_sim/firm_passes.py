@@ -37,6 +37,56 @@ def quality_base(k: np.ndarray, ref: float) -> np.ndarray:
 
 
 @jit
+def quality_base_of(kappa: np.ndarray, ref: float) -> np.ndarray:
+    """``1 + κ_i / κ_ref`` per firm from the firms' total knowledge ``κ`` (:func:`quality_base`)."""
+    n = kappa.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = 1.0 + kappa[i] / ref
+    return out
+
+
+@jit
+def quality_base_rows(k: np.ndarray, rows: np.ndarray, ref: float) -> np.ndarray:
+    """``quality_base(k[rows], ref)`` without copying the rows out of ``k``."""
+    nf = k.shape[1]
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        kappa = 0.0
+        for f in range(nf):
+            kappa += k[i, f]
+        out[j] = 1.0 + kappa / ref
+    return out
+
+
+@jit
+def refresh_row_sums(kappa: np.ndarray, k: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A copy of the row sums ``kappa`` of ``k`` with ``rows`` summed again (left to right).
+
+    ``rows`` may repeat a row; the result is :func:`kernels.row_sums` of the current ``k`` when
+    only ``rows`` changed since ``kappa`` was computed.
+    """
+    nf = k.shape[1]
+    out = kappa.copy()
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        s = 0.0
+        for f in range(nf):
+            s += k[i, f]
+        out[i] = s
+    return out
+
+
+def pending_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """The reported rows of :meth:`CoinnovationModel.knowledge_changed` as one array.
+
+    Rows may repeat (recomputing a row twice gives the same bits), so they are not deduplicated.
+    """
+    return rows[0] if len(rows) == 1 else np.concatenate(rows)
+
+
+@jit
 def firm_wage(wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
               unit_share: np.ndarray) -> np.ndarray:
     """Wage per person each firm pays (:func:`production.wage`).
@@ -365,6 +415,11 @@ def warm_up() -> None:
                                         ones, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, place)
     quality_base(np.ones((2, 2)), 1.0)
+    kappa = np.ones(2)
+    kappa.flags.writeable = False             # the model shares firm totals read-only
+    quality_base_of(kappa, 1.0)
+    quality_base_rows(np.ones((2, 2)), place, 1.0)
+    refresh_row_sums(kappa, np.ones((2, 2)), place)
     exit_pass(alive, ones, place, 3.0)
     census(place, alive, ones, 1)
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)

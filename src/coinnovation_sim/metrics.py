@@ -485,14 +485,15 @@ def pagerank_weights(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @jit
-def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.ndarray,
+def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, kappa: np.ndarray,
               talent: np.ndarray, capital: np.ndarray, n_places: int
               ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Real firms and knowledge per place, and the firms' talent and capital, in one pass.
 
     ``kernels.place_knowledge_sums`` (the same additions per place in firm order, kept in
     registers while the place does not change) and ``kernels.live_weighted_sum`` of talent and
-    of capital (the same terms, summed pairwise).
+    of capital (the same terms, summed pairwise). ``kappa`` is the firms' total knowledge
+    (:meth:`CoinnovationModel.knowledge_totals`).
 
     Returns
     -------
@@ -501,7 +502,7 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
     talent_total, capital_total : float
         ``Σ_alive w · talent`` and ``Σ_alive w · capital``.
     """
-    n, nf = k.shape
+    n = kappa.shape[0]
     count = np.zeros(n_places)
     know = np.zeros(n_places)
     t_terms = np.empty(n)
@@ -517,9 +518,6 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
         w = weight[i]
         t_terms[i] = w * talent[i]
         c_terms[i] = w * capital[i]
-        kappa = 0.0
-        for f in range(nf):
-            kappa += k[i, f]
         pl = place[i]
         if pl != cur:
             if cur >= 0:
@@ -529,7 +527,7 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
             acc_n = count[pl]
             acc_k = know[pl]
         acc_n += w
-        acc_k += w * kappa
+        acc_k += w * kappa[i]
     if cur >= 0:
         count[cur] = acc_n
         know[cur] = acc_k
@@ -778,7 +776,8 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], np.ndar
     book = model.book
     f = model.firms
     count, know, talent_sum, capital_sum = firm_sums(
-        f.place, f.alive, model.firm_weight(), f.knowledge, f.talent, f.capital, model.n_places)
+        f.place, f.alive, model.firm_weight(), model.knowledge_totals(), f.talent, f.capital,
+        model.n_places)
     values, long_values, share, ratio, converged = _collect_kernel(
         book.flows[t], book.free[t], book.chosen, book.factor_index, len(FACTORS),
         model.places.level, _THRESHOLDS, len(LEVELS), fp, FACTORS.index("talent"), count, know,
@@ -802,7 +801,9 @@ def _warm_up_collect() -> None:
     place = np.zeros(2, np.int64)
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
-    firm_sums(place, np.ones(2, np.bool_), weight, np.ones((2, 2)), ones, ones, 2)
-    firm_sums(place, np.ones(2, np.bool_), ones, np.ones((2, 2)), ones, ones, 2)
+    kappa = np.ones(2)
+    kappa.flags.writeable = False             # the model shares firm totals read-only
+    firm_sums(place, np.ones(2, np.bool_), weight, kappa, ones, ones, 2)
+    firm_sums(place, np.ones(2, np.bool_), ones, kappa, ones, ones, 2)
     _collect_kernel(flows, np.full((2, 2, 2), np.nan), np.ones(2, np.bool_), place, 3, level,
                     _THRESHOLDS, len(LEVELS), 0, 0, ones, ones, ones, 0.85, 1e-10, 5)

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from . import capital, demography, innovation, kernels, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
+from .firm_passes import pending_rows, refresh_row_sums
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
 from .friction import friction_matrices
 from .kernels import live_weighted_sum, row_sums, unit_home_matrix
@@ -105,6 +106,10 @@ class CoinnovationModel(mesa.Model):
         #: knowledge changed since (see :meth:`knowledge_changed`).
         self.quality_cache: np.ndarray | None = None
         self.knowledge_rows: list[np.ndarray] = []
+        #: Firms' total knowledge of the last :meth:`knowledge_totals` call and the firm slots
+        #: whose knowledge changed since.
+        self.kappa_cache: np.ndarray | None = None
+        self.kappa_rows: list[np.ndarray] = []
         self.config = sc
         self.seed = run_seed
         self.horizon = int(sc.steps if steps is None else steps)
@@ -198,11 +203,34 @@ class CoinnovationModel(mesa.Model):
         quality (:func:`production.quality`) is recomputed where needed. Code that changes
         knowledge outside the model's stages must call it too.
         """
-        if rows is None or self.quality_cache is None:
-            self.quality_cache = None
-            self.knowledge_rows = []
+        if rows is None:
+            self.quality_cache = self.kappa_cache = None
+            self.knowledge_rows, self.kappa_rows = [], []
+            return
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.quality_cache is not None:
+            self.knowledge_rows.append(rows)
+        if self.kappa_cache is not None:
+            self.kappa_rows.append(rows)
+
+    def knowledge_totals(self) -> np.ndarray:
+        """Each firm slot's total knowledge ``κ_i = Σ_f k_if`` (read-only; do not modify).
+
+        The sums are :func:`kernels.row_sums`' (left to right). The model keeps the last result
+        and, after :meth:`knowledge_changed` reported some rows, recomputes those rows only
+        (the same bits as a full computation: each row's sum does not depend on the others).
+        """
+        kappa = self.kappa_cache
+        if kappa is None:
+            kappa = row_sums(self.firms.knowledge)
+        elif self.kappa_rows:
+            kappa = refresh_row_sums(kappa, self.firms.knowledge, pending_rows(self.kappa_rows))
         else:
-            self.knowledge_rows.append(np.asarray(rows, dtype=np.int64))
+            return kappa
+        kappa.flags.writeable = False
+        self.kappa_cache = kappa
+        self.kappa_rows = []
+        return kappa
 
     def firm_weight(self) -> np.ndarray:
         """Real firms each firm slot stands for (by home place).

@@ -16,7 +16,9 @@ import numpy as np
 from . import random_draws
 from .firm_passes import (
     firm_wage,
-    quality_base,
+    pending_rows,
+    quality_base_of,
+    quality_base_rows,
     shocked_log_productivity,
     target_talent_base,
 )
@@ -38,11 +40,11 @@ def quality(model: CoinnovationModel) -> np.ndarray:
     gamma = model.prm["knowledge_elasticity"]
     q = model.quality_cache
     if q is None:
-        q = quality_base(f.knowledge, model.knowledge_ref) ** gamma
+        q = quality_base_of(model.knowledge_totals(), model.knowledge_ref) ** gamma
     elif model.knowledge_rows:
-        rows = np.unique(np.concatenate(model.knowledge_rows))
+        rows = pending_rows(model.knowledge_rows)
         q = q.copy()
-        q[rows] = quality_base(f.knowledge[rows], model.knowledge_ref) ** gamma
+        q[rows] = quality_base_rows(f.knowledge, rows, model.knowledge_ref) ** gamma
     else:
         return q
     q.flags.writeable = False
