@@ -166,6 +166,35 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     prod, q = rng.uniform(0.5, 2.0, n), rng.uniform(1.0, 1.5, n)
     assert same(firm_passes.target_talent_base(0.6, prod, q, expect),
                           0.6 * prod * q / expect)
+    assert same(firm_passes.quality_base_of(kappa, ref), 1.0 + kappa / ref)
+    rows = rng.integers(0, max(n, 1), 2 * n) if n else np.zeros(0, np.int64)
+    assert same(firm_passes.quality_base_rows(k, rows, ref), 1.0 + kappa[rows] / ref)
+
+
+@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2) for n in (0, 1, 500)])
+def test_row_sum_refresh_and_changed_slots_equal_numpy(seed, n):
+    rng = np.random.default_rng(seed)
+    k = rng.gamma(1.0, 1.0, (n, 8))
+    old = k.sum(axis=1) + 1.0                    # stale totals
+    rows = rng.integers(0, max(n, 1), n // 3) if n else np.zeros(0, np.int64)
+    rows = np.concatenate([rows, rows[:3]])      # repeated rows are allowed
+    kappa = np.zeros(n)
+    for c in range(k.shape[1]):
+        kappa = kappa + k[:, c]
+    expect = old.copy()
+    expect[rows] = kappa[rows]
+    assert same(firm_passes.refresh_row_sums(old, k, rows), expect)
+
+    base = signed_zeros(rng, rng.gamma(2.0, 1.0, n))
+    alive = rng.random(n) < 0.8
+    new_base, new_alive = base.copy(), alive.copy()
+    pick = rng.random(n) < 0.2
+    new_base[pick] = rng.gamma(2.0, 1.0, int(pick.sum()))
+    new_base[rng.random(n) < 0.05] *= -1.0       # includes 0.0 -> -0.0
+    new_alive[rng.random(n) < 0.05] ^= True
+    expect = np.flatnonzero((new_base.view(np.int64) != base.view(np.int64))
+                            | (new_alive != alive))
+    assert same(firm_passes.changed_slots(new_base, new_alive, base, alive), expect)
 
 
 @pytest.mark.parametrize("n", [0, 1, 500])
@@ -234,6 +263,35 @@ def test_cached_quality_equals_a_full_computation_at_every_use(scenario, monkeyp
                               seed=2)
     model.run()
     assert len(calls) >= 28
+
+
+@pytest.mark.parametrize("scenario", ["all-mechanisms", "enclaves", "baseline"])
+def test_cached_target_talent_equals_a_full_computation_at_every_use(scenario, monkeypatch):
+    """The target talent reused between stages is the full computation's, bit for bit."""
+    from coinnovation_sim import production
+    from coinnovation_sim.model import CoinnovationModel
+    from helpers import SCENARIOS
+
+    calls = []
+    cached = production.target_talent
+
+    def checked(model, q=None, w=None):
+        t = cached(model, q, w)
+        f, theta = model.firms, model.prm["talent_elasticity"]
+        base = firm_passes.target_talent_base(theta, f.productivity, production.quality(model),
+                                              production.wage(model))
+        assert same(t, np.where(f.alive, np.power(base, 1.0 / (1.0 - theta)), 0.0))
+        calls.append(model.target_talent_cache[0] is f.productivity)
+        return t
+
+    for module in ("talent", "capital", "mechanisms.enclaves"):
+        mod = __import__(f"coinnovation_sim.{module}", fromlist=["target_talent"])
+        monkeypatch.setattr(mod, "target_talent", checked)
+    model = CoinnovationModel({"name": "t", "extends": str(SCENARIOS / f"{scenario}.yaml"),
+                               "steps": 14, "population": {"firms": 600, "institutes": 24}},
+                              seed=2)
+    model.run()
+    assert len(calls) >= 28 and all(calls)
 
 
 @pytest.mark.parametrize("split", [False, True])

@@ -119,6 +119,26 @@ def target_talent_base(theta: float, productivity: np.ndarray, q: np.ndarray,
 
 
 @jit
+def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
+                  old_alive: np.ndarray) -> np.ndarray:
+    """Slots whose ``base`` or ``alive`` differs from the old one, ascending.
+
+    Floats compare by their bits (so ``-0.0`` differs from ``0.0`` and a NaN from itself only if
+    its bits differ): a slot not listed has exactly the old inputs.
+    """
+    n = base.shape[0]
+    new_bits = base.view(np.int64)
+    old_bits = old_base.view(np.int64)
+    out = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        if new_bits[i] != old_bits[i] or alive[i] != old_alive[i]:
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
+@jit
 def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
                              reversion: float, volatility: float) -> np.ndarray:
     """One month of the mean-reverting log-productivity walk (:func:`production.shock_productivity`).
@@ -428,3 +448,4 @@ def warm_up() -> None:
     q = np.ones(2)
     q.flags.writeable = False                 # production.quality returns a shared read-only q
     target_talent_base(0.5, ones, q, ones)
+    changed_slots(ones, alive, ones, alive)

@@ -110,6 +110,8 @@ class CoinnovationModel(mesa.Model):
         #: whose knowledge changed since.
         self.kappa_cache: np.ndarray | None = None
         self.kappa_rows: list[np.ndarray] = []
+        #: Inputs and result of the last full target-talent computation (``production``).
+        self.target_talent_cache: tuple | None = None
         self.config = sc
         self.seed = run_seed
         self.horizon = int(sc.steps if steps is None else steps)

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import random_draws
 from .firm_passes import (
+    changed_slots,
     firm_wage,
     pending_rows,
     quality_base_of,
@@ -95,8 +96,34 @@ def target_talent(model: CoinnovationModel, q: np.ndarray | None = None,
     theta = model.prm["talent_elasticity"]
     q = quality(model) if q is None else q
     w = wage(model) if w is None else w
-    t = np.power(target_talent_base(theta, f.productivity, q, w), 1.0 / (1.0 - theta))
-    return np.where(f.alive, t, 0.0)
+    base = target_talent_base(theta, f.productivity, q, w)
+    return _target_power(model, base, 1.0 / (1.0 - theta))
+
+
+def _target_power(model: CoinnovationModel, base: np.ndarray, expo: float) -> np.ndarray:
+    """``where(alive, base ** expo, 0)``, reusing the last full computation where possible.
+
+    Between the talent and the capital stage only the firms in technology deals change their
+    target, so the model keeps the last full result with its inputs (``base``, ``alive``,
+    ``expo``) and raises to the power only the slots whose inputs differ bit for bit; numpy's
+    power of an element does not depend on the array it is computed in, so the result has the
+    bits of a full computation. The cache keeps its own copies (callers may modify the result).
+    A new productivity array (the monthly shocks replace it) changes nearly every slot, so then
+    the comparison is skipped.
+    """
+    f = model.firms
+    alive = f.alive
+    cache = model.target_talent_cache
+    if (cache is not None and cache[0] is f.productivity and cache[1] == expo
+            and cache[2].shape == base.shape):
+        rows = changed_slots(base, alive, cache[2], cache[3])
+        if 2 * len(rows) <= len(base):
+            t = cache[4].copy()
+            t[rows] = np.where(alive[rows], np.power(base[rows], expo), 0.0)
+            return t
+    t = np.where(alive, np.power(base, expo), 0.0)
+    model.target_talent_cache = (f.productivity, expo, base, alive.copy(), t.copy())
+    return t
 
 
 def target_talent_of(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
