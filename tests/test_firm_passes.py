@@ -42,10 +42,12 @@ def population(seed: int, n: int, split: bool) -> dict[str, np.ndarray]:
         "debt": rng.gamma(1.0, 20.0, n) * (rng.random(n) < 0.7),
         "overhead": rng.gamma(2.0, 3.0, n),
         "pay": rng.uniform(1.0, 2.5, n),
-        "output": rng.gamma(2.0, 20.0, n),
+        "productivity": rng.gamma(2.0, 20.0, n),
+        "q": rng.uniform(1.0, 1.5, n),
     }
-    for name in ("talent", "tstar", "capital", "debt", "output"):
+    for name in ("talent", "tstar", "capital", "debt", "productivity"):
         x[name] = signed_zeros(rng, x[name])
+    x["talent_power"] = np.power(np.maximum(x["talent"], 0.0), 0.6)
     return x
 
 
@@ -115,7 +117,7 @@ def test_capital_passes_equal_numpy(seed, n):
     alive, place, w, t = x["alive"], x["place"], x["weight"], x["talent"]
     repayment_rate, buffer, savings_rate = 0.02, 3.0, 0.1
     # operations
-    rev = np.where(alive, x["output"], 0.0)
+    rev = np.where(alive, x["productivity"] * x["talent_power"] * x["q"], 0.0)
     cost = np.where(alive, x["pay"] * t + x["overhead"], 0.0)
     profit = rev - cost
     capital = x["capital"] + profit
@@ -132,8 +134,8 @@ def test_capital_passes_equal_numpy(seed, n):
     need = np.where(alive & (margin > 0), np.maximum(0.0, kstar - capital), 0.0)
 
     cap, owe, got_need, got_margin, sums = firm_passes.capital_pass(
-        alive, place, w, t, x["overhead"], x["capital"], x["debt"], x["pay"], x["output"],
-        x["tstar"], repayment_rate, buffer, savings_rate, P)
+        alive, place, w, t, x["overhead"], x["capital"], x["debt"], x["pay"], x["productivity"],
+        x["talent_power"], x["q"], x["tstar"], repayment_rate, buffer, savings_rate, P)
     assert same(cap, capital)
     assert same(owe, debt)
     assert same(got_need, need)

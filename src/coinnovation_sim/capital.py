@@ -47,12 +47,12 @@ def firm_pass(model: CoinnovationModel
     """
     f, prm = model.firms, model.prm
     q, pay = quality(model), wage(model)
-    output = f.productivity * np.power(np.maximum(f.talent, 0.0), prm["talent_elasticity"]) * q
+    talent_power = np.power(np.maximum(f.talent, 0.0), prm["talent_elasticity"])
     tstar = target_talent(model, q, pay)
     f.capital, f.debt, need, margin, sums = capital_pass(
         f.alive, f.place, model.firm_weight(), f.talent, f.overhead, f.capital, f.debt, pay,
-        output, tstar, float(prm["repayment_rate"]), float(prm["capital_buffer_months"]),
-        float(prm["savings_rate"]), model.n_places)
+        f.productivity, talent_power, q, tstar, float(prm["repayment_rate"]),
+        float(prm["capital_buffer_months"]), float(prm["savings_rate"]), model.n_places)
     model.book.account("operations", sums[0])
     repay(model, sums[1])
     model.capital_pool += sums[2]

@@ -341,12 +341,14 @@ def hire_pass(talent: np.ndarray, vac: np.ndarray, fill: np.ndarray, weight: np.
 @jit
 def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                  overhead: np.ndarray, capital: np.ndarray, debt: np.ndarray, pay: np.ndarray,
-                 output: np.ndarray, tstar: np.ndarray, repayment_rate: float,
+                 productivity: np.ndarray, talent_power: np.ndarray, q: np.ndarray,
+                 tstar: np.ndarray, repayment_rate: float,
                  buffer_months: float, savings_rate: float, n_places: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Operating profit, repayment, savings and capital need of every firm (:mod:`capital`).
 
-    Per firm, in this order: revenue ``R`` (``output``, zero for dead slots), cost ``pay · T +
+    Per firm, in this order: revenue ``R = a · T^θ · q`` (``productivity · talent_power · q``,
+    multiplied left to right; zero for dead slots), cost ``pay · T +
     overhead`` (live firms), profit ``R − cost`` added to capital and margin ``profit / cost``;
     repayment ``min(repayment_rate · debt, max(capital, 0))``; the capital target ``K* =
     buffer_months · pay · max(T, T*)``; savings ``savings_rate · max(0, capital − K*)``; and the
@@ -354,8 +356,8 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
 
     Parameters
     ----------
-    output : numpy.ndarray
-        ``productivity · max(T, 0)^θ · q`` per firm (the revenue of a live firm).
+    productivity, talent_power, q : numpy.ndarray
+        ``a``, ``max(T, 0)^θ`` and the knowledge quality ``q`` per firm.
     tstar : numpy.ndarray
         Target talent per firm (used for live firms only).
 
@@ -380,7 +382,7 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
         h = place[i]
         w = weight[i]
         t = talent[i]
-        rev = output[i] if live else 0.0
+        rev = productivity[i] * talent_power[i] * q[i] if live else 0.0
         cost = pay[i] * t + overhead[i] if live else 0.0
         profit = rev - cost
         c = capital[i] + profit
@@ -431,8 +433,10 @@ def warm_up() -> None:
         separation_pass(ones, ones, ones, alive, weight, place, place, ones, split, 0.1, 0.1, 0.1, 1)
         vac, _ = vacancy_pass(ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 1)
         hire_pass(ones, vac, ones, weight, place, place, ones, split, 1)
+    q = np.ones(2)
+    q.flags.writeable = False                 # production.quality returns a shared read-only q
     cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
-                                        ones, 0.1, 1.0, 0.1, 1)
+                                        ones, q, ones, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, place)
     quality_base(np.ones((2, 2)), 1.0)
     kappa = np.ones(2)
@@ -445,7 +449,5 @@ def warm_up() -> None:
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones)
-    q = np.ones(2)
-    q.flags.writeable = False                 # production.quality returns a shared read-only q
     target_talent_base(0.5, ones, q, ones)
     changed_slots(ones, alive, ones, alive)
