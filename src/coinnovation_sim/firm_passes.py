@@ -184,10 +184,24 @@ def census(place: np.ndarray, alive: np.ndarray, log_base: np.ndarray, n_places:
     """Live firm slots per place and the sum of their log base productivity, in slot order."""
     count = np.zeros(n_places, np.int64)
     sumlog = np.zeros(n_places)
+    cur = -1
+    num = 0
+    acc = 0.0
     for i in range(place.shape[0]):
         if alive[i]:
-            count[place[i]] += 1
-            sumlog[place[i]] += log_base[i]
+            p = place[i]
+            if p != cur:
+                if cur >= 0:
+                    count[cur] = num
+                    sumlog[cur] = acc
+                cur = p
+                num = count[p]
+                acc = sumlog[p]
+            num += 1
+            acc += log_base[i]
+    if cur >= 0:
+        count[cur] = num
+        sumlog[cur] = acc
     return count, sumlog
 
 
@@ -233,6 +247,10 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
     pool_home = np.zeros(n_places)
     ret_unit = np.zeros(n_places)
     ret_home = np.zeros(n_places)
+    # per-place sums kept in registers while consecutive firms share a place (same order)
+    cur_a = -1
+    cur_h = -1
+    pu = ru = ph = rh = 0.0
     for i in range(n):
         t = talent[i]
         quits = t * np_min(1.0, quit_rate * noise[i])
@@ -249,16 +267,36 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
         a = unit_place[i]
         joining = w * (leave - retire)
         retiring = w * retire
+        if a != cur_a:
+            if cur_a >= 0:
+                pool_unit[cur_a] = pu
+                ret_unit[cur_a] = ru
+            cur_a = a
+            pu = pool_unit[a]
+            ru = ret_unit[a]
         if split:
             h = home[i]
+            if h != cur_h:
+                if cur_h >= 0:
+                    pool_home[cur_h] = ph
+                    ret_home[cur_h] = rh
+                cur_h = h
+                ph = pool_home[h]
+                rh = ret_home[h]
             u = unit_share[i] if a != h else 1.0
-            pool_unit[a] += joining * u
-            pool_home[h] += joining * (1.0 - u)
-            ret_unit[a] += retiring * u
-            ret_home[h] += retiring * (1.0 - u)
+            pu += joining * u
+            ph += joining * (1.0 - u)
+            ru += retiring * u
+            rh += retiring * (1.0 - u)
         else:
-            pool_unit[a] += joining
-            ret_unit[a] += retiring
+            pu += joining
+            ru += retiring
+    if cur_a >= 0:
+        pool_unit[cur_a] = pu
+        ret_unit[cur_a] = ru
+    if cur_h >= 0:
+        pool_home[cur_h] = ph
+        ret_home[cur_h] = rh
     return (out, _location_total(pool_unit, pool_home, split),
             _location_total(ret_unit, ret_home, split))
 
@@ -283,6 +321,9 @@ def vacancy_pass(talent: np.ndarray, tstar: np.ndarray, alive: np.ndarray, capit
     vac = np.empty(n)
     at_unit = np.zeros(n_places)
     at_home = np.zeros(n_places)
+    cur_a = -1
+    cur_h = -1
+    su = sh = 0.0
     for i in range(n):
         v = hiring_speed * max0(tstar[i] - talent[i])
         if not (alive[i] and capital[i] > 0.0):
@@ -290,13 +331,27 @@ def vacancy_pass(talent: np.ndarray, tstar: np.ndarray, alive: np.ndarray, capit
         vac[i] = v
         a = unit_place[i]
         amount = weight[i] * v
+        if a != cur_a:
+            if cur_a >= 0:
+                at_unit[cur_a] = su
+            cur_a = a
+            su = at_unit[a]
         if split:
             h = home[i]
+            if h != cur_h:
+                if cur_h >= 0:
+                    at_home[cur_h] = sh
+                cur_h = h
+                sh = at_home[h]
             u = unit_share[i] if a != h else 1.0
-            at_unit[a] += amount * u
-            at_home[h] += amount * (1.0 - u)
+            su += amount * u
+            sh += amount * (1.0 - u)
         else:
-            at_unit[a] += amount
+            su += amount
+    if cur_a >= 0:
+        at_unit[cur_a] = su
+    if cur_h >= 0:
+        at_home[cur_h] = sh
     return vac, _location_total(at_unit, at_home, split)
 
 
@@ -339,6 +394,17 @@ def hire_pass(talent: np.ndarray, vac: np.ndarray, fill: np.ndarray, weight: np.
 
 
 @jit
+def _store5(sums: np.ndarray, h: int, s0: float, s1: float, s2: float, s3: float,
+            s4: float) -> None:
+    """Write the five running sums of place ``h`` back into ``sums`` (:func:`capital_pass`)."""
+    sums[0, h] = s0
+    sums[1, h] = s1
+    sums[2, h] = s2
+    sums[3, h] = s3
+    sums[4, h] = s4
+
+
+@jit
 def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                  overhead: np.ndarray, capital: np.ndarray, debt: np.ndarray, pay: np.ndarray,
                  productivity: np.ndarray, talent_power: np.ndarray, q: np.ndarray,
@@ -377,33 +443,43 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
     need = np.empty(n)
     margin = np.empty(n)
     sums = np.zeros((5, n_places))
+    # the sums of the current place are kept in registers while consecutive firms share it
+    cur = -1
+    s0 = s1 = s2 = s3 = s4 = 0.0
     for i in range(n):
         live = alive[i]
         h = place[i]
+        if h != cur:
+            if cur >= 0:
+                _store5(sums, cur, s0, s1, s2, s3, s4)
+            cur = h
+            s0, s1, s2, s3, s4 = sums[0, h], sums[1, h], sums[2, h], sums[3, h], sums[4, h]
         w = weight[i]
         t = talent[i]
         rev = productivity[i] * talent_power[i] * q[i] if live else 0.0
         cost = pay[i] * t + overhead[i] if live else 0.0
         profit = rev - cost
         c = capital[i] + profit
-        sums[0, h] += w * profit
+        s0 += w * profit
         m = profit / cost if cost > 0.0 else 0.0
         margin[i] = m
         due = repayment_rate * debt[i]
         back = np_min(due, np_max(c, 0.0)) if live else 0.0
         owe[i] = debt[i] - back
         c = c - back
-        sums[1, h] += w * back
+        s1 += w * back
         ts = tstar[i] if live else 0.0
         kstar = buffer_months * pay[i] * np_max(t, ts)
         dep = savings_rate * max0(c - kstar) if live else 0.0
         c = c - dep
-        sums[2, h] += w * dep
+        s2 += w * dep
         nd = max0(kstar - c) if live and m > 0.0 else 0.0
         need[i] = nd
-        sums[3, h] += w * nd
-        sums[4, h] += w * nd * m
+        s3 += w * nd
+        s4 += w * nd * m
         cap[i] = c
+    if cur >= 0:
+        _store5(sums, cur, s0, s1, s2, s3, s4)
     return cap, owe, need, margin, sums
 
 
