@@ -221,21 +221,65 @@ def test_log_base_productivity_follows_base_productivity():
     assert same(f.log_base_productivity, np.log(np.maximum(f.base_productivity, 1e-300)))
 
 
-@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2) for n in (0, 1, 500)])
-def test_exit_pass_and_census_equal_numpy(seed, n):
+@pytest.mark.parametrize("seed,n,ordered", [(s, n, o) for s in (1, 2) for n in (0, 1, 500)
+                                             for o in (False, True)])
+def test_exit_pass_and_census_equal_numpy(seed, n, ordered):
     x = population(seed, n, False)
     rng = np.random.default_rng(seed)
+    place = np.sort(x["place"]) if ordered else x["place"]
     months = rng.integers(0, 8, n)
     alive, capital = x["alive"], x["capital"]
     expect = np.where(alive & (capital < 0), months + 1, 0)
-    got, out = firm_passes.exit_pass(alive, capital, months, 6.0)
+    log_base = rng.normal(0.0, 1.0, n)
+    got, out, free, count, sumlog = firm_passes.exit_pass(alive, capital, months, 6.0, place,
+                                                          log_base, P)
     assert same(got, expect)
     assert same(out, np.flatnonzero(alive & (expect >= 6)))
-    log_base = rng.normal(0.0, 1.0, n)
-    count, sumlog = firm_passes.census(x["place"], alive, log_base, P)
-    assert same(count, np.bincount(x["place"][alive], minlength=P))
-    assert same(sumlog, np.bincount(x["place"][alive], weights=log_base[alive],
-                                              minlength=P))
+    left = alive & (expect < 6)
+    assert same(free, np.flatnonzero(~left))
+    assert same(count, np.bincount(place[left], minlength=P))
+    assert same(sumlog, np.bincount(place[left], weights=log_base[left], minlength=P))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_entry_kernels_equal_numpy(seed):
+    rng = np.random.default_rng(seed)
+    p, nf = int(rng.integers(1, 20)), 8
+    count = rng.integers(0, 3, p) * (rng.random(p) < 0.8)
+    pools = rng.gamma(1.0, 1.0, (p, nf)) * (rng.random((p, 1)) < 0.8)
+    live = count.astype(float)
+    kp = pools.sum(axis=1)
+    rel = np.divide(kp, kp[live > 0].mean() if (live > 0).any() else 1.0,
+                    out=np.zeros(p), where=kp > 0)
+    expect = 0.03 * live * np.sqrt(rel)
+    lam, lam_sum = firm_passes.entry_rates(count, pools, 0.03)
+    assert same(lam, expect)
+    assert same(lam_sum, expect.sum())
+
+    n = int(rng.integers(0, 40))
+    place = np.sort(rng.integers(0, p, n))
+    mix = rng.dirichlet(np.ones(nf), p)
+    u = rng.random(n)
+    u[: n // 4] = np.cumsum(mix[place[: n // 4]], axis=1)[:, 3]   # ties with a cumulative share
+    cum = np.cumsum(mix[place], axis=1)
+    assert same(firm_passes.entrant_fields(mix, place, u),
+                np.minimum((u[:, None] > cum).sum(axis=1), nf - 1))
+
+    w = rng.uniform(1.0, 3.0, p)[place]
+    tstar = rng.gamma(2.0, 5.0, n) * (rng.random(n) < 0.9)
+    wage = rng.uniform(0.8, 2.0, p)
+    pool = rng.gamma(1.0, 50.0, p) * (rng.random(p) < 0.9)
+    want = 3.0 * wage[place] * tstar
+    avail = pool[place] * 0.01
+    grant = np.minimum(want, np.divide(avail, np.maximum(w, 1e-12)))
+    per_place = np.bincount(place, weights=w * grant, minlength=p)
+    scale = np.divide(pool, per_place, out=np.ones(p), where=per_place > pool)
+    grant *= np.minimum(scale, 1.0)[place]
+    got_grant, overhead, used = firm_passes.founding_grants(place, w, tstar, wage, pool, 3.0,
+                                                            0.2, p)
+    assert same(got_grant, grant)
+    assert same(overhead, 0.2 * wage[place] * tstar)
+    assert same(used, np.bincount(place, weights=w * grant, minlength=p))
 
 
 @pytest.mark.parametrize("scenario", ["all-mechanisms", "vouchers-portable", "enclaves",

@@ -18,9 +18,11 @@ they replace did, so no other reference to a firm array sees a half-updated stat
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .kernels import jit, max0, np_clip, np_max, np_min, register_warm_up
+from .kernels import ieee_div, jit, max0, np_clip, np_max, np_min, register_warm_up, total
 
 
 @jit
@@ -155,8 +157,9 @@ def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
 
 @jit
 def exit_pass(alive: np.ndarray, capital: np.ndarray, neg_months: np.ndarray,
-              exit_months: float) -> tuple[np.ndarray, np.ndarray]:
-    """Months in the red and the firms that exit (:func:`demography.exits`).
+              exit_months: float, place: np.ndarray, log_base: np.ndarray, n_places: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Months in the red, the firms that exit and a census of the firms left (:mod:`demography`).
 
     Returns
     -------
@@ -164,45 +167,136 @@ def exit_pass(alive: np.ndarray, capital: np.ndarray, neg_months: np.ndarray,
         Consecutive months with negative capital of live firms (0 otherwise).
     out : numpy.ndarray
         Live slots with at least ``exit_months`` such months, ascending.
+    free : numpy.ndarray
+        Slots without a live firm after the exits, ascending.
+    count, sumlog : numpy.ndarray
+        Live firms per place after the exits and the sum of their ``log_base``, added in slot
+        order (the sums of the current place kept in registers, see :func:`capital_pass`).
     """
     n = alive.shape[0]
     months = np.empty(n, np.int64)
     out = np.empty(n, np.int64)
-    k = 0
-    for i in range(n):
-        m = neg_months[i] + 1 if alive[i] and capital[i] < 0.0 else 0
-        months[i] = m
-        if alive[i] and m >= exit_months:
-            out[k] = i
-            k += 1
-    return months, out[:k].copy()
-
-
-@jit
-def census(place: np.ndarray, alive: np.ndarray, log_base: np.ndarray, n_places: int
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Live firm slots per place and the sum of their log base productivity, in slot order."""
+    free = np.empty(n, np.int64)
     count = np.zeros(n_places, np.int64)
     sumlog = np.zeros(n_places)
+    k = 0
+    n_free = 0
     cur = -1
     num = 0
     acc = 0.0
-    for i in range(place.shape[0]):
-        if alive[i]:
-            p = place[i]
-            if p != cur:
-                if cur >= 0:
-                    count[cur] = num
-                    sumlog[cur] = acc
-                cur = p
-                num = count[p]
-                acc = sumlog[p]
-            num += 1
-            acc += log_base[i]
+    for i in range(n):
+        live = alive[i]
+        m = neg_months[i] + 1 if live and capital[i] < 0.0 else 0
+        months[i] = m
+        if live and m >= exit_months:
+            out[k] = i
+            k += 1
+            live = False
+        if not live:
+            free[n_free] = i
+            n_free += 1
+            continue
+        p = place[i]
+        if p != cur:
+            if cur >= 0:
+                count[cur] = num
+                sumlog[cur] = acc
+            cur = p
+            num = count[p]
+            acc = sumlog[p]
+        num += 1
+        acc += log_base[i]
     if cur >= 0:
         count[cur] = num
         sumlog[cur] = acc
-    return count, sumlog
+    return months, out[:k].copy(), free[:n_free].copy(), count, sumlog
+
+
+@jit
+def entry_rates(count: np.ndarray, pools: np.ndarray, entry_rate: float
+                ) -> tuple[np.ndarray, float]:
+    """Poisson means of the entries per place and their sum (:func:`demography.entries`).
+
+    ``λ_p = entry_rate · n_p · sqrt(κ_p / mean κ)`` with ``κ_p`` the row sums of the knowledge
+    pools (``pools.sum(axis=1)``, pairwise as numpy adds), the mean over places with live firms
+    (1 when there are none) and ``κ_p / mean`` taken as 0 where ``κ_p ≤ 0``.
+    """
+    p, nf = pools.shape
+    kp = np.empty(p)
+    live_kp = np.empty(p)
+    m = 0
+    for r in range(p):
+        kp[r] = total(pools[r], nf)
+        if count[r] > 0:
+            live_kp[m] = kp[r]
+            m += 1
+    mean = total(live_kp, m) / m if m > 0 else 1.0
+    lam = np.empty(p)
+    for r in range(p):
+        rel = ieee_div(kp[r], mean) if kp[r] > 0.0 else 0.0
+        lam[r] = entry_rate * float(count[r]) * math.sqrt(rel)
+    return lam, total(lam, p)
+
+
+@jit
+def entrant_fields(mix: np.ndarray, place: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Main field of each entrant: how many of its place's cumulative field shares ``u`` exceeds.
+
+    ``minimum((u[:, None] > cumsum(mix[place], axis=1)).sum(axis=1), F − 1)``.
+    """
+    n = place.shape[0]
+    nf = mix.shape[1]
+    out = np.empty(n, np.int64)
+    for j in range(n):
+        c = 0.0
+        above = 0
+        for f in range(nf):
+            c += mix[place[j], f]
+            if u[j] > c:
+                above += 1
+        out[j] = min(above, nf - 1)
+    return out
+
+
+@jit
+def founding_grants(place: np.ndarray, weight: np.ndarray, tstar: np.ndarray, wage: np.ndarray,
+                    pool: np.ndarray, buffer_months: float, overhead_share: float,
+                    n_places: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Founding capital and overhead of entrants (:func:`demography.entries`).
+
+    Each entrant asks ``buffer_months · wage · T*``, at most 1 % of its place's pool per real
+    firm; a place whose entrants ask more than its pool scales their grants down to it.
+
+    Returns
+    -------
+    grant, overhead : numpy.ndarray
+        Per entrant (per real firm).
+    used : numpy.ndarray
+        ``Σ weight · grant`` by place, added in entrant order.
+    """
+    n = place.shape[0]
+    grant = np.empty(n)
+    overhead = np.empty(n)
+    asked = np.zeros(n_places)
+    for j in range(n):
+        h = place[j]
+        want = buffer_months * wage[h] * tstar[j]
+        avail = pool[h] * 0.01
+        g = np_min(want, avail / np_max(weight[j], 1e-12))
+        grant[j] = g
+        asked[h] += weight[j] * g
+    scale = np.empty(n_places)
+    for h in range(n_places):
+        s = ieee_div(pool[h], asked[h]) if asked[h] > pool[h] else 1.0
+        scale[h] = np_min(s, 1.0)
+    used = np.zeros(n_places)
+    for j in range(n):
+        h = place[j]
+        g = grant[j] * scale[h]
+        grant[j] = g
+        used[h] += weight[j] * g
+        overhead[j] = overhead_share * wage[h] * tstar[j]
+    return grant, overhead, used
 
 
 @jit
@@ -520,8 +614,12 @@ def warm_up() -> None:
     quality_base_of(kappa, 1.0)
     quality_base_rows(np.ones((2, 2)), place, 1.0)
     refresh_row_sums(kappa, np.ones((2, 2)), place)
-    exit_pass(alive, ones, place, 3.0)
-    census(place, alive, ones, 1)
+    exit_pass(alive, ones, place, 3.0, place, ones, 1)
+    entry_rates(place, np.ones((2, 2)), 0.1)
+    entrant_fields(np.ones((2, 2)), place, ones)
+    wage = np.ones(2)
+    wage.flags.writeable = False              # the place wages are read-only
+    founding_grants(place, ones, ones, wage, ones, 3.0, 0.1, 1)
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones)

@@ -245,10 +245,18 @@ class CoinnovationModel(mesa.Model):
             wf = self.firm_w_place[self.firms.place]
         return wf
 
-    def invalidate_weights(self) -> None:
-        """Forget the shared firm weights (call after changing ``firms.place``)."""
+    def invalidate_weights(self, slots: np.ndarray | None = None) -> None:
+        """Renew the shared firm weights (call after changing ``firms.place``).
+
+        ``slots``: the only slots whose place changed (default: any slot). The shared array is
+        replaced, not modified, as holders of the old one may still use it.
+        """
         if self._wf_cache is not None:
-            wf = self.firm_w_place[self.firms.place]
+            if slots is None:
+                wf = self.firm_w_place[self.firms.place]
+            else:
+                wf = self._wf_cache.copy()
+                wf[slots] = self.firm_w_place[self.firms.place[slots]]
             wf.flags.writeable = False
             self._wf_cache = wf
 
