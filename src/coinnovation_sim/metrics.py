@@ -485,15 +485,14 @@ def pagerank_weights(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @jit
-def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, kappa: np.ndarray,
+def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.ndarray,
               talent: np.ndarray, capital: np.ndarray, n_places: int
-              ) -> tuple[np.ndarray, np.ndarray, float, float]:
+              ) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
     """Real firms and knowledge per place, and the firms' talent and capital, in one pass.
 
     ``kernels.place_knowledge_sums`` (the same additions per place in firm order, kept in
     registers while the place does not change) and ``kernels.live_weighted_sum`` of talent and
-    of capital (the same terms, summed pairwise). ``kappa`` is the firms' total knowledge
-    (:meth:`CoinnovationModel.knowledge_totals`).
+    of capital (the same terms, summed pairwise).
 
     Returns
     -------
@@ -501,16 +500,24 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, kappa: n
         Shape (n_places,) each.
     talent_total, capital_total : float
         ``Σ_alive w · talent`` and ``Σ_alive w · capital``.
+    kappa : numpy.ndarray
+        Every slot's total knowledge, :func:`kernels.row_sums` of ``k`` (the model keeps it,
+        :meth:`CoinnovationModel.keep_knowledge_totals`).
     """
-    n = kappa.shape[0]
+    n, nf = k.shape
     count = np.zeros(n_places)
     know = np.zeros(n_places)
     t_terms = np.empty(n)
     c_terms = np.empty(n)
+    kappa = np.empty(n)
     cur = -1
     acc_n = 0.0
     acc_k = 0.0
     for i in range(n):
+        row = 0.0
+        for f in range(nf):
+            row += k[i, f]
+        kappa[i] = row
         if not alive[i]:
             t_terms[i] = 0.0
             c_terms[i] = 0.0
@@ -527,11 +534,11 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, kappa: n
             acc_n = count[pl]
             acc_k = know[pl]
         acc_n += w
-        acc_k += w * kappa[i]
+        acc_k += w * row
     if cur >= 0:
         count[cur] = acc_n
         know[cur] = acc_k
-    return count, know, total(t_terms, n), total(c_terms, n)
+    return count, know, total(t_terms, n), total(c_terms, n), kappa
 
 
 #: Boundary levels of the focus's restricted integration indices (``_cross_city``, ...).
@@ -775,9 +782,9 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], np.ndar
     keys, _ = _layout(tuple(model.places.ids), fp)
     book = model.book
     f = model.firms
-    count, know, talent_sum, capital_sum = firm_sums(
-        f.place, f.alive, model.firm_weight(), model.knowledge_totals(), f.talent, f.capital,
-        model.n_places)
+    count, know, talent_sum, capital_sum, kappa = firm_sums(
+        f.place, f.alive, model.firm_weight(), f.knowledge, f.talent, f.capital, model.n_places)
+    model.keep_knowledge_totals(kappa)
     values, long_values, share, ratio, converged = _collect_kernel(
         book.flows[t], book.free[t], book.chosen, book.factor_index, len(FACTORS),
         model.places.level, _THRESHOLDS, len(LEVELS), fp, FACTORS.index("talent"), count, know,
@@ -801,9 +808,7 @@ def _warm_up_collect() -> None:
     place = np.zeros(2, np.int64)
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
-    kappa = np.ones(2)
-    kappa.flags.writeable = False             # the model shares firm totals read-only
-    firm_sums(place, np.ones(2, np.bool_), weight, kappa, ones, ones, 2)
-    firm_sums(place, np.ones(2, np.bool_), ones, kappa, ones, ones, 2)
+    firm_sums(place, np.ones(2, np.bool_), weight, np.ones((2, 2)), ones, ones, 2)
+    firm_sums(place, np.ones(2, np.bool_), ones, np.ones((2, 2)), ones, ones, 2)
     _collect_kernel(flows, np.full((2, 2, 2), np.nan), np.ones(2, np.bool_), place, 3, level,
                     _THRESHOLDS, len(LEVELS), 0, 0, ones, ones, ones, 0.85, 1e-10, 5)

@@ -234,6 +234,16 @@ class CoinnovationModel(mesa.Model):
         self.kappa_rows = []
         return kappa
 
+    def keep_knowledge_totals(self, kappa: np.ndarray) -> None:
+        """Keep ``kappa``, the :meth:`knowledge_totals` of the current knowledge, computed elsewhere.
+
+        ``kappa`` must be :func:`kernels.row_sums` of ``firms.knowledge`` as it is now (e.g. a
+        by-product of a pass over the knowledge); it is shared read-only from then on.
+        """
+        kappa.flags.writeable = False
+        self.kappa_cache = kappa
+        self.kappa_rows = []
+
     def firm_weight(self) -> np.ndarray:
         """Real firms each firm slot stands for (by home place).
 
