@@ -355,3 +355,13 @@ def test_by_location_of_some_slots_equals_the_full_sum(split):
     full = np.zeros(2000)
     full[slots] = amount
     assert same(by_location(model, amount, slots), by_location(model, full))
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_selections_by_alive_equal_numpy_where(n):
+    rng = np.random.default_rng(n)
+    alive = rng.random(n) < 0.8
+    x = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    old = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    assert same(firm_passes.keep_dead(alive, x.copy(), old), np.where(alive, x, old))
+    assert same(firm_passes.zero_dead(alive, x.copy()), np.where(alive, x, 0.0))

@@ -121,6 +121,24 @@ def target_talent_base(theta: float, productivity: np.ndarray, q: np.ndarray,
 
 
 @jit
+def keep_dead(alive: np.ndarray, x: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """``numpy.where(alive, x, old)`` written into ``x`` (which must be a temporary); returns it."""
+    for i in range(x.shape[0]):
+        if not alive[i]:
+            x[i] = old[i]
+    return x
+
+
+@jit
+def zero_dead(alive: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``numpy.where(alive, x, 0.0)`` written into ``x`` (which must be a temporary); returns it."""
+    for i in range(x.shape[0]):
+        if not alive[i]:
+            x[i] = 0.0
+    return x
+
+
+@jit
 def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
                   old_alive: np.ndarray) -> np.ndarray:
     """Slots whose ``base`` or ``alive`` differs from the old one, ascending.
@@ -625,3 +643,5 @@ def warm_up() -> None:
     target_talent_base(0.5, ones, ones, ones)
     target_talent_base(0.5, ones, q, ones)
     changed_slots(ones, alive, ones, alive)
+    keep_dead(alive, np.ones(2), ones)
+    zero_dead(alive, np.ones(2))

@@ -17,11 +17,13 @@ from . import random_draws
 from .firm_passes import (
     changed_slots,
     firm_wage,
+    keep_dead,
     pending_rows,
     quality_base_of,
     quality_base_rows,
     shocked_log_productivity,
     target_talent_base,
+    zero_dead,
 )
 from .kernels import row_sums
 
@@ -121,7 +123,7 @@ def _target_power(model: CoinnovationModel, base: np.ndarray, expo: float) -> np
             t = cache[4].copy()
             t[rows] = np.where(alive[rows], np.power(base[rows], expo), 0.0)
             return t
-    t = np.where(alive, np.power(base, expo), 0.0)
+    t = zero_dead(alive, np.power(base, expo))
     model.target_talent_cache = (f.productivity, expo, base, alive.copy(), t.copy())
     return t
 
@@ -160,4 +162,5 @@ def shock_productivity(model: CoinnovationModel, rng: np.random.Generator) -> No
                                   f.log_base_productivity, eps,
                                   float(prm["productivity_reversion"]),
                                   float(prm["productivity_volatility"]))
-    f.productivity = np.where(f.alive, np.exp(la), f.productivity)
+    # where(alive, exp(la), productivity), in la's memory (a new array: the old one may be kept)
+    f.productivity = keep_dead(f.alive, np.exp(la, out=la), f.productivity)
