@@ -365,3 +365,19 @@ def test_selections_by_alive_equal_numpy_where(n):
     old = signed_zeros(rng, rng.normal(0.0, 1.0, n))
     assert same(firm_passes.keep_dead(alive, x.copy(), old), np.where(alive, x, old))
     assert same(firm_passes.zero_dead(alive, x.copy()), np.where(alive, x, 0.0))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pay_down_equals_numpy(seed):
+    rng = np.random.default_rng(seed)
+    p = int(rng.integers(1, 20))
+    debt = signed_zeros(rng, rng.gamma(1.0, 10.0, (p, p)) * (rng.random((p, p)) < 0.6))
+    debt[:, int(rng.integers(p))] = 0.0                       # a place owing nothing
+    paid = signed_zeros(rng, rng.gamma(1.0, 3.0, p))
+    owed = debt.sum(axis=0)
+    share = np.divide(debt, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
+    mat = share * paid[None, :]
+    new, got_mat, received = firm_passes.pay_down(debt, paid)
+    assert same(got_mat, mat)
+    assert same(new, np.maximum(debt - mat, 0.0))
+    assert same(received, mat.sum(axis=1))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import capital_pass, investment_pass
+from .firm_passes import capital_pass, investment_pass, pay_down
 from .matching import match_places
 from .production import quality, target_talent, wage
 
@@ -62,12 +62,8 @@ def firm_pass(model: CoinnovationModel
 
 def repay(model: CoinnovationModel, paid_by: np.ndarray) -> None:
     """Pass the repayments of each place's firms (``paid_by``) to the places that invested."""
-    p = model.n_places
-    owed = model.debt_matrix.sum(axis=0)
-    share = np.divide(model.debt_matrix, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
-    mat = share * paid_by[None, :]
-    model.debt_matrix = np.maximum(model.debt_matrix - mat, 0.0)
-    model.capital_pool += mat.sum(axis=1)
+    model.debt_matrix, mat, received = pay_down(model.debt_matrix, paid_by)
+    model.capital_pool += received
     model.book.add_matrix("repayment", mat.T)
 
 

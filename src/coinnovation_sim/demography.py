@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import entrant_fields, entry_rates, exit_pass, founding_grants
+from .firm_passes import entrant_fields, entry_rates, exit_pass, founding_grants, pay_down
 from .innovation import place_pools
 from .production import target_talent_of
 from .talent import by_location
@@ -57,9 +57,7 @@ def _exit(model: CoinnovationModel
     model.talent_pool += by_location(model, released, out)  # unit staff to the unit's place
     book.account_by("exit_writeoff", f.place[out], -w[out] * np.minimum(f.capital[out], 0.0))
     bad = np.bincount(f.place[out], weights=w[out] * f.debt[out], minlength=p)
-    owed = model.debt_matrix.sum(axis=0)
-    share = np.divide(model.debt_matrix, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
-    model.debt_matrix = np.maximum(model.debt_matrix - share * bad[None, :], 0.0)
+    model.debt_matrix = pay_down(model.debt_matrix, bad)[0]
     f.alive[out] = False
     f.talent[out] = 0.0
     f.capital[out] = 0.0

@@ -596,6 +596,46 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
 
 
 @jit
+def pay_down(debt: np.ndarray, paid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spread what each place's firms paid back over the places that invested in them.
+
+    ``share = debt / debt.sum(axis=0)`` (0 in a column owing nothing), ``mat = share · paid``
+    by column, the debt becomes ``maximum(debt − mat, 0)``; column sums add the rows in order
+    and row sums are pairwise, as numpy adds them (:func:`capital.repay`,
+    :func:`demography.exits`).
+
+    Returns
+    -------
+    debt : numpy.ndarray
+        The new investor × receiver debt matrix (P, P).
+    mat : numpy.ndarray
+        Paid back, investing place (rows) × paying place (columns) (P, P).
+    received : numpy.ndarray
+        ``mat.sum(axis=1)``: what each investing place gets back (P,).
+    """
+    p = debt.shape[0]
+    q = debt.shape[1]
+    owed = np.empty(q)
+    for d in range(q):
+        acc = debt[0, d] if p > 0 else 0.0
+        for o in range(1, p):
+            acc += debt[o, d]
+        owed[d] = acc
+    mat = np.empty((p, q))
+    new = np.empty((p, q))
+    for o in range(p):
+        for d in range(q):
+            share = debt[o, d] / owed[d] if owed[d] > 0.0 else 0.0
+            m = share * paid[d]
+            mat[o, d] = m
+            new[o, d] = np_max(debt[o, d] - m, 0.0)
+    received = np.empty(p)
+    for o in range(p):
+        received[o] = total(mat[o], q)
+    return new, mat, received
+
+
+@jit
 def investment_pass(capital: np.ndarray, debt: np.ndarray, need: np.ndarray, fill: np.ndarray,
                     place: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Add each firm's investment ``need · fill[home]`` to its capital and its debt."""
@@ -626,6 +666,7 @@ def warm_up() -> None:
     cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
                                         ones, q, ones, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, place)
+    pay_down(np.ones((2, 2)), ones)
     quality_base(np.ones((2, 2)), 1.0)
     kappa = np.ones(2)
     kappa.flags.writeable = False             # the model shares firm totals read-only
