@@ -168,6 +168,9 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     prod, q = rng.uniform(0.5, 2.0, n), rng.uniform(1.0, 1.5, n)
     assert same(firm_passes.target_talent_base(0.6, prod, q, expect),
                           0.6 * prod * q / expect)
+    assert same(firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
+                                                  x["unit_place"], x["unit_share"]),
+                0.6 * prod * q / expect)
     assert same(firm_passes.quality_base_of(kappa, ref), 1.0 + kappa / ref)
     rows = rng.integers(0, max(n, 1), 2 * n) if n else np.zeros(0, np.int64)
     assert same(firm_passes.quality_base_rows(k, rows, ref), 1.0 + kappa[rows] / ref)

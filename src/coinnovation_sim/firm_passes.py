@@ -159,6 +159,25 @@ def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
 
 
 @jit
+def target_talent_base_at(theta: float, productivity: np.ndarray, q: np.ndarray,
+                          wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
+                          unit_share: np.ndarray) -> np.ndarray:
+    """:func:`target_talent_base` with each firm's wage computed as :func:`firm_wage` does."""
+    n = productivity.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            w_h = wage[h]
+            pay = w_h + unit_share[i] * (wage[u] - w_h)
+        else:
+            pay = wage[u]
+        out[i] = theta * productivity[i] * q[i] / pay
+    return out
+
+
+@jit
 def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
                              reversion: float, volatility: float) -> np.ndarray:
     """One month of the mean-reverting log-productivity walk (:func:`production.shock_productivity`).
@@ -663,6 +682,8 @@ def warm_up() -> None:
         hire_pass(ones, vac, ones, weight, place, place, ones, split, 1)
     q = np.ones(2)
     q.flags.writeable = False                 # production.quality returns a shared read-only q
+    wage = np.ones(2)
+    wage.flags.writeable = False              # the place wages are read-only
     cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
                                         ones, q, ones, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, place)
@@ -676,13 +697,13 @@ def warm_up() -> None:
     exit_pass(alive, ones, place, 3.0, place, ones, 1)
     entry_rates(place, np.ones((2, 2)), 0.1)
     entrant_fields(np.ones((2, 2)), place, ones)
-    wage = np.ones(2)
-    wage.flags.writeable = False              # the place wages are read-only
     founding_grants(place, ones, ones, wage, ones, 3.0, 0.1, 1)
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones)
     target_talent_base(0.5, ones, q, ones)
+    for w in (wage, ones):
+        target_talent_base_at(0.5, ones, q, w, place, place, ones)
     changed_slots(ones, alive, ones, alive)
     keep_dead(alive, np.ones(2), ones)
     zero_dead(alive, np.ones(2))

@@ -23,6 +23,7 @@ from .firm_passes import (
     quality_base_rows,
     shocked_log_productivity,
     target_talent_base,
+    target_talent_base_at,
     zero_dead,
 )
 from .kernels import row_sums
@@ -97,8 +98,11 @@ def target_talent(model: CoinnovationModel, q: np.ndarray | None = None,
     f = model.firms
     theta = model.prm["talent_elasticity"]
     q = quality(model) if q is None else q
-    w = wage(model) if w is None else w
-    base = target_talent_base(theta, f.productivity, q, w)
+    if w is None:
+        base = target_talent_base_at(theta, f.productivity, q, model.wage, f.place, f.unit_place,
+                                     f.unit_share)
+    else:
+        base = target_talent_base(theta, f.productivity, q, w)
     return _target_power(model, base, 1.0 / (1.0 - theta))
 
 
