@@ -143,10 +143,17 @@ def test_capital_passes_equal_numpy(seed, n):
     for row, amount in enumerate((w * profit, w * pay, w * dep, w * need, w * need * margin)):
         assert same(sums[row], np.bincount(place, weights=amount, minlength=P))
 
-    fill = np.random.default_rng(seed).uniform(0.0, 1.0, P)
-    cap2, owe2 = firm_passes.investment_pass(cap, owe, need, fill, place)
+    rng = np.random.default_rng(seed)
+    need_p = rng.uniform(0.0, 10.0, P) * (rng.random(P) < 0.7)
+    invested_in = need_p * rng.uniform(0.0, 1.0, P)
+    fill = np.divide(invested_in, need_p, out=np.zeros(P), where=need_p > 0)
+    cap2, owe2 = firm_passes.investment_pass(cap, owe, need, invested_in, need_p, place)
     assert same(cap2, cap + need * fill[place])
     assert same(owe2, owe + need * fill[place])
+    margin_p = signed_zeros(rng, rng.normal(0.0, 30.0, P))
+    ret_p = np.divide(margin_p, need_p, out=np.zeros(P), where=need_p > 0)
+    assert same(firm_passes.investment_exponent(margin_p, need_p, 2.5, 50.0),
+                np.clip(2.5 * ret_p, -50.0, 50.0))
 
 
 @pytest.mark.parametrize("seed,n,split", CASES)

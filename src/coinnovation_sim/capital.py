@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import capital_pass, investment_pass, pay_down
+from .firm_passes import capital_pass, investment_exponent, investment_pass, pay_down
 from .matching import match_places
 from .production import quality, target_talent, wage
 
@@ -74,14 +74,12 @@ def investment(model: CoinnovationModel, need: np.ndarray, need_p: np.ndarray,
     ``need_p`` and ``weighted_margin`` are ``Σ w·need`` and ``Σ w·need·margin`` by place.
     """
     f, prm = model.firms, model.prm
-    p = model.n_places
-    ret_p = np.divide(weighted_margin, need_p, out=np.zeros(p), where=need_p > 0)
-    expo = np.clip(prm["return_elasticity"] * ret_p, -MAX_EXPONENT, MAX_EXPONENT)
+    expo = investment_exponent(weighted_margin, need_p, float(prm["return_elasticity"]),
+                               MAX_EXPONENT)
     attract = np.where(need_p > 0, need_p * np.exp(expo), 0.0)
     supply = prm["investment_rate"] * model.capital_pool
     placed, invested_in, invested_by = match_places(supply, model.phi["capital"], attract, need_p)
-    fill = np.divide(invested_in, need_p, out=np.zeros(p), where=need_p > 0)
-    f.capital, f.debt = investment_pass(f.capital, f.debt, need, fill, f.place)
+    f.capital, f.debt = investment_pass(f.capital, f.debt, need, invested_in, need_p, f.place)
     model.debt_matrix += placed
     model.capital_pool -= invested_by
     model.book.add_matrix("investment", placed)

@@ -655,9 +655,32 @@ def pay_down(debt: np.ndarray, paid: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 @jit
-def investment_pass(capital: np.ndarray, debt: np.ndarray, need: np.ndarray, fill: np.ndarray,
-                    place: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Add each firm's investment ``need · fill[home]`` to its capital and its debt."""
+def investment_exponent(weighted_margin: np.ndarray, need_p: np.ndarray, elasticity: float,
+                        bound: float) -> np.ndarray:
+    """The exponent of investors' return weighting, ``clip(elasticity · r, −bound, bound)``.
+
+    ``r = Σ w·need·margin / Σ w·need`` is a place's mean return (0 where nothing is needed).
+    """
+    p = need_p.shape[0]
+    out = np.empty(p)
+    for h in range(p):
+        r = weighted_margin[h] / need_p[h] if need_p[h] > 0.0 else 0.0
+        out[h] = np_clip(elasticity * r, -bound, bound)
+    return out
+
+
+@jit
+def investment_pass(capital: np.ndarray, debt: np.ndarray, need: np.ndarray,
+                    invested_in: np.ndarray, need_p: np.ndarray, place: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Add each firm's investment ``need · fill[home]`` to its capital and its debt.
+
+    ``fill = invested_in / need_p`` by place (0 where nothing is needed).
+    """
+    p = need_p.shape[0]
+    fill = np.empty(p)
+    for h in range(p):
+        fill[h] = invested_in[h] / need_p[h] if need_p[h] > 0.0 else 0.0
     n = capital.shape[0]
     cap = np.empty(n)
     owe = np.empty(n)
@@ -686,7 +709,8 @@ def warm_up() -> None:
     wage.flags.writeable = False              # the place wages are read-only
     cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
                                         ones, q, ones, 0.1, 1.0, 0.1, 1)
-    investment_pass(cap, owe, need, ones, place)
+    investment_pass(cap, owe, need, ones, ones, place)
+    investment_exponent(ones, ones, 1.0, 50.0)
     pay_down(np.ones((2, 2)), ones)
     quality_base(np.ones((2, 2)), 1.0)
     kappa = np.ones(2)
