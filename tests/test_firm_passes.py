@@ -178,8 +178,11 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     assert same(firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
                                                   x["unit_place"], x["unit_share"]),
                 0.6 * prod * q / expect)
-    assert same(firm_passes.quality_base_of(kappa, ref), 1.0 + kappa / ref)
     rows = rng.integers(0, max(n, 1), 2 * n) if n else np.zeros(0, np.int64)
+    assert same(firm_passes.target_talent_base_rows(0.6, prod, q[rows], wage, x["place"],
+                                                    x["unit_place"], x["unit_share"], rows),
+                (0.6 * prod * q / expect)[rows])
+    assert same(firm_passes.quality_base_of(kappa, ref), 1.0 + kappa / ref)
     assert same(firm_passes.quality_base_rows(k, rows, ref), 1.0 + kappa[rows] / ref)
 
 

@@ -178,6 +178,25 @@ def target_talent_base_at(theta: float, productivity: np.ndarray, q: np.ndarray,
 
 
 @jit
+def target_talent_base_rows(theta: float, productivity: np.ndarray, q: np.ndarray,
+                            wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
+                            unit_share: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``target_talent_base_at(...)[rows]`` with ``q`` given for ``rows`` only."""
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            w_h = wage[h]
+            pay = w_h + unit_share[i] * (wage[u] - w_h)
+        else:
+            pay = wage[u]
+        out[j] = theta * productivity[i] * q[j] / pay
+    return out
+
+
+@jit
 def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
                              reversion: float, volatility: float) -> np.ndarray:
     """One month of the mean-reverting log-productivity walk (:func:`production.shock_productivity`).
@@ -728,6 +747,7 @@ def warm_up() -> None:
     target_talent_base(0.5, ones, q, ones)
     for w in (wage, ones):
         target_talent_base_at(0.5, ones, q, w, place, place, ones)
+        target_talent_base_rows(0.5, ones, ones, w, place, place, ones, place)
     changed_slots(ones, alive, ones, alive)
     keep_dead(alive, np.ones(2), ones)
     zero_dead(alive, np.ones(2))

@@ -24,9 +24,9 @@ from .firm_passes import (
     shocked_log_productivity,
     target_talent_base,
     target_talent_base_at,
+    target_talent_base_rows,
     zero_dead,
 )
-from .kernels import row_sums
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -136,11 +136,11 @@ def target_talent_of(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
     """``target_talent(model)[slots]``, computed for those firms only (same arithmetic)."""
     f = model.firms
     theta = model.prm["talent_elasticity"]
-    kappa = row_sums(f.knowledge[slots])
-    q = (1.0 + kappa / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
-    w = unit_wage(model, slots, f.unit_place[slots], f.unit_share[slots])
-    t = np.power(theta * f.productivity[slots] * q / w, 1.0 / (1.0 - theta))
-    return np.where(f.alive[slots], t, 0.0)
+    q = quality_base_rows(f.knowledge, slots, model.knowledge_ref) ** model.prm[
+        "knowledge_elasticity"]
+    base = target_talent_base_rows(theta, f.productivity, q, model.wage, f.place, f.unit_place,
+                                   f.unit_share, slots)
+    return np.where(f.alive[slots], np.power(base, 1.0 / (1.0 - theta)), 0.0)
 
 
 def calibrate_productivity(model: CoinnovationModel) -> np.ndarray:
