@@ -324,6 +324,50 @@ def test_cached_quality_equals_a_full_computation_at_every_use(scenario, monkeyp
     assert len(calls) >= 28
 
 
+@pytest.mark.parametrize("scenario", ["all-mechanisms", "vouchers-portable", "tech-market"])
+def test_cached_knowledge_totals_equal_row_sums_at_every_use(scenario, monkeypatch):
+    """The firms' total knowledge kept across stages and months is never stale."""
+    from coinnovation_sim.kernels import row_sums
+    from coinnovation_sim.model import CoinnovationModel
+    from helpers import SCENARIOS
+
+    calls = []
+    cached = CoinnovationModel.knowledge_totals
+
+    def checked(model):
+        refresh = model.kappa_cache is not None and bool(model.kappa_rows)
+        kappa = cached(model)
+        assert same(kappa, row_sums(model.firms.knowledge))
+        calls.append(refresh)
+        return kappa
+
+    monkeypatch.setattr(CoinnovationModel, "knowledge_totals", checked)
+    model = CoinnovationModel({"name": "k", "extends": str(SCENARIOS / f"{scenario}.yaml"),
+                               "steps": 14, "population": {"firms": 600, "institutes": 24}},
+                              seed=2)
+    model.run()
+    assert len(calls) >= 13
+
+
+def test_knowledge_totals_follow_reported_rows_and_replaced_arrays():
+    from coinnovation_sim.kernels import row_sums
+    from coinnovation_sim.model import CoinnovationModel
+
+    model = CoinnovationModel({"name": "k", "extends": str(BASELINE), "steps": 3,
+                               "population": {"firms": 300, "institutes": 10}}, seed=3)
+    model.step()
+    f = model.firms
+    kept = model.knowledge_totals()              # kept from the metrics of the step
+    assert same(kept, row_sums(f.knowledge))
+    rows = np.array([3, 7, 7, 50])
+    f.knowledge[rows] *= 2.0
+    model.knowledge_changed(rows)
+    assert same(model.knowledge_totals(), row_sums(f.knowledge))
+    assert same(kept, row_sums(f.knowledge) / np.where(np.isin(np.arange(f.n), rows), 2.0, 1.0))
+    f.knowledge = f.knowledge * 3.0              # a new array: recomputed even if unreported
+    assert same(model.knowledge_totals(), row_sums(f.knowledge))
+
+
 @pytest.mark.parametrize("scenario", ["all-mechanisms", "enclaves", "baseline"])
 def test_cached_target_talent_equals_a_full_computation_at_every_use(scenario, monkeypatch):
     """The target talent reused between stages is the full computation's, bit for bit."""

@@ -110,6 +110,7 @@ class CoinnovationModel(mesa.Model):
         #: whose knowledge changed since.
         self.kappa_cache: np.ndarray | None = None
         self.kappa_rows: list[np.ndarray] = []
+        self._kappa_of: np.ndarray | None = None   # the knowledge array it was computed from
         #: Inputs and result of the last full target-talent computation (``production``).
         self.target_talent_cache: tuple | None = None
         self.config = sc
@@ -202,8 +203,9 @@ class CoinnovationModel(mesa.Model):
         """Report that firm knowledge changed (``rows``: those slots only; default: any slot).
 
         Every stage that changes ``firms.knowledge`` calls this, so that the cached knowledge
-        quality (:func:`production.quality`) is recomputed where needed. Code that changes
-        knowledge outside the model's stages must call it too.
+        quality (:func:`production.quality`) and totals (:meth:`knowledge_totals`, kept from one
+        month's metrics to the next month) are recomputed where needed. Code that changes
+        knowledge outside the model's stages, including between steps, must call it too.
         """
         if rows is None:
             self.quality_cache = self.kappa_cache = None
@@ -223,7 +225,7 @@ class CoinnovationModel(mesa.Model):
         (the same bits as a full computation: each row's sum does not depend on the others).
         """
         kappa = self.kappa_cache
-        if kappa is None:
+        if kappa is None or self.firms.knowledge is not self._kappa_of:  # a new array: all new
             kappa = row_sums(self.firms.knowledge)
         elif self.kappa_rows:
             kappa = refresh_row_sums(kappa, self.firms.knowledge, pending_rows(self.kappa_rows))
@@ -232,6 +234,7 @@ class CoinnovationModel(mesa.Model):
         kappa.flags.writeable = False
         self.kappa_cache = kappa
         self.kappa_rows = []
+        self._kappa_of = self.firms.knowledge
         return kappa
 
     def keep_knowledge_totals(self, kappa: np.ndarray) -> None:
@@ -243,6 +246,7 @@ class CoinnovationModel(mesa.Model):
         kappa.flags.writeable = False
         self.kappa_cache = kappa
         self.kappa_rows = []
+        self._kappa_of = self.firms.knowledge
 
     def firm_weight(self) -> np.ndarray:
         """Real firms each firm slot stands for (by home place).
