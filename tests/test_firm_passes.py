@@ -42,10 +42,12 @@ def population(seed: int, n: int, split: bool) -> dict[str, np.ndarray]:
         "debt": rng.gamma(1.0, 20.0, n) * (rng.random(n) < 0.7),
         "overhead": rng.gamma(2.0, 3.0, n),
         "pay": rng.uniform(1.0, 2.5, n),
-        "output": rng.gamma(2.0, 20.0, n),
+        "productivity": rng.gamma(2.0, 20.0, n),
+        "q": rng.uniform(1.0, 1.5, n),
     }
-    for name in ("talent", "tstar", "capital", "debt", "output"):
+    for name in ("talent", "tstar", "capital", "debt", "productivity"):
         x[name] = signed_zeros(rng, x[name])
+    x["talent_power"] = np.power(np.maximum(x["talent"], 0.0), 0.6)
     return x
 
 
@@ -115,7 +117,7 @@ def test_capital_passes_equal_numpy(seed, n):
     alive, place, w, t = x["alive"], x["place"], x["weight"], x["talent"]
     repayment_rate, buffer, savings_rate = 0.02, 3.0, 0.1
     # operations
-    rev = np.where(alive, x["output"], 0.0)
+    rev = np.where(alive, x["productivity"] * x["talent_power"] * x["q"], 0.0)
     cost = np.where(alive, x["pay"] * t + x["overhead"], 0.0)
     profit = rev - cost
     capital = x["capital"] + profit
@@ -132,8 +134,8 @@ def test_capital_passes_equal_numpy(seed, n):
     need = np.where(alive & (margin > 0), np.maximum(0.0, kstar - capital), 0.0)
 
     cap, owe, got_need, got_margin, sums = firm_passes.capital_pass(
-        alive, place, w, t, x["overhead"], x["capital"], x["debt"], x["pay"], x["output"],
-        x["tstar"], repayment_rate, buffer, savings_rate, P)
+        alive, place, w, t, x["overhead"], x["capital"], x["debt"], x["pay"], x["productivity"],
+        x["talent_power"], x["q"], x["tstar"], repayment_rate, buffer, savings_rate, P)
     assert same(cap, capital)
     assert same(owe, debt)
     assert same(got_need, need)
@@ -141,10 +143,17 @@ def test_capital_passes_equal_numpy(seed, n):
     for row, amount in enumerate((w * profit, w * pay, w * dep, w * need, w * need * margin)):
         assert same(sums[row], np.bincount(place, weights=amount, minlength=P))
 
-    fill = np.random.default_rng(seed).uniform(0.0, 1.0, P)
-    cap2, owe2 = firm_passes.investment_pass(cap, owe, need, fill, place)
+    rng = np.random.default_rng(seed)
+    need_p = rng.uniform(0.0, 10.0, P) * (rng.random(P) < 0.7)
+    invested_in = need_p * rng.uniform(0.0, 1.0, P)
+    fill = np.divide(invested_in, need_p, out=np.zeros(P), where=need_p > 0)
+    cap2, owe2 = firm_passes.investment_pass(cap, owe, need, invested_in, need_p, place)
     assert same(cap2, cap + need * fill[place])
     assert same(owe2, owe + need * fill[place])
+    margin_p = signed_zeros(rng, rng.normal(0.0, 30.0, P))
+    ret_p = np.divide(margin_p, need_p, out=np.zeros(P), where=need_p > 0)
+    assert same(firm_passes.investment_exponent(margin_p, need_p, 2.5, 50.0),
+                np.clip(2.5 * ret_p, -50.0, 50.0))
 
 
 @pytest.mark.parametrize("seed,n,split", CASES)
@@ -166,6 +175,41 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     prod, q = rng.uniform(0.5, 2.0, n), rng.uniform(1.0, 1.5, n)
     assert same(firm_passes.target_talent_base(0.6, prod, q, expect),
                           0.6 * prod * q / expect)
+    assert same(firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
+                                                  x["unit_place"], x["unit_share"]),
+                0.6 * prod * q / expect)
+    rows = rng.integers(0, max(n, 1), 2 * n) if n else np.zeros(0, np.int64)
+    assert same(firm_passes.target_talent_base_rows(0.6, prod, q[rows], wage, x["place"],
+                                                    x["unit_place"], x["unit_share"], rows),
+                (0.6 * prod * q / expect)[rows])
+    assert same(firm_passes.quality_base_of(kappa, ref), 1.0 + kappa / ref)
+    assert same(firm_passes.quality_base_rows(k, rows, ref), 1.0 + kappa[rows] / ref)
+
+
+@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2) for n in (0, 1, 500)])
+def test_row_sum_refresh_and_changed_slots_equal_numpy(seed, n):
+    rng = np.random.default_rng(seed)
+    k = rng.gamma(1.0, 1.0, (n, 8))
+    old = k.sum(axis=1) + 1.0                    # stale totals
+    rows = rng.integers(0, max(n, 1), n // 3) if n else np.zeros(0, np.int64)
+    rows = np.concatenate([rows, rows[:3]])      # repeated rows are allowed
+    kappa = np.zeros(n)
+    for c in range(k.shape[1]):
+        kappa = kappa + k[:, c]
+    expect = old.copy()
+    expect[rows] = kappa[rows]
+    assert same(firm_passes.refresh_row_sums(old, k, rows), expect)
+
+    base = signed_zeros(rng, rng.gamma(2.0, 1.0, n))
+    alive = rng.random(n) < 0.8
+    new_base, new_alive = base.copy(), alive.copy()
+    pick = rng.random(n) < 0.2
+    new_base[pick] = rng.gamma(2.0, 1.0, int(pick.sum()))
+    new_base[rng.random(n) < 0.05] *= -1.0       # includes 0.0 -> -0.0
+    new_alive[rng.random(n) < 0.05] ^= True
+    expect = np.flatnonzero((new_base.view(np.int64) != base.view(np.int64))
+                            | (new_alive != alive))
+    assert same(firm_passes.changed_slots(new_base, new_alive, base, alive), expect)
 
 
 @pytest.mark.parametrize("n", [0, 1, 500])
@@ -190,21 +234,65 @@ def test_log_base_productivity_follows_base_productivity():
     assert same(f.log_base_productivity, np.log(np.maximum(f.base_productivity, 1e-300)))
 
 
-@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2) for n in (0, 1, 500)])
-def test_exit_pass_and_census_equal_numpy(seed, n):
+@pytest.mark.parametrize("seed,n,ordered", [(s, n, o) for s in (1, 2) for n in (0, 1, 500)
+                                             for o in (False, True)])
+def test_exit_pass_and_census_equal_numpy(seed, n, ordered):
     x = population(seed, n, False)
     rng = np.random.default_rng(seed)
+    place = np.sort(x["place"]) if ordered else x["place"]
     months = rng.integers(0, 8, n)
     alive, capital = x["alive"], x["capital"]
     expect = np.where(alive & (capital < 0), months + 1, 0)
-    got, out = firm_passes.exit_pass(alive, capital, months, 6.0)
+    log_base = rng.normal(0.0, 1.0, n)
+    got, out, free, count, sumlog = firm_passes.exit_pass(alive, capital, months, 6.0, place,
+                                                          log_base, P)
     assert same(got, expect)
     assert same(out, np.flatnonzero(alive & (expect >= 6)))
-    log_base = rng.normal(0.0, 1.0, n)
-    count, sumlog = firm_passes.census(x["place"], alive, log_base, P)
-    assert same(count, np.bincount(x["place"][alive], minlength=P))
-    assert same(sumlog, np.bincount(x["place"][alive], weights=log_base[alive],
-                                              minlength=P))
+    left = alive & (expect < 6)
+    assert same(free, np.flatnonzero(~left))
+    assert same(count, np.bincount(place[left], minlength=P))
+    assert same(sumlog, np.bincount(place[left], weights=log_base[left], minlength=P))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_entry_kernels_equal_numpy(seed):
+    rng = np.random.default_rng(seed)
+    p, nf = int(rng.integers(1, 20)), 8
+    count = rng.integers(0, 3, p) * (rng.random(p) < 0.8)
+    pools = rng.gamma(1.0, 1.0, (p, nf)) * (rng.random((p, 1)) < 0.8)
+    live = count.astype(float)
+    kp = pools.sum(axis=1)
+    rel = np.divide(kp, kp[live > 0].mean() if (live > 0).any() else 1.0,
+                    out=np.zeros(p), where=kp > 0)
+    expect = 0.03 * live * np.sqrt(rel)
+    lam, lam_sum = firm_passes.entry_rates(count, pools, 0.03)
+    assert same(lam, expect)
+    assert same(lam_sum, expect.sum())
+
+    n = int(rng.integers(0, 40))
+    place = np.sort(rng.integers(0, p, n))
+    mix = rng.dirichlet(np.ones(nf), p)
+    u = rng.random(n)
+    u[: n // 4] = np.cumsum(mix[place[: n // 4]], axis=1)[:, 3]   # ties with a cumulative share
+    cum = np.cumsum(mix[place], axis=1)
+    assert same(firm_passes.entrant_fields(mix, place, u),
+                np.minimum((u[:, None] > cum).sum(axis=1), nf - 1))
+
+    w = rng.uniform(1.0, 3.0, p)[place]
+    tstar = rng.gamma(2.0, 5.0, n) * (rng.random(n) < 0.9)
+    wage = rng.uniform(0.8, 2.0, p)
+    pool = rng.gamma(1.0, 50.0, p) * (rng.random(p) < 0.9)
+    want = 3.0 * wage[place] * tstar
+    avail = pool[place] * 0.01
+    grant = np.minimum(want, np.divide(avail, np.maximum(w, 1e-12)))
+    per_place = np.bincount(place, weights=w * grant, minlength=p)
+    scale = np.divide(pool, per_place, out=np.ones(p), where=per_place > pool)
+    grant *= np.minimum(scale, 1.0)[place]
+    got_grant, overhead, used = firm_passes.founding_grants(place, w, tstar, wage, pool, 3.0,
+                                                            0.2, p)
+    assert same(got_grant, grant)
+    assert same(overhead, 0.2 * wage[place] * tstar)
+    assert same(used, np.bincount(place, weights=w * grant, minlength=p))
 
 
 @pytest.mark.parametrize("scenario", ["all-mechanisms", "vouchers-portable", "enclaves",
@@ -236,6 +324,79 @@ def test_cached_quality_equals_a_full_computation_at_every_use(scenario, monkeyp
     assert len(calls) >= 28
 
 
+@pytest.mark.parametrize("scenario", ["all-mechanisms", "vouchers-portable", "tech-market"])
+def test_cached_knowledge_totals_equal_row_sums_at_every_use(scenario, monkeypatch):
+    """The firms' total knowledge kept across stages and months is never stale."""
+    from coinnovation_sim.kernels import row_sums
+    from coinnovation_sim.model import CoinnovationModel
+    from helpers import SCENARIOS
+
+    calls = []
+    cached = CoinnovationModel.knowledge_totals
+
+    def checked(model):
+        refresh = model.kappa_cache is not None and bool(model.kappa_rows)
+        kappa = cached(model)
+        assert same(kappa, row_sums(model.firms.knowledge))
+        calls.append(refresh)
+        return kappa
+
+    monkeypatch.setattr(CoinnovationModel, "knowledge_totals", checked)
+    model = CoinnovationModel({"name": "k", "extends": str(SCENARIOS / f"{scenario}.yaml"),
+                               "steps": 14, "population": {"firms": 600, "institutes": 24}},
+                              seed=2)
+    model.run()
+    assert len(calls) >= 13
+
+
+def test_knowledge_totals_follow_reported_rows_and_replaced_arrays():
+    from coinnovation_sim.kernels import row_sums
+    from coinnovation_sim.model import CoinnovationModel
+
+    model = CoinnovationModel({"name": "k", "extends": str(BASELINE), "steps": 3,
+                               "population": {"firms": 300, "institutes": 10}}, seed=3)
+    model.step()
+    f = model.firms
+    kept = model.knowledge_totals()              # kept from the metrics of the step
+    assert same(kept, row_sums(f.knowledge))
+    rows = np.array([3, 7, 7, 50])
+    f.knowledge[rows] *= 2.0
+    model.knowledge_changed(rows)
+    assert same(model.knowledge_totals(), row_sums(f.knowledge))
+    assert same(kept, row_sums(f.knowledge) / np.where(np.isin(np.arange(f.n), rows), 2.0, 1.0))
+    f.knowledge = f.knowledge * 3.0              # a new array: recomputed even if unreported
+    assert same(model.knowledge_totals(), row_sums(f.knowledge))
+
+
+@pytest.mark.parametrize("scenario", ["all-mechanisms", "enclaves", "baseline"])
+def test_cached_target_talent_equals_a_full_computation_at_every_use(scenario, monkeypatch):
+    """The target talent reused between stages is the full computation's, bit for bit."""
+    from coinnovation_sim import production
+    from coinnovation_sim.model import CoinnovationModel
+    from helpers import SCENARIOS
+
+    calls = []
+    cached = production.target_talent
+
+    def checked(model, q=None, w=None):
+        t = cached(model, q, w)
+        f, theta = model.firms, model.prm["talent_elasticity"]
+        base = firm_passes.target_talent_base(theta, f.productivity, production.quality(model),
+                                              production.wage(model))
+        assert same(t, np.where(f.alive, np.power(base, 1.0 / (1.0 - theta)), 0.0))
+        calls.append(model.target_talent_cache[0] is f.productivity)
+        return t
+
+    for module in ("talent", "capital", "mechanisms.enclaves"):
+        mod = __import__(f"coinnovation_sim.{module}", fromlist=["target_talent"])
+        monkeypatch.setattr(mod, "target_talent", checked)
+    model = CoinnovationModel({"name": "t", "extends": str(SCENARIOS / f"{scenario}.yaml"),
+                               "steps": 14, "population": {"firms": 600, "institutes": 24}},
+                              seed=2)
+    model.run()
+    assert len(calls) >= 28 and all(calls)
+
+
 @pytest.mark.parametrize("split", [False, True])
 def test_by_location_of_some_slots_equals_the_full_sum(split):
     from types import SimpleNamespace
@@ -251,3 +412,29 @@ def test_by_location_of_some_slots_equals_the_full_sum(split):
     full = np.zeros(2000)
     full[slots] = amount
     assert same(by_location(model, amount, slots), by_location(model, full))
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_selections_by_alive_equal_numpy_where(n):
+    rng = np.random.default_rng(n)
+    alive = rng.random(n) < 0.8
+    x = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    old = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    assert same(firm_passes.keep_dead(alive, x.copy(), old), np.where(alive, x, old))
+    assert same(firm_passes.zero_dead(alive, x.copy()), np.where(alive, x, 0.0))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pay_down_equals_numpy(seed):
+    rng = np.random.default_rng(seed)
+    p = int(rng.integers(1, 20))
+    debt = signed_zeros(rng, rng.gamma(1.0, 10.0, (p, p)) * (rng.random((p, p)) < 0.6))
+    debt[:, int(rng.integers(p))] = 0.0                       # a place owing nothing
+    paid = signed_zeros(rng, rng.gamma(1.0, 3.0, p))
+    owed = debt.sum(axis=0)
+    share = np.divide(debt, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
+    mat = share * paid[None, :]
+    new, got_mat, received = firm_passes.pay_down(debt, paid)
+    assert same(got_mat, mat)
+    assert same(new, np.maximum(debt - mat, 0.0))
+    assert same(received, mat.sum(axis=1))

@@ -172,6 +172,9 @@ class StubModel:
     def firm_weight(self) -> np.ndarray:
         return self.weight
 
+    def keep_knowledge_totals(self, kappa: np.ndarray) -> None:
+        assert bits(kappa) == bits(kernels.row_sums(self.firms.knowledge))
+
     talent_stock = CoinnovationModel.talent_stock
     capital_stock = CoinnovationModel.capital_stock
 
@@ -256,7 +259,9 @@ def test_firm_sums_equal_the_kernels_they_replace():
         talent = rng.exponential(3.0, n)
         capital = rng.normal(0.0, 10.0, n)
         sprinkle(rng, capital, 0.05, -0.0)
-        count, know, t_sum, c_sum = metrics.firm_sums(place, alive, weight, k, talent, capital, p)
+        count, know, t_sum, c_sum, kappa = metrics.firm_sums(place, alive, weight, k, talent,
+                                                             capital, p)
+        assert bits(kappa) == bits(kernels.row_sums(k))
         ref_count, ref_know = reference_kernels.place_knowledge_sums(place, alive, weight, k, p)
         assert bits(count) == bits(ref_count)
         assert bits(know) == bits(ref_know)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import capital_pass, investment_pass
+from .firm_passes import capital_pass, investment_exponent, investment_pass, pay_down
 from .matching import match_places
 from .production import quality, target_talent, wage
 
@@ -47,12 +47,12 @@ def firm_pass(model: CoinnovationModel
     """
     f, prm = model.firms, model.prm
     q, pay = quality(model), wage(model)
-    output = f.productivity * np.power(np.maximum(f.talent, 0.0), prm["talent_elasticity"]) * q
+    talent_power = np.power(np.maximum(f.talent, 0.0), prm["talent_elasticity"])
     tstar = target_talent(model, q, pay)
     f.capital, f.debt, need, margin, sums = capital_pass(
         f.alive, f.place, model.firm_weight(), f.talent, f.overhead, f.capital, f.debt, pay,
-        output, tstar, float(prm["repayment_rate"]), float(prm["capital_buffer_months"]),
-        float(prm["savings_rate"]), model.n_places)
+        f.productivity, talent_power, q, tstar, float(prm["repayment_rate"]),
+        float(prm["capital_buffer_months"]), float(prm["savings_rate"]), model.n_places)
     model.book.account("operations", sums[0])
     repay(model, sums[1])
     model.capital_pool += sums[2]
@@ -62,12 +62,8 @@ def firm_pass(model: CoinnovationModel
 
 def repay(model: CoinnovationModel, paid_by: np.ndarray) -> None:
     """Pass the repayments of each place's firms (``paid_by``) to the places that invested."""
-    p = model.n_places
-    owed = model.debt_matrix.sum(axis=0)
-    share = np.divide(model.debt_matrix, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
-    mat = share * paid_by[None, :]
-    model.debt_matrix = np.maximum(model.debt_matrix - mat, 0.0)
-    model.capital_pool += mat.sum(axis=1)
+    model.debt_matrix, mat, received = pay_down(model.debt_matrix, paid_by)
+    model.capital_pool += received
     model.book.add_matrix("repayment", mat.T)
 
 
@@ -78,14 +74,12 @@ def investment(model: CoinnovationModel, need: np.ndarray, need_p: np.ndarray,
     ``need_p`` and ``weighted_margin`` are ``Σ w·need`` and ``Σ w·need·margin`` by place.
     """
     f, prm = model.firms, model.prm
-    p = model.n_places
-    ret_p = np.divide(weighted_margin, need_p, out=np.zeros(p), where=need_p > 0)
-    expo = np.clip(prm["return_elasticity"] * ret_p, -MAX_EXPONENT, MAX_EXPONENT)
+    expo = investment_exponent(weighted_margin, need_p, float(prm["return_elasticity"]),
+                               MAX_EXPONENT)
     attract = np.where(need_p > 0, need_p * np.exp(expo), 0.0)
     supply = prm["investment_rate"] * model.capital_pool
     placed, invested_in, invested_by = match_places(supply, model.phi["capital"], attract, need_p)
-    fill = np.divide(invested_in, need_p, out=np.zeros(p), where=need_p > 0)
-    f.capital, f.debt = investment_pass(f.capital, f.debt, need, fill, f.place)
+    f.capital, f.debt = investment_pass(f.capital, f.debt, need, invested_in, need_p, f.place)
     model.debt_matrix += placed
     model.capital_pool -= invested_by
     model.book.add_matrix("investment", placed)

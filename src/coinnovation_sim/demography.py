@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import census, exit_pass
+from .firm_passes import entrant_fields, entry_rates, exit_pass, founding_grants, pay_down
 from .innovation import place_pools
 from .production import target_talent_of
 from .talent import by_location
@@ -30,40 +30,57 @@ if TYPE_CHECKING:
 
 def exits(model: CoinnovationModel) -> np.ndarray:
     """Remove firms with persistent negative capital; return the exiting slots."""
+    return _exit(model)[0]
+
+
+def _exit(model: CoinnovationModel
+          ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`exits`; also return the free slots and the census of the firms left.
+
+    Returns
+    -------
+    out : numpy.ndarray
+        The exiting slots.
+    after : tuple of numpy.ndarray
+        Free slots (ascending), live firms per place and their summed log base productivity
+        (see :func:`firm_passes.exit_pass`), as :func:`entries` needs them.
+    """
     f, prm, book = model.firms, model.prm, model.book
     p = model.n_places
     w = model.firm_weight()
-    f.neg_months, out = exit_pass(f.alive, f.capital, f.neg_months, float(prm["exit_months"]))
+    f.neg_months, out, free, cnt, sumlog = exit_pass(
+        f.alive, f.capital, f.neg_months, float(prm["exit_months"]), f.place,
+        f.log_base_productivity, p)
     if len(out) == 0:
-        return out
+        return out, (free, cnt, sumlog)
     released = w[out] * f.talent[out]
     model.talent_pool += by_location(model, released, out)  # unit staff to the unit's place
     book.account_by("exit_writeoff", f.place[out], -w[out] * np.minimum(f.capital[out], 0.0))
     bad = np.bincount(f.place[out], weights=w[out] * f.debt[out], minlength=p)
-    owed = model.debt_matrix.sum(axis=0)
-    share = np.divide(model.debt_matrix, owed[None, :], out=np.zeros((p, p)), where=owed[None, :] > 0)
-    model.debt_matrix = np.maximum(model.debt_matrix - share * bad[None, :], 0.0)
+    model.debt_matrix = pay_down(model.debt_matrix, bad)[0]
     f.alive[out] = False
     f.talent[out] = 0.0
     f.capital[out] = 0.0
     f.debt[out] = 0.0
     f.neg_months[out] = 0
-    return out
+    return out, (free, cnt, sumlog)
 
 
-def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
-    """Found new firms in free slots; return the slots filled."""
+def entries(model: CoinnovationModel, rng: np.random.Generator,
+            after_exit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Found new firms in free slots; return the slots filled.
+
+    ``after_exit``: the free slots and census of the live firms (see :func:`_exit`), when known.
+    """
     f, prm, book = model.firms, model.prm, model.book
     p = model.n_places
-    free = np.flatnonzero(~f.alive)
-    cnt, sumlog = census(f.place, f.alive, f.log_base_productivity, p)  # firms before entry
-    live = cnt.astype(float)
+    if after_exit is None:
+        after_exit = exit_pass(f.alive, f.capital, f.neg_months, np.inf, f.place,
+                               f.log_base_productivity, p)[2:]
+    free, cnt, sumlog = after_exit  # firms before entry
     pools = place_pools(model)
-    kp = pools.sum(axis=1)
-    rel = np.divide(kp, kp[live > 0].mean() if (live > 0).any() else 1.0,
-                    out=np.zeros(p), where=kp > 0)
-    lam = prm["entry_rate"] * live * np.sqrt(rel)
-    births = rng.poisson(lam) if lam.sum() > 0 else np.zeros(p, np.int64)
+    lam, lam_sum = entry_rates(cnt, np.ascontiguousarray(pools), float(prm["entry_rate"]))
+    births = rng.poisson(lam) if lam_sum > 0 else np.zeros(p, np.int64)
     n = int(min(births.sum(), len(free)))
     if n == 0:
         return np.zeros(0, np.int64)
@@ -73,11 +90,10 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
         place = np.sort(rng.choice(place, n, replace=False))
     f.alive[slots] = True
     f.place[slots] = place
-    model.invalidate_weights()
+    model.invalidate_weights(slots)
     f.unit_place[slots] = place
     f.unit_share[slots] = 1.0
-    cum = np.cumsum(model.places.mix[place], axis=1)
-    f.field[slots] = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), cum.shape[1] - 1)
+    f.field[slots] = entrant_fields(np.ascontiguousarray(model.places.mix), place, rng.random(n))
     f.knowledge[slots] = 0.5 * pools[place]
     model.knowledge_changed(slots)
     f.talent[slots] = 0.0
@@ -93,16 +109,9 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
     f.refresh_log_base(slots)
     f.productivity[slots] = f.base_productivity[slots]
     tstar = target_talent_of(model, slots)
-    w = model.firm_weight()[slots]
-    want = prm["capital_buffer_months"] * model.wage[place] * tstar
-    avail = model.capital_pool[place] * 0.01
-    grant = np.minimum(want, np.divide(avail, np.maximum(w, 1e-12)))
-    per_place = np.bincount(place, weights=w * grant, minlength=p)
-    scale = np.divide(model.capital_pool, per_place, out=np.ones(p), where=per_place > model.capital_pool)
-    grant *= np.minimum(scale, 1.0)[place]
-    f.capital[slots] = grant
-    f.overhead[slots] = prm["overhead_share"] * model.wage[place] * tstar
-    used = np.bincount(place, weights=w * grant, minlength=p)
+    f.capital[slots], f.overhead[slots], used = founding_grants(
+        place, model.firm_weight()[slots], tstar, model.wage, model.capital_pool,
+        float(prm["capital_buffer_months"]), float(prm["overhead_share"]), p)
     model.capital_pool -= used
     book.add_matrix("founding", np.diag(used))
     return slots
@@ -110,6 +119,6 @@ def entries(model: CoinnovationModel, rng: np.random.Generator) -> np.ndarray:
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Exits, then entries; return (exited slots, entered slots)."""
-    gone = exits(model)
-    born = entries(model, rng)
+    gone, after_exit = _exit(model)
+    born = entries(model, rng, after_exit)
     return gone, born

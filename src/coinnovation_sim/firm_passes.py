@@ -18,9 +18,11 @@ they replace did, so no other reference to a firm array sees a half-updated stat
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .kernels import jit, max0, np_clip, np_max, np_min, register_warm_up
+from .kernels import ieee_div, jit, max0, np_clip, np_max, np_min, register_warm_up, total
 
 
 @jit
@@ -34,6 +36,56 @@ def quality_base(k: np.ndarray, ref: float) -> np.ndarray:
             kappa += k[i, f]
         out[i] = 1.0 + kappa / ref
     return out
+
+
+@jit
+def quality_base_of(kappa: np.ndarray, ref: float) -> np.ndarray:
+    """``1 + κ_i / κ_ref`` per firm from the firms' total knowledge ``κ`` (:func:`quality_base`)."""
+    n = kappa.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = 1.0 + kappa[i] / ref
+    return out
+
+
+@jit
+def quality_base_rows(k: np.ndarray, rows: np.ndarray, ref: float) -> np.ndarray:
+    """``quality_base(k[rows], ref)`` without copying the rows out of ``k``."""
+    nf = k.shape[1]
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        kappa = 0.0
+        for f in range(nf):
+            kappa += k[i, f]
+        out[j] = 1.0 + kappa / ref
+    return out
+
+
+@jit
+def refresh_row_sums(kappa: np.ndarray, k: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A copy of the row sums ``kappa`` of ``k`` with ``rows`` summed again (left to right).
+
+    ``rows`` may repeat a row; the result is :func:`kernels.row_sums` of the current ``k`` when
+    only ``rows`` changed since ``kappa`` was computed.
+    """
+    nf = k.shape[1]
+    out = kappa.copy()
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        s = 0.0
+        for f in range(nf):
+            s += k[i, f]
+        out[i] = s
+    return out
+
+
+def pending_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """The reported rows of :meth:`CoinnovationModel.knowledge_changed` as one array.
+
+    Rows may repeat (recomputing a row twice gives the same bits), so they are not deduplicated.
+    """
+    return rows[0] if len(rows) == 1 else np.concatenate(rows)
 
 
 @jit
@@ -69,6 +121,82 @@ def target_talent_base(theta: float, productivity: np.ndarray, q: np.ndarray,
 
 
 @jit
+def keep_dead(alive: np.ndarray, x: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """``numpy.where(alive, x, old)`` written into ``x`` (which must be a temporary); returns it."""
+    for i in range(x.shape[0]):
+        if not alive[i]:
+            x[i] = old[i]
+    return x
+
+
+@jit
+def zero_dead(alive: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``numpy.where(alive, x, 0.0)`` written into ``x`` (which must be a temporary); returns it."""
+    for i in range(x.shape[0]):
+        if not alive[i]:
+            x[i] = 0.0
+    return x
+
+
+@jit
+def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
+                  old_alive: np.ndarray) -> np.ndarray:
+    """Slots whose ``base`` or ``alive`` differs from the old one, ascending.
+
+    Floats compare by their bits (so ``-0.0`` differs from ``0.0`` and a NaN from itself only if
+    its bits differ): a slot not listed has exactly the old inputs.
+    """
+    n = base.shape[0]
+    new_bits = base.view(np.int64)
+    old_bits = old_base.view(np.int64)
+    out = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        if new_bits[i] != old_bits[i] or alive[i] != old_alive[i]:
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
+@jit
+def target_talent_base_at(theta: float, productivity: np.ndarray, q: np.ndarray,
+                          wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
+                          unit_share: np.ndarray) -> np.ndarray:
+    """:func:`target_talent_base` with each firm's wage computed as :func:`firm_wage` does."""
+    n = productivity.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            w_h = wage[h]
+            pay = w_h + unit_share[i] * (wage[u] - w_h)
+        else:
+            pay = wage[u]
+        out[i] = theta * productivity[i] * q[i] / pay
+    return out
+
+
+@jit
+def target_talent_base_rows(theta: float, productivity: np.ndarray, q: np.ndarray,
+                            wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
+                            unit_share: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``target_talent_base_at(...)[rows]`` with ``q`` given for ``rows`` only."""
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            w_h = wage[h]
+            pay = w_h + unit_share[i] * (wage[u] - w_h)
+        else:
+            pay = wage[u]
+        out[j] = theta * productivity[i] * q[j] / pay
+    return out
+
+
+@jit
 def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
                              reversion: float, volatility: float) -> np.ndarray:
     """One month of the mean-reverting log-productivity walk (:func:`production.shock_productivity`).
@@ -85,8 +213,9 @@ def shocked_log_productivity(la: np.ndarray, lb: np.ndarray, eps: np.ndarray,
 
 @jit
 def exit_pass(alive: np.ndarray, capital: np.ndarray, neg_months: np.ndarray,
-              exit_months: float) -> tuple[np.ndarray, np.ndarray]:
-    """Months in the red and the firms that exit (:func:`demography.exits`).
+              exit_months: float, place: np.ndarray, log_base: np.ndarray, n_places: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Months in the red, the firms that exit and a census of the firms left (:mod:`demography`).
 
     Returns
     -------
@@ -94,31 +223,136 @@ def exit_pass(alive: np.ndarray, capital: np.ndarray, neg_months: np.ndarray,
         Consecutive months with negative capital of live firms (0 otherwise).
     out : numpy.ndarray
         Live slots with at least ``exit_months`` such months, ascending.
+    free : numpy.ndarray
+        Slots without a live firm after the exits, ascending.
+    count, sumlog : numpy.ndarray
+        Live firms per place after the exits and the sum of their ``log_base``, added in slot
+        order (the sums of the current place kept in registers, see :func:`capital_pass`).
     """
     n = alive.shape[0]
     months = np.empty(n, np.int64)
     out = np.empty(n, np.int64)
+    free = np.empty(n, np.int64)
+    count = np.zeros(n_places, np.int64)
+    sumlog = np.zeros(n_places)
     k = 0
+    n_free = 0
+    cur = -1
+    num = 0
+    acc = 0.0
     for i in range(n):
-        m = neg_months[i] + 1 if alive[i] and capital[i] < 0.0 else 0
+        live = alive[i]
+        m = neg_months[i] + 1 if live and capital[i] < 0.0 else 0
         months[i] = m
-        if alive[i] and m >= exit_months:
+        if live and m >= exit_months:
             out[k] = i
             k += 1
-    return months, out[:k].copy()
+            live = False
+        if not live:
+            free[n_free] = i
+            n_free += 1
+            continue
+        p = place[i]
+        if p != cur:
+            if cur >= 0:
+                count[cur] = num
+                sumlog[cur] = acc
+            cur = p
+            num = count[p]
+            acc = sumlog[p]
+        num += 1
+        acc += log_base[i]
+    if cur >= 0:
+        count[cur] = num
+        sumlog[cur] = acc
+    return months, out[:k].copy(), free[:n_free].copy(), count, sumlog
 
 
 @jit
-def census(place: np.ndarray, alive: np.ndarray, log_base: np.ndarray, n_places: int
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Live firm slots per place and the sum of their log base productivity, in slot order."""
-    count = np.zeros(n_places, np.int64)
-    sumlog = np.zeros(n_places)
-    for i in range(place.shape[0]):
-        if alive[i]:
-            count[place[i]] += 1
-            sumlog[place[i]] += log_base[i]
-    return count, sumlog
+def entry_rates(count: np.ndarray, pools: np.ndarray, entry_rate: float
+                ) -> tuple[np.ndarray, float]:
+    """Poisson means of the entries per place and their sum (:func:`demography.entries`).
+
+    ``λ_p = entry_rate · n_p · sqrt(κ_p / mean κ)`` with ``κ_p`` the row sums of the knowledge
+    pools (``pools.sum(axis=1)``, pairwise as numpy adds), the mean over places with live firms
+    (1 when there are none) and ``κ_p / mean`` taken as 0 where ``κ_p ≤ 0``.
+    """
+    p, nf = pools.shape
+    kp = np.empty(p)
+    live_kp = np.empty(p)
+    m = 0
+    for r in range(p):
+        kp[r] = total(pools[r], nf)
+        if count[r] > 0:
+            live_kp[m] = kp[r]
+            m += 1
+    mean = total(live_kp, m) / m if m > 0 else 1.0
+    lam = np.empty(p)
+    for r in range(p):
+        rel = ieee_div(kp[r], mean) if kp[r] > 0.0 else 0.0
+        lam[r] = entry_rate * float(count[r]) * math.sqrt(rel)
+    return lam, total(lam, p)
+
+
+@jit
+def entrant_fields(mix: np.ndarray, place: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Main field of each entrant: how many of its place's cumulative field shares ``u`` exceeds.
+
+    ``minimum((u[:, None] > cumsum(mix[place], axis=1)).sum(axis=1), F − 1)``.
+    """
+    n = place.shape[0]
+    nf = mix.shape[1]
+    out = np.empty(n, np.int64)
+    for j in range(n):
+        c = 0.0
+        above = 0
+        for f in range(nf):
+            c += mix[place[j], f]
+            if u[j] > c:
+                above += 1
+        out[j] = min(above, nf - 1)
+    return out
+
+
+@jit
+def founding_grants(place: np.ndarray, weight: np.ndarray, tstar: np.ndarray, wage: np.ndarray,
+                    pool: np.ndarray, buffer_months: float, overhead_share: float,
+                    n_places: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Founding capital and overhead of entrants (:func:`demography.entries`).
+
+    Each entrant asks ``buffer_months · wage · T*``, at most 1 % of its place's pool per real
+    firm; a place whose entrants ask more than its pool scales their grants down to it.
+
+    Returns
+    -------
+    grant, overhead : numpy.ndarray
+        Per entrant (per real firm).
+    used : numpy.ndarray
+        ``Σ weight · grant`` by place, added in entrant order.
+    """
+    n = place.shape[0]
+    grant = np.empty(n)
+    overhead = np.empty(n)
+    asked = np.zeros(n_places)
+    for j in range(n):
+        h = place[j]
+        want = buffer_months * wage[h] * tstar[j]
+        avail = pool[h] * 0.01
+        g = np_min(want, avail / np_max(weight[j], 1e-12))
+        grant[j] = g
+        asked[h] += weight[j] * g
+    scale = np.empty(n_places)
+    for h in range(n_places):
+        s = ieee_div(pool[h], asked[h]) if asked[h] > pool[h] else 1.0
+        scale[h] = np_min(s, 1.0)
+    used = np.zeros(n_places)
+    for j in range(n):
+        h = place[j]
+        g = grant[j] * scale[h]
+        grant[j] = g
+        used[h] += weight[j] * g
+        overhead[j] = overhead_share * wage[h] * tstar[j]
+    return grant, overhead, used
 
 
 @jit
@@ -163,6 +397,10 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
     pool_home = np.zeros(n_places)
     ret_unit = np.zeros(n_places)
     ret_home = np.zeros(n_places)
+    # per-place sums kept in registers while consecutive firms share a place (same order)
+    cur_a = -1
+    cur_h = -1
+    pu = ru = ph = rh = 0.0
     for i in range(n):
         t = talent[i]
         quits = t * np_min(1.0, quit_rate * noise[i])
@@ -179,16 +417,36 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
         a = unit_place[i]
         joining = w * (leave - retire)
         retiring = w * retire
+        if a != cur_a:
+            if cur_a >= 0:
+                pool_unit[cur_a] = pu
+                ret_unit[cur_a] = ru
+            cur_a = a
+            pu = pool_unit[a]
+            ru = ret_unit[a]
         if split:
             h = home[i]
+            if h != cur_h:
+                if cur_h >= 0:
+                    pool_home[cur_h] = ph
+                    ret_home[cur_h] = rh
+                cur_h = h
+                ph = pool_home[h]
+                rh = ret_home[h]
             u = unit_share[i] if a != h else 1.0
-            pool_unit[a] += joining * u
-            pool_home[h] += joining * (1.0 - u)
-            ret_unit[a] += retiring * u
-            ret_home[h] += retiring * (1.0 - u)
+            pu += joining * u
+            ph += joining * (1.0 - u)
+            ru += retiring * u
+            rh += retiring * (1.0 - u)
         else:
-            pool_unit[a] += joining
-            ret_unit[a] += retiring
+            pu += joining
+            ru += retiring
+    if cur_a >= 0:
+        pool_unit[cur_a] = pu
+        ret_unit[cur_a] = ru
+    if cur_h >= 0:
+        pool_home[cur_h] = ph
+        ret_home[cur_h] = rh
     return (out, _location_total(pool_unit, pool_home, split),
             _location_total(ret_unit, ret_home, split))
 
@@ -213,6 +471,9 @@ def vacancy_pass(talent: np.ndarray, tstar: np.ndarray, alive: np.ndarray, capit
     vac = np.empty(n)
     at_unit = np.zeros(n_places)
     at_home = np.zeros(n_places)
+    cur_a = -1
+    cur_h = -1
+    su = sh = 0.0
     for i in range(n):
         v = hiring_speed * max0(tstar[i] - talent[i])
         if not (alive[i] and capital[i] > 0.0):
@@ -220,13 +481,27 @@ def vacancy_pass(talent: np.ndarray, tstar: np.ndarray, alive: np.ndarray, capit
         vac[i] = v
         a = unit_place[i]
         amount = weight[i] * v
+        if a != cur_a:
+            if cur_a >= 0:
+                at_unit[cur_a] = su
+            cur_a = a
+            su = at_unit[a]
         if split:
             h = home[i]
+            if h != cur_h:
+                if cur_h >= 0:
+                    at_home[cur_h] = sh
+                cur_h = h
+                sh = at_home[h]
             u = unit_share[i] if a != h else 1.0
-            at_unit[a] += amount * u
-            at_home[h] += amount * (1.0 - u)
+            su += amount * u
+            sh += amount * (1.0 - u)
         else:
-            at_unit[a] += amount
+            su += amount
+    if cur_a >= 0:
+        at_unit[cur_a] = su
+    if cur_h >= 0:
+        at_home[cur_h] = sh
     return vac, _location_total(at_unit, at_home, split)
 
 
@@ -269,14 +544,27 @@ def hire_pass(talent: np.ndarray, vac: np.ndarray, fill: np.ndarray, weight: np.
 
 
 @jit
+def _store5(sums: np.ndarray, h: int, s0: float, s1: float, s2: float, s3: float,
+            s4: float) -> None:
+    """Write the five running sums of place ``h`` back into ``sums`` (:func:`capital_pass`)."""
+    sums[0, h] = s0
+    sums[1, h] = s1
+    sums[2, h] = s2
+    sums[3, h] = s3
+    sums[4, h] = s4
+
+
+@jit
 def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                  overhead: np.ndarray, capital: np.ndarray, debt: np.ndarray, pay: np.ndarray,
-                 output: np.ndarray, tstar: np.ndarray, repayment_rate: float,
+                 productivity: np.ndarray, talent_power: np.ndarray, q: np.ndarray,
+                 tstar: np.ndarray, repayment_rate: float,
                  buffer_months: float, savings_rate: float, n_places: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Operating profit, repayment, savings and capital need of every firm (:mod:`capital`).
 
-    Per firm, in this order: revenue ``R`` (``output``, zero for dead slots), cost ``pay · T +
+    Per firm, in this order: revenue ``R = a · T^θ · q`` (``productivity · talent_power · q``,
+    multiplied left to right; zero for dead slots), cost ``pay · T +
     overhead`` (live firms), profit ``R − cost`` added to capital and margin ``profit / cost``;
     repayment ``min(repayment_rate · debt, max(capital, 0))``; the capital target ``K* =
     buffer_months · pay · max(T, T*)``; savings ``savings_rate · max(0, capital − K*)``; and the
@@ -284,8 +572,8 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
 
     Parameters
     ----------
-    output : numpy.ndarray
-        ``productivity · max(T, 0)^θ · q`` per firm (the revenue of a live firm).
+    productivity, talent_power, q : numpy.ndarray
+        ``a``, ``max(T, 0)^θ`` and the knowledge quality ``q`` per firm.
     tstar : numpy.ndarray
         Target talent per firm (used for live firms only).
 
@@ -305,40 +593,113 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
     need = np.empty(n)
     margin = np.empty(n)
     sums = np.zeros((5, n_places))
+    # the sums of the current place are kept in registers while consecutive firms share it
+    cur = -1
+    s0 = s1 = s2 = s3 = s4 = 0.0
     for i in range(n):
         live = alive[i]
         h = place[i]
+        if h != cur:
+            if cur >= 0:
+                _store5(sums, cur, s0, s1, s2, s3, s4)
+            cur = h
+            s0, s1, s2, s3, s4 = sums[0, h], sums[1, h], sums[2, h], sums[3, h], sums[4, h]
         w = weight[i]
         t = talent[i]
-        rev = output[i] if live else 0.0
+        rev = productivity[i] * talent_power[i] * q[i] if live else 0.0
         cost = pay[i] * t + overhead[i] if live else 0.0
         profit = rev - cost
         c = capital[i] + profit
-        sums[0, h] += w * profit
+        s0 += w * profit
         m = profit / cost if cost > 0.0 else 0.0
         margin[i] = m
         due = repayment_rate * debt[i]
         back = np_min(due, np_max(c, 0.0)) if live else 0.0
         owe[i] = debt[i] - back
         c = c - back
-        sums[1, h] += w * back
+        s1 += w * back
         ts = tstar[i] if live else 0.0
         kstar = buffer_months * pay[i] * np_max(t, ts)
         dep = savings_rate * max0(c - kstar) if live else 0.0
         c = c - dep
-        sums[2, h] += w * dep
+        s2 += w * dep
         nd = max0(kstar - c) if live and m > 0.0 else 0.0
         need[i] = nd
-        sums[3, h] += w * nd
-        sums[4, h] += w * nd * m
+        s3 += w * nd
+        s4 += w * nd * m
         cap[i] = c
+    if cur >= 0:
+        _store5(sums, cur, s0, s1, s2, s3, s4)
     return cap, owe, need, margin, sums
 
 
 @jit
-def investment_pass(capital: np.ndarray, debt: np.ndarray, need: np.ndarray, fill: np.ndarray,
-                    place: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Add each firm's investment ``need · fill[home]`` to its capital and its debt."""
+def pay_down(debt: np.ndarray, paid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spread what each place's firms paid back over the places that invested in them.
+
+    ``share = debt / debt.sum(axis=0)`` (0 in a column owing nothing), ``mat = share · paid``
+    by column, the debt becomes ``maximum(debt − mat, 0)``; column sums add the rows in order
+    and row sums are pairwise, as numpy adds them (:func:`capital.repay`,
+    :func:`demography.exits`).
+
+    Returns
+    -------
+    debt : numpy.ndarray
+        The new investor × receiver debt matrix (P, P).
+    mat : numpy.ndarray
+        Paid back, investing place (rows) × paying place (columns) (P, P).
+    received : numpy.ndarray
+        ``mat.sum(axis=1)``: what each investing place gets back (P,).
+    """
+    p = debt.shape[0]
+    q = debt.shape[1]
+    owed = np.empty(q)
+    for d in range(q):
+        acc = debt[0, d] if p > 0 else 0.0
+        for o in range(1, p):
+            acc += debt[o, d]
+        owed[d] = acc
+    mat = np.empty((p, q))
+    new = np.empty((p, q))
+    for o in range(p):
+        for d in range(q):
+            share = debt[o, d] / owed[d] if owed[d] > 0.0 else 0.0
+            m = share * paid[d]
+            mat[o, d] = m
+            new[o, d] = np_max(debt[o, d] - m, 0.0)
+    received = np.empty(p)
+    for o in range(p):
+        received[o] = total(mat[o], q)
+    return new, mat, received
+
+
+@jit
+def investment_exponent(weighted_margin: np.ndarray, need_p: np.ndarray, elasticity: float,
+                        bound: float) -> np.ndarray:
+    """The exponent of investors' return weighting, ``clip(elasticity · r, −bound, bound)``.
+
+    ``r = Σ w·need·margin / Σ w·need`` is a place's mean return (0 where nothing is needed).
+    """
+    p = need_p.shape[0]
+    out = np.empty(p)
+    for h in range(p):
+        r = weighted_margin[h] / need_p[h] if need_p[h] > 0.0 else 0.0
+        out[h] = np_clip(elasticity * r, -bound, bound)
+    return out
+
+
+@jit
+def investment_pass(capital: np.ndarray, debt: np.ndarray, need: np.ndarray,
+                    invested_in: np.ndarray, need_p: np.ndarray, place: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Add each firm's investment ``need · fill[home]`` to its capital and its debt.
+
+    ``fill = invested_in / need_p`` by place (0 where nothing is needed).
+    """
+    p = need_p.shape[0]
+    fill = np.empty(p)
+    for h in range(p):
+        fill[h] = invested_in[h] / need_p[h] if need_p[h] > 0.0 else 0.0
     n = capital.shape[0]
     cap = np.empty(n)
     owe = np.empty(n)
@@ -361,15 +722,32 @@ def warm_up() -> None:
         separation_pass(ones, ones, ones, alive, weight, place, place, ones, split, 0.1, 0.1, 0.1, 1)
         vac, _ = vacancy_pass(ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 1)
         hire_pass(ones, vac, ones, weight, place, place, ones, split, 1)
+    q = np.ones(2)
+    q.flags.writeable = False                 # production.quality returns a shared read-only q
+    wage = np.ones(2)
+    wage.flags.writeable = False              # the place wages are read-only
     cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
-                                        ones, 0.1, 1.0, 0.1, 1)
-    investment_pass(cap, owe, need, ones, place)
+                                        ones, q, ones, 0.1, 1.0, 0.1, 1)
+    investment_pass(cap, owe, need, ones, ones, place)
+    investment_exponent(ones, ones, 1.0, 50.0)
+    pay_down(np.ones((2, 2)), ones)
     quality_base(np.ones((2, 2)), 1.0)
-    exit_pass(alive, ones, place, 3.0)
-    census(place, alive, ones, 1)
+    kappa = np.ones(2)
+    kappa.flags.writeable = False             # the model shares firm totals read-only
+    quality_base_of(kappa, 1.0)
+    quality_base_rows(np.ones((2, 2)), place, 1.0)
+    refresh_row_sums(kappa, np.ones((2, 2)), place)
+    exit_pass(alive, ones, place, 3.0, place, ones, 1)
+    entry_rates(place, np.ones((2, 2)), 0.1)
+    entrant_fields(np.ones((2, 2)), place, ones)
+    founding_grants(place, ones, ones, wage, ones, 3.0, 0.1, 1)
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones)
-    q = np.ones(2)
-    q.flags.writeable = False                 # production.quality returns a shared read-only q
     target_talent_base(0.5, ones, q, ones)
+    for w in (wage, ones):
+        target_talent_base_at(0.5, ones, q, w, place, place, ones)
+        target_talent_base_rows(0.5, ones, ones, w, place, place, ones, place)
+    changed_slots(ones, alive, ones, alive)
+    keep_dead(alive, np.ones(2), ones)
+    zero_dead(alive, np.ones(2))

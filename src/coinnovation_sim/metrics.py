@@ -487,7 +487,7 @@ def pagerank_weights(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @jit
 def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.ndarray,
               talent: np.ndarray, capital: np.ndarray, n_places: int
-              ) -> tuple[np.ndarray, np.ndarray, float, float]:
+              ) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
     """Real firms and knowledge per place, and the firms' talent and capital, in one pass.
 
     ``kernels.place_knowledge_sums`` (the same additions per place in firm order, kept in
@@ -500,16 +500,24 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
         Shape (n_places,) each.
     talent_total, capital_total : float
         ``Σ_alive w · talent`` and ``Σ_alive w · capital``.
+    kappa : numpy.ndarray
+        Every slot's total knowledge, :func:`kernels.row_sums` of ``k`` (the model keeps it,
+        :meth:`CoinnovationModel.keep_knowledge_totals`).
     """
     n, nf = k.shape
     count = np.zeros(n_places)
     know = np.zeros(n_places)
     t_terms = np.empty(n)
     c_terms = np.empty(n)
+    kappa = np.empty(n)
     cur = -1
     acc_n = 0.0
     acc_k = 0.0
     for i in range(n):
+        row = 0.0
+        for f in range(nf):
+            row += k[i, f]
+        kappa[i] = row
         if not alive[i]:
             t_terms[i] = 0.0
             c_terms[i] = 0.0
@@ -517,9 +525,6 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
         w = weight[i]
         t_terms[i] = w * talent[i]
         c_terms[i] = w * capital[i]
-        kappa = 0.0
-        for f in range(nf):
-            kappa += k[i, f]
         pl = place[i]
         if pl != cur:
             if cur >= 0:
@@ -529,11 +534,11 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
             acc_n = count[pl]
             acc_k = know[pl]
         acc_n += w
-        acc_k += w * kappa
+        acc_k += w * row
     if cur >= 0:
         count[cur] = acc_n
         know[cur] = acc_k
-    return count, know, total(t_terms, n), total(c_terms, n)
+    return count, know, total(t_terms, n), total(c_terms, n), kappa
 
 
 #: Boundary levels of the focus's restricted integration indices (``_cross_city``, ...).
@@ -777,8 +782,9 @@ def collect(model: CoinnovationModel, t: int) -> tuple[dict[str, float], np.ndar
     keys, _ = _layout(tuple(model.places.ids), fp)
     book = model.book
     f = model.firms
-    count, know, talent_sum, capital_sum = firm_sums(
+    count, know, talent_sum, capital_sum, kappa = firm_sums(
         f.place, f.alive, model.firm_weight(), f.knowledge, f.talent, f.capital, model.n_places)
+    model.keep_knowledge_totals(kappa)
     values, long_values, share, ratio, converged = _collect_kernel(
         book.flows[t], book.free[t], book.chosen, book.factor_index, len(FACTORS),
         model.places.level, _THRESHOLDS, len(LEVELS), fp, FACTORS.index("talent"), count, know,

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from . import capital, demography, innovation, kernels, metrics, production, talent, technology
 from .agents import CityGovernment, Firm, ResearchInstitute
+from .firm_passes import pending_rows, refresh_row_sums
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
 from .friction import friction_matrices
 from .kernels import live_weighted_sum, row_sums, unit_home_matrix
@@ -105,6 +106,13 @@ class CoinnovationModel(mesa.Model):
         #: knowledge changed since (see :meth:`knowledge_changed`).
         self.quality_cache: np.ndarray | None = None
         self.knowledge_rows: list[np.ndarray] = []
+        #: Firms' total knowledge of the last :meth:`knowledge_totals` call and the firm slots
+        #: whose knowledge changed since.
+        self.kappa_cache: np.ndarray | None = None
+        self.kappa_rows: list[np.ndarray] = []
+        self._kappa_of: np.ndarray | None = None   # the knowledge array it was computed from
+        #: Inputs and result of the last full target-talent computation (``production``).
+        self.target_talent_cache: tuple | None = None
         self.config = sc
         self.seed = run_seed
         self.horizon = int(sc.steps if steps is None else steps)
@@ -195,14 +203,50 @@ class CoinnovationModel(mesa.Model):
         """Report that firm knowledge changed (``rows``: those slots only; default: any slot).
 
         Every stage that changes ``firms.knowledge`` calls this, so that the cached knowledge
-        quality (:func:`production.quality`) is recomputed where needed. Code that changes
-        knowledge outside the model's stages must call it too.
+        quality (:func:`production.quality`) and totals (:meth:`knowledge_totals`, kept from one
+        month's metrics to the next month) are recomputed where needed. Code that changes
+        knowledge outside the model's stages, including between steps, must call it too.
         """
-        if rows is None or self.quality_cache is None:
-            self.quality_cache = None
-            self.knowledge_rows = []
+        if rows is None:
+            self.quality_cache = self.kappa_cache = None
+            self.knowledge_rows, self.kappa_rows = [], []
+            return
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.quality_cache is not None:
+            self.knowledge_rows.append(rows)
+        if self.kappa_cache is not None:
+            self.kappa_rows.append(rows)
+
+    def knowledge_totals(self) -> np.ndarray:
+        """Each firm slot's total knowledge ``κ_i = Σ_f k_if`` (read-only; do not modify).
+
+        The sums are :func:`kernels.row_sums`' (left to right). The model keeps the last result
+        and, after :meth:`knowledge_changed` reported some rows, recomputes those rows only
+        (the same bits as a full computation: each row's sum does not depend on the others).
+        """
+        kappa = self.kappa_cache
+        if kappa is None or self.firms.knowledge is not self._kappa_of:  # a new array: all new
+            kappa = row_sums(self.firms.knowledge)
+        elif self.kappa_rows:
+            kappa = refresh_row_sums(kappa, self.firms.knowledge, pending_rows(self.kappa_rows))
         else:
-            self.knowledge_rows.append(np.asarray(rows, dtype=np.int64))
+            return kappa
+        kappa.flags.writeable = False
+        self.kappa_cache = kappa
+        self.kappa_rows = []
+        self._kappa_of = self.firms.knowledge
+        return kappa
+
+    def keep_knowledge_totals(self, kappa: np.ndarray) -> None:
+        """Keep ``kappa``, the :meth:`knowledge_totals` of the current knowledge, computed elsewhere.
+
+        ``kappa`` must be :func:`kernels.row_sums` of ``firms.knowledge`` as it is now (e.g. a
+        by-product of a pass over the knowledge); it is shared read-only from then on.
+        """
+        kappa.flags.writeable = False
+        self.kappa_cache = kappa
+        self.kappa_rows = []
+        self._kappa_of = self.firms.knowledge
 
     def firm_weight(self) -> np.ndarray:
         """Real firms each firm slot stands for (by home place).
@@ -215,10 +259,18 @@ class CoinnovationModel(mesa.Model):
             wf = self.firm_w_place[self.firms.place]
         return wf
 
-    def invalidate_weights(self) -> None:
-        """Forget the shared firm weights (call after changing ``firms.place``)."""
+    def invalidate_weights(self, slots: np.ndarray | None = None) -> None:
+        """Renew the shared firm weights (call after changing ``firms.place``).
+
+        ``slots``: the only slots whose place changed (default: any slot). The shared array is
+        replaced, not modified, as holders of the old one may still use it.
+        """
         if self._wf_cache is not None:
-            wf = self.firm_w_place[self.firms.place]
+            if slots is None:
+                wf = self.firm_w_place[self.firms.place]
+            else:
+                wf = self._wf_cache.copy()
+                wf[slots] = self.firm_w_place[self.firms.place[slots]]
             wf.flags.writeable = False
             self._wf_cache = wf
 

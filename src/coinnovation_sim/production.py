@@ -15,12 +15,18 @@ import numpy as np
 
 from . import random_draws
 from .firm_passes import (
+    changed_slots,
     firm_wage,
-    quality_base,
+    keep_dead,
+    pending_rows,
+    quality_base_of,
+    quality_base_rows,
     shocked_log_productivity,
     target_talent_base,
+    target_talent_base_at,
+    target_talent_base_rows,
+    zero_dead,
 )
-from .kernels import row_sums
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -38,11 +44,11 @@ def quality(model: CoinnovationModel) -> np.ndarray:
     gamma = model.prm["knowledge_elasticity"]
     q = model.quality_cache
     if q is None:
-        q = quality_base(f.knowledge, model.knowledge_ref) ** gamma
+        q = quality_base_of(model.knowledge_totals(), model.knowledge_ref) ** gamma
     elif model.knowledge_rows:
-        rows = np.unique(np.concatenate(model.knowledge_rows))
+        rows = pending_rows(model.knowledge_rows)
         q = q.copy()
-        q[rows] = quality_base(f.knowledge[rows], model.knowledge_ref) ** gamma
+        q[rows] = quality_base_rows(f.knowledge, rows, model.knowledge_ref) ** gamma
     else:
         return q
     q.flags.writeable = False
@@ -92,20 +98,49 @@ def target_talent(model: CoinnovationModel, q: np.ndarray | None = None,
     f = model.firms
     theta = model.prm["talent_elasticity"]
     q = quality(model) if q is None else q
-    w = wage(model) if w is None else w
-    t = np.power(target_talent_base(theta, f.productivity, q, w), 1.0 / (1.0 - theta))
-    return np.where(f.alive, t, 0.0)
+    if w is None:
+        base = target_talent_base_at(theta, f.productivity, q, model.wage, f.place, f.unit_place,
+                                     f.unit_share)
+    else:
+        base = target_talent_base(theta, f.productivity, q, w)
+    return _target_power(model, base, 1.0 / (1.0 - theta))
+
+
+def _target_power(model: CoinnovationModel, base: np.ndarray, expo: float) -> np.ndarray:
+    """``where(alive, base ** expo, 0)``, reusing the last full computation where possible.
+
+    Between the talent and the capital stage only the firms in technology deals change their
+    target, so the model keeps the last full result with its inputs (``base``, ``alive``,
+    ``expo``) and raises to the power only the slots whose inputs differ bit for bit; numpy's
+    power of an element does not depend on the array it is computed in, so the result has the
+    bits of a full computation. The cache keeps its own copies (callers may modify the result).
+    A new productivity array (the monthly shocks replace it) changes nearly every slot, so then
+    the comparison is skipped.
+    """
+    f = model.firms
+    alive = f.alive
+    cache = model.target_talent_cache
+    if (cache is not None and cache[0] is f.productivity and cache[1] == expo
+            and cache[2].shape == base.shape):
+        rows = changed_slots(base, alive, cache[2], cache[3])
+        if 2 * len(rows) <= len(base):
+            t = cache[4].copy()
+            t[rows] = np.where(alive[rows], np.power(base[rows], expo), 0.0)
+            return t
+    t = zero_dead(alive, np.power(base, expo))
+    model.target_talent_cache = (f.productivity, expo, base, alive.copy(), t.copy())
+    return t
 
 
 def target_talent_of(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
     """``target_talent(model)[slots]``, computed for those firms only (same arithmetic)."""
     f = model.firms
     theta = model.prm["talent_elasticity"]
-    kappa = row_sums(f.knowledge[slots])
-    q = (1.0 + kappa / model.knowledge_ref) ** model.prm["knowledge_elasticity"]
-    w = unit_wage(model, slots, f.unit_place[slots], f.unit_share[slots])
-    t = np.power(theta * f.productivity[slots] * q / w, 1.0 / (1.0 - theta))
-    return np.where(f.alive[slots], t, 0.0)
+    q = quality_base_rows(f.knowledge, slots, model.knowledge_ref) ** model.prm[
+        "knowledge_elasticity"]
+    base = target_talent_base_rows(theta, f.productivity, q, model.wage, f.place, f.unit_place,
+                                   f.unit_share, slots)
+    return np.where(f.alive[slots], np.power(base, 1.0 / (1.0 - theta)), 0.0)
 
 
 def calibrate_productivity(model: CoinnovationModel) -> np.ndarray:
@@ -131,4 +166,5 @@ def shock_productivity(model: CoinnovationModel, rng: np.random.Generator) -> No
                                   f.log_base_productivity, eps,
                                   float(prm["productivity_reversion"]),
                                   float(prm["productivity_volatility"]))
-    f.productivity = np.where(f.alive, np.exp(la), f.productivity)
+    # where(alive, exp(la), productivity), in la's memory (a new array: the old one may be kept)
+    f.productivity = keep_dead(f.alive, np.exp(la, out=la), f.productivity)

@@ -43,16 +43,18 @@ def by_location(model: CoinnovationModel, amount: np.ndarray,
     return split_by_location(unit, home, share, np.ascontiguousarray(amount, dtype=np.float64), p)
 
 
-def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator) -> None:
+def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator,
+                split: bool | None = None) -> None:
     """Quits and lay-offs into the local pool; retirement out of firms and pools; graduation.
 
-    The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`).
+    The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`). ``split``:
+    :meth:`CoinnovationModel.any_away`, when known.
     """
     f, prm, book = model.firms, model.prm, model.book
     noise = random_draws.gamma(rng, 4.0, 0.25, f.n)
     f.talent, to_pool, retired = separation_pass(
         f.talent, tstar, noise, f.alive, model.firm_weight(), f.unit_place, f.place, f.unit_share,
-        model.any_away(), float(prm["quit_rate"]), float(prm["hiring_speed"]),
+        model.any_away() if split is None else split, float(prm["quit_rate"]), float(prm["hiring_speed"]),
         float(prm["retirement_rate"]), model.n_places)
     p = model.n_places
     model.talent_pool += to_pool
@@ -66,15 +68,15 @@ def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Gene
     book.account("graduation", grads_p)
 
 
-def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
+def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = None) -> None:
     """Match the places' job seekers to firms' vacancies (place-level, rationed).
 
     The per-firm parts are compiled passes (:func:`firm_passes.vacancy_pass`,
-    :func:`firm_passes.hire_pass`).
+    :func:`firm_passes.hire_pass`). ``split``: :meth:`CoinnovationModel.any_away`, when known.
     """
     f, prm, book = model.firms, model.prm, model.book
     w = model.firm_weight()
-    split = model.any_away()
+    split = model.any_away() if split is None else split
     vac, vac_p = vacancy_pass(f.talent, tstar, f.alive, f.capital, w, f.unit_place, f.place,
                               f.unit_share, split, float(prm["hiring_speed"]), model.n_places)
     seekers = prm["search_intensity"] * model.talent_pool
@@ -96,5 +98,6 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray) -> None:
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     """One month of talent dynamics."""
     tstar = target_talent(model)
-    separations(model, tstar, rng)
-    hiring(model, tstar)
+    split = model.any_away()  # units move in the mechanisms' hooks, not in this stage
+    separations(model, tstar, rng, split)
+    hiring(model, tstar, split)
