@@ -219,7 +219,8 @@ def test_production_pass_matches_the_numpy_formula():
     grow[total <= 1e-12, field[total <= 1e-12]] = 1.0
     expect = k * (1 - 0.01) + made[:, None] * grow
     got = k.copy()
-    kernels.production_pass(got, talent, place, alive, field, a_p, 0.3, 0.6, 0.01, 1e-12)
+    kernels.production_pass(got, np.power(0.3 * talent, 0.6), place, alive, field, a_p, 0.01,
+                            1e-12)
     np.testing.assert_allclose(got, expect, rtol=1e-13, atol=1e-15)
     assert got[3, field[3]] == pytest.approx(made[3])   # the empty firm grows in its main field
 

@@ -91,8 +91,9 @@ def production(model: CoinnovationModel) -> None:
     """Knowledge production and depreciation of firms and institutes."""
     f, inst, prm = model.firms, model.institutes, model.prm
     beta, dep = prm["rd_elasticity"], prm["knowledge_depreciation"]
-    production_pass(f.knowledge, f.talent, f.place, f.alive, f.field, model.rd_productivity,
-                    float(prm["rd_talent_share"]), float(beta), float(dep), KNOWLEDGE_EPS)
+    rd_output = np.power(prm["rd_talent_share"] * f.talent, beta)
+    production_pass(f.knowledge, rd_output, f.place, f.alive, f.field, model.rd_productivity,
+                    float(dep), KNOWLEDGE_EPS)
     imade = inst.production * np.power(inst.researchers, beta)
     inst.knowledge = inst.knowledge * (1.0 - dep) + imade[:, None] * direction(
         inst.knowledge, np.zeros(inst.n, np.int64))
