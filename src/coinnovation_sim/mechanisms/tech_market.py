@@ -29,7 +29,7 @@ from pydantic import Field
 
 from ..flows import Account
 from ..sampling import normalise_rows
-from ..technology import PlaceRows, consider
+from ..technology import PlaceRows, candidate_round
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig
 
@@ -137,9 +137,19 @@ class TechMarket(Mechanism):
         rows = mk.platform_rows(search.collab[act],
                                 np.ascontiguousarray(search.origin[act], dtype=np.int64),
                                 q_firm, q_inst)
+        place_rows = self._place_rows(search, act, rows)
         for _ in range(cfg.extra_candidates):
-            dest, idx = self._draw(search, act, rows)
-            consider(self.model, search, dest, idx, active=active)
+            # consider(model, search, *self._draw(search, act, rows), active=active)
+            u_place = self.rng.random(search.n)
+            candidate_round(self.model, search, place_rows, u_place, self.rng.random(search.n),
+                            active)
+
+    @staticmethod
+    def _place_rows(search: Search, act: np.ndarray, rows: np.ndarray) -> PlaceRows:
+        """The member searchers' place rows: row ``j`` for ``act[j]``, none (-1) elsewhere."""
+        row = np.full(search.n, -1, np.int64)           # -1: not a member searcher, no candidate
+        row[act] = np.arange(len(act))
+        return PlaceRows(rows, row)
 
     def _draw(self, search: Search, act: np.ndarray, rows: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -169,9 +179,7 @@ class TechMarket(Mechanism):
         n = search.n
         u_place = self.rng.random(n)
         u = self.rng.random(n)
-        row = np.full(n, -1, np.int64)           # -1: not a member searcher, no candidate
-        row[act] = np.arange(len(act))
-        return search.candidates(PlaceRows(rows, row), u_place, u)
+        return search.candidates(self._place_rows(search, act, rows), u_place, u)
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Charge the platform fee on deals between members and record the members' gains."""

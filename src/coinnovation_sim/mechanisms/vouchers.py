@@ -6,7 +6,7 @@ price of a service, up to the voucher's face value per firm and year. With ``cro
 (通用通兑, the demonstration zone's universal-redemption pilot) a voucher is redeemable at any
 provider place; with ``false`` only at providers in the firm's own place.
 
-A voucher acts on the core in two ways. (1) Through the technology hooks: ``quote_subsidy``
+A voucher acts on the core in two ways. (1) Through the technology hooks: ``quote_terms``
 lowers a holder's price for candidates at eligible providers in its ordinary searches, and
 ``settle_subsidy`` books every redeemed subsidy (public spending of the issuer, and a capital
 source ``voucher_subsidy`` for the firm). (2) Voucher projects: each month a holder with a
@@ -494,19 +494,27 @@ class Vouchers(Mechanism):
                            * inst_sampler.place_total()[None, :]), np.arange(n))
         for _ in range(int(model.prm["candidates_per_search"]) - 1):
             # a place per holder from its row, then an institute there (all places' uniforms
-            # first, then the institutes')
-            dest, idx = s.draw(rows, self.rng)
-            technology.consider(model, s, dest, idx)
+            # first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
+            u_place = self.rng.random(n)
+            technology.candidate_round(model, s, rows, u_place, self.rng.random(n))
         self._in_project = True
         deal = technology.agree(model, s, self.rng)
         self._in_project = False
         technology.transact(model, s, deal)
 
-    def quote_subsidy(self, search: Search, dest: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
-        """Voucher subsidy for candidates at eligible providers (万元 per real firm)."""
-        if self.inert or not self._holder_mask(search).any():
+    def quote_terms(self, search: Search) -> tuple[np.ndarray, np.ndarray] | None:
+        """Voucher subsidy for candidates at eligible providers (万元 per real firm).
+
+        A holder is quoted ``min(balance, (1 − copay) · price)`` at the eligible pairs, others 0
+        (as :meth:`_quote`: ``mechanisms.kernels.voucher_quote``).
+        """
+        holders = self._holder_mask(search)
+        if self.inert or not holders.any():
             return None
-        return self._quote(search, dest, valid)
+        s = search
+        keep = 1.0 - self.config.copay_share
+        amount = np.where(holders, np.minimum(self.balance[s.searcher], keep * s.price), 0.0)
+        return amount, self.eligible_pairs
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Redeem the vouchers of agreed deals: balances, public spending, ledger, records."""
