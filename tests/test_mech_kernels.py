@@ -220,6 +220,12 @@ def test_voucher_masks_equal_flatnonzero():
                                & (capital > 0) & (other != firm_id)))
     assert same(mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9),
                 np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0)))
+    weight = rng.lognormal(0, 2, n)
+    for cut in (n, 7, 0):                         # pairwise blocks, a short sum, an empty one
+        live = (other[:cut] == firm_id[:cut]) & alive[:cut] & (balance[:cut] > 0)
+        assert same(np.float64(mk.holders_weight(other[:cut], firm_id[:cut], alive[:cut],
+                                                 balance[:cut], weight[:cut])),
+                    np.float64(weight[:cut][live].sum()))
 
 
 @pytest.mark.parametrize("nf,p", [(3, 5), (8, 16), (9, 130)])

@@ -459,11 +459,11 @@ class Enclaves(Mechanism):
         model, cfg = self.model, self.config
         f = model.firms
         w = model.firm_weight()
-        self._sync()
         self.value = np.zeros(len(self.capacity))
         self.park_cost = np.zeros(len(self.capacity))
         if not self.is_open.any():
-            return
+            return                  # no park open: no members either (closed parks sent them home)
+        self._sync()
         review = self.rng.random(f.n) < cfg.review_probability
         outlook = _Outlook(model)
         n_parks = len(self.capacity)
@@ -605,14 +605,17 @@ class Enclaves(Mechanism):
             return {}
         f = self.model.firms
         w = self.model.firm_weight()
-        units = self._units()
+        if self.is_open.any():
+            units = self._units()
+            staff = float(mk.members_staff(self.member, w, f.talent, f.unit_share))
+        else:                       # no park open: no members (closed parks sent them home)
+            units, staff = np.zeros(len(self.capacity)), 0.0
         month = self.month if self.month_t == t else {}
         started = t >= self.config.start
         row = {"enclaves_units": float(units.sum())}
         row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
         row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
-        row["enclaves_units_talent"] = float(mk.members_staff(self.member, w, f.talent,
-                                                              f.unit_share))
+        row["enclaves_units_talent"] = staff
         row["enclaves_parks_open"] = float((self.is_open & started).sum())
         row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
         for key in ("tax_wan", "tax_returned_wan", "public_cost_wan", "unit_costs_wan",

@@ -888,6 +888,24 @@ def voucher_users(alive: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
 
 
 @jit
+def holders_weight(holder_id: np.ndarray, firm_id: np.ndarray, alive: np.ndarray,
+                   balance: np.ndarray, weight: np.ndarray) -> float:
+    """Real firms holding an unspent voucher (``Vouchers.metrics``).
+
+    ``weight[(holder_id == firm_id) & alive & (balance > 0)].sum()``: the selected weights in
+    slot order, summed pairwise as numpy sums them.
+    """
+    n = weight.shape[0]
+    buf = np.empty(n)
+    m = 0
+    for i in range(n):
+        if holder_id[i] == firm_id[i] and alive[i] and balance[i] > 0.0:
+            buf[m] = weight[i]
+            m += 1
+    return total(buf, m)
+
+
+@jit
 def voucher_quote(valid: np.ndarray, holders: np.ndarray, dest: np.ndarray, home: np.ndarray,
                   eligible: np.ndarray, balance: np.ndarray, searcher: np.ndarray,
                   price: np.ndarray, keep: float) -> np.ndarray:
@@ -1189,6 +1207,8 @@ def warm_up() -> None:
     masked_argmax(m22, np.ones((2, 2), np.bool_))
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
     voucher_users(b2, i2, i2, f2, f2, 1e-9)
+    for w in (f2, ro):
+        holders_weight(i2, i2, b2, f2, w)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
     platform_rows(b2, i2, m22, m22)
     platform_deals(b2, i2, i2, b2)

@@ -571,13 +571,13 @@ class Vouchers(Mechanism):
         if self.inert:
             return {}
         f = self.model.firms
-        live = (self.holder_id == f.firm_id) & f.alive & (self.balance > 0)
         c = self.cum
         n = c["services"]
         return {
             "vouchers_committed_wan": float(self.committed.sum()),
             "vouchers_spent_wan": float(self.spent_by_step[t]),
-            "vouchers_holders": float(self.model.firm_weight()[live].sum()),
+            "vouchers_holders": mk.holders_weight(self.holder_id, f.firm_id, f.alive,
+                                                  self.balance, self.model.firm_weight()),
             "vouchers_additional_share": c["additional"] / n if n > 0 else 0.0,
             "vouchers_cross_place_share": c["cross_place"] / n if n > 0 else 0.0,
             "vouchers_firms_applied_cum": c["firms"],
