@@ -410,7 +410,7 @@ def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
     balance = rng.uniform(0.0, 6.0, nfirm)
     quotes = [(rng.random(ns) < 0.4, rng.random((p, p)) < 0.5) for _ in range(n_quotes)]
     amount = np.zeros((n_quotes, ns))
-    for m, (holders, pairs) in enumerate(quotes):
+    for m, (holders, _) in enumerate(quotes):
         amount[m] = np.where(holders, np.minimum(balance[searcher], 0.5 * price), 0.0)
     pairs = np.array([q[1] for q in quotes], bool).reshape(n_quotes, p, p)
     best_old, best_new = _best(ns, nf), _best(ns, nf)
