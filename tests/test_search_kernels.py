@@ -437,3 +437,40 @@ def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
     assert (best_new[2] >= 0).sum() > ns // 4
     if n_quotes:
         assert (best_new[5] > 0).any()
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_settle_deals_equals_the_transact_kernels(joint):
+    """One call for transact: deal kernels, changed firms, edges, records, expectations."""
+    rng = np.random.default_rng(60 + joint)
+    ns, nfirm, ninst, nf, p = 700, 2000, 50, 8, 6
+    k = rng.lognormal(0, 1, (nfirm, nf))
+    capital, revenue = rng.normal(5, 3, nfirm), rng.uniform(0, 2, ninst)
+    searcher = rng.choice(nfirm, ns, replace=False)
+    deal = rng.random(ns) < 0.6
+    collab = (rng.random(ns) < 0.3) if joint else np.zeros(ns, bool)
+    idx = np.where(collab, rng.integers(0, nfirm, ns), rng.integers(0, ninst, ns))
+    gain, partner_gain = rng.uniform(0, 1, (ns, nf)), rng.uniform(0, 1, (ns, nf))
+    price, tc, subsidy = np.where(collab, 30.0, 8.0), rng.uniform(0, 3, ns), rng.uniform(0, 2, ns)
+    wf, wi = rng.uniform(0.5, 3.0, nfirm), rng.uniform(0.5, 2.0, ninst)
+    wf.flags.writeable = False
+    dest, home = rng.integers(0, p, ns), rng.integers(0, p, ns)
+    place, firm_id = rng.integers(0, p, nfirm), rng.permutation(nfirm)
+    phi_free, inst_total, firm_total = rng.random((p, p)), rng.random(p), rng.random(p)
+    old = [k.copy(), capital.copy(), revenue.copy()]
+    kernels.apply_deals(*old, searcher, deal, collab, idx, gain, partner_gain, price, tc, subsidy,
+                        wf, wi)
+    flows, acc = kernels.deal_records(deal, collab, idx, dest, home, place, searcher, wf, price,
+                                      tc, p)
+    want = (np.concatenate([searcher[deal], idx[deal & collab]]),
+            sk.collab_edge_rows(deal, collab, searcher, idx, firm_id, place, 4), flows, acc,
+            *sk.free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6]))
+    new = [k.copy(), capital.copy(), revenue.copy()]
+    got = sk.settle_deals(*new, searcher, deal, collab, idx, gain, partner_gain, price, tc,
+                          subsidy, wf, wi, dest, home, place, firm_id, 4, phi_free, inst_total,
+                          firm_total)
+    for a, b in zip([*new, *got], [*old, *want], strict=True):
+        assert same(a, b)
+    if not joint:                                # the joint R&D records transact skips
+        skipped = np.concatenate([flows[1:].ravel(), acc[[1, 2, 4, 6]].ravel()])
+        assert not skipped.any() and not np.signbit(skipped).any()

@@ -35,6 +35,8 @@ import math
 import numpy as np
 
 from .kernels import (
+    apply_deals,
+    deal_records,
     ieee_div,
     jit,
     pairwise_sum,
@@ -800,6 +802,53 @@ def free_expectations(phi_free: np.ndarray, inst_total: np.ndarray, firm_total: 
     return svc, col
 
 
+@jit
+def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
+                 searcher: np.ndarray, deal: np.ndarray, collab: np.ndarray, idx: np.ndarray,
+                 gain: np.ndarray, partner_gain: np.ndarray, price: np.ndarray, tc: np.ndarray,
+                 subsidy: np.ndarray, firm_weight: np.ndarray, inst_weight: np.ndarray,
+                 best_dest: np.ndarray, home: np.ndarray, firm_place: np.ndarray,
+                 firm_id: np.ndarray, t: int, phi_free: np.ndarray, inst_total: np.ndarray,
+                 firm_total: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                            np.ndarray]:
+    """The kernels of :func:`technology.transact` in one call.
+
+    :func:`kernels.apply_deals` (updates ``knowledge``, ``capital`` and ``revenue``), then the
+    firms whose knowledge changed, :func:`collab_edge_rows`, :func:`kernels.deal_records` and
+    :func:`free_expectations` (on the records' service and joint R&D volumes).
+
+    Returns
+    -------
+    changed : numpy.ndarray
+        ``concatenate([searcher[deal], idx[deal & collab]])``: buyers, then joint R&D partners.
+    edges, flows, accounts, free_service, free_collab : numpy.ndarray
+        The results of those kernels.
+    """
+    apply_deals(knowledge, capital, revenue, searcher, deal, collab, idx, gain, partner_gain,
+                price, tc, subsidy, firm_weight, inst_weight)
+    n = deal.shape[0]
+    m = 0
+    for i in range(n):
+        if deal[i]:
+            m += 1 + (1 if collab[i] else 0)
+    changed = np.empty(m, np.int64)
+    r = 0
+    for i in range(n):
+        if deal[i]:
+            changed[r] = searcher[i]
+            r += 1
+    for i in range(n):
+        if deal[i] and collab[i]:
+            changed[r] = idx[i]
+            r += 1
+    edges = collab_edge_rows(deal, collab, searcher, idx, firm_id, firm_place, t)
+    flows, acc = deal_records(deal, collab, idx, best_dest, home, firm_place, searcher,
+                              firm_weight, price, tc, phi_free.shape[0])
+    svc, col = free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6])
+    return changed, edges, flows, acc, svc, col
+
+
 @register_warm_up
 def warm_up() -> None:
     """Load (or compile) the search kernels with a run's argument types (:func:`kernels.warm_up`)."""
@@ -836,6 +885,9 @@ def warm_up() -> None:
     ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)
     collab_edge_rows(yes, yes, place, place, place, place, 3)
     free_expectations(rows, ones, ones, ones, ones)
+    for w in (weight, ones):
+        settle_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows,
+                     ones, ones, ones, w, ones, place, place, place, place, 3, rows, ones, ones)
     agreement_setup(place, yes, place, rows)
     partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
                   ones, yes.copy(), rows.copy())

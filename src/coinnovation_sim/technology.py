@@ -20,21 +20,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import apply_deals, deal_records, row_sums
+from .kernels import row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, cumulative_rows
 from .search_kernels import (
     agreement_setup,
-    collab_edge_rows,
     draw_candidates,
-    free_expectations,
     partner_deals,
     ration_services,
     receiver_knowledge,
     search_round,
     search_setup,
     search_start,
+    settle_deals,
     weigh_candidates,
 )
 
@@ -356,35 +355,37 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
 
 
 def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
-    """Apply knowledge gains and payments, and record flows and accounts."""
+    """Apply knowledge gains and payments, and record flows and accounts.
+
+    The gains, payments, records and border-free expectations come from one kernel
+    (:func:`search_kernels.settle_deals`). Without a joint R&D deal the joint R&D records are
+    zeros and are not added (adding zeros leaves every record as it is: they start at +0, so none
+    is −0).
+    """
     f, inst, book = model.firms, model.institutes, model.book
-    p = model.n_places
-    wf = model.firm_weight()
-    wi = model.inst_weight()
-    price, tc = s.price, s.best_tc
-    apply_deals(f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx,
-                s.best_gain, s.partner_gain, price, tc, s.best_subsidy, wf,
-                np.ascontiguousarray(wi, dtype=np.float64))
-    model.knowledge_changed(np.concatenate([s.searcher[deal], s.best_idx[deal & s.collab]]))
-    edges = collab_edge_rows(deal, s.collab, s.searcher, s.best_idx, f.firm_id, f.place, book.t)
-    if len(edges):
+    # units in enclave parks belong to their home firms: flows are booked at home places
+    changed, edges, flows, acc, svc, col = settle_deals(
+        f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx, s.best_gain,
+        s.partner_gain, s.price, s.best_tc, s.best_subsidy, model.firm_weight(),
+        np.ascontiguousarray(model.inst_weight(), dtype=np.float64), s.best_dest, s.home,
+        f.place, f.firm_id, book.t, model.phi_free, s.inst_sampler.place_total(),
+        s.firm_sampler.place_total())
+    model.knowledge_changed(changed)
+    joint = len(edges) > 0
+    if joint:
         model.collab_edges.append(edges)
-
-    # units in enclave parks belong to their home firms: book both sides at home places
-    flows, acc = deal_records(deal, s.collab, s.best_idx, s.best_dest, s.home, f.place,
-                              s.searcher, wf, price, tc, p)
     book.add_matrix("service", flows[0])
-    book.add_matrix("collaboration", flows[1])
-    book.add_matrix("collaboration", flows[2])
+    if joint:
+        book.add_matrix("collaboration", flows[1])
+        book.add_matrix("collaboration", flows[2])
     book.account("institute_services", acc[0])
-    book.account("collaboration_outlays", acc[1])
-    book.account("collaboration_outlays", acc[2])
+    if joint:
+        book.account("collaboration_outlays", acc[1])
+        book.account("collaboration_outlays", acc[2])
     book.account("transaction_costs", acc[3])
-    book.account("transaction_costs", acc[4])
-
+    if joint:
+        book.account("transaction_costs", acc[4])
     # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    svc, col = free_expectations(model.phi_free, s.inst_sampler.place_total(),
-                                 s.firm_sampler.place_total(), acc[5], acc[6])
     book.expect_free("service", svc)
     book.expect_free("collaboration", col)
 
