@@ -220,6 +220,14 @@ def test_voucher_masks_equal_flatnonzero():
                                & (capital > 0) & (other != firm_id)))
     assert same(mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9),
                 np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0)))
+    searcher = rng.choice(n, 600, replace=False)
+    collab = rng.random(600) < 0.3
+    price = np.where(collab, 30.0, rng.uniform(0, 2, 600))
+    holders, amount, count = mk.voucher_holders(balance, other, firm_id, searcher, collab, price,
+                                                0.5)
+    want = (balance[searcher] > 0) & (other[searcher] == firm_id[searcher]) & ~collab
+    assert same(holders, want) and count == want.sum() > 0
+    assert same(amount, np.where(want, np.minimum(balance[searcher], 0.5 * price), 0.0))
     weight = rng.lognormal(0, 2, n)
     for cut in (n, 7, 0):                         # pairwise blocks, a short sum, an empty one
         live = (other[:cut] == firm_id[:cut]) & alive[:cut] & (balance[:cut] > 0)

@@ -906,6 +906,39 @@ def holders_weight(holder_id: np.ndarray, firm_id: np.ndarray, alive: np.ndarray
 
 
 @jit
+def voucher_holders(balance: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
+                    searcher: np.ndarray, collab: np.ndarray, price: np.ndarray, keep: float
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Searchers holding a voucher for a service, and the subsidy each is quoted.
+
+    ``holders = (balance[s] > 0) & (holder_id[s] == firm_id[s]) & ~collab`` with
+    ``s = searcher`` (``Vouchers._holder_mask``), and ``where(holders, min(balance[s],
+    keep · price), 0)`` (the quote of :func:`voucher_quote` at an eligible place).
+
+    Returns
+    -------
+    holders : numpy.ndarray
+        Per searcher, bool.
+    amount : numpy.ndarray
+        Per searcher, 万元 per real firm.
+    count : int
+        Number of holders.
+    """
+    n = searcher.shape[0]
+    holders = np.empty(n, np.bool_)
+    amount = np.zeros(n)
+    count = 0
+    for i in range(n):
+        b = searcher[i]
+        h = balance[b] > 0.0 and holder_id[b] == firm_id[b] and not collab[i]
+        holders[i] = h
+        if h:
+            amount[i] = np_min(balance[b], keep * price[i])
+            count += 1
+    return holders, amount, count
+
+
+@jit
 def voucher_quote(valid: np.ndarray, holders: np.ndarray, dest: np.ndarray, home: np.ndarray,
                   eligible: np.ndarray, balance: np.ndarray, searcher: np.ndarray,
                   price: np.ndarray, keep: float) -> np.ndarray:
@@ -1210,6 +1243,7 @@ def warm_up() -> None:
     for w in (f2, ro):
         holders_weight(i2, i2, b2, f2, w)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
+    voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
     platform_rows(b2, i2, m22, m22)
     platform_deals(b2, i2, i2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)

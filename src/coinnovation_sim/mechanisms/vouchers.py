@@ -300,6 +300,8 @@ class Vouchers(Mechanism):
         self._records: list[dict[str, np.ndarray]] = []
         self._search: Search | None = None
         self._holders = np.zeros(0, bool)
+        self._amount = np.zeros(0)
+        self._n_holders = 0
         self._in_project = False
         # the empty firm sampler of voucher projects (read only: built once)
         self._no_firms = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
@@ -428,13 +430,19 @@ class Vouchers(Mechanism):
         self._voucher_projects()
 
     def _holder_mask(self, s: Search) -> np.ndarray:
-        """Searchers looking for an institute service with a voucher balance (cached per search)."""
+        """Searchers looking for an institute service with a voucher balance (cached per search).
+
+        With them, the subsidy each holder is quoted at an eligible place and the number of
+        holders (``mechanisms.kernels.voucher_holders``; balances change only when the search's
+        deals settle).
+        """
         if self._search is not s:
-            f = self.model.firms
-            sl = s.searcher
             self._search = s
-            self._holders = ((self.balance[sl] > 0) & (self.holder_id[sl] == f.firm_id[sl])
-                             & ~s.collab)
+            self._holders, self._amount, self._n_holders = mk.voucher_holders(
+                self.balance, self.holder_id, self.model.firms.firm_id,
+                np.ascontiguousarray(s.searcher, dtype=np.int64),
+                np.ascontiguousarray(s.collab, dtype=bool),
+                np.ascontiguousarray(s.price, dtype=np.float64), 1.0 - self.config.copay_share)
         return self._holders
 
     def _quote(self, s: Search, dest: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -508,17 +516,19 @@ class Vouchers(Mechanism):
         A holder is quoted ``min(balance, (1 − copay) · price)`` at the eligible pairs, others 0
         (as :meth:`_quote`: ``mechanisms.kernels.voucher_quote``).
         """
-        holders = self._holder_mask(search)
-        if self.inert or not holders.any():
+        if self.inert:
             return None
-        s = search
-        keep = 1.0 - self.config.copay_share
-        amount = np.where(holders, np.minimum(self.balance[s.searcher], keep * s.price), 0.0)
-        return amount, self.eligible_pairs
+        self._holder_mask(search)
+        if not self._n_holders:
+            return None
+        return self._amount, self.eligible_pairs
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Redeem the vouchers of agreed deals: balances, public spending, ledger, records."""
-        if self.inert or not self._holder_mask(search).any():
+        if self.inert:
+            return None
+        self._holder_mask(search)
+        if not self._n_holders:
             return None
         s = search
         sub_all = self._quote(s, s.best_dest)
