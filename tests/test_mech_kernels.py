@@ -324,6 +324,31 @@ def test_platform_settle_equals_the_numpy_fees():
         assert same(np.float64(paid_sum), np.float64(float(paid.sum())))
 
 
+
+@pytest.mark.parametrize("share", [0.5, 0.0])
+def test_platform_fees_equal_deals_settle_and_bincount(share):
+    rng = np.random.default_rng(19)
+    n, p, slots = 1400, 16, 6000
+    searcher = rng.choice(slots, n, replace=False)
+    origin, home, dest = rng.integers(0, p, n), rng.integers(0, p, n), rng.integers(-1, p, n)
+    members = rng.random(p) < share
+    deal = rng.random(n) < 0.6
+    weight = rng.uniform(0.5, 40, slots)
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 30, n)
+    capital = rng.normal(100, 50, slots)
+    via = mk.platform_deals(deal, origin, dest, members)
+    want_cap, got_cap = capital.copy(), capital.copy()
+    got = mk.platform_fees(deal, origin, dest, members, searcher, home, weight, price, plain_net,
+                           0.03, got_cap, p)
+    assert got[0] == len(via)
+    if len(via):
+        h, paid, gain, w_sum, paid_sum = mk.platform_settle(via, searcher, home, weight, price,
+                                                            plain_net, 0.03, want_cap, p)
+        assert same(got[1], np.bincount(h, weights=-paid, minlength=p)) and same(got[2], gain)
+        assert got[3:] == (w_sum, paid_sum) and got[3] > 0
+    assert same(got_cap, want_cap)
+
 def test_voucher_settle_equals_the_numpy_redemptions():
     rng = np.random.default_rng(10)
     n, p, nf, n_slots = 1500, 16, 8, 6000

@@ -1063,6 +1063,34 @@ def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, wei
 
 
 @jit
+def platform_fees(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, members: np.ndarray,
+                  searcher: np.ndarray, home: np.ndarray, weight: np.ndarray, price: np.ndarray,
+                  plain_net: np.ndarray, fee_share: float, capital: np.ndarray, n_places: int
+                  ) -> tuple[int, np.ndarray, np.ndarray, float, float]:
+    """:func:`platform_deals`, then :func:`platform_settle` on them, in one call.
+
+    Returns
+    -------
+    count : int
+        Deals between two different member places (``len(via)``; 0: nothing else was done).
+    fees : numpy.ndarray
+        The fee account by home place, ``bincount(h, −paid, minlength=n_places)``.
+    gain, w_sum, paid_sum
+        As :func:`platform_settle` returns them.
+    """
+    via = platform_deals(deal, origin, dest, members)
+    m = via.shape[0]
+    fees = np.zeros(n_places)
+    if m == 0:
+        return 0, fees, np.zeros(n_places), 0.0, 0.0
+    h, paid, gain, w_sum, paid_sum = platform_settle(via, searcher, home, weight, price,
+                                                     plain_net, fee_share, capital, n_places)
+    for j in range(m):
+        fees[h[j]] += -paid[j]
+    return m, fees, gain, w_sum, paid_sum
+
+
+@jit
 def voucher_settle(deal: np.ndarray, best_idx: np.ndarray, quote: np.ndarray, searcher: np.ndarray,
                    home: np.ndarray, dest: np.ndarray, weight: np.ndarray, plain_net: np.ndarray,
                    gain: np.ndarray, price: np.ndarray, balance: np.ndarray, n_places: int):
@@ -1249,5 +1277,6 @@ def warm_up() -> None:
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
+        platform_fees(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         voucher_settle(b2, i2, f2, i2, i2, i2, w, f2, m22, f2, f2.copy(), 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)

@@ -524,7 +524,11 @@ class Vouchers(Mechanism):
         return self._amount, self.eligible_pairs
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
-        """Redeem the vouchers of agreed deals: balances, public spending, ledger, records."""
+        """Redeem the vouchers of agreed deals: balances, public spending, ledger, records.
+
+        Every agreed deal keeps its quoted subsidy (balances were approved against the budget in
+        advance), so the hook returns ``None``: no subsidy is withdrawn.
+        """
         if self.inert:
             return None
         self._holder_mask(search)
@@ -543,7 +547,7 @@ class Vouchers(Mechanism):
             np.ascontiguousarray(s.best_gain, dtype=np.float64),
             np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.n_places)
         if not len(used):
-            return np.ones(s.n, bool)
+            return None
         t = model.book.t
         model.policy_cost[t] += by_issuer
         model.book.account_by("voucher_subsidy", home, spend)
@@ -562,7 +566,7 @@ class Vouchers(Mechanism):
             "institute": s.best_idx[used].astype(np.int64), "provider": dest,
             "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional,
             "project": np.full(len(slots), self._in_project)})
-        return np.ones(s.n, bool)
+        return None
 
     # ------------------------------------------------------------------ outputs
     def metrics(self, t: int) -> dict[str, float]:
