@@ -101,8 +101,7 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import Account, Channel
-from ..innovation import place_pools
-from ..kernels import row_sums
+from ..kernels import group_weighted_rows, row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
 from ..production import quality, target_talent
 from ..sampling import normalise_rows
@@ -189,6 +188,20 @@ class Config(MechanismConfig):
                                              "park; assumption: one budget year")
 
 
+def _pools(model: CoinnovationModel, total_f: np.ndarray, count_f: np.ndarray) -> np.ndarray:
+    """``innovation.place_pools(model)`` given its firms' sums (``mechanisms.kernels.firm_groups``).
+
+    The institutes' sums and the means as :func:`~coinnovation_sim.innovation.place_pools`
+    computes them (``tests/test_mech_enclaves.py`` checks the equality).
+    """
+    inst = model.institutes
+    ti, ci = group_weighted_rows(inst.place, np.ones(inst.n, np.bool_),
+                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge,
+                                 model.n_places, True)
+    total, count = total_f + ti, count_f + ci
+    return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
+
+
 class _Outlook:
     """What a unit at each place can reach this month: talent fill rates and knowledge offers.
 
@@ -206,7 +219,11 @@ class _Outlook:
         self.model = model
         self.quality = quality(model)
         self.fill = self._fill_rates(model, target_talent(model, self.quality))
-        self.pools = place_pools(model)
+        # the firms' sums of the place pools and of the firm offers in one pass
+        pool_f, count_f, *firm_offers = mk.firm_groups(
+            np.ascontiguousarray(f.unit_place, dtype=np.int64), f.alive, model.firm_weight(),
+            f.knowledge, p)
+        self.pools = _pools(model, pool_f, count_f)
         phi = model.phi["technology"]
         self.psi = normalise_rows(phi)
         self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
@@ -214,10 +231,8 @@ class _Outlook:
         share = prm["collaboration_share"]
         reps, draws = [], []
         # partners weigh real agents × capacity × total knowledge (the core's search weights)
-        for total, num in (
-                mk.institute_groups(inst.place, inst_w, inst.knowledge, p),
-                mk.knowledge_weighted_groups(np.ascontiguousarray(f.unit_place, dtype=np.int64),
-                                             f.alive, model.firm_weight(), f.knowledge, p)):
+        for total, num in (mk.institute_groups(inst.place, inst_w, inst.knowledge, p),
+                           firm_offers):
             reps.append(mk.group_means(num, total))
             draws.append(normalise_rows(phi * total[None, :]))
         # offer kinds (institute services, joint R&D with firms): the representative partner of

@@ -152,6 +152,44 @@ def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.n
 
 
 @jit
+def firm_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two grouped sums of the firms in one pass over their rows.
+
+    ``kernels.group_weighted_rows(group, alive, weight, values, n_groups, True)`` (the firms'
+    part of ``innovation.place_pools``) and :func:`knowledge_weighted_groups` of the same
+    arguments; each accumulator adds the rows in row order, as those kernels do.
+
+    Returns
+    -------
+    total, count : numpy.ndarray
+        Weighted row sums (n_groups, k) and weight totals (n_groups,) of the live rows.
+    kw_total, kw_num : numpy.ndarray
+        Knowledge-weighted totals (n_groups,) and row sums (n_groups, k).
+    """
+    n, k = values.shape
+    total = np.zeros((n_groups, k))
+    count = np.zeros(n_groups)
+    kw_total = np.zeros(n_groups)
+    kw_num = np.zeros((n_groups, k))
+    for i in range(n):
+        g = group[i]
+        kappa = 0.0
+        for c in range(k):
+            kappa += values[i, c]
+        w = weight[i]
+        wk = (w if alive[i] else 0.0) * kappa
+        kw_total[g] += wk
+        for c in range(k):
+            kw_num[g, c] += wk * values[i, c]
+        if alive[i] and w != 0.0:
+            count[g] += w
+            for c in range(k):
+                total[g, c] += w * values[i, c]
+    return total, count, kw_total, kw_num
+
+
+@jit
 def group_means(num: np.ndarray, total: np.ndarray) -> np.ndarray:
     """``numpy.divide(num, total[:, None], where=total[:, None] > 0)`` with zeros elsewhere."""
     g, k = num.shape
@@ -1241,6 +1279,7 @@ def warm_up() -> None:
     ro.flags.writeable = False
     for w in (f2, ro):
         knowledge_weighted_groups(i2, b2, w, m22, 1)
+        firm_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
     group_means(m22, f2)
     cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
