@@ -560,6 +560,17 @@ def test_reviewing_slots_and_members_staff_equal_numpy():
                 np.flatnonzero((member >= 0) & review & alive))
     assert same(mk.reviewing_slots(member, review, alive, capital, False),
                 np.flatnonzero(alive & (member < 0) & review & (capital > 0)))
+    u = rng.random(n)
+    review = u < 0.25
+    members, free = mk.review_slots(member, u, 0.25, alive, capital)
+    assert same(members, mk.reviewing_slots(member, review, alive, capital, True))
+    assert same(free, mk.reviewing_slots(member, review, alive, capital, False))
+    for cut in (0.5, 0.0, 1.0):                   # some, none or all reviewing members leave
+        leavers = members[rng.random(len(members)) < cut]
+        after = member.copy()
+        after[leavers] = -1
+        assert same(mk.with_leavers(free, leavers, capital),
+                    mk.reviewing_slots(after, review, alive, capital, False))
     w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
     inside = member >= 0
     assert same(mk.members_staff(member, w, talent, share),

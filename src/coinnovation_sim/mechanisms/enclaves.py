@@ -479,11 +479,13 @@ class Enclaves(Mechanism):
         if not self.is_open.any():
             return                  # no park open: no members either (closed parks sent them home)
         self._sync()
-        review = self.rng.random(f.n) < cfg.review_probability
+        # who reviews (a uniform per slot): members, and firms at home free to apply
+        reviewing, free = mk.review_slots(self.member, self.rng.random(f.n),
+                                          float(cfg.review_probability), f.alive, f.capital)
         outlook = _Outlook(model)
         n_parks = len(self.capacity)
         # members who review leave when their unit no longer pays
-        reviewing = mk.reviewing_slots(self.member, review, f.alive, f.capital, True)
+        leavers = []
         for k in np.flatnonzero(self.is_open):
             slots = reviewing[self.member[reviewing] == k]
             if len(slots):
@@ -493,9 +495,11 @@ class Enclaves(Mechanism):
                 leave = slots[g < 0]
                 self.cum["left"] += float(w[leave].sum())
                 self._send_home(leave)
-        # applicants: each reviewing firm at home picks the open, admitting park with the best gain
-        # (best gain and park per applicant, indexed like `free`)
-        free = mk.reviewing_slots(self.member, review, f.alive, f.capital, False)
+                leavers.append(leave)
+        # applicants: each reviewing firm at home (leavers included) picks the open, admitting
+        # park with the best gain (best gain and park per applicant, indexed like `free`)
+        if leavers:
+            free = mk.with_leavers(free, np.sort(np.concatenate(leavers)), f.capital)
         free_home = f.place[free]
         best_gain = np.zeros(len(free))
         best_park = np.full(len(free), -1, np.int64)

@@ -594,6 +594,60 @@ def reviewing_slots(member: np.ndarray, review: np.ndarray, alive: np.ndarray,
 
 
 @jit
+def review_slots(member: np.ndarray, u: np.ndarray, probability: float, alive: np.ndarray,
+                 capital: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both lists of :func:`reviewing_slots` in one pass, with ``review = u < probability``.
+
+    Returns
+    -------
+    members, free : numpy.ndarray
+        ``reviewing_slots(member, review, alive, capital, True)`` and ``(…, False)``.
+    """
+    n = member.shape[0]
+    members = np.empty(n, np.int64)
+    free = np.empty(n, np.int64)
+    a = 0
+    b = 0
+    for i in range(n):
+        if not (u[i] < probability and alive[i]):
+            continue
+        if member[i] >= 0:
+            members[a] = i
+            a += 1
+        elif capital[i] > 0.0:
+            free[b] = i
+            b += 1
+    return members[:a].copy(), free[:b].copy()
+
+
+@jit
+def with_leavers(free: np.ndarray, leavers: np.ndarray, capital: np.ndarray) -> np.ndarray:
+    """The reviewing slots free to apply once ``leavers`` (sorted) have left their parks.
+
+    ``reviewing_slots(…, False)`` after the leavers' units went home: the sorted union of
+    ``free`` and the leavers with positive capital (both reviewed, live and now at home).
+    """
+    na = free.shape[0]
+    nb = leavers.shape[0]
+    out = np.empty(na + nb, np.int64)
+    i = 0
+    j = 0
+    m = 0
+    while i < na or j < nb:
+        if j < nb and not capital[leavers[j]] > 0.0:
+            j += 1
+            continue
+        if j >= nb or (i < na and free[i] < leavers[j]):
+            out[m] = free[i]
+            i += 1
+        else:
+            out[m] = leavers[j]
+            j += 1
+        m += 1
+    return out[:m].copy()
+
+
+@jit
 def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                   share: np.ndarray) -> float:
     """Persons the park units employ: ``(w * T * share)[member >= 0].sum()`` (numpy's order)."""
@@ -1295,6 +1349,8 @@ def warm_up() -> None:
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
     stale_members(i2, b2, i2, i2)
     reviewing_slots(i2, b2, b2, f2, True)
+    review_slots(i2, f2, 0.5, b2, f2)
+    with_leavers(i2, i2, f2)
     for w in (f2, ro):
         park_units(i2, w, 1)
         members_staff(i2, w, f2, f2)
