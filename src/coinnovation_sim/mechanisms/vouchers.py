@@ -302,6 +302,7 @@ class Vouchers(Mechanism):
         self._holders = np.zeros(0, bool)
         self._amount = np.zeros(0)
         self._n_holders = 0
+        self._month_terms: tuple[np.ndarray, np.ndarray] | None = None
         self._in_project = False
         # the empty firm sampler of voucher projects (read only: built once)
         self._no_firms = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
@@ -337,24 +338,33 @@ class Vouchers(Mechanism):
         self._year_stats = self._zero_year()
 
     # ------------------------------------------------------------------ firm decisions
-    def _reference_institutes(self) -> np.ndarray:
-        """Capacity-weighted mean knowledge of each place's institutes, (P, F)."""
-        inst = self.model.institutes
-        total, num = mk.institute_groups(inst.place, inst.capacity, inst.knowledge,
-                                      self.model.n_places)
-        return mk.group_means(num, total)
+    def _reference_institutes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Reference institutes and transaction costs of the month's voucher decisions.
 
-    def _service_terms(self, slots: np.ndarray, ref: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        The capacity-weighted mean knowledge of each place's institutes (P, F) and the (P, P)
+        transaction costs ``c · m / φ``, computed once per :meth:`before_step` (institutes and
+        levers do not change within it).
+        """
+        if self._month_terms is None:
+            model = self.model
+            inst = model.institutes
+            total, num = mk.institute_groups(inst.place, inst.capacity, inst.knowledge,
+                                             model.n_places)
+            tc = (model.prm["transaction_cost_wan"] * model.transaction_multiplier
+                  / model.phi["technology"])
+            self._month_terms = (mk.group_means(num, total), tc)
+        return self._month_terms
+
+    def _service_terms(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Knowledge gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place).
 
-        ``ref`` is :meth:`_reference_institutes` (institutes do not change within the hook).
+        Against the reference institutes of :meth:`_reference_institutes`.
         """
         model = self.model
         prm = model.prm
         f = model.firms
+        ref, tc = self._reference_institutes()
         k = f.knowledge[slots]
-        tc = prm["transaction_cost_wan"] * model.transaction_multiplier / model.phi["technology"]
         return mk.service_terms(k, ref, k @ ref.T,
                                 np.ascontiguousarray(f.unit_place[slots], dtype=np.int64), tc,
                                 float(prm["knowledge_value_wan"]), float(prm["learning_rate"]),
@@ -391,7 +401,7 @@ class Vouchers(Mechanism):
             return
         sigma = cfg.application_cost_sigma
         kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
-        vgap, rho, tc = self._service_terms(aware, self._reference_institutes())
+        vgap, rho, tc = self._service_terms(aware)
         gain, request, outlay = self._package(vgap, rho, tc)
         best, g_best = mk.masked_argmax(gain, self.eligible_pairs[f.place[aware]])
         rows = np.arange(len(aware))
@@ -423,6 +433,7 @@ class Vouchers(Mechanism):
         """Start a voucher year when due, then take this month's applications."""
         if self.inert:
             return
+        self._month_terms = None
         y = t // YEAR
         if y != self.year:
             self._new_year(y)
@@ -461,7 +472,7 @@ class Vouchers(Mechanism):
         The argmax over eligible places with institutes of ``vΓρ − p − τ + min(balance, (1 − c)p)``
         (-1 where there is none).
         """
-        vgap, rho, tc = self._service_terms(slots, self._reference_institutes())
+        vgap, rho, tc = self._service_terms(slots)
         sub = np.minimum(self.balance[slots], self.unit_subsidy)
         allowed = self.eligible_pairs[self.model.firms.place[slots]] & has_inst[None, :]
         return mk.best_redemption(vgap, rho, tc, sub, self.price, allowed)
