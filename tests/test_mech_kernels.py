@@ -229,10 +229,13 @@ def test_voucher_masks_equal_flatnonzero():
     assert same(holders, want) and count == want.sum() > 0
     assert same(amount, np.where(want, np.minimum(balance[searcher], 0.5 * price), 0.0))
     weight = rng.lognormal(0, 2, n)
+    granted = np.flatnonzero((balance > 0) | (rng.random(n) < 0.1))   # holders among them
+    assert same(mk.voucher_users_of(granted, alive, other, firm_id, balance, capital, 1e-9),
+                mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9))
     for cut in (n, 7, 0):                         # pairwise blocks, a short sum, an empty one
         live = (other[:cut] == firm_id[:cut]) & alive[:cut] & (balance[:cut] > 0)
-        assert same(np.float64(mk.holders_weight(other[:cut], firm_id[:cut], alive[:cut],
-                                                 balance[:cut], weight[:cut])),
+        assert same(np.float64(mk.holders_weight(granted[granted < cut], other, firm_id, alive,
+                                                 balance, weight)),
                     np.float64(weight[:cut][live].sum()))
 
 

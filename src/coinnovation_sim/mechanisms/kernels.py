@@ -980,21 +980,40 @@ def voucher_users(alive: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
 
 
 @jit
-def holders_weight(holder_id: np.ndarray, firm_id: np.ndarray, alive: np.ndarray,
-                   balance: np.ndarray, weight: np.ndarray) -> float:
+def holders_weight(slots: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
+                   alive: np.ndarray, balance: np.ndarray, weight: np.ndarray) -> float:
     """Real firms holding an unspent voucher (``Vouchers.metrics``).
 
-    ``weight[(holder_id == firm_id) & alive & (balance > 0)].sum()``: the selected weights in
-    slot order, summed pairwise as numpy sums them.
+    ``weight[live].sum()`` with ``live = (holder_id == firm_id) & alive & (balance > 0)``, given
+    the ascending ``slots`` outside which ``live`` is false: the selected weights in slot order,
+    summed pairwise as numpy sums them.
     """
-    n = weight.shape[0]
-    buf = np.empty(n)
-    m = 0
-    for i in range(n):
+    m = slots.shape[0]
+    buf = np.empty(m)
+    k = 0
+    for j in range(m):
+        i = slots[j]
         if holder_id[i] == firm_id[i] and alive[i] and balance[i] > 0.0:
-            buf[m] = weight[i]
-            m += 1
-    return total(buf, m)
+            buf[k] = weight[i]
+            k += 1
+    return total(buf, k)
+
+
+@jit
+def voucher_users_of(slots: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
+                     firm_id: np.ndarray, balance: np.ndarray, capital: np.ndarray,
+                     min_balance: float) -> np.ndarray:
+    """:func:`voucher_users` given the ascending ``slots`` outside which no slot qualifies."""
+    m = slots.shape[0]
+    out = np.empty(m, np.int64)
+    k = 0
+    for j in range(m):
+        i = slots[j]
+        if (holder_id[i] == firm_id[i] and balance[i] > min_balance and alive[i]
+                and capital[i] > 0.0):
+            out[k] = i
+            k += 1
+    return out[:k].copy()
 
 
 @jit
@@ -1363,8 +1382,9 @@ def warm_up() -> None:
     masked_argmax(m22, np.ones((2, 2), np.bool_))
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
     voucher_users(b2, i2, i2, f2, f2, 1e-9)
+    voucher_users_of(i2, b2, i2, i2, f2, f2, 1e-9)
     for w in (f2, ro):
-        holders_weight(i2, i2, b2, f2, w)
+        holders_weight(i2, i2, i2, b2, f2, w)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
     voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
     platform_rows(b2, i2, m22, m22)

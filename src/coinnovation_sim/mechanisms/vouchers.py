@@ -303,6 +303,10 @@ class Vouchers(Mechanism):
         self._amount = np.zeros(0)
         self._n_holders = 0
         self._month_terms: tuple[np.ndarray, np.ndarray] | None = None
+        #: Slots granted a voucher this calendar year, ascending: only they can hold a positive
+        #: balance (balances are zeroed when a year starts, set only by grants and only lowered by
+        #: redemptions), so holders are looked for among them.
+        self._granted = np.zeros(0, np.int64)
         self._in_project = False
         # the empty firm sampler of voucher projects (read only: built once)
         self._no_firms = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
@@ -321,6 +325,7 @@ class Vouchers(Mechanism):
         live = (self.holder_id == f.firm_id) & f.alive
         self.cum["lapsed"] += float((np.where(live, self.balance, 0.0) * self.model.firm_weight()).sum())
         self.balance[:] = 0.0
+        self._granted = np.zeros(0, np.int64)
         self.applied_id[:] = NO_FIRM
         if self.year is None:
             for g in np.flatnonzero(self.issuer):
@@ -424,6 +429,7 @@ class Vouchers(Mechanism):
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
         approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
                                                          self.balance, self.holder_id, p)
+        self._granted = np.union1d(self._granted, slots)
         self.cum["approved"] += approved
         self.cum["rationed"] += rationed
         self._year_stats["approved"] += by_place
@@ -487,7 +493,8 @@ class Vouchers(Mechanism):
         """
         model = self.model
         f = model.firms
-        users = mk.voucher_users(f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9)
+        users = mk.voucher_users_of(self._granted, f.alive, self.holder_id, f.firm_id,
+                                    self.balance, f.capital, 1e-9)
         if len(users) == 0:
             return
         n = len(users)
@@ -601,8 +608,8 @@ class Vouchers(Mechanism):
         return {
             "vouchers_committed_wan": float(self.committed.sum()),
             "vouchers_spent_wan": float(self.spent_by_step[t]),
-            "vouchers_holders": mk.holders_weight(self.holder_id, f.firm_id, f.alive,
-                                                  self.balance, self.model.firm_weight()),
+            "vouchers_holders": mk.holders_weight(self._granted, self.holder_id, f.firm_id,
+                                                  f.alive, self.balance, self.model.firm_weight()),
             "vouchers_additional_share": c["additional"] / n if n > 0 else 0.0,
             "vouchers_cross_place_share": c["cross_place"] / n if n > 0 else 0.0,
             "vouchers_firms_applied_cum": c["firms"],
