@@ -220,6 +220,23 @@ def test_voucher_masks_equal_flatnonzero():
                                & (capital > 0) & (other != firm_id)))
     assert same(mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9),
                 np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0)))
+    searcher = rng.choice(n, 600, replace=False)
+    collab = rng.random(600) < 0.3
+    price = np.where(collab, 30.0, rng.uniform(0, 2, 600))
+    holders, amount, count = mk.voucher_holders(balance, other, firm_id, searcher, collab, price,
+                                                0.5)
+    want = (balance[searcher] > 0) & (other[searcher] == firm_id[searcher]) & ~collab
+    assert same(holders, want) and count == want.sum() > 0
+    assert same(amount, np.where(want, np.minimum(balance[searcher], 0.5 * price), 0.0))
+    weight = rng.lognormal(0, 2, n)
+    granted = np.flatnonzero((balance > 0) | (rng.random(n) < 0.1))   # holders among them
+    assert same(mk.voucher_users_of(granted, alive, other, firm_id, balance, capital, 1e-9),
+                mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9))
+    for cut in (n, 7, 0):                         # pairwise blocks, a short sum, an empty one
+        live = (other[:cut] == firm_id[:cut]) & alive[:cut] & (balance[:cut] > 0)
+        assert same(np.float64(mk.holders_weight(granted[granted < cut], other, firm_id, alive,
+                                                 balance, weight)),
+                    np.float64(weight[:cut][live].sum()))
 
 
 @pytest.mark.parametrize("nf,p", [(3, 5), (8, 16), (9, 130)])
@@ -309,6 +326,31 @@ def test_platform_settle_equals_the_numpy_fees():
         assert same(np.float64(w_sum), np.float64(float(w.sum())))
         assert same(np.float64(paid_sum), np.float64(float(paid.sum())))
 
+
+
+@pytest.mark.parametrize("share", [0.5, 0.0])
+def test_platform_fees_equal_deals_settle_and_bincount(share):
+    rng = np.random.default_rng(19)
+    n, p, slots = 1400, 16, 6000
+    searcher = rng.choice(slots, n, replace=False)
+    origin, home, dest = rng.integers(0, p, n), rng.integers(0, p, n), rng.integers(-1, p, n)
+    members = rng.random(p) < share
+    deal = rng.random(n) < 0.6
+    weight = rng.uniform(0.5, 40, slots)
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 30, n)
+    capital = rng.normal(100, 50, slots)
+    via = mk.platform_deals(deal, origin, dest, members)
+    want_cap, got_cap = capital.copy(), capital.copy()
+    got = mk.platform_fees(deal, origin, dest, members, searcher, home, weight, price, plain_net,
+                           0.03, got_cap, p)
+    assert got[0] == len(via)
+    if len(via):
+        h, paid, gain, w_sum, paid_sum = mk.platform_settle(via, searcher, home, weight, price,
+                                                            plain_net, 0.03, want_cap, p)
+        assert same(got[1], np.bincount(h, weights=-paid, minlength=p)) and same(got[2], gain)
+        assert got[3:] == (w_sum, paid_sum) and got[3] > 0
+    assert same(got_cap, want_cap)
 
 def test_voucher_settle_equals_the_numpy_redemptions():
     rng = np.random.default_rng(10)
@@ -501,6 +543,14 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
     total, num = mk.knowledge_weighted_groups(place, alive, wf, k, 16)
     assert same(total, np.bincount(place, weights=weight, minlength=16))
     assert same(num, group_sum(place, weight[:, None] * k, 16))
+    alive[::9] = True
+    wf[::9] = 0.0                                 # live rows of weight 0: skipped by the pools
+    from coinnovation_sim.kernels import group_weighted_rows
+    got = mk.firm_groups(place, alive, wf, k, 16)
+    want = (*group_weighted_rows(place, alive, wf, k, 16, True),
+            *mk.knowledge_weighted_groups(place, alive, wf, k, 16))
+    for a, b in zip(got, want, strict=True):
+        assert same(a, b)
 
 
 def test_reviewing_slots_and_members_staff_equal_numpy():
@@ -513,6 +563,17 @@ def test_reviewing_slots_and_members_staff_equal_numpy():
                 np.flatnonzero((member >= 0) & review & alive))
     assert same(mk.reviewing_slots(member, review, alive, capital, False),
                 np.flatnonzero(alive & (member < 0) & review & (capital > 0)))
+    u = rng.random(n)
+    review = u < 0.25
+    members, free = mk.review_slots(member, u, 0.25, alive, capital)
+    assert same(members, mk.reviewing_slots(member, review, alive, capital, True))
+    assert same(free, mk.reviewing_slots(member, review, alive, capital, False))
+    for cut in (0.5, 0.0, 1.0):                   # some, none or all reviewing members leave
+        leavers = members[rng.random(len(members)) < cut]
+        after = member.copy()
+        after[leavers] = -1
+        assert same(mk.with_leavers(free, leavers, capital),
+                    mk.reviewing_slots(after, review, alive, capital, False))
     w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
     inside = member >= 0
     assert same(mk.members_staff(member, w, talent, share),

@@ -90,7 +90,7 @@ def test_member_draws_equal_the_searchs_draws():
     for seed in range(3):
         dest, idx = s.draw(rows, np.random.default_rng(seed))
         mech.rng = np.random.default_rng(seed)
-        got_dest, got_idx = mech._draw(s, act, rows[act])
+        got_dest, got_idx = mech._draw(s, active)
         assert np.array_equal(got_dest[act], dest[act]) and np.array_equal(got_idx[act], idx[act])
         assert (got_dest[~active] == -1).all() and (got_idx[~active] == -1).all()
         assert mech.rng.random() == np.random.default_rng(seed).random(2 * s.n + 1)[-1]

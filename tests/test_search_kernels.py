@@ -370,3 +370,107 @@ def test_receiver_knowledge_equals_the_gather_and_receiver_terms():
         want_sq, want_cap = receiver_terms(SimpleNamespace(prm={"absorptive_half": 5.0}), want_k)
         assert same(rcv_k, want_k) and rcv_k.flags.c_contiguous and same(cap, want_cap)
         assert same(np.einsum("ij,ij->i", rcv_k, rcv_k), want_sq)
+
+
+def _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, price, keep):
+    """``Vouchers._quote`` as numpy code (``mechanisms.kernels.voucher_quote``)."""
+    d = np.where(dest >= 0, dest, 0)
+    on = valid & holders & (dest >= 0) & eligible[home, d]
+    return np.where(on, np.minimum(balance[searcher], keep * price), 0.0)
+
+
+@pytest.mark.parametrize("n_quotes", [0, 1, 2])
+@pytest.mark.parametrize("masked", [False, True])
+def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
+    """One fused round: the candidates, validity, the mechanisms' quotes and the weighing."""
+    from coinnovation_sim.knowledge import absorptive_capacity
+
+    rng = np.random.default_rng(40 + 3 * n_quotes + masked)
+    p, nfirm, ninst, nf = 8, 3000, 200, 8
+    alive, capital, u0, weight, k, place = _firm_case(rng, nfirm, p, True)
+    searcher, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, place, p)
+    firms = SegmentSampler.from_arrays(*arrays)
+    ns = len(searcher)
+    inst_k = rng.lognormal(1, 1, (ninst, nf))
+    insts = SegmentSampler(rng.integers(0, p, ninst), rng.random(ninst), p)
+    phi = rng.uniform(0.05, 1.0, (p, p))
+    phi[1, 2] = 0.0
+    prob = np.concatenate((normalise_rows(phi * firms.place_total()[None, :]),
+                           normalise_rows(phi * insts.place_total()[None, :])))
+    collab = rng.random(ns) < 0.3
+    origin = place[searcher]
+    home = rng.integers(0, p, ns)
+    row = np.where(collab, origin, origin + p)
+    row[rng.random(ns) < 0.1] = -1
+    rcv_k = k[searcher]
+    rcv_sq = np.einsum("ij,ij->i", rcv_k, rcv_k)
+    cap = absorptive_capacity(kernels.row_sums(rcv_k), 5.0)
+    price = np.where(collab, 30.0, 8.0)
+    mult = rng.uniform(0.5, 1.5, (p, p))
+    balance = rng.uniform(0.0, 6.0, nfirm)
+    quotes = [(rng.random(ns) < 0.4, rng.random((p, p)) < 0.5) for _ in range(n_quotes)]
+    amount = np.zeros((n_quotes, ns))
+    for m, (holders, _) in enumerate(quotes):
+        amount[m] = np.where(holders, np.minimum(balance[searcher], 0.5 * price), 0.0)
+    pairs = np.array([q[1] for q in quotes], bool).reshape(n_quotes, p, p)
+    best_old, best_new = _best(ns, nf), _best(ns, nf)
+    cum = cumulative_rows(prob)
+    for _ in range(3):
+        u_place, u = rng.random(ns), rng.random(ns)
+        on = rng.random(ns) < 0.7 if masked else np.zeros(0, bool)
+        # the earlier technology.consider: draw, validity, the quote hooks, weigh_offers
+        dest, idx = sk.draw_candidates(cum, row, collab, u_place, u, *firms.arrays(),
+                                       *insts.arrays())
+        valid = sk.offer_validity(collab, idx, searcher, on)
+        subsidy = None
+        for holders, eligible in quotes:
+            q = _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, price, 0.5)
+            subsidy = (np.zeros(ns) if subsidy is None else subsidy) + q
+        sk.weigh_offers(valid, collab, idx, dest, origin, k, inst_k, rcv_k, rcv_sq, cap, 0.3,
+                        400.0, price, 2.0, mult, phi, 1e-12,
+                        np.zeros(0) if subsidy is None else subsidy, *best_old)
+        sk.search_round(cum, row, u_place, u, firms.arrays(), insts.arrays(), on, collab,
+                        searcher, origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, price,
+                        2.0, mult, phi, 1e-12, amount, pairs, *best_new)
+        for a, b in zip(best_new, best_old, strict=True):
+            assert same(a, b)
+    assert (best_new[2] >= 0).sum() > ns // 4
+    if n_quotes:
+        assert (best_new[5] > 0).any()
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_settle_deals_equals_the_transact_kernels(joint):
+    """One call for transact: deal kernels, changed firms, edges, records, expectations."""
+    rng = np.random.default_rng(60 + joint)
+    ns, nfirm, ninst, nf, p = 700, 2000, 50, 8, 6
+    k = rng.lognormal(0, 1, (nfirm, nf))
+    capital, revenue = rng.normal(5, 3, nfirm), rng.uniform(0, 2, ninst)
+    searcher = rng.choice(nfirm, ns, replace=False)
+    deal = rng.random(ns) < 0.6
+    collab = (rng.random(ns) < 0.3) if joint else np.zeros(ns, bool)
+    idx = np.where(collab, rng.integers(0, nfirm, ns), rng.integers(0, ninst, ns))
+    gain, partner_gain = rng.uniform(0, 1, (ns, nf)), rng.uniform(0, 1, (ns, nf))
+    price, tc, subsidy = np.where(collab, 30.0, 8.0), rng.uniform(0, 3, ns), rng.uniform(0, 2, ns)
+    wf, wi = rng.uniform(0.5, 3.0, nfirm), rng.uniform(0.5, 2.0, ninst)
+    wf.flags.writeable = False
+    dest, home = rng.integers(0, p, ns), rng.integers(0, p, ns)
+    place, firm_id = rng.integers(0, p, nfirm), rng.permutation(nfirm)
+    phi_free, inst_total, firm_total = rng.random((p, p)), rng.random(p), rng.random(p)
+    old = [k.copy(), capital.copy(), revenue.copy()]
+    kernels.apply_deals(*old, searcher, deal, collab, idx, gain, partner_gain, price, tc, subsidy,
+                        wf, wi)
+    flows, acc = kernels.deal_records(deal, collab, idx, dest, home, place, searcher, wf, price,
+                                      tc, p)
+    want = (np.concatenate([searcher[deal], idx[deal & collab]]),
+            sk.collab_edge_rows(deal, collab, searcher, idx, firm_id, place, 4), flows, acc,
+            *sk.free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6]))
+    new = [k.copy(), capital.copy(), revenue.copy()]
+    got = sk.settle_deals(*new, searcher, deal, collab, idx, gain, partner_gain, price, tc,
+                          subsidy, wf, wi, dest, home, place, firm_id, 4, phi_free, inst_total,
+                          firm_total)
+    for a, b in zip([*new, *got], [*old, *want], strict=True):
+        assert same(a, b)
+    if not joint:                                # the joint R&D records transact skips
+        skipped = np.concatenate([flows[1:].ravel(), acc[[1, 2, 4, 6]].ravel()])
+        assert not skipped.any() and not np.signbit(skipped).any()

@@ -17,6 +17,9 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
 * :func:`offer_validity` and :func:`weigh_offers`: the transaction cost of each candidate, its
   knowledge gain and net gain, and whether it replaces the best so far
   (the earlier ``evaluate_candidates`` and ``keep_best``), without an (n, F) array of gains.
+* :func:`search_round`: a whole candidate round in one call — the draws, the validity, the
+  mechanisms' subsidy quotes (:func:`quoted_subsidy`) and the weighing
+  (:func:`weigh_candidates`), so that a round costs one dispatch instead of a chain of calls.
 * :func:`agreement_setup` and :func:`partner_deals`: joint R&D partners' gains and agreement
   (after numpy's ``einsum`` dot products, kept as they are).
 * :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
@@ -32,6 +35,8 @@ import math
 import numpy as np
 
 from .kernels import (
+    apply_deals,
+    deal_records,
     ieee_div,
     jit,
     pairwise_sum,
@@ -522,6 +527,95 @@ def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: n
 
 
 @jit
+def quoted_subsidy(valid: np.ndarray, dest: np.ndarray, home: np.ndarray, amount: np.ndarray,
+                   pairs: np.ndarray) -> np.ndarray:
+    """The subsidies quoted to the searchers' candidates, summed over the quoting mechanisms.
+
+    Mechanism ``m`` quotes ``amount[m, i]`` for searcher ``i``'s candidate where it is valid,
+    drawn (``dest >= 0``) and ``pairs[m, home_i, dest_i]``, else 0. The quotes are added to zeros
+    in mechanism order, as :func:`technology.consider` added the mechanisms' quotes
+    (``(zeros + q_0) + q_1 …``).
+
+    Parameters
+    ----------
+    valid, dest, home : numpy.ndarray
+        Per searcher (n,): candidate valid; candidate place (-1: none); home place.
+    amount : numpy.ndarray
+        Quote per mechanism and searcher, (M, n), M >= 1.
+    pairs : numpy.ndarray
+        (home, destination) place pairs each mechanism quotes at, (M, P, P), bool.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,).
+    """
+    n = dest.shape[0]
+    out = np.zeros(n)
+    for m in range(amount.shape[0]):
+        for i in range(n):
+            d = dest[i]
+            q = amount[m, i] if valid[i] and d >= 0 and pairs[m, home[i], d] else 0.0
+            out[i] = out[i] + q
+    return out
+
+
+@jit
+def weigh_candidates(dest: np.ndarray, idx: np.ndarray, active: np.ndarray, collab: np.ndarray,
+                     searcher: np.ndarray, origin: np.ndarray, home: np.ndarray,
+                     firm_k: np.ndarray, inst_k: np.ndarray, rcv_k: np.ndarray,
+                     rcv_sq: np.ndarray, rcv_cap: np.ndarray, learning_rate: float,
+                     value_per_unit: float, price: np.ndarray, cost: float,
+                     multiplier: np.ndarray, phi: np.ndarray, eps: float, q_amount: np.ndarray,
+                     q_pairs: np.ndarray, best_net: np.ndarray, best_dest: np.ndarray,
+                     best_idx: np.ndarray, best_gain: np.ndarray, best_tc: np.ndarray,
+                     best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
+    """:func:`offer_validity`, the quoted subsidies and :func:`weigh_offers` in one call.
+
+    ``q_amount`` and ``q_pairs`` are the quotes of :func:`quoted_subsidy` (M = 0: no
+    mechanism quotes, no subsidy array). The other arguments are those of
+    :func:`offer_validity` and :func:`weigh_offers`; updates the best candidates in place.
+    """
+    valid = offer_validity(collab, idx, searcher, active)
+    if q_amount.shape[0] > 0:
+        subsidy = quoted_subsidy(valid, dest, home, q_amount, q_pairs)
+    else:
+        subsidy = np.zeros(0)
+    weigh_offers(valid, collab, idx, dest, origin, firm_k, inst_k, rcv_k, rcv_sq, rcv_cap,
+                 learning_rate, value_per_unit, price, cost, multiplier, phi, eps, subsidy,
+                 best_net, best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain)
+
+
+@jit
+def search_round(cum: np.ndarray, row: np.ndarray, u_place: np.ndarray, u_partner: np.ndarray,
+                 firm_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                     np.ndarray, np.ndarray, np.ndarray],
+                 inst_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                     np.ndarray, np.ndarray, np.ndarray],
+                 active: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
+                 origin: np.ndarray, home: np.ndarray, firm_k: np.ndarray, inst_k: np.ndarray,
+                 rcv_k: np.ndarray, rcv_sq: np.ndarray, rcv_cap: np.ndarray,
+                 learning_rate: float, value_per_unit: float, price: np.ndarray, cost: float,
+                 multiplier: np.ndarray, phi: np.ndarray, eps: float, q_amount: np.ndarray,
+                 q_pairs: np.ndarray, best_net: np.ndarray, best_dest: np.ndarray,
+                 best_idx: np.ndarray, best_gain: np.ndarray, best_tc: np.ndarray,
+                 best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
+    """One candidate round of a search: :func:`draw_candidates`, then :func:`weigh_candidates`.
+
+    ``firm_sampler`` and ``inst_sampler`` are the samplers' arrays in
+    ``SegmentSampler.arrays()`` order; the other arguments are those of the two kernels.
+    """
+    fc, fo, fp, fn, fs, fe, fb, ft = firm_sampler
+    ic, io, ip, i_n, i_s, ie, ib, it = inst_sampler
+    dest, idx = draw_candidates(cum, row, collab, u_place, u_partner, fc, fo, fp, fn, fs, fe, fb,
+                                ft, ic, io, ip, i_n, i_s, ie, ib, it)
+    weigh_candidates(dest, idx, active, collab, searcher, origin, home, firm_k, inst_k, rcv_k,
+                     rcv_sq, rcv_cap, learning_rate, value_per_unit, price, cost, multiplier,
+                     phi, eps, q_amount, q_pairs, best_net, best_dest, best_idx, best_gain,
+                     best_tc, best_subsidy, best_plain)
+
+
+@jit
 def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
                     firm_weight: np.ndarray, capacity: np.ndarray, inst_weight: np.ndarray,
                     u: np.ndarray) -> None:
@@ -708,6 +802,53 @@ def free_expectations(phi_free: np.ndarray, inst_total: np.ndarray, firm_total: 
     return svc, col
 
 
+@jit
+def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
+                 searcher: np.ndarray, deal: np.ndarray, collab: np.ndarray, idx: np.ndarray,
+                 gain: np.ndarray, partner_gain: np.ndarray, price: np.ndarray, tc: np.ndarray,
+                 subsidy: np.ndarray, firm_weight: np.ndarray, inst_weight: np.ndarray,
+                 best_dest: np.ndarray, home: np.ndarray, firm_place: np.ndarray,
+                 firm_id: np.ndarray, t: int, phi_free: np.ndarray, inst_total: np.ndarray,
+                 firm_total: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                            np.ndarray]:
+    """The kernels of :func:`technology.transact` in one call.
+
+    :func:`kernels.apply_deals` (updates ``knowledge``, ``capital`` and ``revenue``), then the
+    firms whose knowledge changed, :func:`collab_edge_rows`, :func:`kernels.deal_records` and
+    :func:`free_expectations` (on the records' service and joint R&D volumes).
+
+    Returns
+    -------
+    changed : numpy.ndarray
+        ``concatenate([searcher[deal], idx[deal & collab]])``: buyers, then joint R&D partners.
+    edges, flows, accounts, free_service, free_collab : numpy.ndarray
+        The results of those kernels.
+    """
+    apply_deals(knowledge, capital, revenue, searcher, deal, collab, idx, gain, partner_gain,
+                price, tc, subsidy, firm_weight, inst_weight)
+    n = deal.shape[0]
+    m = 0
+    for i in range(n):
+        if deal[i]:
+            m += 1 + (1 if collab[i] else 0)
+    changed = np.empty(m, np.int64)
+    r = 0
+    for i in range(n):
+        if deal[i]:
+            changed[r] = searcher[i]
+            r += 1
+    for i in range(n):
+        if deal[i] and collab[i]:
+            changed[r] = idx[i]
+            r += 1
+    edges = collab_edge_rows(deal, collab, searcher, idx, firm_id, firm_place, t)
+    flows, acc = deal_records(deal, collab, idx, best_dest, home, firm_place, searcher,
+                              firm_weight, price, tc, phi_free.shape[0])
+    svc, col = free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6])
+    return changed, edges, flows, acc, svc, col
+
+
 @register_warm_up
 def warm_up() -> None:
     """Load (or compile) the search kernels with a run's argument types (:func:`kernels.warm_up`)."""
@@ -723,7 +864,19 @@ def warm_up() -> None:
     search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)
     draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
     receiver_knowledge(place, rows, 1.0)
+    quotes = ((np.zeros((0, 2)), np.zeros((0, 2, 2), np.bool_)),
+              (np.ones((1, 2)), np.ones((1, 2, 2), np.bool_)))
     for active in (yes, np.zeros(0, np.bool_)):
+        for q_amount, q_pairs in quotes:
+            weigh_candidates(place, place, active, yes, place + 1, place, place, rows, rows, rows,
+                             ones, ones, 0.1, 1.0, ones, 1.0, rows, rows, 1e-12, q_amount,
+                             q_pairs, ones.copy(), place.copy(), place.copy(), rows.copy(),
+                             ones.copy(), ones.copy(), ones.copy())
+            search_round(cumulative_rows(rows), place, ones * 0.5, ones * 0.5, arrays, arrays,
+                         active, yes, place + 1, place, place, rows, rows, rows, ones, ones, 0.1,
+                         1.0, ones, 1.0, rows, rows, 1e-12, q_amount, q_pairs, ones.copy(),
+                         place.copy(), place.copy(), rows.copy(), ones.copy(), ones.copy(),
+                         ones.copy())
         valid = offer_validity(yes, place, place + 1, active)
         for subsidy in (ones, np.zeros(0)):
             weigh_offers(valid, yes, place, place, place, rows, rows, rows, ones, ones, 0.1, 1.0,
@@ -732,6 +885,9 @@ def warm_up() -> None:
     ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)
     collab_edge_rows(yes, yes, place, place, place, place, 3)
     free_expectations(rows, ones, ones, ones, ones)
+    for w in (weight, ones):
+        settle_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows,
+                     ones, ones, ones, w, ones, place, place, place, place, 3, rows, ones, ones)
     agreement_setup(place, yes, place, rows)
     partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
                   ones, yes.copy(), rows.copy())

@@ -20,22 +20,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kernels import apply_deals, deal_records, row_sums
+from .kernels import row_sums
 from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, cumulative_rows
 from .search_kernels import (
     agreement_setup,
-    collab_edge_rows,
     draw_candidates,
-    free_expectations,
-    offer_validity,
     partner_deals,
     ration_services,
     receiver_knowledge,
+    search_round,
     search_setup,
     search_start,
-    weigh_offers,
+    settle_deals,
+    weigh_candidates,
 )
 
 if TYPE_CHECKING:
@@ -97,8 +96,6 @@ class PlaceRows:
 
 #: ``active`` of :func:`search_kernels.offer_validity` meaning every searcher.
 _EVERY = np.zeros(0, bool)
-#: ``subsidy`` of :func:`search_kernels.weigh_offers` meaning none.
-_NONE = np.zeros(0)
 
 
 @dataclass
@@ -145,6 +142,9 @@ class Search:
     #: does not change while candidates are considered).
     rcv_knowledge: np.ndarray | None = None
     rcv_terms: tuple[np.ndarray, np.ndarray] | None = None
+    #: The arguments of the candidate kernels that stay fixed while candidates are considered
+    #: (:func:`_terms`), filled by the first :func:`consider`.
+    terms: tuple | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -222,9 +222,73 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
     return search, rows
 
 
+def _quotes(model: CoinnovationModel, s: Search) -> tuple[np.ndarray, np.ndarray]:
+    """The mechanisms' subsidy quotes for the search (``quote_terms``), stacked.
+
+    Returns
+    -------
+    amount, pairs : numpy.ndarray
+        Quote per quoting mechanism and searcher (M, n) and the (home, destination) place pairs
+        each quotes at (M, P, P); M = 0 when no mechanism quotes.
+    """
+    amounts, pairs = [], []
+    for mech in model.active_mechanisms:
+        quote = mech.quote_terms(s)
+        if quote is not None:
+            amounts.append(np.ascontiguousarray(quote[0], dtype=np.float64))
+            pairs.append(np.ascontiguousarray(quote[1], dtype=bool))
+    p = model.n_places
+    if not amounts:
+        return np.zeros((0, s.n)), np.zeros((0, p, p), bool)
+    if len(amounts) == 1:
+        return amounts[0][None, :], pairs[0][None]
+    return np.stack(amounts), np.stack(pairs)
+
+
+def _terms(model: CoinnovationModel, s: Search) -> tuple:
+    """The fixed arguments of :func:`search_kernels.weigh_candidates` after ``dest, idx, active``.
+
+    Computed once per search (knowledge, levers, prices and the mechanisms' quotes do not change
+    while candidates are considered): the searchers' kind, slot, origin and home, firms' and
+    institutes' knowledge, the receivers' knowledge, squared norms (numpy's ``einsum``) and
+    absorptive capacities (:func:`receiver_terms`), the parameters, prices, levers and quotes.
+    """
+    if s.terms is None:
+        f, inst, prm = model.firms, model.institutes, model.prm
+        if s.rcv_knowledge is None:
+            # receiver_terms(model, f.knowledge[s.searcher]): the gather and the capacities in
+            # one loop, the squared norms numpy's einsum
+            s.rcv_knowledge, cap = receiver_knowledge(s.searcher, f.knowledge,
+                                                      float(prm["absorptive_half"]))
+            s.rcv_terms = (np.einsum("ij,ij->i", s.rcv_knowledge, s.rcv_knowledge), cap)
+        sq_rcv, cap = s.rcv_terms
+        inst_k = inst.knowledge if inst.n else np.zeros((1, f.knowledge.shape[1]))
+        s.terms = (np.ascontiguousarray(s.collab, dtype=bool),
+                   np.ascontiguousarray(s.searcher, dtype=np.int64),
+                   np.ascontiguousarray(s.origin, dtype=np.int64),
+                   np.ascontiguousarray(s.home, dtype=np.int64), f.knowledge, inst_k,
+                   s.rcv_knowledge, sq_rcv, cap, float(prm["learning_rate"]),
+                   float(prm["knowledge_value_wan"]),
+                   np.ascontiguousarray(s.price, dtype=np.float64),
+                   float(prm["transaction_cost_wan"]), model.transaction_multiplier,
+                   model.phi["technology"], KNOWLEDGE_EPS, *_quotes(model, s))
+    return s.terms
+
+
+def _best(s: Search) -> tuple[np.ndarray, ...]:
+    """The search's best candidates, in :func:`search_kernels.weigh_offers` order."""
+    return (s.best_net, s.best_dest, s.best_idx, s.best_gain, s.best_tc, s.best_subsidy,
+            s.best_plain_net)
+
+
 def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndarray,
              active: np.ndarray | None = None) -> None:
     """Evaluate one candidate per searcher and keep it where it beats the best so far.
+
+    A candidate counts where it was drawn, its searcher is ``active`` and it is not the
+    searcher itself; the mechanisms' quotes (``quote_terms``) lower its price; its transaction
+    cost ``c · m[o, d] / φ[o, d]``, knowledge gain and net gain (+ subsidy) are weighed against
+    the best so far (:func:`search_kernels.weigh_candidates`).
 
     Parameters
     ----------
@@ -237,32 +301,24 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
     active : numpy.ndarray, optional
         Mask of searchers this candidate applies to (all when omitted).
     """
-    f, inst, prm = model.firms, model.institutes, model.prm
-    if s.rcv_knowledge is None:
-        # receiver_terms(model, f.knowledge[s.searcher]): the gather and the capacities in one
-        # loop, the squared norms numpy's einsum
-        s.rcv_knowledge, cap = receiver_knowledge(s.searcher, f.knowledge,
-                                                  float(prm["absorptive_half"]))
-        s.rcv_terms = (np.einsum("ij,ij->i", s.rcv_knowledge, s.rcv_knowledge), cap)
-    sq_rcv, cap = s.rcv_terms
     on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
-    inst_k = inst.knowledge if inst.n else np.zeros((1, f.knowledge.shape[1]))
-    dest64 = np.ascontiguousarray(dest, dtype=np.int64)
-    idx64 = np.ascontiguousarray(idx, dtype=np.int64)
-    valid = offer_validity(s.collab, idx64, s.searcher, on)
-    subsidy = None
-    for mech in model.active_mechanisms:
-        quote = mech.quote_subsidy(s, dest, valid)
-        if quote is not None:
-            subsidy = (np.zeros(s.n) if subsidy is None else subsidy) + quote
-    # transaction cost c · m[o, d] / φ[o, d], knowledge gain, net gain (+ subsidy); keep the best
-    weigh_offers(valid, s.collab, idx64, dest64, np.ascontiguousarray(s.origin, dtype=np.int64),
-                 f.knowledge, inst_k, s.rcv_knowledge, sq_rcv, cap, float(prm["learning_rate"]),
-                 float(prm["knowledge_value_wan"]), np.ascontiguousarray(s.price, dtype=np.float64),
-                 float(prm["transaction_cost_wan"]), model.transaction_multiplier,
-                 model.phi["technology"], KNOWLEDGE_EPS, _NONE if subsidy is None else subsidy,
-                 s.best_net, s.best_dest, s.best_idx, s.best_gain, s.best_tc, s.best_subsidy,
-                 s.best_plain_net)
+    terms = _terms(model, s)
+    weigh_candidates(np.ascontiguousarray(dest, dtype=np.int64),
+                     np.ascontiguousarray(idx, dtype=np.int64), on, *terms, *_best(s))
+
+
+def candidate_round(model: CoinnovationModel, s: Search, rows: PlaceRows, u_place: np.ndarray,
+                    u: np.ndarray, active: np.ndarray | None = None) -> None:
+    """Draw one candidate per searcher from given uniforms and :func:`consider` it, in one call.
+
+    The same as ``consider(model, s, *s.candidates(rows, u_place, u), active)``
+    (:func:`search_kernels.search_round`).
+    """
+    on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
+    terms = _terms(model, s)
+    search_round(rows.cum, rows.row, np.ascontiguousarray(u_place, dtype=np.float64),
+                 np.ascontiguousarray(u, dtype=np.float64), s.firm_sampler.arrays(),
+                 s.inst_sampler.arrays(), on, *terms, *_best(s))
 
 
 def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
@@ -299,35 +355,37 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
 
 
 def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
-    """Apply knowledge gains and payments, and record flows and accounts."""
+    """Apply knowledge gains and payments, and record flows and accounts.
+
+    The gains, payments, records and border-free expectations come from one kernel
+    (:func:`search_kernels.settle_deals`). Without a joint R&D deal the joint R&D records are
+    zeros and are not added (adding zeros leaves every record as it is: they start at +0, so none
+    is −0).
+    """
     f, inst, book = model.firms, model.institutes, model.book
-    p = model.n_places
-    wf = model.firm_weight()
-    wi = model.inst_weight()
-    price, tc = s.price, s.best_tc
-    apply_deals(f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx,
-                s.best_gain, s.partner_gain, price, tc, s.best_subsidy, wf,
-                np.ascontiguousarray(wi, dtype=np.float64))
-    model.knowledge_changed(np.concatenate([s.searcher[deal], s.best_idx[deal & s.collab]]))
-    edges = collab_edge_rows(deal, s.collab, s.searcher, s.best_idx, f.firm_id, f.place, book.t)
-    if len(edges):
+    # units in enclave parks belong to their home firms: flows are booked at home places
+    changed, edges, flows, acc, svc, col = settle_deals(
+        f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx, s.best_gain,
+        s.partner_gain, s.price, s.best_tc, s.best_subsidy, model.firm_weight(),
+        np.ascontiguousarray(model.inst_weight(), dtype=np.float64), s.best_dest, s.home,
+        f.place, f.firm_id, book.t, model.phi_free, s.inst_sampler.place_total(),
+        s.firm_sampler.place_total())
+    model.knowledge_changed(changed)
+    joint = len(edges) > 0
+    if joint:
         model.collab_edges.append(edges)
-
-    # units in enclave parks belong to their home firms: book both sides at home places
-    flows, acc = deal_records(deal, s.collab, s.best_idx, s.best_dest, s.home, f.place,
-                              s.searcher, wf, price, tc, p)
     book.add_matrix("service", flows[0])
-    book.add_matrix("collaboration", flows[1])
-    book.add_matrix("collaboration", flows[2])
+    if joint:
+        book.add_matrix("collaboration", flows[1])
+        book.add_matrix("collaboration", flows[2])
     book.account("institute_services", acc[0])
-    book.account("collaboration_outlays", acc[1])
-    book.account("collaboration_outlays", acc[2])
+    if joint:
+        book.account("collaboration_outlays", acc[1])
+        book.account("collaboration_outlays", acc[2])
     book.account("transaction_costs", acc[3])
-    book.account("transaction_costs", acc[4])
-
+    if joint:
+        book.account("transaction_costs", acc[4])
     # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    svc, col = free_expectations(model.phi_free, s.inst_sampler.place_total(),
-                                 s.firm_sampler.place_total(), acc[5], acc[6])
     book.expect_free("service", svc)
     book.expect_free("collaboration", col)
 
@@ -336,13 +394,14 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     """One month of technology search, matching and transactions.
 
     Mechanisms take part through three hooks: ``extra_candidates`` (more candidates from their
-    own random stream, e.g. a trading platform), ``quote_subsidy`` (a subsidy lowering the
+    own random stream, e.g. a trading platform), ``quote_terms`` (a subsidy lowering the
     buyer's price, e.g. vouchers) and ``settle_subsidy`` (budget rationing and booking).
     """
     s, rows = _start(model, rng)
     for _ in range(int(model.prm["candidates_per_search"])):
-        dest, idx = s.draw(rows, rng)
-        consider(model, s, dest, idx)
+        # as consider(model, s, *s.draw(rows, rng)): the places' uniforms, then the partners'
+        u_place = rng.random(s.n)
+        candidate_round(model, s, rows, u_place, rng.random(s.n))
     for mech in model.active_mechanisms:
         stage = model.clock(mech.name)
         mech.extra_candidates(s)

@@ -11,7 +11,7 @@ during matching, ``after_step`` and ``metrics``. It acts only through the docume
 * ``transaction_multiplier`` (P×P, > 0): scales technology transaction costs;
 * ``firms.unit_place``: where a firm's unit operates (its talent pool and institutes);
 * ``policy_cost`` (steps × P): public spending booked by the paying government;
-* technology hooks: ``extra_candidates``, ``quote_subsidy``, ``settle_subsidy``;
+* technology hooks: ``extra_candidates``, ``quote_terms``, ``settle_subsidy``;
 
 and draws only from its own random stream, ``model.stream(name)``.
 
@@ -101,8 +101,14 @@ class Mechanism:
     def extra_candidates(self, search: Search) -> None:
         """Offer searching firms extra candidates (call ``technology.consider``); default none."""
 
-    def quote_subsidy(self, search: Search, dest: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
-        """Subsidy per searcher for a candidate deal at ``dest`` (万元 per real firm); default none."""
+    def quote_terms(self, search: Search) -> tuple[np.ndarray, np.ndarray] | None:
+        """Subsidies the mechanism quotes to the searchers' candidates; default none.
+
+        Returns ``(amount, pairs)``: searcher ``i``'s valid candidate at place ``d`` is quoted
+        ``amount[i]`` (万元 per real firm) where ``pairs[home_i, d]`` (P×P bool), else 0; quotes
+        of several mechanisms add up. Asked once per search (the terms must not change while
+        its candidates are considered); ``None``: no quotes.
+        """
         return None
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:

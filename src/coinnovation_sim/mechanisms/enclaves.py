@@ -101,8 +101,7 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import Account, Channel
-from ..innovation import place_pools
-from ..kernels import row_sums
+from ..kernels import group_weighted_rows, row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
 from ..production import quality, target_talent
 from ..sampling import normalise_rows
@@ -189,6 +188,20 @@ class Config(MechanismConfig):
                                              "park; assumption: one budget year")
 
 
+def _pools(model: CoinnovationModel, total_f: np.ndarray, count_f: np.ndarray) -> np.ndarray:
+    """``innovation.place_pools(model)`` given its firms' sums (``mechanisms.kernels.firm_groups``).
+
+    The institutes' sums and the means as :func:`~coinnovation_sim.innovation.place_pools`
+    computes them (``tests/test_mech_enclaves.py`` checks the equality).
+    """
+    inst = model.institutes
+    ti, ci = group_weighted_rows(inst.place, np.ones(inst.n, np.bool_),
+                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge,
+                                 model.n_places, True)
+    total, count = total_f + ti, count_f + ci
+    return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
+
+
 class _Outlook:
     """What a unit at each place can reach this month: talent fill rates and knowledge offers.
 
@@ -206,7 +219,11 @@ class _Outlook:
         self.model = model
         self.quality = quality(model)
         self.fill = self._fill_rates(model, target_talent(model, self.quality))
-        self.pools = place_pools(model)
+        # the firms' sums of the place pools and of the firm offers in one pass
+        pool_f, count_f, *firm_offers = mk.firm_groups(
+            np.ascontiguousarray(f.unit_place, dtype=np.int64), f.alive, model.firm_weight(),
+            f.knowledge, p)
+        self.pools = _pools(model, pool_f, count_f)
         phi = model.phi["technology"]
         self.psi = normalise_rows(phi)
         self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
@@ -214,10 +231,8 @@ class _Outlook:
         share = prm["collaboration_share"]
         reps, draws = [], []
         # partners weigh real agents × capacity × total knowledge (the core's search weights)
-        for total, num in (
-                mk.institute_groups(inst.place, inst_w, inst.knowledge, p),
-                mk.knowledge_weighted_groups(np.ascontiguousarray(f.unit_place, dtype=np.int64),
-                                             f.alive, model.firm_weight(), f.knowledge, p)):
+        for total, num in (mk.institute_groups(inst.place, inst_w, inst.knowledge, p),
+                           firm_offers):
             reps.append(mk.group_means(num, total))
             draws.append(normalise_rows(phi * total[None, :]))
         # offer kinds (institute services, joint R&D with firms): the representative partner of
@@ -459,16 +474,18 @@ class Enclaves(Mechanism):
         model, cfg = self.model, self.config
         f = model.firms
         w = model.firm_weight()
-        self._sync()
         self.value = np.zeros(len(self.capacity))
         self.park_cost = np.zeros(len(self.capacity))
         if not self.is_open.any():
-            return
-        review = self.rng.random(f.n) < cfg.review_probability
+            return                  # no park open: no members either (closed parks sent them home)
+        self._sync()
+        # who reviews (a uniform per slot): members, and firms at home free to apply
+        reviewing, free = mk.review_slots(self.member, self.rng.random(f.n),
+                                          float(cfg.review_probability), f.alive, f.capital)
         outlook = _Outlook(model)
         n_parks = len(self.capacity)
         # members who review leave when their unit no longer pays
-        reviewing = mk.reviewing_slots(self.member, review, f.alive, f.capital, True)
+        leavers = []
         for k in np.flatnonzero(self.is_open):
             slots = reviewing[self.member[reviewing] == k]
             if len(slots):
@@ -478,9 +495,11 @@ class Enclaves(Mechanism):
                 leave = slots[g < 0]
                 self.cum["left"] += float(w[leave].sum())
                 self._send_home(leave)
-        # applicants: each reviewing firm at home picks the open, admitting park with the best gain
-        # (best gain and park per applicant, indexed like `free`)
-        free = mk.reviewing_slots(self.member, review, f.alive, f.capital, False)
+                leavers.append(leave)
+        # applicants: each reviewing firm at home (leavers included) picks the open, admitting
+        # park with the best gain (best gain and park per applicant, indexed like `free`)
+        if leavers:
+            free = mk.with_leavers(free, np.sort(np.concatenate(leavers)), f.capital)
         free_home = f.place[free]
         best_gain = np.zeros(len(free))
         best_park = np.full(len(free), -1, np.int64)
@@ -605,14 +624,17 @@ class Enclaves(Mechanism):
             return {}
         f = self.model.firms
         w = self.model.firm_weight()
-        units = self._units()
+        if self.is_open.any():
+            units = self._units()
+            staff = float(mk.members_staff(self.member, w, f.talent, f.unit_share))
+        else:                       # no park open: no members (closed parks sent them home)
+            units, staff = np.zeros(len(self.capacity)), 0.0
         month = self.month if self.month_t == t else {}
         started = t >= self.config.start
         row = {"enclaves_units": float(units.sum())}
         row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
         row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
-        row["enclaves_units_talent"] = float(mk.members_staff(self.member, w, f.talent,
-                                                              f.unit_share))
+        row["enclaves_units_talent"] = staff
         row["enclaves_parks_open"] = float((self.is_open & started).sum())
         row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
         for key in ("tax_wan", "tax_returned_wan", "public_cost_wan", "unit_costs_wan",

@@ -152,6 +152,44 @@ def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.n
 
 
 @jit
+def firm_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two grouped sums of the firms in one pass over their rows.
+
+    ``kernels.group_weighted_rows(group, alive, weight, values, n_groups, True)`` (the firms'
+    part of ``innovation.place_pools``) and :func:`knowledge_weighted_groups` of the same
+    arguments; each accumulator adds the rows in row order, as those kernels do.
+
+    Returns
+    -------
+    total, count : numpy.ndarray
+        Weighted row sums (n_groups, k) and weight totals (n_groups,) of the live rows.
+    kw_total, kw_num : numpy.ndarray
+        Knowledge-weighted totals (n_groups,) and row sums (n_groups, k).
+    """
+    n, k = values.shape
+    total = np.zeros((n_groups, k))
+    count = np.zeros(n_groups)
+    kw_total = np.zeros(n_groups)
+    kw_num = np.zeros((n_groups, k))
+    for i in range(n):
+        g = group[i]
+        kappa = 0.0
+        for c in range(k):
+            kappa += values[i, c]
+        w = weight[i]
+        wk = (w if alive[i] else 0.0) * kappa
+        kw_total[g] += wk
+        for c in range(k):
+            kw_num[g, c] += wk * values[i, c]
+        if alive[i] and w != 0.0:
+            count[g] += w
+            for c in range(k):
+                total[g, c] += w * values[i, c]
+    return total, count, kw_total, kw_num
+
+
+@jit
 def group_means(num: np.ndarray, total: np.ndarray) -> np.ndarray:
     """``numpy.divide(num, total[:, None], where=total[:, None] > 0)`` with zeros elsewhere."""
     g, k = num.shape
@@ -556,6 +594,60 @@ def reviewing_slots(member: np.ndarray, review: np.ndarray, alive: np.ndarray,
 
 
 @jit
+def review_slots(member: np.ndarray, u: np.ndarray, probability: float, alive: np.ndarray,
+                 capital: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both lists of :func:`reviewing_slots` in one pass, with ``review = u < probability``.
+
+    Returns
+    -------
+    members, free : numpy.ndarray
+        ``reviewing_slots(member, review, alive, capital, True)`` and ``(…, False)``.
+    """
+    n = member.shape[0]
+    members = np.empty(n, np.int64)
+    free = np.empty(n, np.int64)
+    a = 0
+    b = 0
+    for i in range(n):
+        if not (u[i] < probability and alive[i]):
+            continue
+        if member[i] >= 0:
+            members[a] = i
+            a += 1
+        elif capital[i] > 0.0:
+            free[b] = i
+            b += 1
+    return members[:a].copy(), free[:b].copy()
+
+
+@jit
+def with_leavers(free: np.ndarray, leavers: np.ndarray, capital: np.ndarray) -> np.ndarray:
+    """The reviewing slots free to apply once ``leavers`` (sorted) have left their parks.
+
+    ``reviewing_slots(…, False)`` after the leavers' units went home: the sorted union of
+    ``free`` and the leavers with positive capital (both reviewed, live and now at home).
+    """
+    na = free.shape[0]
+    nb = leavers.shape[0]
+    out = np.empty(na + nb, np.int64)
+    i = 0
+    j = 0
+    m = 0
+    while i < na or j < nb:
+        if j < nb and not capital[leavers[j]] > 0.0:
+            j += 1
+            continue
+        if j >= nb or (i < na and free[i] < leavers[j]):
+            out[m] = free[i]
+            i += 1
+        else:
+            out[m] = leavers[j]
+            j += 1
+        m += 1
+    return out[:m].copy()
+
+
+@jit
 def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                   share: np.ndarray) -> float:
     """Persons the park units employ: ``(w * T * share)[member >= 0].sum()`` (numpy's order)."""
@@ -888,6 +980,76 @@ def voucher_users(alive: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
 
 
 @jit
+def holders_weight(slots: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
+                   alive: np.ndarray, balance: np.ndarray, weight: np.ndarray) -> float:
+    """Real firms holding an unspent voucher (``Vouchers.metrics``).
+
+    ``weight[live].sum()`` with ``live = (holder_id == firm_id) & alive & (balance > 0)``, given
+    the ascending ``slots`` outside which ``live`` is false: the selected weights in slot order,
+    summed pairwise as numpy sums them.
+    """
+    m = slots.shape[0]
+    buf = np.empty(m)
+    k = 0
+    for j in range(m):
+        i = slots[j]
+        if holder_id[i] == firm_id[i] and alive[i] and balance[i] > 0.0:
+            buf[k] = weight[i]
+            k += 1
+    return total(buf, k)
+
+
+@jit
+def voucher_users_of(slots: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
+                     firm_id: np.ndarray, balance: np.ndarray, capital: np.ndarray,
+                     min_balance: float) -> np.ndarray:
+    """:func:`voucher_users` given the ascending ``slots`` outside which no slot qualifies."""
+    m = slots.shape[0]
+    out = np.empty(m, np.int64)
+    k = 0
+    for j in range(m):
+        i = slots[j]
+        if (holder_id[i] == firm_id[i] and balance[i] > min_balance and alive[i]
+                and capital[i] > 0.0):
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
+@jit
+def voucher_holders(balance: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
+                    searcher: np.ndarray, collab: np.ndarray, price: np.ndarray, keep: float
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Searchers holding a voucher for a service, and the subsidy each is quoted.
+
+    ``holders = (balance[s] > 0) & (holder_id[s] == firm_id[s]) & ~collab`` with
+    ``s = searcher`` (``Vouchers._holder_mask``), and ``where(holders, min(balance[s],
+    keep · price), 0)`` (the quote of :func:`voucher_quote` at an eligible place).
+
+    Returns
+    -------
+    holders : numpy.ndarray
+        Per searcher, bool.
+    amount : numpy.ndarray
+        Per searcher, 万元 per real firm.
+    count : int
+        Number of holders.
+    """
+    n = searcher.shape[0]
+    holders = np.empty(n, np.bool_)
+    amount = np.zeros(n)
+    count = 0
+    for i in range(n):
+        b = searcher[i]
+        h = balance[b] > 0.0 and holder_id[b] == firm_id[b] and not collab[i]
+        holders[i] = h
+        if h:
+            amount[i] = np_min(balance[b], keep * price[i])
+            count += 1
+    return holders, amount, count
+
+
+@jit
 def voucher_quote(valid: np.ndarray, holders: np.ndarray, dest: np.ndarray, home: np.ndarray,
                   eligible: np.ndarray, balance: np.ndarray, searcher: np.ndarray,
                   price: np.ndarray, keep: float) -> np.ndarray:
@@ -1009,6 +1171,34 @@ def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, wei
         paid[j] = fee * wj
         gain[h[j]] += (plain_net[i] - fee) * wj
     return h, paid, gain, total(w, m), total(paid, m)
+
+
+@jit
+def platform_fees(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, members: np.ndarray,
+                  searcher: np.ndarray, home: np.ndarray, weight: np.ndarray, price: np.ndarray,
+                  plain_net: np.ndarray, fee_share: float, capital: np.ndarray, n_places: int
+                  ) -> tuple[int, np.ndarray, np.ndarray, float, float]:
+    """:func:`platform_deals`, then :func:`platform_settle` on them, in one call.
+
+    Returns
+    -------
+    count : int
+        Deals between two different member places (``len(via)``; 0: nothing else was done).
+    fees : numpy.ndarray
+        The fee account by home place, ``bincount(h, −paid, minlength=n_places)``.
+    gain, w_sum, paid_sum
+        As :func:`platform_settle` returns them.
+    """
+    via = platform_deals(deal, origin, dest, members)
+    m = via.shape[0]
+    fees = np.zeros(n_places)
+    if m == 0:
+        return 0, fees, np.zeros(n_places), 0.0, 0.0
+    h, paid, gain, w_sum, paid_sum = platform_settle(via, searcher, home, weight, price,
+                                                     plain_net, fee_share, capital, n_places)
+    for j in range(m):
+        fees[h[j]] += -paid[j]
+    return m, fees, gain, w_sum, paid_sum
 
 
 @jit
@@ -1162,6 +1352,7 @@ def warm_up() -> None:
     ro.flags.writeable = False
     for w in (f2, ro):
         knowledge_weighted_groups(i2, b2, w, m22, 1)
+        firm_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
     group_means(m22, f2)
     cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
@@ -1177,6 +1368,8 @@ def warm_up() -> None:
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
     stale_members(i2, b2, i2, i2)
     reviewing_slots(i2, b2, b2, f2, True)
+    review_slots(i2, f2, 0.5, b2, f2)
+    with_leavers(i2, i2, f2)
     for w in (f2, ro):
         park_units(i2, w, 1)
         members_staff(i2, w, f2, f2)
@@ -1189,11 +1382,16 @@ def warm_up() -> None:
     masked_argmax(m22, np.ones((2, 2), np.bool_))
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
     voucher_users(b2, i2, i2, f2, f2, 1e-9)
+    voucher_users_of(i2, b2, i2, i2, f2, f2, 1e-9)
+    for w in (f2, ro):
+        holders_weight(i2, i2, i2, b2, f2, w)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
+    voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
     platform_rows(b2, i2, m22, m22)
     platform_deals(b2, i2, i2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
+        platform_fees(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         voucher_settle(b2, i2, f2, i2, i2, i2, w, f2, m22, f2, f2.copy(), 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from ..flows import Account
 from ..sampling import normalise_rows
-from ..technology import PlaceRows, consider
+from ..technology import PlaceRows, candidate_round
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig
 
@@ -130,20 +130,29 @@ class TechMarket(Mechanism):
         active = self.members[search.origin]
         if not active.any():
             return
+        rows = self._place_rows(search, active)
+        for _ in range(cfg.extra_candidates):
+            # consider(model, search, *self._draw(search, active), active=active)
+            u_place = self.rng.random(search.n)
+            candidate_round(self.model, search, rows, u_place, self.rng.random(search.n), active)
+
+    def _place_rows(self, search: Search, active: np.ndarray) -> PlaceRows:
+        """Where the member searchers draw the platform's candidate places.
+
+        Rows (2P, P): friction to member places × their partner firms' total weight, normalised
+        per origin, over the same for institutes. A member searcher at origin ``o`` draws from
+        row ``o`` (joint R&D) or ``P + o`` (services); the others draw nothing (-1).
+        """
+        p = self.model.n_places
         phi = self.model.phi["technology"] * self.members[None, :]
         q_firm = normalise_rows(phi * search.firm_sampler.place_total()[None, :])
         q_inst = normalise_rows(phi * search.inst_sampler.place_total()[None, :])
-        act = np.flatnonzero(active)
-        rows = mk.platform_rows(search.collab[act],
-                                np.ascontiguousarray(search.origin[act], dtype=np.int64),
-                                q_firm, q_inst)
-        for _ in range(cfg.extra_candidates):
-            dest, idx = self._draw(search, act, rows)
-            consider(self.model, search, dest, idx, active=active)
+        origin = np.asarray(search.origin, dtype=np.int64)
+        row = np.where(active, np.where(search.collab, origin, origin + p), -1)
+        return PlaceRows(np.concatenate((q_firm, q_inst)), row)
 
-    def _draw(self, search: Search, act: np.ndarray, rows: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """``search.draw`` for the member searchers ``act`` only (-1, no candidate, elsewhere).
+    def _draw(self, search: Search, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``search.draw`` for the member searchers (``active``) only (-1, no candidate, elsewhere).
 
         Consumes the platform's stream exactly as :meth:`~coinnovation_sim.technology.Search.draw`
         does (a uniform per searcher for the place, then one for the partner) and draws each
@@ -156,39 +165,36 @@ class TechMarket(Mechanism):
         ----------
         search : Search
             The month's search.
-        act : numpy.ndarray
-            Positions of the searchers whose unit is in a member place.
-        rows : numpy.ndarray
-            Their place-draw probabilities, (len(act), P).
+        active : numpy.ndarray
+            Searchers whose unit is in a member place (n,), bool.
 
         Returns
         -------
         dest, idx : numpy.ndarray
-            Candidate place and partner per searcher (n,), -1 outside ``act``.
+            Candidate place and partner per searcher (n,), -1 outside ``active``.
         """
         n = search.n
         u_place = self.rng.random(n)
         u = self.rng.random(n)
-        row = np.full(n, -1, np.int64)           # -1: not a member searcher, no candidate
-        row[act] = np.arange(len(act))
-        return search.candidates(PlaceRows(rows, row), u_place, u)
+        return search.candidates(self._place_rows(search, active), u_place, u)
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
         """Charge the platform fee on deals between members and record the members' gains."""
         if not self.running:
             return None
         model = self.model
-        via = mk.platform_deals(deal, np.ascontiguousarray(search.origin, dtype=np.int64),
-                                np.ascontiguousarray(search.best_dest, dtype=np.int64), self.members)
-        if not len(via):
-            return None
-        home, paid, value, w_sum, paid_sum = mk.platform_settle(
-            via, np.ascontiguousarray(search.searcher, dtype=np.int64),
+        # the deals between two member places, their fees and the members' gains
+        count, fees, value, w_sum, paid_sum = mk.platform_fees(
+            deal, np.ascontiguousarray(search.origin, dtype=np.int64),
+            np.ascontiguousarray(search.best_dest, dtype=np.int64), self.members,
+            np.ascontiguousarray(search.searcher, dtype=np.int64),
             np.ascontiguousarray(search.home, dtype=np.int64), model.firm_weight(),
             np.ascontiguousarray(search.price, dtype=np.float64),
             np.ascontiguousarray(search.best_plain_net, dtype=np.float64),
             float(self.config.fee_share), model.firms.capital, model.n_places)
-        model.book.account_by("platform_fees", home, -paid)
+        if not count:
+            return None
+        model.book.account("platform_fees", fees)
         self.gain += value
         self.deals += w_sum
         self.deals_cum += w_sum

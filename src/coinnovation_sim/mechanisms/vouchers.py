@@ -6,7 +6,7 @@ price of a service, up to the voucher's face value per firm and year. With ``cro
 (通用通兑, the demonstration zone's universal-redemption pilot) a voucher is redeemable at any
 provider place; with ``false`` only at providers in the firm's own place.
 
-A voucher acts on the core in two ways. (1) Through the technology hooks: ``quote_subsidy``
+A voucher acts on the core in two ways. (1) Through the technology hooks: ``quote_terms``
 lowers a holder's price for candidates at eligible providers in its ordinary searches, and
 ``settle_subsidy`` books every redeemed subsidy (public spending of the issuer, and a capital
 source ``voucher_subsidy`` for the firm). (2) Voucher projects: each month a holder with a
@@ -300,6 +300,13 @@ class Vouchers(Mechanism):
         self._records: list[dict[str, np.ndarray]] = []
         self._search: Search | None = None
         self._holders = np.zeros(0, bool)
+        self._amount = np.zeros(0)
+        self._n_holders = 0
+        self._month_terms: tuple[np.ndarray, np.ndarray] | None = None
+        #: Slots granted a voucher this calendar year, ascending: only they can hold a positive
+        #: balance (balances are zeroed when a year starts, set only by grants and only lowered by
+        #: redemptions), so holders are looked for among them.
+        self._granted = np.zeros(0, np.int64)
         self._in_project = False
         # the empty firm sampler of voucher projects (read only: built once)
         self._no_firms = SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p)
@@ -318,6 +325,7 @@ class Vouchers(Mechanism):
         live = (self.holder_id == f.firm_id) & f.alive
         self.cum["lapsed"] += float((np.where(live, self.balance, 0.0) * self.model.firm_weight()).sum())
         self.balance[:] = 0.0
+        self._granted = np.zeros(0, np.int64)
         self.applied_id[:] = NO_FIRM
         if self.year is None:
             for g in np.flatnonzero(self.issuer):
@@ -335,24 +343,33 @@ class Vouchers(Mechanism):
         self._year_stats = self._zero_year()
 
     # ------------------------------------------------------------------ firm decisions
-    def _reference_institutes(self) -> np.ndarray:
-        """Capacity-weighted mean knowledge of each place's institutes, (P, F)."""
-        inst = self.model.institutes
-        total, num = mk.institute_groups(inst.place, inst.capacity, inst.knowledge,
-                                      self.model.n_places)
-        return mk.group_means(num, total)
+    def _reference_institutes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Reference institutes and transaction costs of the month's voucher decisions.
 
-    def _service_terms(self, slots: np.ndarray, ref: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        The capacity-weighted mean knowledge of each place's institutes (P, F) and the (P, P)
+        transaction costs ``c · m / φ``, computed once per :meth:`before_step` (institutes and
+        levers do not change within it).
+        """
+        if self._month_terms is None:
+            model = self.model
+            inst = model.institutes
+            total, num = mk.institute_groups(inst.place, inst.capacity, inst.knowledge,
+                                             model.n_places)
+            tc = (model.prm["transaction_cost_wan"] * model.transaction_multiplier
+                  / model.phi["technology"])
+            self._month_terms = (mk.group_means(num, total), tc)
+        return self._month_terms
+
+    def _service_terms(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Knowledge gap value ``vΓ``, closure share ``ρ`` and transaction cost ``τ`` per (firm, place).
 
-        ``ref`` is :meth:`_reference_institutes` (institutes do not change within the hook).
+        Against the reference institutes of :meth:`_reference_institutes`.
         """
         model = self.model
         prm = model.prm
         f = model.firms
+        ref, tc = self._reference_institutes()
         k = f.knowledge[slots]
-        tc = prm["transaction_cost_wan"] * model.transaction_multiplier / model.phi["technology"]
         return mk.service_terms(k, ref, k @ ref.T,
                                 np.ascontiguousarray(f.unit_place[slots], dtype=np.int64), tc,
                                 float(prm["knowledge_value_wan"]), float(prm["learning_rate"]),
@@ -389,7 +406,7 @@ class Vouchers(Mechanism):
             return
         sigma = cfg.application_cost_sigma
         kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
-        vgap, rho, tc = self._service_terms(aware, self._reference_institutes())
+        vgap, rho, tc = self._service_terms(aware)
         gain, request, outlay = self._package(vgap, rho, tc)
         best, g_best = mk.masked_argmax(gain, self.eligible_pairs[f.place[aware]])
         rows = np.arange(len(aware))
@@ -412,6 +429,7 @@ class Vouchers(Mechanism):
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
         approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
                                                          self.balance, self.holder_id, p)
+        self._granted = np.union1d(self._granted, slots)
         self.cum["approved"] += approved
         self.cum["rationed"] += rationed
         self._year_stats["approved"] += by_place
@@ -421,6 +439,7 @@ class Vouchers(Mechanism):
         """Start a voucher year when due, then take this month's applications."""
         if self.inert:
             return
+        self._month_terms = None
         y = t // YEAR
         if y != self.year:
             self._new_year(y)
@@ -428,13 +447,19 @@ class Vouchers(Mechanism):
         self._voucher_projects()
 
     def _holder_mask(self, s: Search) -> np.ndarray:
-        """Searchers looking for an institute service with a voucher balance (cached per search)."""
+        """Searchers looking for an institute service with a voucher balance (cached per search).
+
+        With them, the subsidy each holder is quoted at an eligible place and the number of
+        holders (``mechanisms.kernels.voucher_holders``; balances change only when the search's
+        deals settle).
+        """
         if self._search is not s:
-            f = self.model.firms
-            sl = s.searcher
             self._search = s
-            self._holders = ((self.balance[sl] > 0) & (self.holder_id[sl] == f.firm_id[sl])
-                             & ~s.collab)
+            self._holders, self._amount, self._n_holders = mk.voucher_holders(
+                self.balance, self.holder_id, self.model.firms.firm_id,
+                np.ascontiguousarray(s.searcher, dtype=np.int64),
+                np.ascontiguousarray(s.collab, dtype=bool),
+                np.ascontiguousarray(s.price, dtype=np.float64), 1.0 - self.config.copay_share)
         return self._holders
 
     def _quote(self, s: Search, dest: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -453,7 +478,7 @@ class Vouchers(Mechanism):
         The argmax over eligible places with institutes of ``vΓρ − p − τ + min(balance, (1 − c)p)``
         (-1 where there is none).
         """
-        vgap, rho, tc = self._service_terms(slots, self._reference_institutes())
+        vgap, rho, tc = self._service_terms(slots)
         sub = np.minimum(self.balance[slots], self.unit_subsidy)
         allowed = self.eligible_pairs[self.model.firms.place[slots]] & has_inst[None, :]
         return mk.best_redemption(vgap, rho, tc, sub, self.price, allowed)
@@ -468,7 +493,8 @@ class Vouchers(Mechanism):
         """
         model = self.model
         f = model.firms
-        users = mk.voucher_users(f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9)
+        users = mk.voucher_users_of(self._granted, f.alive, self.holder_id, f.firm_id,
+                                    self.balance, f.capital, 1e-9)
         if len(users) == 0:
             return
         n = len(users)
@@ -494,23 +520,37 @@ class Vouchers(Mechanism):
                            * inst_sampler.place_total()[None, :]), np.arange(n))
         for _ in range(int(model.prm["candidates_per_search"]) - 1):
             # a place per holder from its row, then an institute there (all places' uniforms
-            # first, then the institutes')
-            dest, idx = s.draw(rows, self.rng)
-            technology.consider(model, s, dest, idx)
+            # first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
+            u_place = self.rng.random(n)
+            technology.candidate_round(model, s, rows, u_place, self.rng.random(n))
         self._in_project = True
         deal = technology.agree(model, s, self.rng)
         self._in_project = False
         technology.transact(model, s, deal)
 
-    def quote_subsidy(self, search: Search, dest: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
-        """Voucher subsidy for candidates at eligible providers (万元 per real firm)."""
-        if self.inert or not self._holder_mask(search).any():
+    def quote_terms(self, search: Search) -> tuple[np.ndarray, np.ndarray] | None:
+        """Voucher subsidy for candidates at eligible providers (万元 per real firm).
+
+        A holder is quoted ``min(balance, (1 − copay) · price)`` at the eligible pairs, others 0
+        (as :meth:`_quote`: ``mechanisms.kernels.voucher_quote``).
+        """
+        if self.inert:
             return None
-        return self._quote(search, dest, valid)
+        self._holder_mask(search)
+        if not self._n_holders:
+            return None
+        return self._amount, self.eligible_pairs
 
     def settle_subsidy(self, search: Search, deal: np.ndarray) -> np.ndarray | None:
-        """Redeem the vouchers of agreed deals: balances, public spending, ledger, records."""
-        if self.inert or not self._holder_mask(search).any():
+        """Redeem the vouchers of agreed deals: balances, public spending, ledger, records.
+
+        Every agreed deal keeps its quoted subsidy (balances were approved against the budget in
+        advance), so the hook returns ``None``: no subsidy is withdrawn.
+        """
+        if self.inert:
+            return None
+        self._holder_mask(search)
+        if not self._n_holders:
             return None
         s = search
         sub_all = self._quote(s, s.best_dest)
@@ -525,7 +565,7 @@ class Vouchers(Mechanism):
             np.ascontiguousarray(s.best_gain, dtype=np.float64),
             np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.n_places)
         if not len(used):
-            return np.ones(s.n, bool)
+            return None
         t = model.book.t
         model.policy_cost[t] += by_issuer
         model.book.account_by("voucher_subsidy", home, spend)
@@ -544,7 +584,7 @@ class Vouchers(Mechanism):
             "institute": s.best_idx[used].astype(np.int64), "provider": dest,
             "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional,
             "project": np.full(len(slots), self._in_project)})
-        return np.ones(s.n, bool)
+        return None
 
     # ------------------------------------------------------------------ outputs
     def metrics(self, t: int) -> dict[str, float]:
@@ -563,13 +603,13 @@ class Vouchers(Mechanism):
         if self.inert:
             return {}
         f = self.model.firms
-        live = (self.holder_id == f.firm_id) & f.alive & (self.balance > 0)
         c = self.cum
         n = c["services"]
         return {
             "vouchers_committed_wan": float(self.committed.sum()),
             "vouchers_spent_wan": float(self.spent_by_step[t]),
-            "vouchers_holders": float(self.model.firm_weight()[live].sum()),
+            "vouchers_holders": mk.holders_weight(self._granted, self.holder_id, f.firm_id,
+                                                  f.alive, self.balance, self.model.firm_weight()),
             "vouchers_additional_share": c["additional"] / n if n > 0 else 0.0,
             "vouchers_cross_place_share": c["cross_place"] / n if n > 0 else 0.0,
             "vouchers_firms_applied_cum": c["firms"],
