@@ -49,6 +49,20 @@ def test_random_yaml_structures_fail_cleanly(tmp_path_factory, capsys, data):
     check_outcome(code, capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("parent", ["a\0b", "\0", "", "   ", "x" * 5000, ".", 7, ["a"]])
+def test_unusable_extends_paths_fail_cleanly(tmp_path, capsys, parent):
+    """A NUL byte (once found by the fuzzer), an empty or overlong name, a folder, a non-string."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "x", "extends": parent}), encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    check_outcome(2, err)
+    assert "extends" in err
+    with pytest.raises(InputError) as exc:
+        load_scenario({"name": "x", "extends": parent}, base_dir=tmp_path)
+    assert exc.value.key == "extends"
+
+
 def _paths(obj, prefix=()):
     if isinstance(obj, dict):
         for k, v in obj.items():

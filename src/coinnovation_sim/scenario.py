@@ -268,18 +268,35 @@ def load_model_file[M: BaseModel](path: str | Path, model: type[M]) -> M:
         raise InputError(str(path), key, msg) from None
 
 
+def _extends_path(src: str, base: Path, parent: object) -> Path:
+    """The existing file that ``extends: parent`` in ``src`` names, relative to ``base``.
+
+    Raises
+    ------
+    InputError
+        When ``parent`` is not a usable path (not a string, empty, a NUL byte, too long for the
+        file system) or names no existing file.
+    """
+    if not isinstance(parent, str) or not parent.strip() or "\0" in parent:
+        raise InputError(src, "extends", f"expected a file path, got {parent!r}")
+    try:
+        parent_path = (base / parent).resolve()
+        found = parent_path.is_file()
+    except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
+        raise InputError(src, "extends", f"not a usable file path: {exc}") from None
+    if not found:
+        raise InputError(src, "extends", f"file {parent} not found")
+    return parent_path
+
+
 def _resolve_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     data = read_yaml(path)
     parent = data.get("extends")
     if parent is None:
         return data
-    if not isinstance(parent, str):
-        raise InputError(str(path), "extends", f"expected a file path, got {parent!r}")
-    parent_path = (path.parent / parent).resolve()
+    parent_path = _extends_path(str(path), path.parent, parent)
     if parent_path in chain or parent_path == path.resolve():
         raise InputError(str(path), "extends", f"cycle: {parent} extends back to this file")
-    if not parent_path.exists():
-        raise InputError(str(path), "extends", f"file {parent} not found")
     base = _resolve_extends(parent_path, (*chain, path.resolve()))
     base.pop("name", None)
     base.pop("description", None)
@@ -391,11 +408,8 @@ def load_scenario(scenario: str | Path | dict[str, Any] | Scenario,
         src = "<scenario>"
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         data = copy.deepcopy(scenario)
-        if isinstance(data.get("extends"), str):
-            parent = (base / data["extends"]).resolve()
-            if not parent.exists():
-                raise InputError(src, "extends", f"file {data['extends']} not found")
-            merged = _resolve_extends(parent, ())
+        if data.get("extends") is not None:
+            merged = _resolve_extends(_extends_path(src, base, data["extends"]), ())
             merged.pop("name", None)
             merged.pop("description", None)
             data = deep_merge(merged, data)
