@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import re
 import shutil
 import tempfile
@@ -172,7 +171,7 @@ class TaggedCache(caching.FunctionCache):
         """The cached compile result for ``sig``, or None (then numba compiles)."""
         try:
             return super().load_overload(sig, target_context)
-        except (OSError, EOFError, pickle.UnpicklingError):
+        except OSError:
             return None
 
     def save_overload(self, sig: Any, data: Any) -> None:
