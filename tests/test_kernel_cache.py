@@ -172,3 +172,20 @@ def test_an_unusable_cache_means_compiling_not_failing(tmp_path):
     result = compiled.overloads[compiled.signatures[0]]
     cache.save_overload(compiled.signatures[0], result)      # no error
     assert cache.load_overload(compiled.signatures[0], compiled.targetctx) is None
+
+
+def test_without_a_writable_location_a_kernel_is_compiled_uncached(monkeypatch):
+    """A read-only install (no location numba can write): the kernel works, in-process only."""
+    from numba.core.caching import NullCache
+
+    from coinnovation_sim import kernel_cache
+
+    monkeypatch.setattr(kernel_cache.TaggedCacheImpl, "_locator_classes", [])
+
+    def triple(x):
+        return 3.0 * x
+
+    compiled = kernels.numba.njit(triple)
+    kernel_cache.enable_caching(compiled)
+    assert isinstance(compiled._cache, NullCache)
+    assert compiled(2.0) == 6.0

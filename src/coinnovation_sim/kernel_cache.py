@@ -92,10 +92,12 @@ def cache_tag() -> str | None:
     """The tag of this package's sources and libraries (computed once), or None if unreadable."""
     global _tag
     if _tag is None:
+        if not os.path.isfile(__file__):  # pragma: no cover - e.g. imported from a zip archive
+            return None
         try:
             _tag = source_tag(PACKAGE_ROOT, (numba.__version__, llvmlite.__version__,
                                              np.__version__))
-        except OSError:  # pragma: no cover - sources unreadable (e.g. a zip import): no cache
+        except OSError:  # pragma: no cover - sources unreadable: no cache
             return None
     return _tag
 
