@@ -4,8 +4,8 @@ Some per-step work is a chain of many elementwise passes over the firm populatio
 spillover chain) or a grouped sum by place. As numpy operations each pass reads and writes a
 whole N × P array, and each call costs a few microseconds whatever its size; as one loop over the
 firms the same arithmetic touches each value once. The kernels here are such loops, compiled
-with ``numba.njit`` (cached on disk, so only the first run on a machine pays the compile time of
-about a second per kernel).
+with ``numba.njit`` (cached on disk, so only the first run on a machine, or after any change of the
+package's sources, pays the compile time of about a second per kernel; see :func:`jit`).
 
 Results do not depend on numba. The kernels use only IEEE-754 additions, multiplications,
 divisions, comparisons and ``math.sqrt`` (all correctly rounded, in a fixed order; numba does
@@ -39,6 +39,8 @@ except ImportError:  # pragma: no cover - exercised only on machines without num
 #: Whether the kernels are compiled in this process (numba installed and ``NUMBA_DISABLE_JIT``
 #: not set).
 COMPILING = HAVE_NUMBA and not numba.config.DISABLE_JIT
+if COMPILING:
+    from .kernel_cache import enable_caching
 
 
 #: Every compiled kernel (numba dispatchers), for checks that a run compiles nothing new.
@@ -48,20 +50,26 @@ _WARM_UPS: list[Callable[[], None]] = []
 
 
 def jit(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Compile ``func`` with numba (no fastmath, cached) when numba is installed.
+    """Compile ``func`` with numba (no fastmath, cached on disk) when numba is installed.
 
     ``error_model="numpy"`` drops numba's zero-division checks; every division in the kernels is
-    guarded, so none divides by zero in either path. Compiled code is cached next to this module
-    or, where that is read-only, in numba's per-user cache; where neither can be written, the
-    kernels are compiled again in every process (a few seconds) instead of failing.
+    guarded, so none divides by zero in either path.
+
+    The compiled code is cached on disk (:mod:`coinnovation_sim.kernel_cache`): in a subdirectory
+    ``numba-<tag>`` of numba's usual cache location (``NUMBA_CACHE_DIR`` if set, else the
+    ``__pycache__`` next to the module or, where that is read-only, numba's per-user cache), where
+    ``<tag>`` hashes every Python source file of the package and the numba, llvmlite and numpy
+    versions. numba alone would renew a kernel's cache only when the kernel's own file changes,
+    and would load old machine code for a kernel whose callees, inlined helpers or constants
+    changed in another file; with the tag, any change of the package compiles every kernel
+    again. Where no cache can be written, the kernels are compiled in every process (a minute)
+    instead of failing.
     """
     if numba is None:  # pragma: no cover
         return func
-    options = {"nogil": True, "fastmath": False, "error_model": "numpy"}
-    try:
-        compiled = numba.njit(cache=True, **options)(func)
-    except RuntimeError:  # pragma: no cover - no writable cache location (read-only install)
-        compiled = numba.njit(cache=False, **options)(func)
+    compiled = numba.njit(nogil=True, fastmath=False, error_model="numpy")(func)
+    if COMPILING:
+        enable_caching(compiled)
     COMPILED.append(compiled)
     return compiled
 
@@ -74,8 +82,10 @@ def jit_inline(func: Callable[..., Any]) -> Callable[..., Any]:
     """
     if numba is None:  # pragma: no cover
         return func
-    compiled = numba.njit(inline="always", cache=True, nogil=True, fastmath=False,
+    compiled = numba.njit(inline="always", nogil=True, fastmath=False,
                           error_model="numpy")(func)
+    if COMPILING:
+        enable_caching(compiled)
     COMPILED.append(compiled)
     return compiled
 
