@@ -218,8 +218,8 @@ def test_voucher_masks_equal_flatnonzero():
     assert same(mk.voucher_candidates(alive, place, open_place, talent, 200.0, capital, other, firm_id),
                 np.flatnonzero(alive & open_place[place] & (talent > 0) & (talent <= 200.0)
                                & (capital > 0) & (other != firm_id)))
-    assert same(mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9),
-                np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0)))
+    users = np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0))
+    assert same(mk.voucher_users_of(firm_id, alive, other, firm_id, balance, capital, 1e-9), users)
     searcher = rng.choice(n, 600, replace=False)
     collab = rng.random(600) < 0.3
     price = np.where(collab, 30.0, rng.uniform(0, 2, 600))
@@ -231,7 +231,7 @@ def test_voucher_masks_equal_flatnonzero():
     weight = rng.lognormal(0, 2, n)
     granted = np.flatnonzero((balance > 0) | (rng.random(n) < 0.1))   # holders among them
     assert same(mk.voucher_users_of(granted, alive, other, firm_id, balance, capital, 1e-9),
-                mk.voucher_users(alive, other, firm_id, balance, capital, 1e-9))
+                users)
     for cut in (n, 7, 0):                         # pairwise blocks, a short sum, an empty one
         live = (other[:cut] == firm_id[:cut]) & alive[:cut] & (balance[:cut] > 0)
         assert same(np.float64(mk.holders_weight(granted[granted < cut], other, firm_id, alive,
@@ -282,14 +282,10 @@ def test_voucher_quote_equals_the_numpy_subsidy():
                                  1.0 - 0.5), np.where(valid, quote, 0.0))
 
 
-def test_platform_rows_and_deals_equal_numpy():
+def test_platform_deals_equal_numpy():
     rng = np.random.default_rng(8)
     n, p = 1200, 16
-    collab = rng.random(n) < 0.4
     origin = rng.integers(0, p, n)
-    q_firm, q_inst = normalise_rows(rng.random((p, p))), normalise_rows(rng.random((p, p)))
-    assert same(mk.platform_rows(collab, origin, q_firm, q_inst),
-                np.where(collab[:, None], q_firm[origin], q_inst[origin]))
     deal = rng.random(n) < 0.5
     dest = rng.integers(-1, p, n)
     members = rng.random(p) < 0.6

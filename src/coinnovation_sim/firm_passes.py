@@ -22,25 +22,27 @@ import math
 
 import numpy as np
 
-from .kernels import ieee_div, jit, max0, np_clip, np_max, np_min, register_warm_up, total
-
-
-@jit
-def quality_base(k: np.ndarray, ref: float) -> np.ndarray:
-    """``1 + κ_i / κ_ref`` per firm, ``κ_i = Σ_f k_if`` added left to right (:func:`row_sums`)."""
-    n, nf = k.shape
-    out = np.empty(n)
-    for i in range(n):
-        kappa = 0.0
-        for f in range(nf):
-            kappa += k[i, f]
-        out[i] = 1.0 + kappa / ref
-    return out
+from .kernels import (
+    ieee_div,
+    jit,
+    jit_inline,
+    max0,
+    np_clip,
+    np_max,
+    np_min,
+    register_warm_up,
+    row_total,
+    total,
+)
 
 
 @jit
 def quality_base_of(kappa: np.ndarray, ref: float) -> np.ndarray:
-    """``1 + κ_i / κ_ref`` per firm from the firms' total knowledge ``κ`` (:func:`quality_base`)."""
+    """``1 + κ_i / κ_ref`` per firm from the firms' total knowledge ``κ``.
+
+    ``κ`` is :meth:`CoinnovationModel.knowledge_totals` (:func:`kernels.row_sums` of the
+    knowledge); the quality is this base to the knowledge elasticity.
+    """
     n = kappa.shape[0]
     out = np.empty(n)
     for i in range(n):
@@ -50,15 +52,10 @@ def quality_base_of(kappa: np.ndarray, ref: float) -> np.ndarray:
 
 @jit
 def quality_base_rows(k: np.ndarray, rows: np.ndarray, ref: float) -> np.ndarray:
-    """``quality_base(k[rows], ref)`` without copying the rows out of ``k``."""
-    nf = k.shape[1]
+    """``quality_base_of(row_sums(k[rows]), ref)`` without copying the rows out of ``k``."""
     out = np.empty(rows.shape[0])
     for j in range(rows.shape[0]):
-        i = rows[j]
-        kappa = 0.0
-        for f in range(nf):
-            kappa += k[i, f]
-        out[j] = 1.0 + kappa / ref
+        out[j] = 1.0 + row_total(k, rows[j]) / ref
     return out
 
 
@@ -69,14 +66,9 @@ def refresh_row_sums(kappa: np.ndarray, k: np.ndarray, rows: np.ndarray) -> np.n
     ``rows`` may repeat a row; the result is :func:`kernels.row_sums` of the current ``k`` when
     only ``rows`` changed since ``kappa`` was computed.
     """
-    nf = k.shape[1]
     out = kappa.copy()
     for j in range(rows.shape[0]):
-        i = rows[j]
-        s = 0.0
-        for f in range(nf):
-            s += k[i, f]
-        out[i] = s
+        out[rows[j]] = row_total(k, rows[j])
     return out
 
 
@@ -88,24 +80,26 @@ def pending_rows(rows: list[np.ndarray]) -> np.ndarray:
     return rows[0] if len(rows) == 1 else np.concatenate(rows)
 
 
+@jit_inline
+def pay_of(wage: np.ndarray, h: int, u: int, share: float) -> float:
+    """Wage per person of a firm at home ``h`` whose unit (share ``share``) operates at ``u``.
+
+    ``w_h + s (w_u − w_h)`` when ``u`` differs from ``h``; the home wage otherwise.
+    """
+    if u != h:
+        w_h = wage[h]
+        return w_h + share * (wage[u] - w_h)
+    return wage[u]
+
+
 @jit
 def firm_wage(wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
               unit_share: np.ndarray) -> np.ndarray:
-    """Wage per person each firm pays (:func:`production.wage`).
-
-    ``w_h + s (w_u − w_h)`` for a firm whose unit (share ``s`` of its staff) operates at a
-    place ``u`` other than its home ``h``; the home wage otherwise.
-    """
+    """Wage per person each firm pays (:func:`production.wage`; :func:`pay_of` per firm)."""
     n = home.shape[0]
     out = np.empty(n)
     for i in range(n):
-        u = unit_place[i]
-        h = home[i]
-        if u != h:
-            w_h = wage[h]
-            out[i] = w_h + unit_share[i] * (wage[u] - w_h)
-        else:
-            out[i] = wage[u]
+        out[i] = pay_of(wage, home[i], unit_place[i], unit_share[i])
     return out
 
 
@@ -166,14 +160,8 @@ def target_talent_base_at(theta: float, productivity: np.ndarray, q: np.ndarray,
     n = productivity.shape[0]
     out = np.empty(n)
     for i in range(n):
-        u = unit_place[i]
-        h = home[i]
-        if u != h:
-            w_h = wage[h]
-            pay = w_h + unit_share[i] * (wage[u] - w_h)
-        else:
-            pay = wage[u]
-        out[i] = theta * productivity[i] * q[i] / pay
+        out[i] = theta * productivity[i] * q[i] / pay_of(wage, home[i], unit_place[i],
+                                                         unit_share[i])
     return out
 
 
@@ -185,14 +173,8 @@ def target_talent_base_rows(theta: float, productivity: np.ndarray, q: np.ndarra
     out = np.empty(rows.shape[0])
     for j in range(rows.shape[0]):
         i = rows[j]
-        u = unit_place[i]
-        h = home[i]
-        if u != h:
-            w_h = wage[h]
-            pay = w_h + unit_share[i] * (wage[u] - w_h)
-        else:
-            pay = wage[u]
-        out[j] = theta * productivity[i] * q[j] / pay
+        out[j] = theta * productivity[i] * q[j] / pay_of(wage, home[i], unit_place[i],
+                                                         unit_share[i])
     return out
 
 
@@ -731,7 +713,6 @@ def warm_up() -> None:
     investment_pass(cap, owe, need, ones, ones, place)
     investment_exponent(ones, ones, 1.0, 50.0)
     pay_down(np.ones((2, 2)), ones)
-    quality_base(np.ones((2, 2)), 1.0)
     kappa = np.ones(2)
     kappa.flags.writeable = False             # the model shares firm totals read-only
     quality_base_of(kappa, 1.0)

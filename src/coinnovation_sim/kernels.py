@@ -281,14 +281,20 @@ def row_sums(x: np.ndarray) -> np.ndarray:
     numpy.ndarray
         Shape (n,).
     """
-    n, k = x.shape
+    n = x.shape[0]
     out = np.empty(n)
     for i in range(n):
-        s = 0.0
-        for c in range(k):
-            s += x[i, c]
-        out[i] = s
+        out[i] = row_total(x, i)
     return out
+
+
+@jit_inline
+def row_total(x: np.ndarray, i: int) -> float:
+    """Row ``i`` of a 2-D array summed left to right (the order of :func:`row_sums`)."""
+    s = 0.0
+    for c in range(x.shape[1]):
+        s += x[i, c]
+    return s
 
 
 #: numpy's pairwise-summation block (rows longer than this are split in two, as numpy does).
@@ -1025,9 +1031,7 @@ def production_pass(k: np.ndarray, rd_output: np.ndarray, place: np.ndarray, ali
     keep = 1.0 - depreciation
     for i in range(n):
         made = productivity[place[i]] * rd_output[i] if alive[i] else 0.0
-        total = 0.0
-        for f in range(nf):
-            total += k[i, f]
+        total = row_total(k, i)
         if total > eps:
             scale = made / total
             for f in range(nf):

@@ -26,7 +26,7 @@ import networkx as nx
 import numpy as np
 
 from .flows import FACTORS
-from .kernels import jit, pairwise_sum, register_warm_up, total
+from .kernels import jit, pairwise_sum, register_warm_up, row_total, total
 from .places import LEVELS
 
 if TYPE_CHECKING:
@@ -504,7 +504,7 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
         Every slot's total knowledge, :func:`kernels.row_sums` of ``k`` (the model keeps it,
         :meth:`CoinnovationModel.keep_knowledge_totals`).
     """
-    n, nf = k.shape
+    n = k.shape[0]
     count = np.zeros(n_places)
     know = np.zeros(n_places)
     t_terms = np.empty(n)
@@ -514,9 +514,7 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
     acc_n = 0.0
     acc_k = 0.0
     for i in range(n):
-        row = 0.0
-        for f in range(nf):
-            row += k[i, f]
+        row = row_total(k, i)
         kappa[i] = row
         if not alive[i]:
             t_terms[i] = 0.0

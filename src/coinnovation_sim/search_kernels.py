@@ -42,6 +42,7 @@ from .kernels import (
     pairwise_sum,
     place_segments,
     register_warm_up,
+    row_total,
     segment_position,
     segment_sampler_arrays,
     segment_totals,
@@ -83,7 +84,7 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         The sampler arrays of the partner weights ``weight_i · Σ_f k_if`` of live slots (0 for
         others), as :func:`kernels.segment_sampler_arrays` returns them.
     """
-    n, nf = k.shape
+    n = k.shape[0]
     searcher = np.empty(n, np.int64)
     m = 0
     for i in range(n):
@@ -104,10 +105,7 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
     for i in range(n):
         j = order[i]
         if alive[j]:
-            kappa = 0.0
-            for f in range(nf):
-                kappa += k[j, f]
-            w = weight[j] * kappa
+            w = weight[j] * row_total(k, j)
         else:
             w = 0.0
         total_w += w

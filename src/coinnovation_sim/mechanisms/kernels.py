@@ -962,24 +962,6 @@ def voucher_candidates(alive: np.ndarray, place: np.ndarray, open_place: np.ndar
 
 
 @jit
-def voucher_users(alive: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
-                  balance: np.ndarray, capital: np.ndarray, min_balance: float) -> np.ndarray:
-    """Holders that run a voucher project this month (``Vouchers._voucher_projects``).
-
-    ``flatnonzero(alive & (holder_id == firm_id) & (balance > min_balance) & (capital > 0))``.
-    """
-    n = alive.shape[0]
-    out = np.empty(n, np.int64)
-    m = 0
-    for i in range(n):
-        if (holder_id[i] == firm_id[i] and balance[i] > min_balance and alive[i]
-                and capital[i] > 0.0):
-            out[m] = i
-            m += 1
-    return out[:m].copy()
-
-
-@jit
 def holders_weight(slots: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
                    alive: np.ndarray, balance: np.ndarray, weight: np.ndarray) -> float:
     """Real firms holding an unspent voucher (``Vouchers.metrics``).
@@ -1003,7 +985,12 @@ def holders_weight(slots: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray
 def voucher_users_of(slots: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
                      firm_id: np.ndarray, balance: np.ndarray, capital: np.ndarray,
                      min_balance: float) -> np.ndarray:
-    """:func:`voucher_users` given the ascending ``slots`` outside which no slot qualifies."""
+    """Holders among ``slots`` that run a voucher project this month (``Vouchers._voucher_projects``).
+
+    ``flatnonzero(alive & (holder_id == firm_id) & (balance > min_balance) & (capital > 0))``,
+    given the ascending ``slots`` outside which no slot qualifies (the slots granted a voucher
+    this year).
+    """
     m = slots.shape[0]
     out = np.empty(m, np.int64)
     k = 0
@@ -1089,41 +1076,6 @@ def voucher_quote(valid: np.ndarray, holders: np.ndarray, dest: np.ndarray, home
 
 
 # ---------------------------------------------------------------------------------- tech market
-@jit
-def platform_rows(collab: np.ndarray, origin: np.ndarray, q_firm: np.ndarray, q_inst: np.ndarray
-                  ) -> np.ndarray:
-    """Each searcher's row of place-draw probabilities on the platform.
-
-    ``numpy.where(collab[:, None], q_firm[origin], q_inst[origin])`` (copies, no arithmetic).
-
-    Parameters
-    ----------
-    collab : numpy.ndarray
-        Searchers looking for a joint R&D partner (n,), bool.
-    origin : numpy.ndarray
-        Unit place per searcher (n,), int.
-    q_firm, q_inst : numpy.ndarray
-        Place-draw probabilities per origin place (P, P) for firm and institute partners.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n, P).
-    """
-    n = collab.shape[0]
-    p = q_firm.shape[1]
-    out = np.empty((n, p))
-    for i in range(n):
-        o = origin[i]
-        if collab[i]:
-            for b in range(p):
-                out[i, b] = q_firm[o, b]
-        else:
-            for b in range(p):
-                out[i, b] = q_inst[o, b]
-    return out
-
-
 @jit
 def platform_deals(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, members: np.ndarray
                    ) -> np.ndarray:
@@ -1381,13 +1333,11 @@ def warm_up() -> None:
     package_worth(m22, expo, n_v, n_2, req, m22, 2.0, 2.0)
     masked_argmax(m22, np.ones((2, 2), np.bool_))
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
-    voucher_users(b2, i2, i2, f2, f2, 1e-9)
     voucher_users_of(i2, b2, i2, i2, f2, f2, 1e-9)
     for w in (f2, ro):
         holders_weight(i2, i2, i2, b2, f2, w)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
     voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
-    platform_rows(b2, i2, m22, m22)
     platform_deals(b2, i2, i2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
     for w in (f2, ro):
