@@ -56,12 +56,14 @@ class Firm(mesa.Agent):
         The model.
     slot : int
         Row of the firm arrays.
+    firm_id : int, optional
+        The firm's id, ``model.firms.firm_id[slot]`` (read from there if not given).
     """
 
-    def __init__(self, model: CoinnovationModel, slot: int) -> None:
+    def __init__(self, model: CoinnovationModel, slot: int, firm_id: int | None = None) -> None:
         super().__init__(model)
         self.slot = slot
-        self.firm_id = int(model.firms.firm_id[slot])
+        self.firm_id = int(model.firms.firm_id[slot]) if firm_id is None else firm_id
 
     @property
     def alive(self) -> bool:

@@ -417,12 +417,14 @@ class CoinnovationModel(mesa.Model):
 
     def _sync_agents(self, gone: np.ndarray, born: np.ndarray) -> None:
         """Remove the agents of exited firms and create agents for founded ones (per event)."""
+        agents = self.firm_agents
         for slot in gone.tolist():
-            agent = self.firm_agents.pop(slot, None)
+            agent = agents.pop(slot, None)
             if agent is not None:
                 agent.remove()
-        for slot in born.tolist():
-            self.firm_agents[slot] = Firm(self, slot)
+        ids = self.firms.firm_id[born].tolist()
+        for slot, firm_id in zip(born.tolist(), ids, strict=True):
+            agents[slot] = Firm(self, slot, firm_id)
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
         """Run until the horizon.
