@@ -44,7 +44,7 @@ def test_search_start_equals_searchers_then_segment_sampler(n, p, sort):
     alive, capital, u, weight, k, place = _firm_case(rng, n, p, sort)
     searcher, partner = reference_kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
     expect = kernels.segment_sampler_arrays(place, partner, p)
-    got = sk.search_start(alive, capital, u, 0.3, weight, k, place, p)
+    got = sk.search_start(alive, capital, u, 0.3, weight, kernels.row_sums(k), place, p)
     assert same(got[0], searcher)
     for a, b in zip(got[1:], expect, strict=True):
         assert same(a, b)
@@ -55,7 +55,7 @@ def test_search_start_with_no_live_firm():
     alive, capital, u, weight, k, place = _firm_case(rng, 50, 4, True)
     alive[:] = False
     searcher, partner = reference_kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
-    got = sk.search_start(alive, capital, u, 0.3, weight, k, place, 4)
+    got = sk.search_start(alive, capital, u, 0.3, weight, kernels.row_sums(k), place, 4)
     assert same(got[0], searcher) and len(searcher) == 0
     for a, b in zip(got[1:], kernels.segment_sampler_arrays(place, partner, 4), strict=True):
         assert same(a, b)
@@ -76,7 +76,8 @@ def test_draw_candidates_equal_rows_then_segment_draws(empty_firms):
     p, ns = 16, 2000
     alive, capital, u0, weight, k, place = _firm_case(rng, 4000, p, True)
     place[place == 3] = 4                        # a place without firms
-    _, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, place, p)
+    _, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, kernels.row_sums(k), place,
+                                 p)
     firms = (SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p) if empty_firms
              else SegmentSampler.from_arrays(*arrays))
     inst_place = rng.integers(0, p, 300)
@@ -242,7 +243,8 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     p, nfirm, nf = 16, 3000, 8
     alive, capital, u0, weight, k, unit_place = _firm_case(rng, nfirm, p, True)
     home_place = np.where(rng.random(nfirm) < 0.1, rng.integers(0, p, nfirm), unit_place)
-    searcher, *firm_arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, unit_place, p)
+    searcher, *firm_arrays = sk.search_start(alive, capital, u0, 0.3, weight,
+                                             kernels.row_sums(k), unit_place, p)
     firm_total = firm_arrays[-1]
     inst_place = rng.integers(0, p, n_inst)
     inst_weight = rng.uniform(0.5, 3.0, n_inst)
@@ -388,7 +390,8 @@ def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
     rng = np.random.default_rng(40 + 3 * n_quotes + masked)
     p, nfirm, ninst, nf = 8, 3000, 200, 8
     alive, capital, u0, weight, k, place = _firm_case(rng, nfirm, p, True)
-    searcher, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, place, p)
+    searcher, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, kernels.row_sums(k),
+                                        place, p)
     firms = SegmentSampler.from_arrays(*arrays)
     ns = len(searcher)
     inst_k = rng.lognormal(1, 1, (ninst, nf))

@@ -42,7 +42,6 @@ from .kernels import (
     pairwise_sum,
     place_segments,
     register_warm_up,
-    row_total,
     segment_position,
     segment_sampler_arrays,
     segment_totals,
@@ -52,14 +51,15 @@ from .sampling import cumulative_rows
 
 @jit
 def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probability: float,
-                 weight: np.ndarray, k: np.ndarray, place: np.ndarray, n_places: int
+                 weight: np.ndarray, kappa: np.ndarray, place: np.ndarray, n_places: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                             np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The month's searchers and the arrays of the within-place sampler of partner firms.
 
     The same values as ``searcher, w = searchers_and_weights(alive, capital, u, probability,
     weight, k)`` (an earlier kernel, kept in ``tests/reference_kernels.py``) followed by
-    ``kernels.segment_sampler_arrays(place, w, n_places)``.
+    ``kernels.segment_sampler_arrays(place, w, n_places)``, given the firms' knowledge totals
+    ``kappa`` (``kernels.row_sums(k)``, which the model keeps: no pass over ``k`` here).
 
     Parameters
     ----------
@@ -69,8 +69,8 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         Search probability.
     weight : numpy.ndarray
         Real firms per slot.
-    k : numpy.ndarray
-        Knowledge, (n, F).
+    kappa : numpy.ndarray
+        Total knowledge per slot, ``Σ_f k_if`` added left to right (``kernels.row_sums``).
     place : numpy.ndarray
         Place of each slot's unit (where partners are drawn), each in ``[0, n_places)``.
     n_places : int
@@ -84,7 +84,7 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         The sampler arrays of the partner weights ``weight_i · Σ_f k_if`` of live slots (0 for
         others), as :func:`kernels.segment_sampler_arrays` returns them.
     """
-    n = k.shape[0]
+    n = kappa.shape[0]
     searcher = np.empty(n, np.int64)
     m = 0
     for i in range(n):
@@ -92,10 +92,9 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
             searcher[m] = i
             m += 1
     order, start, end = place_segments(place, n_places)
-    # partner weights in sorted order (their knowledge sums overlap the sequential cumulative
-    # sum), the cumulative sums left to right; nearest positive-weight position at or before
-    # and at or after each position (the latter filled forward when the next positive weight is
-    # reached)
+    # partner weights in sorted order, the cumulative sums left to right; nearest
+    # positive-weight position at or before and at or after each position (the latter filled
+    # forward when the next positive weight is reached)
     cum = np.empty(n)
     prev = np.empty(n, np.int64)
     nxt = np.empty(n, np.int64)
@@ -105,7 +104,7 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
     for i in range(n):
         j = order[i]
         if alive[j]:
-            w = weight[j] * row_total(k, j)
+            w = weight[j] * kappa[j]
         else:
             w = 0.0
         total_w += w
@@ -856,7 +855,8 @@ def warm_up() -> None:
     rows = np.ones((2, 2))
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
-    searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, rows, place,
+    # the model's knowledge totals are shared read-only too
+    searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, weight, place,
                                                2)
     arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
     search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)

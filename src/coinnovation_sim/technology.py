@@ -196,10 +196,11 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
     p = model.n_places
     wf = model.firm_weight()
     u_search = rng.random(f.n)
-    # searchers, and the firm sampler of partner weights weight · Σ_f k_f by unit place
+    # searchers, and the firm sampler of partner weights weight · Σ_f k_f by unit place (the
+    # totals Σ_f k_f are the model's, kept up to date between their uses)
     searcher, *firm_arrays = search_start(
-        f.alive, f.capital, u_search, float(prm["search_probability"]), wf, f.knowledge,
-        np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
+        f.alive, f.capital, u_search, float(prm["search_probability"]), wf,
+        model.knowledge_totals(), np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
     firm_sampler = SegmentSampler.from_arrays(*firm_arrays)
     # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
     # the place rows (friction × the places' total partner weight, normalised), empty bests
