@@ -294,6 +294,29 @@ def test_platform_deals_equal_numpy():
                 np.flatnonzero(deal & members[origin] & members[d] & (origin != d)))
 
 
+def test_platform_rows_equal_numpy():
+    from coinnovation_sim.sampling import cumulative_rows
+
+    rng = np.random.default_rng(12)
+    n, p = 900, 16
+    phi = rng.random((p, p))
+    phi[3] = 0.0                                  # an origin with nowhere to go
+    members = rng.random(p) < 0.6
+    members[3] = True
+    firm_total = rng.lognormal(0, 2, p) * (rng.random(p) < 0.8)
+    inst_total = rng.lognormal(0, 2, p) * (rng.random(p) < 0.7)
+    origin = rng.integers(0, p, n)
+    collab = rng.random(n) < 0.3
+    active = members[origin]
+    prob, cum, row = mk.platform_rows(phi, members, firm_total, inst_total, origin, collab, active)
+    m_phi = phi * members[None, :]
+    expect = np.concatenate((normalise_rows(m_phi * firm_total[None, :]),
+                             normalise_rows(m_phi * inst_total[None, :])))
+    assert same(prob, expect)
+    assert same(cum, cumulative_rows(expect))
+    assert same(row, np.where(active, np.where(collab, origin, origin + p), -1))
+
+
 def test_platform_settle_equals_the_numpy_fees():
     rng = np.random.default_rng(9)
     n, p, slots = 1400, 16, 6000

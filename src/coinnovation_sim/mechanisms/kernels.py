@@ -1095,6 +1095,77 @@ def platform_deals(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, membe
 
 
 @jit
+def _member_rows_into(phi: np.ndarray, members: np.ndarray, scale: np.ndarray, out: np.ndarray,
+                      row0: int) -> None:
+    """``out[row0 + i] = normalise_rows((phi * members[None, :]) * scale[None, :])[i]``.
+
+    The member mask multiplies as numpy's float 1.0 or 0.0; each row's sum is
+    ``0.0 + pairwise_sum(row)`` and the division is guarded by ``sum > 0``, as
+    :func:`sampling.normalise_rows` computes them.
+    """
+    r, p = phi.shape
+    prod = np.empty(p)
+    for i in range(r):
+        for j in range(p):
+            prod[j] = (phi[i, j] * (1.0 if members[j] else 0.0)) * scale[j]
+        tot = 0.0 + pairwise_sum(prod, 0, p)
+        if tot > 0.0:
+            for j in range(p):
+                out[row0 + i, j] = prod[j] / tot
+        else:
+            for j in range(p):
+                out[row0 + i, j] = 0.0
+
+
+@jit
+def platform_rows(phi: np.ndarray, members: np.ndarray, firm_total: np.ndarray,
+                  inst_total: np.ndarray, origin: np.ndarray, collab: np.ndarray,
+                  active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the platform's member searchers draw their candidate places (``TechMarket._place_rows``).
+
+    Parameters
+    ----------
+    phi : numpy.ndarray
+        Technology friction (P, P).
+    members : numpy.ndarray
+        Member places (P,), bool.
+    firm_total, inst_total : numpy.ndarray
+        Partner firms' and institutes' total weight per place (the samplers' place totals).
+    origin, collab, active : numpy.ndarray
+        Per searcher: unit place; looks for a firm partner; its unit is in a member place.
+
+    Returns
+    -------
+    prob : numpy.ndarray
+        (2P, P): ``normalise_rows(phi * members[None, :] * firm_total[None, :])`` over the same
+        with ``inst_total``.
+    cum : numpy.ndarray
+        Running sums of the rows of ``prob``, left to right from 0
+        (:func:`sampling.cumulative_rows`).
+    row : numpy.ndarray
+        ``where(active, where(collab, origin, origin + P), -1)``.
+    """
+    p = phi.shape[0]
+    prob = np.empty((2 * p, p))
+    _member_rows_into(phi, members, firm_total, prob, 0)
+    _member_rows_into(phi, members, inst_total, prob, p)
+    cum = np.empty((2 * p, p))
+    for r in range(2 * p):
+        acc = 0.0
+        for j in range(p):
+            acc += prob[r, j]
+            cum[r, j] = acc
+    n = origin.shape[0]
+    row = np.empty(n, np.int64)
+    for i in range(n):
+        if active[i]:
+            row[i] = origin[i] if collab[i] else origin[i] + p
+        else:
+            row[i] = -1
+    return prob, cum, row
+
+
+@jit
 def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, weight: np.ndarray,
                     price: np.ndarray, plain_net: np.ndarray, fee_share: float,
                     capital: np.ndarray, n_places: int
@@ -1339,6 +1410,7 @@ def warm_up() -> None:
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
     voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
     platform_deals(b2, i2, i2, b2)
+    platform_rows(m22, b2, f2, f2, i2, b2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
