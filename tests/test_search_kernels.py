@@ -162,7 +162,7 @@ def test_weigh_offers_equal_evaluate_then_keep_best(with_subsidy, masked):
         if with_subsidy:
             subsidy = np.where(valid, subsidy, 0.0)
         sk.weigh_offers(valid, collab, idx, dest, origin, firm_k, inst_k, rcv_k, rcv_sq, cap, 0.3,
-                        400.0, price, 2.0, mult, phi, 1e-12,
+                        400.0, price, sk.transaction_costs(2.0, mult, phi), 1e-12,
                         np.zeros(0) if subsidy is None else np.zeros(ns) + subsidy, *best_new)
         for a, b in zip(best_new, best_old, strict=True):
             assert same(a, b)
@@ -383,8 +383,8 @@ def _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, pric
 
 @pytest.mark.parametrize("n_quotes", [0, 1, 2])
 @pytest.mark.parametrize("masked", [False, True])
-def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
-    """One fused round: the candidates, validity, the mechanisms' quotes and the weighing."""
+def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
+    """Fused rounds: per round the candidates, validity, the mechanisms' quotes and the weighing."""
     from coinnovation_sim.knowledge import absorptive_capacity
 
     rng = np.random.default_rng(40 + 3 * n_quotes + masked)
@@ -418,9 +418,12 @@ def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
     pairs = np.array([q[1] for q in quotes], bool).reshape(n_quotes, p, p)
     best_old, best_new = _best(ns, nf), _best(ns, nf)
     cum = cumulative_rows(prob)
-    for _ in range(3):
-        u_place, u = rng.random(ns), rng.random(ns)
-        on = rng.random(ns) < 0.7 if masked else np.zeros(0, bool)
+    on = rng.random(ns) < 0.7 if masked else np.zeros(0, bool)
+    uniforms = rng.random((3, 2, ns))
+    with np.errstate(divide="ignore"):
+        tc_pairs = (2.0 * mult) / phi
+    assert same(sk.transaction_costs(2.0, mult, phi), tc_pairs)
+    for u_place, u in uniforms:
         # the earlier technology.consider: draw, validity, the quote hooks, weigh_offers
         dest, idx = sk.draw_candidates(cum, row, collab, u_place, u, *firms.arrays(),
                                        *insts.arrays())
@@ -430,13 +433,13 @@ def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
             q = _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, price, 0.5)
             subsidy = (np.zeros(ns) if subsidy is None else subsidy) + q
         sk.weigh_offers(valid, collab, idx, dest, origin, k, inst_k, rcv_k, rcv_sq, cap, 0.3,
-                        400.0, price, 2.0, mult, phi, 1e-12,
+                        400.0, price, tc_pairs, 1e-12,
                         np.zeros(0) if subsidy is None else subsidy, *best_old)
-        sk.search_round(cum, row, u_place, u, firms.arrays(), insts.arrays(), on, collab,
-                        searcher, origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, price,
-                        2.0, mult, phi, 1e-12, amount, pairs, *best_new)
-        for a, b in zip(best_new, best_old, strict=True):
-            assert same(a, b)
+    sk.search_rounds(cum, row, uniforms, firms.arrays(), insts.arrays(), on, collab, searcher,
+                     origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, price, 2.0, mult,
+                     phi, 1e-12, amount, pairs, *best_new)
+    for a, b in zip(best_new, best_old, strict=True):
+        assert same(a, b)
     assert (best_new[2] >= 0).sum() > ns // 4
     if n_quotes:
         assert (best_new[5] > 0).any()

@@ -30,7 +30,7 @@ from .search_kernels import (
     partner_deals,
     ration_services,
     receiver_knowledge,
-    search_round,
+    search_rounds,
     search_setup,
     search_start,
     settle_deals,
@@ -308,18 +308,19 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
                      np.ascontiguousarray(idx, dtype=np.int64), on, *terms, *_best(s))
 
 
-def candidate_round(model: CoinnovationModel, s: Search, rows: PlaceRows, u_place: np.ndarray,
-                    u: np.ndarray, active: np.ndarray | None = None) -> None:
-    """Draw one candidate per searcher from given uniforms and :func:`consider` it, in one call.
+def candidate_rounds(model: CoinnovationModel, s: Search, rows: PlaceRows, u: np.ndarray,
+                     active: np.ndarray | None = None) -> None:
+    """Draw one candidate per searcher and :func:`consider` it, in rounds, in one call.
 
-    The same as ``consider(model, s, *s.candidates(rows, u_place, u), active)``
-    (:func:`search_kernels.search_round`).
+    ``u`` holds each round's uniforms, shape (R, 2, n): round ``r`` is
+    ``consider(model, s, *s.candidates(rows, u[r, 0], u[r, 1]), active)``
+    (:func:`search_kernels.search_rounds`). ``rng.random((R, 2, n))`` draws them in the order of
+    R calls of :meth:`Search.draw` (each round's places' uniforms, then its partners').
     """
     on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
     terms = _terms(model, s)
-    search_round(rows.cum, rows.row, np.ascontiguousarray(u_place, dtype=np.float64),
-                 np.ascontiguousarray(u, dtype=np.float64), s.firm_sampler.arrays(),
-                 s.inst_sampler.arrays(), on, *terms, *_best(s))
+    search_rounds(rows.cum, rows.row, np.ascontiguousarray(u, dtype=np.float64),
+                  s.firm_sampler.arrays(), s.inst_sampler.arrays(), on, *terms, *_best(s))
 
 
 def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
@@ -399,10 +400,10 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     buyer's price, e.g. vouchers) and ``settle_subsidy`` (budget rationing and booking).
     """
     s, rows = _start(model, rng)
-    for _ in range(int(model.prm["candidates_per_search"])):
-        # as consider(model, s, *s.draw(rows, rng)): the places' uniforms, then the partners'
-        u_place = rng.random(s.n)
-        candidate_round(model, s, rows, u_place, rng.random(s.n))
+    # as consider(model, s, *s.draw(rows, rng)) per round: the places' uniforms, then the
+    # partners'
+    candidate_rounds(model, s, rows,
+                     rng.random((int(model.prm["candidates_per_search"]), 2, s.n)))
     for mech in model.active_mechanisms:
         stage = model.clock(mech.name)
         mech.extra_candidates(s)

@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import Account
-from ..technology import PlaceRows, candidate_round
+from ..technology import PlaceRows, candidate_rounds
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig
 
@@ -130,10 +130,9 @@ class TechMarket(Mechanism):
         if not active.any():
             return
         rows = self._place_rows(search, active)
-        for _ in range(cfg.extra_candidates):
-            # consider(model, search, *self._draw(search, active), active=active)
-            u_place = self.rng.random(search.n)
-            candidate_round(self.model, search, rows, u_place, self.rng.random(search.n), active)
+        # per round consider(model, search, *self._draw(search, active), active=active)
+        candidate_rounds(self.model, search, rows,
+                         self.rng.random((cfg.extra_candidates, 2, search.n)), active)
 
     def _place_rows(self, search: Search, active: np.ndarray) -> PlaceRows:
         """Where the member searchers draw the platform's candidate places.

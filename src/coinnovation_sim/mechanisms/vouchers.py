@@ -518,11 +518,10 @@ class Vouchers(Mechanism):
         rows = technology.PlaceRows(
             normalise_rows(self.eligible_pairs[s.home] * model.phi["technology"][s.origin]
                            * inst_sampler.place_total()[None, :]), np.arange(n))
-        for _ in range(int(model.prm["candidates_per_search"]) - 1):
-            # a place per holder from its row, then an institute there (all places' uniforms
-            # first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
-            u_place = self.rng.random(n)
-            technology.candidate_round(model, s, rows, u_place, self.rng.random(n))
+        # per round a place per holder from its row, then an institute there (all places'
+        # uniforms first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
+        technology.candidate_rounds(
+            model, s, rows, self.rng.random((int(model.prm["candidates_per_search"]) - 1, 2, n)))
         self._in_project = True
         deal = technology.agree(model, s, self.rng)
         self._in_project = False
