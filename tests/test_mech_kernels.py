@@ -206,6 +206,47 @@ def test_service_terms_and_redemption_place_equal_numpy():
     assert same(mk.best_redemption(vgap, rho, tc, sub, 4.0, allowed), expect)
 
 
+def test_redemption_place_equals_subsidy_allowed_then_best():
+    rng, k, origin, ref = _firms(seed=9)
+    n, p = len(k), len(ref)
+    tcm = 0.5 * rng.uniform(0.5, 1.0, (p, p)) / rng.uniform(0.05, 1.0, (p, p))
+    vgap, rho, tc = mk.service_terms(k, ref, k @ ref.T, origin, tcm, 2.5, 0.3, 2.0, _EPS, 1.0 - 1e-9)
+    balance = rng.uniform(0, 6, 1000) * (rng.random(1000) < 0.7)
+    slots = rng.choice(1000, n, replace=False)
+    home = rng.integers(0, p, n)
+    eligible = rng.random((p, p)) < 0.4
+    eligible[2] = False                           # a home with nowhere to redeem
+    inst_total = rng.uniform(0, 5, p) * (rng.random(p) < 0.8)
+    sub = np.minimum(balance[slots], 4.0)
+    allowed = eligible[home] & (inst_total > 0)[None, :]
+    assert same(mk.redemption_place(vgap, rho, tc, balance, slots, 4.0, 8.0, eligible, home,
+                                    inst_total),
+                mk.best_redemption(vgap, rho, tc, sub, 8.0, allowed))
+
+
+def test_project_institutes_and_rows_equal_numpy():
+    from coinnovation_sim.kernels import segment_sampler_arrays
+    from coinnovation_sim.sampling import cumulative_rows
+
+    rng = np.random.default_rng(15)
+    ni, p, n = 300, 16, 40
+    place = rng.integers(0, p, ni)
+    w, capacity = rng.uniform(0.5, 3, ni), rng.uniform(0, 20, ni)
+    knowledge = rng.lognormal(0, 1, (ni, 8)) * (rng.random((ni, 8)) < 0.8)
+    got = mk.project_institutes(place, w, capacity, knowledge, p)
+    expect = segment_sampler_arrays(place, w * capacity * row_sums(knowledge), p)
+    assert all(same(a, b) for a, b in zip(got, expect, strict=True))
+    eligible = rng.random((p, p)) < 0.5
+    eligible[4] = False                           # a home with nowhere eligible
+    phi = rng.uniform(0.05, 1.0, (p, p))
+    inst_total = got[7] * (rng.random(p) < 0.8)
+    home, origin = rng.integers(0, p, n), rng.integers(0, p, n)
+    home[:3] = 4
+    prob, cum = mk.project_rows(eligible, phi, home, origin, inst_total)
+    want = normalise_rows(eligible[home] * phi[origin] * inst_total[None, :])
+    assert same(prob, want) and same(cum, cumulative_rows(want))
+
+
 def test_voucher_masks_equal_flatnonzero():
     rng = np.random.default_rng(5)
     n = 2000
@@ -598,3 +639,12 @@ def test_reviewing_slots_and_members_staff_equal_numpy():
     assert same(mk.members_staff(member, w, talent, share),
                 (w[inside] * talent[inside] * share[inside]).sum())
     assert same(mk.members_staff(np.full(n, -1), w, talent, share), np.zeros(0).sum())
+
+
+def test_sorted_union_equals_union1d():
+    rng = np.random.default_rng(14)
+    for na, nb in ((0, 0), (0, 5), (7, 0), (30, 40), (500, 20)):
+        a = np.unique(rng.integers(0, 2 * (na + nb) + 1, na))
+        b = np.unique(rng.integers(0, 2 * (na + nb) + 1, nb))
+        assert same(mk.sorted_union(a, b), np.union1d(a, b))
+        assert same(mk.sorted_union(b, a), np.union1d(a, b))

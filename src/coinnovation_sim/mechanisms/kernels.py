@@ -40,6 +40,7 @@ from ..kernels import (
     np_clip,
     np_min,
     pairwise_sum,
+    segment_sampler_arrays,
     total,
 )
 
@@ -741,6 +742,61 @@ def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.nd
 
 
 @jit
+def project_institutes(place: np.ndarray, inst_weight: np.ndarray, capacity: np.ndarray,
+                       knowledge: np.ndarray, n_places: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                  np.ndarray, np.ndarray, np.ndarray]:
+    """The voucher projects' institute sampler (``Vouchers._voucher_projects``), in one call.
+
+    ``kernels.segment_sampler_arrays(place, inst_weight * capacity * row_sums(knowledge),
+    n_places)``: each institute's weight ``(w · capacity) · κ`` with ``κ`` its knowledge added
+    left to right (``kernels.row_sums``).
+    """
+    ni, nf = knowledge.shape
+    w = np.empty(ni)
+    for j in range(ni):
+        kappa = 0.0
+        for f in range(nf):
+            kappa += knowledge[j, f]
+        w[j] = (inst_weight[j] * capacity[j]) * kappa
+    return segment_sampler_arrays(place, w, n_places)
+
+
+@jit
+def project_rows(eligible: np.ndarray, phi: np.ndarray, home: np.ndarray, origin: np.ndarray,
+                 inst_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each voucher project draws its further candidate places, and the running sums.
+
+    ``prob = normalise_rows(eligible[home] * phi[origin] * inst_total[None, :])`` (the mask
+    multiplies as numpy's float 1.0 or 0.0; each row's sum pairwise, the division guarded by
+    ``sum > 0``, as :func:`sampling.normalise_rows`) and its rows' running sums from 0
+    (:func:`sampling.cumulative_rows`), shape (n, P) each.
+    """
+    n = home.shape[0]
+    p = phi.shape[1]
+    prob = np.empty((n, p))
+    cum = np.empty((n, p))
+    prod = np.empty(p)
+    for i in range(n):
+        h = home[i]
+        o = origin[i]
+        for j in range(p):
+            prod[j] = ((1.0 if eligible[h, j] else 0.0) * phi[o, j]) * inst_total[j]
+        tot = 0.0 + pairwise_sum(prod, 0, p)
+        if tot > 0.0:
+            for j in range(p):
+                prob[i, j] = prod[j] / tot
+        else:
+            for j in range(p):
+                prob[i, j] = 0.0
+        acc = 0.0
+        for j in range(p):
+            acc += prob[i, j]
+            cum[i, j] = acc
+    return prob, cum
+
+
+@jit
 def best_redemption(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, subsidy: np.ndarray,
                     price: float, allowed: np.ndarray) -> np.ndarray:
     """Eligible place where a subsidised standard service is worth most (-1: none eligible).
@@ -786,6 +842,27 @@ def best_redemption(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, subsidy: 
                     break
         out[i] = best
     return out
+
+
+@jit
+def redemption_place(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, balance: np.ndarray,
+                     slots: np.ndarray, unit_subsidy: float, price: float, eligible: np.ndarray,
+                     home: np.ndarray, inst_total: np.ndarray) -> np.ndarray:
+    """:func:`best_redemption` with its subsidy and allowed places (``Vouchers._redemption_place``).
+
+    The subsidy ``minimum(balance[slots], unit_subsidy)`` (numpy's rules) and the allowed places
+    ``eligible[home] & (inst_total > 0)[None, :]`` (eligible places with institutes' weight).
+    """
+    n = slots.shape[0]
+    p = eligible.shape[1]
+    sub = np.empty(n)
+    allowed = np.empty((n, p), np.bool_)
+    for i in range(n):
+        sub[i] = np_min(balance[slots[i]], unit_subsidy)
+        h = home[i]
+        for q in range(p):
+            allowed[i, q] = eligible[h, q] and inst_total[q] > 0.0
+    return best_redemption(vgap, rho, tc, sub, price, allowed)
 
 
 @jit
@@ -1293,6 +1370,30 @@ def voucher_settle(deal: np.ndarray, best_idx: np.ndarray, quote: np.ndarray, se
 
 
 @jit
+def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``numpy.union1d(a, b)`` of two ascending arrays without repeats, by merging them."""
+    na = a.shape[0]
+    nb = b.shape[0]
+    out = np.empty(na + nb, np.int64)
+    i = 0
+    j = 0
+    m = 0
+    while i < na or j < nb:
+        if j >= nb or (i < na and a[i] < b[j]):
+            out[m] = a[i]
+            i += 1
+        elif i >= na or b[j] < a[i]:
+            out[m] = b[j]
+            j += 1
+        else:                                    # in both
+            out[m] = a[i]
+            i += 1
+            j += 1
+        m += 1
+    return out[:m].copy()
+
+
+@jit
 def voucher_requests(slots: np.ndarray, amount: np.ndarray, weight: np.ndarray, place: np.ndarray,
                      firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray, n_places: int):
     """The approved applicants' requests, in one pass.
@@ -1399,6 +1500,9 @@ def warm_up() -> None:
         member_costs(i2, i2, f2, w, f2.copy(), i2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
+    redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
+    project_institutes(i2, f2, f2, m22, 2)
+    project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
     n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)
     package_worth(m22, expo, n_v, n_2, req, m22, 2.0, 2.0)
@@ -1412,6 +1516,7 @@ def warm_up() -> None:
     platform_deals(b2, i2, i2, b2)
     platform_rows(m22, b2, f2, f2, i2, b2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
+    sorted_union(i2, i2)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         platform_fees(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)

@@ -68,9 +68,8 @@ from pydantic import Field
 
 from .. import technology
 from ..flows import Account
-from ..kernels import row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
-from ..sampling import SegmentSampler, normalise_rows
+from ..sampling import SegmentSampler
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig, StrictModel
 
@@ -429,7 +428,8 @@ class Vouchers(Mechanism):
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
         approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
                                                          self.balance, self.holder_id, p)
-        self._granted = np.union1d(self._granted, slots)
+        # np.union1d of the ascending granted slots and the ascending new ones
+        self._granted = mk.sorted_union(self._granted, slots)
         self.cum["approved"] += approved
         self.cum["rationed"] += rationed
         self._year_stats["approved"] += by_place
@@ -472,16 +472,18 @@ class Vouchers(Mechanism):
                                 np.ascontiguousarray(s.price, dtype=np.float64),
                                 1.0 - self.config.copay_share)
 
-    def _redemption_place(self, slots: np.ndarray, has_inst: np.ndarray) -> np.ndarray:
+    def _redemption_place(self, slots: np.ndarray, inst_total: np.ndarray) -> np.ndarray:
         """Eligible place where a subsidised standard service is worth most to each holder.
 
-        The argmax over eligible places with institutes of ``vΓρ − p − τ + min(balance, (1 − c)p)``
-        (-1 where there is none).
+        The argmax over eligible places with institutes (``inst_total > 0``) of
+        ``vΓρ − p − τ + min(balance, (1 − c)p)`` (-1 where there is none;
+        ``mechanisms.kernels.redemption_place``).
         """
         vgap, rho, tc = self._service_terms(slots)
-        sub = np.minimum(self.balance[slots], self.unit_subsidy)
-        allowed = self.eligible_pairs[self.model.firms.place[slots]] & has_inst[None, :]
-        return mk.best_redemption(vgap, rho, tc, sub, self.price, allowed)
+        return mk.redemption_place(vgap, rho, tc, self.balance, slots, self.unit_subsidy,
+                                   self.price, self.eligible_pairs,
+                                   np.ascontiguousarray(self.model.firms.place[slots],
+                                                        dtype=np.int64), inst_total)
 
     def _voucher_projects(self) -> None:
         """Holders with a balance buy one voucher-funded service this month at an eligible provider.
@@ -500,8 +502,11 @@ class Vouchers(Mechanism):
         n = len(users)
         p = model.n_places
         inst = model.institutes
-        inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
-        inst_sampler = SegmentSampler(inst.place, inst_w, p)
+        # SegmentSampler(inst.place, inst_weight · capacity · Σ_f k_f, p) in one call
+        inst_sampler = SegmentSampler.from_arrays(*mk.project_institutes(
+            np.ascontiguousarray(inst.place, dtype=np.int64),
+            np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
+            np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge, p))
         # voucher projects are services of institutes: no firm partner is ever drawn, so the
         # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
         firm_sampler = self._no_firms
@@ -512,12 +517,16 @@ class Vouchers(Mechanism):
             best_net=np.zeros(n), best_dest=np.full(n, -1), best_idx=np.full(n, -1),
             best_gain=np.zeros((n, nf)), best_tc=np.zeros(n), best_subsidy=np.zeros(n),
             best_plain_net=np.zeros(n))
-        has_inst = inst_sampler.place_total() > 0
-        dest = self._redemption_place(users, has_inst)
+        inst_total = inst_sampler.place_total()
+        dest = self._redemption_place(users, inst_total)
         technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
-        rows = technology.PlaceRows(
-            normalise_rows(self.eligible_pairs[s.home] * model.phi["technology"][s.origin]
-                           * inst_sampler.place_total()[None, :]), np.arange(n))
+        # normalise_rows(eligible_pairs[home] * phi[origin] * inst_total[None, :]) and the
+        # running sums in one call
+        prob, cum = mk.project_rows(
+            self.eligible_pairs, np.ascontiguousarray(model.phi["technology"], dtype=np.float64),
+            np.ascontiguousarray(s.home, dtype=np.int64),
+            np.ascontiguousarray(s.origin, dtype=np.int64), inst_total)
+        rows = technology.PlaceRows(prob, np.arange(n), cum)
         # per round a place per holder from its row, then an institute there (all places'
         # uniforms first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
         technology.candidate_rounds(
