@@ -345,9 +345,10 @@ def test_agreement_setup_equals_the_numpy_masks_and_gathers():
         collab = rng.random(ns) < 0.3
         best_idx = np.where(rng.random(ns) < 0.7, rng.integers(0, nfirm, ns), -1)
         searcher = rng.integers(0, nfirm, ns)
-        deal, partner_gain, pairs, partner, k_src, k_rcv = sk.agreement_setup(
+        deal, partner_gain, pairs, partner, k_src, k_rcv, services = sk.agreement_setup(
             best_idx, collab, searcher, knowledge)
         want_deal = best_idx >= 0
+        assert services == (want_deal & ~collab).sum()
         want_pairs = np.flatnonzero(collab & want_deal)
         assert same(deal, want_deal) and same(pairs, want_pairs)
         assert same(partner_gain, np.zeros_like(np.zeros((ns, 8))))

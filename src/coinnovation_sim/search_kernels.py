@@ -726,7 +726,7 @@ def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searc
 def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
                     knowledge: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                               np.ndarray]:
+                               np.ndarray, int]:
     """The arrays :func:`technology.agree` starts from, in one call.
 
     Returns
@@ -740,15 +740,21 @@ def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarr
     k_src, k_rcv : numpy.ndarray
         ``knowledge[searcher[pairs]]`` and ``knowledge[partner]`` (C-contiguous copies, as
         numpy's fancy indexing makes them).
+    services : int
+        Number of service deals, ``(deal & ~collab).sum()``.
     """
     n = best_idx.shape[0]
     nf = knowledge.shape[1]
     deal = np.empty(n, np.bool_)
     m = 0
+    services = 0
     for i in range(n):
         deal[i] = best_idx[i] >= 0
-        if collab[i] and deal[i]:
-            m += 1
+        if deal[i]:
+            if collab[i]:
+                m += 1
+            else:
+                services += 1
     pairs = np.empty(m, np.int64)
     partner = np.empty(m, np.int64)
     k_src = np.empty((m, nf))
@@ -764,7 +770,7 @@ def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarr
                 k_src[r, f] = knowledge[b, f]
                 k_rcv[r, f] = knowledge[j, f]
             r += 1
-    return deal, np.zeros((n, nf)), pairs, partner, k_src, k_rcv
+    return deal, np.zeros((n, nf)), pairs, partner, k_src, k_rcv, services
 
 
 @jit

@@ -328,8 +328,8 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
     f, inst, prm = model.firms, model.institutes, model.prm
     wf = model.firm_weight()
     # deals found; partner gains (filled for joint R&D deals only); the joint R&D pairs and
-    # both sides' knowledge
-    deal, s.partner_gain, pairs, pidx, k_src, k_rcv = agreement_setup(
+    # both sides' knowledge; the number of service deals
+    deal, s.partner_gain, pairs, pidx, k_src, k_rcv, services = agreement_setup(
         s.best_idx, s.collab, s.searcher, f.knowledge)
     if pairs.size:
         # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain; the row dot
@@ -340,7 +340,7 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
                       float(prm["knowledge_value_wan"]),
                       np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
                       s.partner_gain)
-    if (deal & ~s.collab).any():
+    if services:                          # (deal & ~s.collab).any(): partners agree on joint R&D only
         # each institute's demand (real firms) against its supply capacity × weight; a service
         # deal at an over-subscribed institute is kept with probability supply / demand
         ration_services(deal, s.collab, s.best_idx, s.searcher, wf,
