@@ -648,3 +648,65 @@ def test_sorted_union_equals_union1d():
         b = np.unique(rng.integers(0, 2 * (na + nb) + 1, nb))
         assert same(mk.sorted_union(a, b), np.union1d(a, b))
         assert same(mk.sorted_union(b, a), np.union1d(a, b))
+
+
+def test_voucher_choice_equals_argmax_then_masks():
+    rng = np.random.default_rng(16)
+    n, p, nslots = 60, 16, 500
+    gain = rng.normal(3, 5, (n, p))
+    gain[5, 2] = np.nan                           # a NaN wins numpy's argmax
+    request, outlay = rng.uniform(-1, 50, (n, p)), rng.uniform(0, 80, (n, p))
+    eligible = rng.random((p, p)) < 0.4
+    eligible[1] = False                           # a home with nowhere eligible
+    place = rng.integers(0, p, nslots)
+    place[:10] = 1
+    aware = np.sort(rng.choice(nslots, n, replace=False))
+    aware[0] = 3
+    kappa = rng.lognormal(1, 1, n)
+    capital = rng.normal(40, 30, nslots)
+    best, g_best = mk.masked_argmax(gain, eligible[place[aware]])
+    rows = np.arange(n)
+    r_best, out_best = request[rows, best], outlay[rows, best]
+    ok = (g_best > kappa) & (r_best > 0) & (capital[aware] >= out_best)
+    slots, amount = mk.voucher_choice(gain, request, outlay, eligible, place, aware, kappa, capital)
+    assert same(slots, aware[ok]) and same(amount, r_best[ok]) and 0 < ok.sum() < n
+
+
+def test_project_search_equals_the_numpy_arrays():
+    rng = np.random.default_rng(17)
+    unit_place, place = rng.integers(0, 16, 300), rng.integers(0, 16, 300)
+    users = np.sort(rng.choice(300, 25, replace=False))
+    n = len(users)
+    got = mk.project_search(users, unit_place, place, 8.0, 8)
+    want = (unit_place[users], place[users], np.zeros(n, bool), np.full(n, 8.0), np.zeros(n),
+            np.full(n, -1), np.full(n, -1), np.zeros((n, 8)), np.zeros(n), np.zeros(n), np.zeros(n))
+    assert all(same(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_voucher_redeem_equals_quote_then_settle():
+    rng = np.random.default_rng(18)
+    n, p, nf, n_slots = 900, 16, 8, 5000
+    searcher = rng.choice(n_slots, n, replace=False)
+    home = rng.integers(0, p, n)
+    dest = rng.integers(-1, p, n)
+    best_idx = np.where(dest >= 0, rng.integers(0, 50, n), -1)
+    holders = rng.random(n) < 0.4
+    eligible = rng.random((p, p)) < 0.5
+    weight = rng.uniform(0.5, 40, n_slots)
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 20, n)
+    gain = rng.normal(0, 3, (n, nf))
+    balance = rng.uniform(0, 40, n_slots) * (rng.random(n_slots) < 0.8)
+    firm_id = rng.permutation(3 * n_slots)[:n_slots]
+    deal = rng.random(n) < 0.6
+    quote = mk.voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price, 0.5)
+    want_bal = balance.copy()
+    want = mk.voucher_settle(deal, best_idx, quote, searcher, home, dest, weight, plain_net, gain,
+                             price, want_bal, p)
+    got_bal = balance.copy()
+    got = mk.voucher_redeem(holders, eligible, 0.5, deal, best_idx, searcher, home, dest, weight,
+                            plain_net, gain, price, got_bal, firm_id, p)
+    assert same(got_bal, want_bal) and len(want[0]) > 0
+    for a, b in zip(got[:15], want, strict=True):
+        assert same(np.asarray(a), np.asarray(b))
+    assert same(got[15], firm_id[want[1]]) and same(got[16], best_idx[want[0]])

@@ -763,6 +763,33 @@ def project_institutes(place: np.ndarray, inst_weight: np.ndarray, capacity: np.
 
 
 @jit
+def project_search(users: np.ndarray, unit_place: np.ndarray, place: np.ndarray, price: float,
+                   nf: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                     np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                     np.ndarray, np.ndarray]:
+    """The arrays of the voucher projects' search (``Vouchers._voucher_projects``), in one call.
+
+    Returns
+    -------
+    origin, home : numpy.ndarray
+        ``unit_place[users]`` and ``place[users]``.
+    collab, price : numpy.ndarray
+        No joint R&D (all false) and the service price per project.
+    best_net, best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain : numpy.ndarray
+        The empty best candidates (zeros, -1 for places and partners; gains (n, nf)).
+    """
+    n = users.shape[0]
+    origin = np.empty(n, np.int64)
+    home = np.empty(n, np.int64)
+    for i in range(n):
+        origin[i] = unit_place[users[i]]
+        home[i] = place[users[i]]
+    return (origin, home, np.zeros(n, np.bool_), np.full(n, price), np.zeros(n),
+            np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros((n, nf)), np.zeros(n),
+            np.zeros(n), np.zeros(n))
+
+
+@jit
 def project_rows(eligible: np.ndarray, phi: np.ndarray, home: np.ndarray, origin: np.ndarray,
                  inst_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each voucher project draws its further candidate places, and the running sums.
@@ -1016,6 +1043,40 @@ def masked_argmax(x: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.nd
         index[i] = best
         value[i] = top
     return index, value
+
+
+@jit
+def voucher_choice(gain: np.ndarray, request: np.ndarray, outlay: np.ndarray,
+                   eligible: np.ndarray, place: np.ndarray, aware: np.ndarray, kappa: np.ndarray,
+                   capital: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The aware firms that apply and what they request (``Vouchers._applications``), in one call.
+
+    With ``best, g = masked_argmax(gain, eligible[place[aware]])``, ``r = request[i, best]``
+    and ``o = outlay[i, best]`` per firm ``i``: ``ok = (g > kappa) & (r > 0) &
+    (capital[aware] >= o)``.
+
+    Returns
+    -------
+    slots, amount : numpy.ndarray
+        ``aware[ok]`` and ``r[ok]``.
+    """
+    n, p = gain.shape
+    allowed = np.empty((n, p), np.bool_)
+    for i in range(n):
+        h = place[aware[i]]
+        for q in range(p):
+            allowed[i, q] = eligible[h, q]
+    best, g_best = masked_argmax(gain, allowed)
+    slots = np.empty(n, np.int64)
+    amount = np.empty(n)
+    m = 0
+    for i in range(n):
+        r = request[i, best[i]]
+        if g_best[i] > kappa[i] and r > 0 and capital[aware[i]] >= outlay[i, best[i]]:
+            slots[m] = aware[i]
+            amount[m] = r
+            m += 1
+    return slots[:m].copy(), amount[:m].copy()
 
 
 @jit
@@ -1394,6 +1455,31 @@ def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @jit
+def voucher_redeem(holders: np.ndarray, eligible: np.ndarray, keep: float, deal: np.ndarray,
+                   best_idx: np.ndarray, searcher: np.ndarray, home: np.ndarray, dest: np.ndarray,
+                   weight: np.ndarray, plain_net: np.ndarray, gain: np.ndarray, price: np.ndarray,
+                   balance: np.ndarray, firm_id: np.ndarray, n_places: int):
+    """:func:`voucher_quote` at the best candidates, then :func:`voucher_settle`, in one call.
+
+    The quotes ``voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price,
+    keep)`` are made before any balance changes; returns what :func:`voucher_settle` returns on
+    them, then the redeeming firms' ids ``firm_id[slots]`` and institutes ``best_idx[used]``.
+    """
+    quote = voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price, keep)
+    (used, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue, spend_sum,
+     w_sum, w_add, w_cross) = voucher_settle(deal, best_idx, quote, searcher, home, dest, weight,
+                                             plain_net, gain, price, balance, n_places)
+    m = used.shape[0]
+    ids = np.empty(m, firm_id.dtype)
+    inst = np.empty(m, np.int64)
+    for j in range(m):
+        ids[j] = firm_id[slots[j]]
+        inst[j] = best_idx[used[j]]
+    return (used, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue,
+            spend_sum, w_sum, w_add, w_cross, ids, inst)
+
+
+@jit
 def voucher_requests(slots: np.ndarray, amount: np.ndarray, weight: np.ndarray, place: np.ndarray,
                      firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray, n_places: int):
     """The approved applicants' requests, in one pass.
@@ -1502,11 +1588,13 @@ def warm_up() -> None:
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
     project_institutes(i2, f2, f2, m22, 2)
+    project_search(i2, i2, i2, 1.0, 2)
     project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
     n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)
     package_worth(m22, expo, n_v, n_2, req, m22, 2.0, 2.0)
     masked_argmax(m22, np.ones((2, 2), np.bool_))
+    voucher_choice(m22, m22, m22, np.ones((2, 2), np.bool_), i2, i2, f2, f2)
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
     voucher_users_of(i2, b2, i2, i2, f2, f2, 1e-9)
     for w in (f2, ro):
@@ -1521,4 +1609,6 @@ def warm_up() -> None:
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         platform_fees(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         voucher_settle(b2, i2, f2, i2, i2, i2, w, f2, m22, f2, f2.copy(), 1)
+        voucher_redeem(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22, f2,
+                       f2.copy(), i2, 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)

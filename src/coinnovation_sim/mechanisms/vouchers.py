@@ -407,11 +407,11 @@ class Vouchers(Mechanism):
         kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
         vgap, rho, tc = self._service_terms(aware)
         gain, request, outlay = self._package(vgap, rho, tc)
-        best, g_best = mk.masked_argmax(gain, self.eligible_pairs[f.place[aware]])
-        rows = np.arange(len(aware))
-        r_best, out_best = request[rows, best], outlay[rows, best]
-        ok = (g_best > kappa) & (r_best > 0) & (f.capital[aware] >= out_best)
-        slots, amount = aware[ok], r_best[ok]
+        # the best eligible package of each (masked argmax of its worth), and who applies: worth
+        # above the application cost, a positive request, the outlay pre-financed
+        slots, amount = mk.voucher_choice(gain, request, outlay, self.eligible_pairs,
+                                          np.ascontiguousarray(f.place, dtype=np.int64), aware,
+                                          kappa, f.capital)
         if len(slots) == 0:
             return
         p = model.n_places
@@ -462,16 +462,6 @@ class Vouchers(Mechanism):
                 np.ascontiguousarray(s.price, dtype=np.float64), 1.0 - self.config.copay_share)
         return self._holders
 
-    def _quote(self, s: Search, dest: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Subsidy per searcher for a deal at ``dest`` (0 where ``valid`` is false, if given)."""
-        holders = self._holder_mask(s)
-        return mk.voucher_quote(holders if valid is None else np.ascontiguousarray(valid, dtype=bool),
-                                holders, np.ascontiguousarray(dest, dtype=np.int64),
-                                np.ascontiguousarray(s.home, dtype=np.int64), self.eligible_pairs,
-                                self.balance, np.ascontiguousarray(s.searcher, dtype=np.int64),
-                                np.ascontiguousarray(s.price, dtype=np.float64),
-                                1.0 - self.config.copay_share)
-
     def _redemption_place(self, slots: np.ndarray, inst_total: np.ndarray) -> np.ndarray:
         """Eligible place where a subsidised standard service is worth most to each holder.
 
@@ -510,13 +500,15 @@ class Vouchers(Mechanism):
         # voucher projects are services of institutes: no firm partner is ever drawn, so the
         # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
         firm_sampler = self._no_firms
-        nf = f.knowledge.shape[1]
+        # origins, homes, no joint R&D, the service price and empty bests, in one call
+        origin, home, collab, price, *best = mk.project_search(
+            users, np.ascontiguousarray(f.unit_place, dtype=np.int64),
+            np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1])
         s = technology.Search(
-            searcher=users, origin=f.unit_place[users], home=f.place[users], collab=np.zeros(n, bool),
-            price=np.full(n, self.price), firm_sampler=firm_sampler, inst_sampler=inst_sampler,
-            best_net=np.zeros(n), best_dest=np.full(n, -1), best_idx=np.full(n, -1),
-            best_gain=np.zeros((n, nf)), best_tc=np.zeros(n), best_subsidy=np.zeros(n),
-            best_plain_net=np.zeros(n))
+            searcher=users, origin=origin, home=home, collab=collab, price=price,
+            firm_sampler=firm_sampler, inst_sampler=inst_sampler, best_net=best[0],
+            best_dest=best[1], best_idx=best[2], best_gain=best[3], best_tc=best[4],
+            best_subsidy=best[5], best_plain_net=best[6])
         inst_total = inst_sampler.place_total()
         dest = self._redemption_place(users, inst_total)
         technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
@@ -540,7 +532,7 @@ class Vouchers(Mechanism):
         """Voucher subsidy for candidates at eligible providers (万元 per real firm).
 
         A holder is quoted ``min(balance, (1 − copay) · price)`` at the eligible pairs, others 0
-        (as :meth:`_quote`: ``mechanisms.kernels.voucher_quote``).
+        (``mechanisms.kernels.voucher_quote``).
         """
         if self.inert:
             return None
@@ -561,17 +553,19 @@ class Vouchers(Mechanism):
         if not self._n_holders:
             return None
         s = search
-        sub_all = self._quote(s, s.best_dest)
         model = self.model
+        # the quotes at the best candidates (mk.voucher_quote of the holders), then the redemptions
         (used, slots, sub, w, home, dest, spend, additional, by_issuer, add_value, revenue,
-         spend_sum, w_sum, w_add, w_cross) = mk.voucher_settle(
+         spend_sum, w_sum, w_add, w_cross, firm_ids, institutes) = mk.voucher_redeem(
+            self._holders, self.eligible_pairs, 1.0 - self.config.copay_share,
             np.ascontiguousarray(deal, dtype=bool), np.ascontiguousarray(s.best_idx, dtype=np.int64),
-            sub_all, np.ascontiguousarray(s.searcher, dtype=np.int64),
+            np.ascontiguousarray(s.searcher, dtype=np.int64),
             np.ascontiguousarray(s.home, dtype=np.int64),
             np.ascontiguousarray(s.best_dest, dtype=np.int64), model.firm_weight(),
             np.ascontiguousarray(s.best_plain_net, dtype=np.float64),
             np.ascontiguousarray(s.best_gain, dtype=np.float64),
-            np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.n_places)
+            np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.firms.firm_id,
+            model.n_places)
         if not len(used):
             return None
         t = model.book.t
@@ -588,8 +582,8 @@ class Vouchers(Mechanism):
         self.cum["cross_place"] += w_cross
         self._records.append({
             "step": np.full(len(slots), t, np.int64), "firm_slot": slots.astype(np.int64),
-            "firm_id": model.firms.firm_id[slots].copy(), "issuer": home.astype(np.int64),
-            "institute": s.best_idx[used].astype(np.int64), "provider": dest,
+            "firm_id": firm_ids, "issuer": home.astype(np.int64),
+            "institute": institutes, "provider": dest,
             "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional,
             "project": np.full(len(slots), self._in_project)})
         return None
