@@ -710,3 +710,26 @@ def test_voucher_redeem_equals_quote_then_settle():
     for a, b in zip(got[:15], want, strict=True):
         assert same(np.asarray(a), np.asarray(b))
     assert same(got[15], firm_id[want[1]]) and same(got[16], best_idx[want[0]])
+
+
+def test_project_setup_equals_users_institutes_and_search():
+    rng = np.random.default_rng(19)
+    n, ni, p = 400, 60, 16
+    alive, capital = rng.random(n) < 0.9, rng.normal(5, 10, n)
+    firm_id = np.arange(n)
+    holder_id = np.where(rng.random(n) < 0.5, firm_id, -2)
+    balance = rng.uniform(0, 1, n) * (rng.random(n) < 0.7)
+    granted = np.sort(rng.choice(n, 150, replace=False))
+    inst_place, inst_w = rng.integers(0, p, ni), rng.uniform(0.5, 2, ni)
+    capacity, inst_k = rng.uniform(0, 9, ni), rng.lognormal(0, 1, (ni, 8))
+    unit_place, place = rng.integers(0, p, n), rng.integers(0, p, n)
+    users, insts, search = mk.project_setup(granted, alive, holder_id, firm_id, balance, capital,
+                                            1e-9, inst_place, inst_w, capacity, inst_k, p,
+                                            unit_place, place, 8.0, 8)
+    want = mk.voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, 1e-9)
+    assert same(users, want) and len(users) > 0
+    for a, b in zip(insts, mk.project_institutes(inst_place, inst_w, capacity, inst_k, p),
+                    strict=True):
+        assert same(a, b)
+    for a, b in zip(search, mk.project_search(want, unit_place, place, 8.0, 8), strict=True):
+        assert same(a, b)

@@ -790,6 +790,29 @@ def project_search(users: np.ndarray, unit_place: np.ndarray, place: np.ndarray,
 
 
 @jit
+def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
+                  firm_id: np.ndarray, balance: np.ndarray, capital: np.ndarray,
+                  min_balance: float, inst_place: np.ndarray, inst_weight: np.ndarray,
+                  capacity: np.ndarray, inst_k: np.ndarray, n_places: int,
+                  unit_place: np.ndarray, place: np.ndarray, price: float, nf: int):
+    """The month's voucher projects, their institute sampler and search arrays, in one call.
+
+    Returns
+    -------
+    users : numpy.ndarray
+        :func:`voucher_users_of` (``granted``, ..., ``min_balance``).
+    institutes : tuple of numpy.ndarray
+        :func:`project_institutes` (``inst_place``, ..., ``n_places``).
+    search : tuple of numpy.ndarray
+        :func:`project_search` (``users``, ``unit_place``, ``place``, ``price``, ``nf``).
+    """
+    users = voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, min_balance)
+    return (users,
+            project_institutes(inst_place, inst_weight, capacity, inst_k, n_places),
+            project_search(users, unit_place, place, price, nf))
+
+
+@jit
 def project_rows(eligible: np.ndarray, phi: np.ndarray, home: np.ndarray, origin: np.ndarray,
                  inst_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each voucher project draws its further candidate places, and the running sums.
@@ -1589,6 +1612,7 @@ def warm_up() -> None:
     redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
     project_institutes(i2, f2, f2, m22, 2)
     project_search(i2, i2, i2, 1.0, 2)
+    project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2)
     project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
     n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)

@@ -485,25 +485,24 @@ class Vouchers(Mechanism):
         """
         model = self.model
         f = model.firms
-        users = mk.voucher_users_of(self._granted, f.alive, self.holder_id, f.firm_id,
-                                    self.balance, f.capital, 1e-9)
+        inst = model.institutes
+        # the holders running a project (voucher_users_of), the institute sampler
+        # SegmentSampler(inst.place, inst_weight · capacity · Σ_f k_f, p), and the search's
+        # origins, homes, no joint R&D, the service price and empty bests, in one call
+        users, inst_arrays, (origin, home, collab, price, *best) = mk.project_setup(
+            self._granted, f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9,
+            np.ascontiguousarray(inst.place, dtype=np.int64),
+            np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
+            np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+            model.n_places, np.ascontiguousarray(f.unit_place, dtype=np.int64),
+            np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1])
         if len(users) == 0:
             return
         n = len(users)
-        p = model.n_places
-        inst = model.institutes
-        # SegmentSampler(inst.place, inst_weight · capacity · Σ_f k_f, p) in one call
-        inst_sampler = SegmentSampler.from_arrays(*mk.project_institutes(
-            np.ascontiguousarray(inst.place, dtype=np.int64),
-            np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
-            np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge, p))
+        inst_sampler = SegmentSampler.from_arrays(*inst_arrays)
         # voucher projects are services of institutes: no firm partner is ever drawn, so the
         # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
         firm_sampler = self._no_firms
-        # origins, homes, no joint R&D, the service price and empty bests, in one call
-        origin, home, collab, price, *best = mk.project_search(
-            users, np.ascontiguousarray(f.unit_place, dtype=np.int64),
-            np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1])
         s = technology.Search(
             searcher=users, origin=origin, home=home, collab=collab, price=price,
             firm_sampler=firm_sampler, inst_sampler=inst_sampler, best_net=best[0],
