@@ -733,3 +733,19 @@ def test_project_setup_equals_users_institutes_and_search():
         assert same(a, b)
     for a, b in zip(search, mk.project_search(want, unit_place, place, 8.0, 8), strict=True):
         assert same(a, b)
+
+
+def test_reference_terms_equal_group_means_and_numpy_costs():
+    rng = np.random.default_rng(20)
+    ni, p = 120, 16
+    place, capacity = rng.integers(0, p, ni), rng.uniform(0, 9, ni)
+    place[place == 5] = 6                         # a place without institutes
+    capacity[place == 7] = 0.0                    # a place without capacity
+    knowledge = rng.lognormal(0, 1, (ni, 8))
+    mult, phi = rng.uniform(0.5, 1.5, (p, p)), rng.uniform(0.05, 1.0, (p, p))
+    phi[2, 3] = 0.0
+    ref, tc = mk.reference_terms(place, capacity, knowledge, p, 2.5, mult, phi)
+    total, num = mk.institute_groups(place, capacity, knowledge, p)
+    assert same(ref, mk.group_means(num, total))
+    with np.errstate(divide="ignore"):
+        assert same(tc, 2.5 * mult / phi)

@@ -686,6 +686,27 @@ def member_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray, 
 
 # ---------------------------------------------------------------------------------- vouchers
 @jit
+def reference_terms(place: np.ndarray, capacity: np.ndarray, knowledge: np.ndarray,
+                    n_places: int, cost: float, multiplier: np.ndarray, phi: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Reference institutes and transaction costs of the voucher decisions, in one call.
+
+    ``group_means(*institute_groups(place, capacity, knowledge, n_places)[::-1])`` (each
+    place's capacity-weighted mean knowledge, zeros for a place without capacity) and
+    ``cost · multiplier / phi`` (IEEE's division), as ``Vouchers._reference_institutes``
+    computed them.
+    """
+    num, total = group_weighted_rows(place, np.ones(place.shape[0], np.bool_), capacity,
+                                     knowledge, n_places, False)
+    p = phi.shape[0]
+    tc = np.empty((p, p))
+    for o in range(p):
+        for d in range(p):
+            tc[o, d] = ieee_div(cost * multiplier[o, d], phi[o, d])
+    return group_means(num, total), tc
+
+
+@jit
 def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
                   tc_matrix: np.ndarray, value: float, rate: float, half: float, eps: float,
                   rho_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1588,6 +1609,7 @@ def warm_up() -> None:
         firm_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
     group_means(m22, f2)
+    reference_terms(i2, f2, m22, 2, 0.5, m22, m22)
     cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
                                       f2[:1].copy(), 1.0, 1e-12)
     wts = origin_weights(i2, m22, eff)

@@ -352,11 +352,14 @@ class Vouchers(Mechanism):
         if self._month_terms is None:
             model = self.model
             inst = model.institutes
-            total, num = mk.institute_groups(inst.place, inst.capacity, inst.knowledge,
-                                             model.n_places)
-            tc = (model.prm["transaction_cost_wan"] * model.transaction_multiplier
-                  / model.phi["technology"])
-            self._month_terms = (mk.group_means(num, total), tc)
+            # group_means of institute_groups(place, capacity, knowledge), and
+            # transaction_cost_wan · transaction_multiplier / phi, in one call
+            self._month_terms = mk.reference_terms(
+                np.ascontiguousarray(inst.place, dtype=np.int64),
+                np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+                model.n_places, float(model.prm["transaction_cost_wan"]),
+                np.ascontiguousarray(model.transaction_multiplier, dtype=np.float64),
+                np.ascontiguousarray(model.phi["technology"], dtype=np.float64))
         return self._month_terms
 
     def _service_terms(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
