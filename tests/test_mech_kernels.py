@@ -206,6 +206,47 @@ def test_service_terms_and_redemption_place_equal_numpy():
     assert same(mk.best_redemption(vgap, rho, tc, sub, 4.0, allowed), expect)
 
 
+def test_redemption_place_equals_subsidy_allowed_then_best():
+    rng, k, origin, ref = _firms(seed=9)
+    n, p = len(k), len(ref)
+    tcm = 0.5 * rng.uniform(0.5, 1.0, (p, p)) / rng.uniform(0.05, 1.0, (p, p))
+    vgap, rho, tc = mk.service_terms(k, ref, k @ ref.T, origin, tcm, 2.5, 0.3, 2.0, _EPS, 1.0 - 1e-9)
+    balance = rng.uniform(0, 6, 1000) * (rng.random(1000) < 0.7)
+    slots = rng.choice(1000, n, replace=False)
+    home = rng.integers(0, p, n)
+    eligible = rng.random((p, p)) < 0.4
+    eligible[2] = False                           # a home with nowhere to redeem
+    inst_total = rng.uniform(0, 5, p) * (rng.random(p) < 0.8)
+    sub = np.minimum(balance[slots], 4.0)
+    allowed = eligible[home] & (inst_total > 0)[None, :]
+    assert same(mk.redemption_place(vgap, rho, tc, balance, slots, 4.0, 8.0, eligible, home,
+                                    inst_total),
+                mk.best_redemption(vgap, rho, tc, sub, 8.0, allowed))
+
+
+def test_project_institutes_and_rows_equal_numpy():
+    from coinnovation_sim.kernels import segment_sampler_arrays
+    from coinnovation_sim.sampling import cumulative_rows
+
+    rng = np.random.default_rng(15)
+    ni, p, n = 300, 16, 40
+    place = rng.integers(0, p, ni)
+    w, capacity = rng.uniform(0.5, 3, ni), rng.uniform(0, 20, ni)
+    knowledge = rng.lognormal(0, 1, (ni, 8)) * (rng.random((ni, 8)) < 0.8)
+    got = mk.project_institutes(place, w, capacity, knowledge, p)
+    expect = segment_sampler_arrays(place, w * capacity * row_sums(knowledge), p)
+    assert all(same(a, b) for a, b in zip(got, expect, strict=True))
+    eligible = rng.random((p, p)) < 0.5
+    eligible[4] = False                           # a home with nowhere eligible
+    phi = rng.uniform(0.05, 1.0, (p, p))
+    inst_total = got[7] * (rng.random(p) < 0.8)
+    home, origin = rng.integers(0, p, n), rng.integers(0, p, n)
+    home[:3] = 4
+    prob, cum = mk.project_rows(eligible, phi, home, origin, inst_total)
+    want = normalise_rows(eligible[home] * phi[origin] * inst_total[None, :])
+    assert same(prob, want) and same(cum, cumulative_rows(want))
+
+
 def test_voucher_masks_equal_flatnonzero():
     rng = np.random.default_rng(5)
     n = 2000
@@ -292,6 +333,29 @@ def test_platform_deals_equal_numpy():
     d = np.where(dest >= 0, dest, 0)
     assert same(mk.platform_deals(deal, origin, dest, members),
                 np.flatnonzero(deal & members[origin] & members[d] & (origin != d)))
+
+
+def test_platform_rows_equal_numpy():
+    from coinnovation_sim.sampling import cumulative_rows
+
+    rng = np.random.default_rng(12)
+    n, p = 900, 16
+    phi = rng.random((p, p))
+    phi[3] = 0.0                                  # an origin with nowhere to go
+    members = rng.random(p) < 0.6
+    members[3] = True
+    firm_total = rng.lognormal(0, 2, p) * (rng.random(p) < 0.8)
+    inst_total = rng.lognormal(0, 2, p) * (rng.random(p) < 0.7)
+    origin = rng.integers(0, p, n)
+    collab = rng.random(n) < 0.3
+    active = members[origin]
+    prob, cum, row = mk.platform_rows(phi, members, firm_total, inst_total, origin, collab, active)
+    m_phi = phi * members[None, :]
+    expect = np.concatenate((normalise_rows(m_phi * firm_total[None, :]),
+                             normalise_rows(m_phi * inst_total[None, :])))
+    assert same(prob, expect)
+    assert same(cum, cumulative_rows(expect))
+    assert same(row, np.where(active, np.where(collab, origin, origin + p), -1))
 
 
 def test_platform_settle_equals_the_numpy_fees():
@@ -575,3 +639,113 @@ def test_reviewing_slots_and_members_staff_equal_numpy():
     assert same(mk.members_staff(member, w, talent, share),
                 (w[inside] * talent[inside] * share[inside]).sum())
     assert same(mk.members_staff(np.full(n, -1), w, talent, share), np.zeros(0).sum())
+
+
+def test_sorted_union_equals_union1d():
+    rng = np.random.default_rng(14)
+    for na, nb in ((0, 0), (0, 5), (7, 0), (30, 40), (500, 20)):
+        a = np.unique(rng.integers(0, 2 * (na + nb) + 1, na))
+        b = np.unique(rng.integers(0, 2 * (na + nb) + 1, nb))
+        assert same(mk.sorted_union(a, b), np.union1d(a, b))
+        assert same(mk.sorted_union(b, a), np.union1d(a, b))
+
+
+def test_voucher_choice_equals_argmax_then_masks():
+    rng = np.random.default_rng(16)
+    n, p, nslots = 60, 16, 500
+    gain = rng.normal(3, 5, (n, p))
+    gain[5, 2] = np.nan                           # a NaN wins numpy's argmax
+    request, outlay = rng.uniform(-1, 50, (n, p)), rng.uniform(0, 80, (n, p))
+    eligible = rng.random((p, p)) < 0.4
+    eligible[1] = False                           # a home with nowhere eligible
+    place = rng.integers(0, p, nslots)
+    place[:10] = 1
+    aware = np.sort(rng.choice(nslots, n, replace=False))
+    aware[0] = 3
+    kappa = rng.lognormal(1, 1, n)
+    capital = rng.normal(40, 30, nslots)
+    best, g_best = mk.masked_argmax(gain, eligible[place[aware]])
+    rows = np.arange(n)
+    r_best, out_best = request[rows, best], outlay[rows, best]
+    ok = (g_best > kappa) & (r_best > 0) & (capital[aware] >= out_best)
+    slots, amount = mk.voucher_choice(gain, request, outlay, eligible, place, aware, kappa, capital)
+    assert same(slots, aware[ok]) and same(amount, r_best[ok]) and 0 < ok.sum() < n
+
+
+def test_project_search_equals_the_numpy_arrays():
+    rng = np.random.default_rng(17)
+    unit_place, place = rng.integers(0, 16, 300), rng.integers(0, 16, 300)
+    users = np.sort(rng.choice(300, 25, replace=False))
+    n = len(users)
+    got = mk.project_search(users, unit_place, place, 8.0, 8)
+    want = (unit_place[users], place[users], np.zeros(n, bool), np.full(n, 8.0), np.zeros(n),
+            np.full(n, -1), np.full(n, -1), np.zeros((n, 8)), np.zeros(n), np.zeros(n), np.zeros(n))
+    assert all(same(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_voucher_redeem_equals_quote_then_settle():
+    rng = np.random.default_rng(18)
+    n, p, nf, n_slots = 900, 16, 8, 5000
+    searcher = rng.choice(n_slots, n, replace=False)
+    home = rng.integers(0, p, n)
+    dest = rng.integers(-1, p, n)
+    best_idx = np.where(dest >= 0, rng.integers(0, 50, n), -1)
+    holders = rng.random(n) < 0.4
+    eligible = rng.random((p, p)) < 0.5
+    weight = rng.uniform(0.5, 40, n_slots)
+    price = np.where(rng.random(n) < 0.4, 25.0, 8.0)
+    plain_net = rng.normal(0, 20, n)
+    gain = rng.normal(0, 3, (n, nf))
+    balance = rng.uniform(0, 40, n_slots) * (rng.random(n_slots) < 0.8)
+    firm_id = rng.permutation(3 * n_slots)[:n_slots]
+    deal = rng.random(n) < 0.6
+    quote = mk.voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price, 0.5)
+    want_bal = balance.copy()
+    want = mk.voucher_settle(deal, best_idx, quote, searcher, home, dest, weight, plain_net, gain,
+                             price, want_bal, p)
+    got_bal = balance.copy()
+    got = mk.voucher_redeem(holders, eligible, 0.5, deal, best_idx, searcher, home, dest, weight,
+                            plain_net, gain, price, got_bal, firm_id, p)
+    assert same(got_bal, want_bal) and len(want[0]) > 0
+    for a, b in zip(got[:15], want, strict=True):
+        assert same(np.asarray(a), np.asarray(b))
+    assert same(got[15], firm_id[want[1]]) and same(got[16], best_idx[want[0]])
+
+
+def test_project_setup_equals_users_institutes_and_search():
+    rng = np.random.default_rng(19)
+    n, ni, p = 400, 60, 16
+    alive, capital = rng.random(n) < 0.9, rng.normal(5, 10, n)
+    firm_id = np.arange(n)
+    holder_id = np.where(rng.random(n) < 0.5, firm_id, -2)
+    balance = rng.uniform(0, 1, n) * (rng.random(n) < 0.7)
+    granted = np.sort(rng.choice(n, 150, replace=False))
+    inst_place, inst_w = rng.integers(0, p, ni), rng.uniform(0.5, 2, ni)
+    capacity, inst_k = rng.uniform(0, 9, ni), rng.lognormal(0, 1, (ni, 8))
+    unit_place, place = rng.integers(0, p, n), rng.integers(0, p, n)
+    users, insts, search = mk.project_setup(granted, alive, holder_id, firm_id, balance, capital,
+                                            1e-9, inst_place, inst_w, capacity, inst_k, p,
+                                            unit_place, place, 8.0, 8)
+    want = mk.voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, 1e-9)
+    assert same(users, want) and len(users) > 0
+    for a, b in zip(insts, mk.project_institutes(inst_place, inst_w, capacity, inst_k, p),
+                    strict=True):
+        assert same(a, b)
+    for a, b in zip(search, mk.project_search(want, unit_place, place, 8.0, 8), strict=True):
+        assert same(a, b)
+
+
+def test_reference_terms_equal_group_means_and_numpy_costs():
+    rng = np.random.default_rng(20)
+    ni, p = 120, 16
+    place, capacity = rng.integers(0, p, ni), rng.uniform(0, 9, ni)
+    place[place == 5] = 6                         # a place without institutes
+    capacity[place == 7] = 0.0                    # a place without capacity
+    knowledge = rng.lognormal(0, 1, (ni, 8))
+    mult, phi = rng.uniform(0.5, 1.5, (p, p)), rng.uniform(0.05, 1.0, (p, p))
+    phi[2, 3] = 0.0
+    ref, tc = mk.reference_terms(place, capacity, knowledge, p, 2.5, mult, phi)
+    total, num = mk.institute_groups(place, capacity, knowledge, p)
+    assert same(ref, mk.group_means(num, total))
+    with np.errstate(divide="ignore"):
+        assert same(tc, 2.5 * mult / phi)

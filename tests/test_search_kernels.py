@@ -44,7 +44,7 @@ def test_search_start_equals_searchers_then_segment_sampler(n, p, sort):
     alive, capital, u, weight, k, place = _firm_case(rng, n, p, sort)
     searcher, partner = reference_kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
     expect = kernels.segment_sampler_arrays(place, partner, p)
-    got = sk.search_start(alive, capital, u, 0.3, weight, k, place, p)
+    got = sk.search_start(alive, capital, u, 0.3, weight, kernels.row_sums(k), place, p)
     assert same(got[0], searcher)
     for a, b in zip(got[1:], expect, strict=True):
         assert same(a, b)
@@ -55,7 +55,7 @@ def test_search_start_with_no_live_firm():
     alive, capital, u, weight, k, place = _firm_case(rng, 50, 4, True)
     alive[:] = False
     searcher, partner = reference_kernels.searchers_and_weights(alive, capital, u, 0.3, weight, k)
-    got = sk.search_start(alive, capital, u, 0.3, weight, k, place, 4)
+    got = sk.search_start(alive, capital, u, 0.3, weight, kernels.row_sums(k), place, 4)
     assert same(got[0], searcher) and len(searcher) == 0
     for a, b in zip(got[1:], kernels.segment_sampler_arrays(place, partner, 4), strict=True):
         assert same(a, b)
@@ -76,7 +76,8 @@ def test_draw_candidates_equal_rows_then_segment_draws(empty_firms):
     p, ns = 16, 2000
     alive, capital, u0, weight, k, place = _firm_case(rng, 4000, p, True)
     place[place == 3] = 4                        # a place without firms
-    _, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, place, p)
+    _, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, kernels.row_sums(k), place,
+                                 p)
     firms = (SegmentSampler(np.zeros(0, np.int64), np.zeros(0), p) if empty_firms
              else SegmentSampler.from_arrays(*arrays))
     inst_place = rng.integers(0, p, 300)
@@ -161,7 +162,7 @@ def test_weigh_offers_equal_evaluate_then_keep_best(with_subsidy, masked):
         if with_subsidy:
             subsidy = np.where(valid, subsidy, 0.0)
         sk.weigh_offers(valid, collab, idx, dest, origin, firm_k, inst_k, rcv_k, rcv_sq, cap, 0.3,
-                        400.0, price, 2.0, mult, phi, 1e-12,
+                        400.0, price, sk.transaction_costs(2.0, mult, phi), 1e-12,
                         np.zeros(0) if subsidy is None else np.zeros(ns) + subsidy, *best_new)
         for a, b in zip(best_new, best_old, strict=True):
             assert same(a, b)
@@ -242,7 +243,8 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     p, nfirm, nf = 16, 3000, 8
     alive, capital, u0, weight, k, unit_place = _firm_case(rng, nfirm, p, True)
     home_place = np.where(rng.random(nfirm) < 0.1, rng.integers(0, p, nfirm), unit_place)
-    searcher, *firm_arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, unit_place, p)
+    searcher, *firm_arrays = sk.search_start(alive, capital, u0, 0.3, weight,
+                                             kernels.row_sums(k), unit_place, p)
     firm_total = firm_arrays[-1]
     inst_place = rng.integers(0, p, n_inst)
     inst_weight = rng.uniform(0.5, 3.0, n_inst)
@@ -343,9 +345,10 @@ def test_agreement_setup_equals_the_numpy_masks_and_gathers():
         collab = rng.random(ns) < 0.3
         best_idx = np.where(rng.random(ns) < 0.7, rng.integers(0, nfirm, ns), -1)
         searcher = rng.integers(0, nfirm, ns)
-        deal, partner_gain, pairs, partner, k_src, k_rcv = sk.agreement_setup(
+        deal, partner_gain, pairs, partner, k_src, k_rcv, services = sk.agreement_setup(
             best_idx, collab, searcher, knowledge)
         want_deal = best_idx >= 0
+        assert services == (want_deal & ~collab).sum()
         want_pairs = np.flatnonzero(collab & want_deal)
         assert same(deal, want_deal) and same(pairs, want_pairs)
         assert same(partner_gain, np.zeros_like(np.zeros((ns, 8))))
@@ -381,14 +384,15 @@ def _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, pric
 
 @pytest.mark.parametrize("n_quotes", [0, 1, 2])
 @pytest.mark.parametrize("masked", [False, True])
-def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
-    """One fused round: the candidates, validity, the mechanisms' quotes and the weighing."""
+def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
+    """Fused rounds: per round the candidates, validity, the mechanisms' quotes and the weighing."""
     from coinnovation_sim.knowledge import absorptive_capacity
 
     rng = np.random.default_rng(40 + 3 * n_quotes + masked)
     p, nfirm, ninst, nf = 8, 3000, 200, 8
     alive, capital, u0, weight, k, place = _firm_case(rng, nfirm, p, True)
-    searcher, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, k, place, p)
+    searcher, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, kernels.row_sums(k),
+                                        place, p)
     firms = SegmentSampler.from_arrays(*arrays)
     ns = len(searcher)
     inst_k = rng.lognormal(1, 1, (ninst, nf))
@@ -415,9 +419,12 @@ def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
     pairs = np.array([q[1] for q in quotes], bool).reshape(n_quotes, p, p)
     best_old, best_new = _best(ns, nf), _best(ns, nf)
     cum = cumulative_rows(prob)
-    for _ in range(3):
-        u_place, u = rng.random(ns), rng.random(ns)
-        on = rng.random(ns) < 0.7 if masked else np.zeros(0, bool)
+    on = rng.random(ns) < 0.7 if masked else np.zeros(0, bool)
+    uniforms = rng.random((3, 2, ns))
+    with np.errstate(divide="ignore"):
+        tc_pairs = (2.0 * mult) / phi
+    assert same(sk.transaction_costs(2.0, mult, phi), tc_pairs)
+    for u_place, u in uniforms:
         # the earlier technology.consider: draw, validity, the quote hooks, weigh_offers
         dest, idx = sk.draw_candidates(cum, row, collab, u_place, u, *firms.arrays(),
                                        *insts.arrays())
@@ -427,13 +434,13 @@ def test_search_round_equals_draw_validity_quotes_then_weigh(n_quotes, masked):
             q = _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, price, 0.5)
             subsidy = (np.zeros(ns) if subsidy is None else subsidy) + q
         sk.weigh_offers(valid, collab, idx, dest, origin, k, inst_k, rcv_k, rcv_sq, cap, 0.3,
-                        400.0, price, 2.0, mult, phi, 1e-12,
+                        400.0, price, tc_pairs, 1e-12,
                         np.zeros(0) if subsidy is None else subsidy, *best_old)
-        sk.search_round(cum, row, u_place, u, firms.arrays(), insts.arrays(), on, collab,
-                        searcher, origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, price,
-                        2.0, mult, phi, 1e-12, amount, pairs, *best_new)
-        for a, b in zip(best_new, best_old, strict=True):
-            assert same(a, b)
+    sk.search_rounds(cum, row, uniforms, firms.arrays(), insts.arrays(), on, collab, searcher,
+                     origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, price, 2.0, mult,
+                     phi, 1e-12, amount, pairs, *best_new)
+    for a, b in zip(best_new, best_old, strict=True):
+        assert same(a, b)
     assert (best_new[2] >= 0).sum() > ns // 4
     if n_quotes:
         assert (best_new[5] > 0).any()

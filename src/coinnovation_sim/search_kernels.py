@@ -17,9 +17,10 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
 * :func:`offer_validity` and :func:`weigh_offers`: the transaction cost of each candidate, its
   knowledge gain and net gain, and whether it replaces the best so far
   (the earlier ``evaluate_candidates`` and ``keep_best``), without an (n, F) array of gains.
-* :func:`search_round`: a whole candidate round in one call — the draws, the validity, the
-  mechanisms' subsidy quotes (:func:`quoted_subsidy`) and the weighing
-  (:func:`weigh_candidates`), so that a round costs one dispatch instead of a chain of calls.
+* :func:`search_rounds`: a search's candidate rounds in one call — per round the draws, the
+  validity, the mechanisms' subsidy quotes (:func:`quoted_subsidy`) and the weighing
+  (:func:`weigh_candidates`), so that the rounds cost one dispatch instead of a chain of calls,
+  with the samplers' guide tables and the place pairs' transaction costs made once.
 * :func:`agreement_setup` and :func:`partner_deals`: joint R&D partners' gains and agreement
   (after numpy's ``einsum`` dot products, kept as they are).
 * :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
@@ -42,7 +43,6 @@ from .kernels import (
     pairwise_sum,
     place_segments,
     register_warm_up,
-    row_total,
     segment_position,
     segment_sampler_arrays,
     segment_totals,
@@ -52,14 +52,15 @@ from .sampling import cumulative_rows
 
 @jit
 def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probability: float,
-                 weight: np.ndarray, k: np.ndarray, place: np.ndarray, n_places: int
+                 weight: np.ndarray, kappa: np.ndarray, place: np.ndarray, n_places: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                             np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The month's searchers and the arrays of the within-place sampler of partner firms.
 
     The same values as ``searcher, w = searchers_and_weights(alive, capital, u, probability,
     weight, k)`` (an earlier kernel, kept in ``tests/reference_kernels.py``) followed by
-    ``kernels.segment_sampler_arrays(place, w, n_places)``.
+    ``kernels.segment_sampler_arrays(place, w, n_places)``, given the firms' knowledge totals
+    ``kappa`` (``kernels.row_sums(k)``, which the model keeps: no pass over ``k`` here).
 
     Parameters
     ----------
@@ -69,8 +70,8 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         Search probability.
     weight : numpy.ndarray
         Real firms per slot.
-    k : numpy.ndarray
-        Knowledge, (n, F).
+    kappa : numpy.ndarray
+        Total knowledge per slot, ``Σ_f k_if`` added left to right (``kernels.row_sums``).
     place : numpy.ndarray
         Place of each slot's unit (where partners are drawn), each in ``[0, n_places)``.
     n_places : int
@@ -84,7 +85,7 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
         The sampler arrays of the partner weights ``weight_i · Σ_f k_if`` of live slots (0 for
         others), as :func:`kernels.segment_sampler_arrays` returns them.
     """
-    n = k.shape[0]
+    n = kappa.shape[0]
     searcher = np.empty(n, np.int64)
     m = 0
     for i in range(n):
@@ -92,10 +93,9 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
             searcher[m] = i
             m += 1
     order, start, end = place_segments(place, n_places)
-    # partner weights in sorted order (their knowledge sums overlap the sequential cumulative
-    # sum), the cumulative sums left to right; nearest positive-weight position at or before
-    # and at or after each position (the latter filled forward when the next positive weight is
-    # reached)
+    # partner weights in sorted order, the cumulative sums left to right; nearest
+    # positive-weight position at or before and at or after each position (the latter filled
+    # forward when the next positive weight is reached)
     cum = np.empty(n)
     prev = np.empty(n, np.int64)
     nxt = np.empty(n, np.int64)
@@ -105,7 +105,7 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
     for i in range(n):
         j = order[i]
         if alive[j]:
-            w = weight[j] * row_total(k, j)
+            w = weight[j] * kappa[j]
         else:
             w = 0.0
         total_w += w
@@ -277,29 +277,36 @@ def _segment_guide(cum: np.ndarray, start: np.ndarray, end: np.ndarray, base: np
 
 
 @jit
-def _segment_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
-                   start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
-                   dest: np.ndarray, u: np.ndarray, collab: np.ndarray, want: bool,
-                   row: np.ndarray, idx: np.ndarray) -> None:
-    """``kernels.segment_draw`` for the searchers with ``collab == want`` and ``row >= 0``.
+def _draw_guide(cum: np.ndarray, order: np.ndarray, start: np.ndarray, end: np.ndarray,
+                base: np.ndarray, total: np.ndarray, collab: np.ndarray, want: bool,
+                row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The guide table :func:`_guided_draws` searches a sampler through (none: all unguided).
 
-    Writes the entity drawn in place ``dest[i]`` with ``u[i]`` (-1: none) to ``idx[i]``. One
-    call per sampler, the loop inside: a call per draw would pass eight arrays each time. A
-    sampler with no more entities than draws is searched through a guide table
-    (:func:`_segment_guide`: a bucket of a few entities instead of about log2(segment) steps,
-    most of them mispredicted branches); the position found is the same.
+    A sampler with no more entities than the searchers drawing from it (``collab == want``,
+    ``row >= 0``) gets a guide (:func:`_segment_guide`): a bucket of a few entities instead of
+    about log2(segment) steps, most of them mispredicted branches; the position found is the
+    same either way.
     """
-    n = dest.shape[0]
+    n = row.shape[0]
     m = order.shape[0]
     draws = 0
     for i in range(n):
         if row[i] >= 0 and collab[i] == want:
             draws += 1
-    use_guide = 0 < m <= draws
-    if use_guide:
-        t, g, guided = _segment_guide(cum, start, end, base, total)
-    else:
-        t, g, guided = np.empty(0), np.empty(0, np.int64), np.zeros(start.shape[0], np.bool_)
+    if 0 < m <= draws:
+        return _segment_guide(cum, start, end, base, total)
+    return np.empty(0), np.empty(0, np.int64), np.zeros(start.shape[0], np.bool_)
+
+
+@jit
+def _guided_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
+                  start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
+                  t: np.ndarray, g: np.ndarray, guided: np.ndarray, dest: np.ndarray,
+                  u: np.ndarray, collab: np.ndarray, want: bool, row: np.ndarray,
+                  idx: np.ndarray) -> None:
+    """:func:`_segment_draws` given the sampler's guide table (:func:`_draw_guide`)."""
+    n = dest.shape[0]
+    m = order.shape[0]
     for i in range(n):
         if row[i] < 0 or collab[i] != want:
             continue
@@ -323,6 +330,52 @@ def _segment_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np
             hi = g[lo + p + k + 1]
             lo = g[lo + p + k]
         idx[i] = order[segment_position(cum, prev, nxt, start[p], end[p], lo, hi, x)]
+
+
+@jit
+def _segment_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
+                   start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
+                   dest: np.ndarray, u: np.ndarray, collab: np.ndarray, want: bool,
+                   row: np.ndarray, idx: np.ndarray) -> None:
+    """``kernels.segment_draw`` for the searchers with ``collab == want`` and ``row >= 0``.
+
+    Writes the entity drawn in place ``dest[i]`` with ``u[i]`` (-1: none) to ``idx[i]``. One
+    call per sampler, the loop inside: a call per draw would pass eight arrays each time. A
+    sampler with no more entities than draws is searched through a guide table
+    (:func:`_draw_guide`); the position found is the same.
+    """
+    t, g, guided = _draw_guide(cum, order, start, end, base, total, collab, want, row)
+    _guided_draws(cum, order, prev, nxt, start, end, base, total, t, g, guided, dest, u, collab,
+                  want, row, idx)
+
+
+@jit
+def _place_draws(cum: np.ndarray, row: np.ndarray, u_place: np.ndarray, dest: np.ndarray,
+                 idx: np.ndarray) -> None:
+    """Each searcher's candidate place (``dest``; -1 and ``idx`` -1 where ``row`` is -1).
+
+    ``kernels.draw_rows`` on row ``row[i]`` of the running sums ``cum``: the number of running
+    sums at most ``u_place[i]`` times the row total (capped at the last column); -1 for a row
+    summing to zero.
+    """
+    n = row.shape[0]
+    p = cum.shape[1]
+    for i in range(n):
+        r = row[i]
+        if r < 0:
+            dest[i] = -1
+            idx[i] = -1
+            continue
+        tot = cum[r, p - 1] if p > 0 else 0.0
+        if not tot > 0.0:
+            dest[i] = -1
+            continue
+        x = u_place[i] * tot
+        c = 0
+        for j in range(p):
+            if x >= cum[r, j]:
+                c += 1
+        dest[i] = c if c < p - 1 else p - 1
 
 
 @jit
@@ -365,25 +418,7 @@ def draw_candidates(cum: np.ndarray, row: np.ndarray, collab: np.ndarray, u_plac
     n = row.shape[0]
     dest = np.empty(n, np.int64)
     idx = np.empty(n, np.int64)
-    p = cum.shape[1]
-    for i in range(n):
-        r = row[i]
-        if r < 0:
-            dest[i] = -1
-            idx[i] = -1
-            continue
-        # kernels.draw_rows on row r: the number of running sums at most u times the row total
-        # (capped at the last column); -1 for a row summing to zero
-        tot = cum[r, p - 1] if p > 0 else 0.0
-        if not tot > 0.0:
-            dest[i] = -1
-            continue
-        x = u_place[i] * tot
-        c = 0
-        for j in range(p):
-            if x >= cum[r, j]:
-                c += 1
-        dest[i] = c if c < p - 1 else p - 1
+    _place_draws(cum, row, u_place, dest, idx)
     _segment_draws(f_cum, f_order, f_prev, f_nxt, f_start, f_end, f_base, f_total, dest,
                    u_partner, collab, True, row, idx)
     _segment_draws(i_cum, i_order, i_prev, i_nxt, i_start, i_end, i_base, i_total, dest,
@@ -435,18 +470,34 @@ def offer_validity(collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
 
 
 @jit
+def transaction_costs(cost: float, multiplier: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Transaction cost of a deal per (origin, destination) place pair: ``(c · m) / φ``.
+
+    The division a candidate's weighing made per searcher, made once per place pair (the same
+    operands, so the same bits; IEEE's result where ``φ`` is 0).
+    """
+    p = phi.shape[0]
+    out = np.empty((p, p))
+    for o in range(p):
+        for d in range(p):
+            out[o, d] = ieee_div(cost * multiplier[o, d], phi[o, d])
+    return out
+
+
+@jit
 def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: np.ndarray,
                  origin: np.ndarray, firm_k: np.ndarray, inst_k: np.ndarray, rcv_k: np.ndarray,
                  rcv_sq: np.ndarray, rcv_cap: np.ndarray, learning_rate: float,
-                 value_per_unit: float, price: np.ndarray, cost: float, multiplier: np.ndarray,
-                 phi: np.ndarray, eps: float, subsidy: np.ndarray, best_net: np.ndarray,
-                 best_dest: np.ndarray, best_idx: np.ndarray, best_gain: np.ndarray,
-                 best_tc: np.ndarray, best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
+                 value_per_unit: float, price: np.ndarray, tc_pairs: np.ndarray, eps: float,
+                 subsidy: np.ndarray, best_net: np.ndarray, best_dest: np.ndarray,
+                 best_idx: np.ndarray, best_gain: np.ndarray, best_tc: np.ndarray,
+                 best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
     """Weigh one candidate per searcher and keep it where it beats the best so far.
 
     The arithmetic of :func:`technology.consider` (the earlier ``evaluate_candidates`` then
     ``keep_best``, kept in ``tests/reference_kernels.py``) for the ``valid`` candidates
-    (:func:`offer_validity`): the transaction cost ``(c · m[o, d]) / φ[o, d]``; the gain per
+    (:func:`offer_validity`): the transaction cost ``(c · m[o, d]) / φ[o, d]`` (``tc_pairs``,
+    :func:`transaction_costs`); the gain per
     field ``λ A_r e(δ) max(0, k_s − k_r)`` with ``δ = 1 − cos(k_s, k_r)`` (cosine 0 when
     ``√(|k_s|² |k_r|²) ≤ eps``, sums left to right) and ``e(δ) = 4δ(1 − δ)``, ``δ`` clipped to
     [0, 1]; the net gain ``v Σ_f gain_f − price − tc`` plus the subsidy. A candidate whose net
@@ -466,10 +517,9 @@ def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: n
         ``learning_rate`` and ``knowledge_value_wan``.
     price : numpy.ndarray
         List price per searcher.
-    cost : float
-        ``transaction_cost_wan``.
-    multiplier, phi : numpy.ndarray
-        Transaction-cost lever and technology friction, (P, P).
+    tc_pairs : numpy.ndarray
+        Transaction cost per (origin, destination) place pair, (P, P)
+        (:func:`transaction_costs`).
     eps : float
         Cosine threshold.
     subsidy : numpy.ndarray
@@ -487,12 +537,12 @@ def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: n
         j = idx[i]
         o = origin[i]
         d = dest[i] if dest[i] >= 0 else 0
-        tc = ieee_div(cost * multiplier[o, d], phi[o, d])
-        firm = collab[i]
+        tc = tc_pairs[o, d]
+        src = firm_k if collab[i] else inst_k
         num = 0.0
         sq = 0.0
         for f in range(nf):
-            x = firm_k[j, f] if firm else inst_k[j, f]
+            x = src[j, f]
             num += x * rcv_k[i, f]
             sq += x * x
         den = math.sqrt(sq * rcv_sq[i])
@@ -505,8 +555,7 @@ def weigh_offers(valid: np.ndarray, collab: np.ndarray, idx: np.ndarray, dest: n
         scale = (learning_rate * rcv_cap[i]) * ((4.0 * dist) * (1.0 - dist))
         total = 0.0
         for f in range(nf):
-            x = firm_k[j, f] if firm else inst_k[j, f]
-            gap = x - rcv_k[i, f]
+            gap = src[j, f] - rcv_k[i, f]
             gf = scale * (gap if gap > 0.0 else 0.0)
             g[f] = gf
             total += gf
@@ -559,6 +608,26 @@ def quoted_subsidy(valid: np.ndarray, dest: np.ndarray, home: np.ndarray, amount
 
 
 @jit
+def _weigh_round(dest: np.ndarray, idx: np.ndarray, active: np.ndarray, collab: np.ndarray,
+                 searcher: np.ndarray, origin: np.ndarray, home: np.ndarray, firm_k: np.ndarray,
+                 inst_k: np.ndarray, rcv_k: np.ndarray, rcv_sq: np.ndarray, rcv_cap: np.ndarray,
+                 learning_rate: float, value_per_unit: float, price: np.ndarray,
+                 tc_pairs: np.ndarray, eps: float, q_amount: np.ndarray, q_pairs: np.ndarray,
+                 best_net: np.ndarray, best_dest: np.ndarray, best_idx: np.ndarray,
+                 best_gain: np.ndarray, best_tc: np.ndarray, best_subsidy: np.ndarray,
+                 best_plain: np.ndarray) -> None:
+    """:func:`weigh_candidates` given the place pairs' transaction costs (:func:`transaction_costs`)."""
+    valid = offer_validity(collab, idx, searcher, active)
+    if q_amount.shape[0] > 0:
+        subsidy = quoted_subsidy(valid, dest, home, q_amount, q_pairs)
+    else:
+        subsidy = np.zeros(0)
+    weigh_offers(valid, collab, idx, dest, origin, firm_k, inst_k, rcv_k, rcv_sq, rcv_cap,
+                 learning_rate, value_per_unit, price, tc_pairs, eps, subsidy, best_net,
+                 best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain)
+
+
+@jit
 def weigh_candidates(dest: np.ndarray, idx: np.ndarray, active: np.ndarray, collab: np.ndarray,
                      searcher: np.ndarray, origin: np.ndarray, home: np.ndarray,
                      firm_k: np.ndarray, inst_k: np.ndarray, rcv_k: np.ndarray,
@@ -571,46 +640,58 @@ def weigh_candidates(dest: np.ndarray, idx: np.ndarray, active: np.ndarray, coll
     """:func:`offer_validity`, the quoted subsidies and :func:`weigh_offers` in one call.
 
     ``q_amount`` and ``q_pairs`` are the quotes of :func:`quoted_subsidy` (M = 0: no
-    mechanism quotes, no subsidy array). The other arguments are those of
+    mechanism quotes, no subsidy array); ``cost``, ``multiplier`` and ``phi`` give the
+    transaction costs (:func:`transaction_costs`). The other arguments are those of
     :func:`offer_validity` and :func:`weigh_offers`; updates the best candidates in place.
     """
-    valid = offer_validity(collab, idx, searcher, active)
-    if q_amount.shape[0] > 0:
-        subsidy = quoted_subsidy(valid, dest, home, q_amount, q_pairs)
-    else:
-        subsidy = np.zeros(0)
-    weigh_offers(valid, collab, idx, dest, origin, firm_k, inst_k, rcv_k, rcv_sq, rcv_cap,
-                 learning_rate, value_per_unit, price, cost, multiplier, phi, eps, subsidy,
-                 best_net, best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain)
+    _weigh_round(dest, idx, active, collab, searcher, origin, home, firm_k, inst_k, rcv_k, rcv_sq,
+                 rcv_cap, learning_rate, value_per_unit, price,
+                 transaction_costs(cost, multiplier, phi), eps, q_amount, q_pairs, best_net,
+                 best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain)
 
 
 @jit
-def search_round(cum: np.ndarray, row: np.ndarray, u_place: np.ndarray, u_partner: np.ndarray,
-                 firm_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                     np.ndarray, np.ndarray, np.ndarray],
-                 inst_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                     np.ndarray, np.ndarray, np.ndarray],
-                 active: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
-                 origin: np.ndarray, home: np.ndarray, firm_k: np.ndarray, inst_k: np.ndarray,
-                 rcv_k: np.ndarray, rcv_sq: np.ndarray, rcv_cap: np.ndarray,
-                 learning_rate: float, value_per_unit: float, price: np.ndarray, cost: float,
-                 multiplier: np.ndarray, phi: np.ndarray, eps: float, q_amount: np.ndarray,
-                 q_pairs: np.ndarray, best_net: np.ndarray, best_dest: np.ndarray,
-                 best_idx: np.ndarray, best_gain: np.ndarray, best_tc: np.ndarray,
-                 best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
-    """One candidate round of a search: :func:`draw_candidates`, then :func:`weigh_candidates`.
+def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
+                  firm_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                      np.ndarray, np.ndarray, np.ndarray],
+                  inst_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                      np.ndarray, np.ndarray, np.ndarray],
+                  active: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
+                  origin: np.ndarray, home: np.ndarray, firm_k: np.ndarray, inst_k: np.ndarray,
+                  rcv_k: np.ndarray, rcv_sq: np.ndarray, rcv_cap: np.ndarray,
+                  learning_rate: float, value_per_unit: float, price: np.ndarray, cost: float,
+                  multiplier: np.ndarray, phi: np.ndarray, eps: float, q_amount: np.ndarray,
+                  q_pairs: np.ndarray, best_net: np.ndarray, best_dest: np.ndarray,
+                  best_idx: np.ndarray, best_gain: np.ndarray, best_tc: np.ndarray,
+                  best_subsidy: np.ndarray, best_plain: np.ndarray) -> None:
+    """A search's candidate rounds in one call: :func:`draw_candidates`, then weighing, per round.
 
-    ``firm_sampler`` and ``inst_sampler`` are the samplers' arrays in
-    ``SegmentSampler.arrays()`` order; the other arguments are those of the two kernels.
+    The weighing is :func:`weigh_candidates`'. Round ``r`` draws with the uniforms ``u[r, 0]``
+    (places) and ``u[r, 1]`` (partners), shape (R, 2, n). ``firm_sampler`` and
+    ``inst_sampler`` are the samplers' arrays in ``SegmentSampler.arrays()`` order; the other
+    arguments are those of the two kernels. What does not change between rounds is made once:
+    the samplers' guide tables
+    (:func:`_draw_guide`) and the place pairs' transaction costs (:func:`transaction_costs`).
     """
     fc, fo, fp, fn, fs, fe, fb, ft = firm_sampler
     ic, io, ip, i_n, i_s, ie, ib, it = inst_sampler
-    dest, idx = draw_candidates(cum, row, collab, u_place, u_partner, fc, fo, fp, fn, fs, fe, fb,
-                                ft, ic, io, ip, i_n, i_s, ie, ib, it)
-    weigh_candidates(dest, idx, active, collab, searcher, origin, home, firm_k, inst_k, rcv_k,
-                     rcv_sq, rcv_cap, learning_rate, value_per_unit, price, cost, multiplier,
-                     phi, eps, q_amount, q_pairs, best_net, best_dest, best_idx, best_gain,
-                     best_tc, best_subsidy, best_plain)
+    n = row.shape[0]
+    tc_pairs = transaction_costs(cost, multiplier, phi)
+    f_t, f_g, f_guided = _draw_guide(fc, fo, fs, fe, fb, ft, collab, True, row)
+    i_t, i_g, i_guided = _draw_guide(ic, io, i_s, ie, ib, it, collab, False, row)
+    dest = np.empty(n, np.int64)
+    idx = np.empty(n, np.int64)
+    for r in range(u.shape[0]):
+        # every entry of dest and idx is written again in each round
+        _place_draws(cum, row, u[r, 0], dest, idx)
+        _guided_draws(fc, fo, fp, fn, fs, fe, fb, ft, f_t, f_g, f_guided, dest, u[r, 1], collab,
+                      True, row, idx)
+        _guided_draws(ic, io, ip, i_n, i_s, ie, ib, it, i_t, i_g, i_guided, dest, u[r, 1], collab,
+                      False, row, idx)
+        _weigh_round(dest, idx, active, collab, searcher, origin, home, firm_k, inst_k, rcv_k,
+                     rcv_sq, rcv_cap, learning_rate, value_per_unit, price, tc_pairs, eps,
+                     q_amount, q_pairs, best_net, best_dest, best_idx, best_gain, best_tc,
+                     best_subsidy, best_plain)
 
 
 @jit
@@ -645,7 +726,7 @@ def ration_services(deal: np.ndarray, collab: np.ndarray, idx: np.ndarray, searc
 def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
                     knowledge: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                               np.ndarray]:
+                               np.ndarray, int]:
     """The arrays :func:`technology.agree` starts from, in one call.
 
     Returns
@@ -659,15 +740,21 @@ def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarr
     k_src, k_rcv : numpy.ndarray
         ``knowledge[searcher[pairs]]`` and ``knowledge[partner]`` (C-contiguous copies, as
         numpy's fancy indexing makes them).
+    services : int
+        Number of service deals, ``(deal & ~collab).sum()``.
     """
     n = best_idx.shape[0]
     nf = knowledge.shape[1]
     deal = np.empty(n, np.bool_)
     m = 0
+    services = 0
     for i in range(n):
         deal[i] = best_idx[i] >= 0
-        if collab[i] and deal[i]:
-            m += 1
+        if deal[i]:
+            if collab[i]:
+                m += 1
+            else:
+                services += 1
     pairs = np.empty(m, np.int64)
     partner = np.empty(m, np.int64)
     k_src = np.empty((m, nf))
@@ -683,7 +770,7 @@ def agreement_setup(best_idx: np.ndarray, collab: np.ndarray, searcher: np.ndarr
                 k_src[r, f] = knowledge[b, f]
                 k_rcv[r, f] = knowledge[j, f]
             r += 1
-    return deal, np.zeros((n, nf)), pairs, partner, k_src, k_rcv
+    return deal, np.zeros((n, nf)), pairs, partner, k_src, k_rcv, services
 
 
 @jit
@@ -856,7 +943,8 @@ def warm_up() -> None:
     rows = np.ones((2, 2))
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
-    searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, rows, place,
+    # the model's knowledge totals are shared read-only too
+    searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, weight, place,
                                                2)
     arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
     search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)
@@ -870,16 +958,17 @@ def warm_up() -> None:
                              ones, ones, 0.1, 1.0, ones, 1.0, rows, rows, 1e-12, q_amount,
                              q_pairs, ones.copy(), place.copy(), place.copy(), rows.copy(),
                              ones.copy(), ones.copy(), ones.copy())
-            search_round(cumulative_rows(rows), place, ones * 0.5, ones * 0.5, arrays, arrays,
-                         active, yes, place + 1, place, place, rows, rows, rows, ones, ones, 0.1,
-                         1.0, ones, 1.0, rows, rows, 1e-12, q_amount, q_pairs, ones.copy(),
-                         place.copy(), place.copy(), rows.copy(), ones.copy(), ones.copy(),
-                         ones.copy())
+            search_rounds(cumulative_rows(rows), place, np.full((2, 2, 2), 0.5), arrays, arrays,
+                          active, yes, place + 1, place, place, rows, rows, rows, ones, ones, 0.1,
+                          1.0, ones, 1.0, rows, rows, 1e-12, q_amount, q_pairs, ones.copy(),
+                          place.copy(), place.copy(), rows.copy(), ones.copy(), ones.copy(),
+                          ones.copy())
         valid = offer_validity(yes, place, place + 1, active)
         for subsidy in (ones, np.zeros(0)):
             weigh_offers(valid, yes, place, place, place, rows, rows, rows, ones, ones, 0.1, 1.0,
-                         ones, 1.0, rows, rows, 1e-12, subsidy, ones.copy(), place.copy(),
-                         place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
+                         ones, transaction_costs(1.0, rows, rows), 1e-12, subsidy, ones.copy(),
+                         place.copy(), place.copy(), rows.copy(), ones.copy(), ones.copy(),
+                         ones.copy())
     ration_services(yes.copy(), ~yes, place, place, weight, ones, ones, ones * 0.5)
     collab_edge_rows(yes, yes, place, place, place, place, 3)
     free_expectations(rows, ones, ones, ones, ones)

@@ -30,7 +30,7 @@ from .search_kernels import (
     partner_deals,
     ration_services,
     receiver_knowledge,
-    search_round,
+    search_rounds,
     search_setup,
     search_start,
     settle_deals,
@@ -196,10 +196,11 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
     p = model.n_places
     wf = model.firm_weight()
     u_search = rng.random(f.n)
-    # searchers, and the firm sampler of partner weights weight · Σ_f k_f by unit place
+    # searchers, and the firm sampler of partner weights weight · Σ_f k_f by unit place (the
+    # totals Σ_f k_f are the model's, kept up to date between their uses)
     searcher, *firm_arrays = search_start(
-        f.alive, f.capital, u_search, float(prm["search_probability"]), wf, f.knowledge,
-        np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
+        f.alive, f.capital, u_search, float(prm["search_probability"]), wf,
+        model.knowledge_totals(), np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
     firm_sampler = SegmentSampler.from_arrays(*firm_arrays)
     # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
     # the place rows (friction × the places' total partner weight, normalised), empty bests
@@ -307,18 +308,19 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
                      np.ascontiguousarray(idx, dtype=np.int64), on, *terms, *_best(s))
 
 
-def candidate_round(model: CoinnovationModel, s: Search, rows: PlaceRows, u_place: np.ndarray,
-                    u: np.ndarray, active: np.ndarray | None = None) -> None:
-    """Draw one candidate per searcher from given uniforms and :func:`consider` it, in one call.
+def candidate_rounds(model: CoinnovationModel, s: Search, rows: PlaceRows, u: np.ndarray,
+                     active: np.ndarray | None = None) -> None:
+    """Draw one candidate per searcher and :func:`consider` it, in rounds, in one call.
 
-    The same as ``consider(model, s, *s.candidates(rows, u_place, u), active)``
-    (:func:`search_kernels.search_round`).
+    ``u`` holds each round's uniforms, shape (R, 2, n): round ``r`` is
+    ``consider(model, s, *s.candidates(rows, u[r, 0], u[r, 1]), active)``
+    (:func:`search_kernels.search_rounds`). ``rng.random((R, 2, n))`` draws them in the order of
+    R calls of :meth:`Search.draw` (each round's places' uniforms, then its partners').
     """
     on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
     terms = _terms(model, s)
-    search_round(rows.cum, rows.row, np.ascontiguousarray(u_place, dtype=np.float64),
-                 np.ascontiguousarray(u, dtype=np.float64), s.firm_sampler.arrays(),
-                 s.inst_sampler.arrays(), on, *terms, *_best(s))
+    search_rounds(rows.cum, rows.row, np.ascontiguousarray(u, dtype=np.float64),
+                  s.firm_sampler.arrays(), s.inst_sampler.arrays(), on, *terms, *_best(s))
 
 
 def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.ndarray:
@@ -326,8 +328,8 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
     f, inst, prm = model.firms, model.institutes, model.prm
     wf = model.firm_weight()
     # deals found; partner gains (filled for joint R&D deals only); the joint R&D pairs and
-    # both sides' knowledge
-    deal, s.partner_gain, pairs, pidx, k_src, k_rcv = agreement_setup(
+    # both sides' knowledge; the number of service deals
+    deal, s.partner_gain, pairs, pidx, k_src, k_rcv, services = agreement_setup(
         s.best_idx, s.collab, s.searcher, f.knowledge)
     if pairs.size:
         # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain; the row dot
@@ -338,7 +340,7 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
                       float(prm["knowledge_value_wan"]),
                       np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
                       s.partner_gain)
-    if (deal & ~s.collab).any():
+    if services:                          # (deal & ~s.collab).any(): partners agree on joint R&D only
         # each institute's demand (real firms) against its supply capacity × weight; a service
         # deal at an over-subscribed institute is kept with probability supply / demand
         ration_services(deal, s.collab, s.best_idx, s.searcher, wf,
@@ -398,10 +400,10 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     buyer's price, e.g. vouchers) and ``settle_subsidy`` (budget rationing and booking).
     """
     s, rows = _start(model, rng)
-    for _ in range(int(model.prm["candidates_per_search"])):
-        # as consider(model, s, *s.draw(rows, rng)): the places' uniforms, then the partners'
-        u_place = rng.random(s.n)
-        candidate_round(model, s, rows, u_place, rng.random(s.n))
+    # as consider(model, s, *s.draw(rows, rng)) per round: the places' uniforms, then the
+    # partners'
+    candidate_rounds(model, s, rows,
+                     rng.random((int(model.prm["candidates_per_search"]), 2, s.n)))
     for mech in model.active_mechanisms:
         stage = model.clock(mech.name)
         mech.extra_candidates(s)

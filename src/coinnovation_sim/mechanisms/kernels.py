@@ -40,6 +40,7 @@ from ..kernels import (
     np_clip,
     np_min,
     pairwise_sum,
+    segment_sampler_arrays,
     total,
 )
 
@@ -685,6 +686,27 @@ def member_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray, 
 
 # ---------------------------------------------------------------------------------- vouchers
 @jit
+def reference_terms(place: np.ndarray, capacity: np.ndarray, knowledge: np.ndarray,
+                    n_places: int, cost: float, multiplier: np.ndarray, phi: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Reference institutes and transaction costs of the voucher decisions, in one call.
+
+    ``group_means(*institute_groups(place, capacity, knowledge, n_places)[::-1])`` (each
+    place's capacity-weighted mean knowledge, zeros for a place without capacity) and
+    ``cost · multiplier / phi`` (IEEE's division), as ``Vouchers._reference_institutes``
+    computed them.
+    """
+    num, total = group_weighted_rows(place, np.ones(place.shape[0], np.bool_), capacity,
+                                     knowledge, n_places, False)
+    p = phi.shape[0]
+    tc = np.empty((p, p))
+    for o in range(p):
+        for d in range(p):
+            tc[o, d] = ieee_div(cost * multiplier[o, d], phi[o, d])
+    return group_means(num, total), tc
+
+
+@jit
 def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
                   tc_matrix: np.ndarray, value: float, rate: float, half: float, eps: float,
                   rho_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -741,6 +763,111 @@ def service_terms(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.nd
 
 
 @jit
+def project_institutes(place: np.ndarray, inst_weight: np.ndarray, capacity: np.ndarray,
+                       knowledge: np.ndarray, n_places: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                  np.ndarray, np.ndarray, np.ndarray]:
+    """The voucher projects' institute sampler (``Vouchers._voucher_projects``), in one call.
+
+    ``kernels.segment_sampler_arrays(place, inst_weight * capacity * row_sums(knowledge),
+    n_places)``: each institute's weight ``(w · capacity) · κ`` with ``κ`` its knowledge added
+    left to right (``kernels.row_sums``).
+    """
+    ni, nf = knowledge.shape
+    w = np.empty(ni)
+    for j in range(ni):
+        kappa = 0.0
+        for f in range(nf):
+            kappa += knowledge[j, f]
+        w[j] = (inst_weight[j] * capacity[j]) * kappa
+    return segment_sampler_arrays(place, w, n_places)
+
+
+@jit
+def project_search(users: np.ndarray, unit_place: np.ndarray, place: np.ndarray, price: float,
+                   nf: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                     np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                     np.ndarray, np.ndarray]:
+    """The arrays of the voucher projects' search (``Vouchers._voucher_projects``), in one call.
+
+    Returns
+    -------
+    origin, home : numpy.ndarray
+        ``unit_place[users]`` and ``place[users]``.
+    collab, price : numpy.ndarray
+        No joint R&D (all false) and the service price per project.
+    best_net, best_dest, best_idx, best_gain, best_tc, best_subsidy, best_plain : numpy.ndarray
+        The empty best candidates (zeros, -1 for places and partners; gains (n, nf)).
+    """
+    n = users.shape[0]
+    origin = np.empty(n, np.int64)
+    home = np.empty(n, np.int64)
+    for i in range(n):
+        origin[i] = unit_place[users[i]]
+        home[i] = place[users[i]]
+    return (origin, home, np.zeros(n, np.bool_), np.full(n, price), np.zeros(n),
+            np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros((n, nf)), np.zeros(n),
+            np.zeros(n), np.zeros(n))
+
+
+@jit
+def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
+                  firm_id: np.ndarray, balance: np.ndarray, capital: np.ndarray,
+                  min_balance: float, inst_place: np.ndarray, inst_weight: np.ndarray,
+                  capacity: np.ndarray, inst_k: np.ndarray, n_places: int,
+                  unit_place: np.ndarray, place: np.ndarray, price: float, nf: int):
+    """The month's voucher projects, their institute sampler and search arrays, in one call.
+
+    Returns
+    -------
+    users : numpy.ndarray
+        :func:`voucher_users_of` (``granted``, ..., ``min_balance``).
+    institutes : tuple of numpy.ndarray
+        :func:`project_institutes` (``inst_place``, ..., ``n_places``).
+    search : tuple of numpy.ndarray
+        :func:`project_search` (``users``, ``unit_place``, ``place``, ``price``, ``nf``).
+    """
+    users = voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, min_balance)
+    return (users,
+            project_institutes(inst_place, inst_weight, capacity, inst_k, n_places),
+            project_search(users, unit_place, place, price, nf))
+
+
+@jit
+def project_rows(eligible: np.ndarray, phi: np.ndarray, home: np.ndarray, origin: np.ndarray,
+                 inst_total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each voucher project draws its further candidate places, and the running sums.
+
+    ``prob = normalise_rows(eligible[home] * phi[origin] * inst_total[None, :])`` (the mask
+    multiplies as numpy's float 1.0 or 0.0; each row's sum pairwise, the division guarded by
+    ``sum > 0``, as :func:`sampling.normalise_rows`) and its rows' running sums from 0
+    (:func:`sampling.cumulative_rows`), shape (n, P) each.
+    """
+    n = home.shape[0]
+    p = phi.shape[1]
+    prob = np.empty((n, p))
+    cum = np.empty((n, p))
+    prod = np.empty(p)
+    for i in range(n):
+        h = home[i]
+        o = origin[i]
+        for j in range(p):
+            prod[j] = ((1.0 if eligible[h, j] else 0.0) * phi[o, j]) * inst_total[j]
+        tot = 0.0 + pairwise_sum(prod, 0, p)
+        if tot > 0.0:
+            for j in range(p):
+                prob[i, j] = prod[j] / tot
+        else:
+            for j in range(p):
+                prob[i, j] = 0.0
+        acc = 0.0
+        for j in range(p):
+            acc += prob[i, j]
+            cum[i, j] = acc
+    return prob, cum
+
+
+@jit
 def best_redemption(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, subsidy: np.ndarray,
                     price: float, allowed: np.ndarray) -> np.ndarray:
     """Eligible place where a subsidised standard service is worth most (-1: none eligible).
@@ -786,6 +913,27 @@ def best_redemption(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, subsidy: 
                     break
         out[i] = best
     return out
+
+
+@jit
+def redemption_place(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, balance: np.ndarray,
+                     slots: np.ndarray, unit_subsidy: float, price: float, eligible: np.ndarray,
+                     home: np.ndarray, inst_total: np.ndarray) -> np.ndarray:
+    """:func:`best_redemption` with its subsidy and allowed places (``Vouchers._redemption_place``).
+
+    The subsidy ``minimum(balance[slots], unit_subsidy)`` (numpy's rules) and the allowed places
+    ``eligible[home] & (inst_total > 0)[None, :]`` (eligible places with institutes' weight).
+    """
+    n = slots.shape[0]
+    p = eligible.shape[1]
+    sub = np.empty(n)
+    allowed = np.empty((n, p), np.bool_)
+    for i in range(n):
+        sub[i] = np_min(balance[slots[i]], unit_subsidy)
+        h = home[i]
+        for q in range(p):
+            allowed[i, q] = eligible[h, q] and inst_total[q] > 0.0
+    return best_redemption(vgap, rho, tc, sub, price, allowed)
 
 
 @jit
@@ -942,6 +1090,40 @@ def masked_argmax(x: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 @jit
+def voucher_choice(gain: np.ndarray, request: np.ndarray, outlay: np.ndarray,
+                   eligible: np.ndarray, place: np.ndarray, aware: np.ndarray, kappa: np.ndarray,
+                   capital: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The aware firms that apply and what they request (``Vouchers._applications``), in one call.
+
+    With ``best, g = masked_argmax(gain, eligible[place[aware]])``, ``r = request[i, best]``
+    and ``o = outlay[i, best]`` per firm ``i``: ``ok = (g > kappa) & (r > 0) &
+    (capital[aware] >= o)``.
+
+    Returns
+    -------
+    slots, amount : numpy.ndarray
+        ``aware[ok]`` and ``r[ok]``.
+    """
+    n, p = gain.shape
+    allowed = np.empty((n, p), np.bool_)
+    for i in range(n):
+        h = place[aware[i]]
+        for q in range(p):
+            allowed[i, q] = eligible[h, q]
+    best, g_best = masked_argmax(gain, allowed)
+    slots = np.empty(n, np.int64)
+    amount = np.empty(n)
+    m = 0
+    for i in range(n):
+        r = request[i, best[i]]
+        if g_best[i] > kappa[i] and r > 0 and capital[aware[i]] >= outlay[i, best[i]]:
+            slots[m] = aware[i]
+            amount[m] = r
+            m += 1
+    return slots[:m].copy(), amount[:m].copy()
+
+
+@jit
 def voucher_candidates(alive: np.ndarray, place: np.ndarray, open_place: np.ndarray,
                        talent: np.ndarray, max_talent: float, capital: np.ndarray,
                        applied_id: np.ndarray, firm_id: np.ndarray) -> np.ndarray:
@@ -1095,6 +1277,77 @@ def platform_deals(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, membe
 
 
 @jit
+def _member_rows_into(phi: np.ndarray, members: np.ndarray, scale: np.ndarray, out: np.ndarray,
+                      row0: int) -> None:
+    """``out[row0 + i] = normalise_rows((phi * members[None, :]) * scale[None, :])[i]``.
+
+    The member mask multiplies as numpy's float 1.0 or 0.0; each row's sum is
+    ``0.0 + pairwise_sum(row)`` and the division is guarded by ``sum > 0``, as
+    :func:`sampling.normalise_rows` computes them.
+    """
+    r, p = phi.shape
+    prod = np.empty(p)
+    for i in range(r):
+        for j in range(p):
+            prod[j] = (phi[i, j] * (1.0 if members[j] else 0.0)) * scale[j]
+        tot = 0.0 + pairwise_sum(prod, 0, p)
+        if tot > 0.0:
+            for j in range(p):
+                out[row0 + i, j] = prod[j] / tot
+        else:
+            for j in range(p):
+                out[row0 + i, j] = 0.0
+
+
+@jit
+def platform_rows(phi: np.ndarray, members: np.ndarray, firm_total: np.ndarray,
+                  inst_total: np.ndarray, origin: np.ndarray, collab: np.ndarray,
+                  active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the platform's member searchers draw their candidate places (``TechMarket._place_rows``).
+
+    Parameters
+    ----------
+    phi : numpy.ndarray
+        Technology friction (P, P).
+    members : numpy.ndarray
+        Member places (P,), bool.
+    firm_total, inst_total : numpy.ndarray
+        Partner firms' and institutes' total weight per place (the samplers' place totals).
+    origin, collab, active : numpy.ndarray
+        Per searcher: unit place; looks for a firm partner; its unit is in a member place.
+
+    Returns
+    -------
+    prob : numpy.ndarray
+        (2P, P): ``normalise_rows(phi * members[None, :] * firm_total[None, :])`` over the same
+        with ``inst_total``.
+    cum : numpy.ndarray
+        Running sums of the rows of ``prob``, left to right from 0
+        (:func:`sampling.cumulative_rows`).
+    row : numpy.ndarray
+        ``where(active, where(collab, origin, origin + P), -1)``.
+    """
+    p = phi.shape[0]
+    prob = np.empty((2 * p, p))
+    _member_rows_into(phi, members, firm_total, prob, 0)
+    _member_rows_into(phi, members, inst_total, prob, p)
+    cum = np.empty((2 * p, p))
+    for r in range(2 * p):
+        acc = 0.0
+        for j in range(p):
+            acc += prob[r, j]
+            cum[r, j] = acc
+    n = origin.shape[0]
+    row = np.empty(n, np.int64)
+    for i in range(n):
+        if active[i]:
+            row[i] = origin[i] if collab[i] else origin[i] + p
+        else:
+            row[i] = -1
+    return prob, cum, row
+
+
+@jit
 def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, weight: np.ndarray,
                     price: np.ndarray, plain_net: np.ndarray, fee_share: float,
                     capital: np.ndarray, n_places: int
@@ -1222,6 +1475,55 @@ def voucher_settle(deal: np.ndarray, best_idx: np.ndarray, quote: np.ndarray, se
 
 
 @jit
+def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``numpy.union1d(a, b)`` of two ascending arrays without repeats, by merging them."""
+    na = a.shape[0]
+    nb = b.shape[0]
+    out = np.empty(na + nb, np.int64)
+    i = 0
+    j = 0
+    m = 0
+    while i < na or j < nb:
+        if j >= nb or (i < na and a[i] < b[j]):
+            out[m] = a[i]
+            i += 1
+        elif i >= na or b[j] < a[i]:
+            out[m] = b[j]
+            j += 1
+        else:                                    # in both
+            out[m] = a[i]
+            i += 1
+            j += 1
+        m += 1
+    return out[:m].copy()
+
+
+@jit
+def voucher_redeem(holders: np.ndarray, eligible: np.ndarray, keep: float, deal: np.ndarray,
+                   best_idx: np.ndarray, searcher: np.ndarray, home: np.ndarray, dest: np.ndarray,
+                   weight: np.ndarray, plain_net: np.ndarray, gain: np.ndarray, price: np.ndarray,
+                   balance: np.ndarray, firm_id: np.ndarray, n_places: int):
+    """:func:`voucher_quote` at the best candidates, then :func:`voucher_settle`, in one call.
+
+    The quotes ``voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price,
+    keep)`` are made before any balance changes; returns what :func:`voucher_settle` returns on
+    them, then the redeeming firms' ids ``firm_id[slots]`` and institutes ``best_idx[used]``.
+    """
+    quote = voucher_quote(holders, holders, dest, home, eligible, balance, searcher, price, keep)
+    (used, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue, spend_sum,
+     w_sum, w_add, w_cross) = voucher_settle(deal, best_idx, quote, searcher, home, dest, weight,
+                                             plain_net, gain, price, balance, n_places)
+    m = used.shape[0]
+    ids = np.empty(m, firm_id.dtype)
+    inst = np.empty(m, np.int64)
+    for j in range(m):
+        ids[j] = firm_id[slots[j]]
+        inst[j] = best_idx[used[j]]
+    return (used, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue,
+            spend_sum, w_sum, w_add, w_cross, ids, inst)
+
+
+@jit
 def voucher_requests(slots: np.ndarray, amount: np.ndarray, weight: np.ndarray, place: np.ndarray,
                      firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray, n_places: int):
     """The approved applicants' requests, in one pass.
@@ -1307,6 +1609,7 @@ def warm_up() -> None:
         firm_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
     group_means(m22, f2)
+    reference_terms(i2, f2, m22, 2, 0.5, m22, m22)
     cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
                                       f2[:1].copy(), 1.0, 1e-12)
     wts = origin_weights(i2, m22, eff)
@@ -1328,10 +1631,16 @@ def warm_up() -> None:
         member_costs(i2, i2, f2, w, f2.copy(), i2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
+    redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
+    project_institutes(i2, f2, f2, m22, 2)
+    project_search(i2, i2, i2, 1.0, 2)
+    project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2)
+    project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
     n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)
     package_worth(m22, expo, n_v, n_2, req, m22, 2.0, 2.0)
     masked_argmax(m22, np.ones((2, 2), np.bool_))
+    voucher_choice(m22, m22, m22, np.ones((2, 2), np.bool_), i2, i2, f2, f2)
     voucher_candidates(b2, i2, b2, f2, 1.0, f2, i2, i2)
     voucher_users_of(i2, b2, i2, i2, f2, f2, 1e-9)
     for w in (f2, ro):
@@ -1339,9 +1648,13 @@ def warm_up() -> None:
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
     voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
     platform_deals(b2, i2, i2, b2)
+    platform_rows(m22, b2, f2, f2, i2, b2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
+    sorted_union(i2, i2)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         platform_fees(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
         voucher_settle(b2, i2, f2, i2, i2, i2, w, f2, m22, f2, f2.copy(), 1)
+        voucher_redeem(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22, f2,
+                       f2.copy(), i2, 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)

@@ -28,8 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from ..flows import Account
-from ..sampling import normalise_rows
-from ..technology import PlaceRows, candidate_round
+from ..technology import PlaceRows, candidate_rounds
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig
 
@@ -131,10 +130,9 @@ class TechMarket(Mechanism):
         if not active.any():
             return
         rows = self._place_rows(search, active)
-        for _ in range(cfg.extra_candidates):
-            # consider(model, search, *self._draw(search, active), active=active)
-            u_place = self.rng.random(search.n)
-            candidate_round(self.model, search, rows, u_place, self.rng.random(search.n), active)
+        # per round consider(model, search, *self._draw(search, active), active=active)
+        candidate_rounds(self.model, search, rows,
+                         self.rng.random((cfg.extra_candidates, 2, search.n)), active)
 
     def _place_rows(self, search: Search, active: np.ndarray) -> PlaceRows:
         """Where the member searchers draw the platform's candidate places.
@@ -143,13 +141,14 @@ class TechMarket(Mechanism):
         per origin, over the same for institutes. A member searcher at origin ``o`` draws from
         row ``o`` (joint R&D) or ``P + o`` (services); the others draw nothing (-1).
         """
-        p = self.model.n_places
-        phi = self.model.phi["technology"] * self.members[None, :]
-        q_firm = normalise_rows(phi * search.firm_sampler.place_total()[None, :])
-        q_inst = normalise_rows(phi * search.inst_sampler.place_total()[None, :])
-        origin = np.asarray(search.origin, dtype=np.int64)
-        row = np.where(active, np.where(search.collab, origin, origin + p), -1)
-        return PlaceRows(np.concatenate((q_firm, q_inst)), row)
+        # rows, their running sums and each searcher's row in one call (mk.platform_rows)
+        prob, cum, row = mk.platform_rows(
+            np.ascontiguousarray(self.model.phi["technology"], dtype=np.float64), self.members,
+            np.ascontiguousarray(search.firm_sampler.place_total(), dtype=np.float64),
+            np.ascontiguousarray(search.inst_sampler.place_total(), dtype=np.float64),
+            np.ascontiguousarray(search.origin, dtype=np.int64),
+            np.ascontiguousarray(search.collab, dtype=bool), active)
+        return PlaceRows(prob, row, cum)
 
     def _draw(self, search: Search, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``search.draw`` for the member searchers (``active``) only (-1, no candidate, elsewhere).

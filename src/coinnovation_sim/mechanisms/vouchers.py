@@ -68,9 +68,8 @@ from pydantic import Field
 
 from .. import technology
 from ..flows import Account
-from ..kernels import row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
-from ..sampling import SegmentSampler, normalise_rows
+from ..sampling import SegmentSampler
 from . import kernels as mk
 from .base import Mechanism, MechanismConfig, StrictModel
 
@@ -353,11 +352,14 @@ class Vouchers(Mechanism):
         if self._month_terms is None:
             model = self.model
             inst = model.institutes
-            total, num = mk.institute_groups(inst.place, inst.capacity, inst.knowledge,
-                                             model.n_places)
-            tc = (model.prm["transaction_cost_wan"] * model.transaction_multiplier
-                  / model.phi["technology"])
-            self._month_terms = (mk.group_means(num, total), tc)
+            # group_means of institute_groups(place, capacity, knowledge), and
+            # transaction_cost_wan · transaction_multiplier / phi, in one call
+            self._month_terms = mk.reference_terms(
+                np.ascontiguousarray(inst.place, dtype=np.int64),
+                np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+                model.n_places, float(model.prm["transaction_cost_wan"]),
+                np.ascontiguousarray(model.transaction_multiplier, dtype=np.float64),
+                np.ascontiguousarray(model.phi["technology"], dtype=np.float64))
         return self._month_terms
 
     def _service_terms(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -408,11 +410,11 @@ class Vouchers(Mechanism):
         kappa = cfg.application_cost_wan * np.exp(sigma * self.rng.standard_normal(len(aware)))
         vgap, rho, tc = self._service_terms(aware)
         gain, request, outlay = self._package(vgap, rho, tc)
-        best, g_best = mk.masked_argmax(gain, self.eligible_pairs[f.place[aware]])
-        rows = np.arange(len(aware))
-        r_best, out_best = request[rows, best], outlay[rows, best]
-        ok = (g_best > kappa) & (r_best > 0) & (f.capital[aware] >= out_best)
-        slots, amount = aware[ok], r_best[ok]
+        # the best eligible package of each (masked argmax of its worth), and who applies: worth
+        # above the application cost, a positive request, the outlay pre-financed
+        slots, amount = mk.voucher_choice(gain, request, outlay, self.eligible_pairs,
+                                          np.ascontiguousarray(f.place, dtype=np.int64), aware,
+                                          kappa, f.capital)
         if len(slots) == 0:
             return
         p = model.n_places
@@ -429,7 +431,8 @@ class Vouchers(Mechanism):
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
         approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
                                                          self.balance, self.holder_id, p)
-        self._granted = np.union1d(self._granted, slots)
+        # np.union1d of the ascending granted slots and the ascending new ones
+        self._granted = mk.sorted_union(self._granted, slots)
         self.cum["approved"] += approved
         self.cum["rationed"] += rationed
         self._year_stats["approved"] += by_place
@@ -462,26 +465,18 @@ class Vouchers(Mechanism):
                 np.ascontiguousarray(s.price, dtype=np.float64), 1.0 - self.config.copay_share)
         return self._holders
 
-    def _quote(self, s: Search, dest: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Subsidy per searcher for a deal at ``dest`` (0 where ``valid`` is false, if given)."""
-        holders = self._holder_mask(s)
-        return mk.voucher_quote(holders if valid is None else np.ascontiguousarray(valid, dtype=bool),
-                                holders, np.ascontiguousarray(dest, dtype=np.int64),
-                                np.ascontiguousarray(s.home, dtype=np.int64), self.eligible_pairs,
-                                self.balance, np.ascontiguousarray(s.searcher, dtype=np.int64),
-                                np.ascontiguousarray(s.price, dtype=np.float64),
-                                1.0 - self.config.copay_share)
-
-    def _redemption_place(self, slots: np.ndarray, has_inst: np.ndarray) -> np.ndarray:
+    def _redemption_place(self, slots: np.ndarray, inst_total: np.ndarray) -> np.ndarray:
         """Eligible place where a subsidised standard service is worth most to each holder.
 
-        The argmax over eligible places with institutes of ``vΓρ − p − τ + min(balance, (1 − c)p)``
-        (-1 where there is none).
+        The argmax over eligible places with institutes (``inst_total > 0``) of
+        ``vΓρ − p − τ + min(balance, (1 − c)p)`` (-1 where there is none;
+        ``mechanisms.kernels.redemption_place``).
         """
         vgap, rho, tc = self._service_terms(slots)
-        sub = np.minimum(self.balance[slots], self.unit_subsidy)
-        allowed = self.eligible_pairs[self.model.firms.place[slots]] & has_inst[None, :]
-        return mk.best_redemption(vgap, rho, tc, sub, self.price, allowed)
+        return mk.redemption_place(vgap, rho, tc, self.balance, slots, self.unit_subsidy,
+                                   self.price, self.eligible_pairs,
+                                   np.ascontiguousarray(self.model.firms.place[slots],
+                                                        dtype=np.int64), inst_total)
 
     def _voucher_projects(self) -> None:
         """Holders with a balance buy one voucher-funded service this month at an eligible provider.
@@ -493,36 +488,43 @@ class Vouchers(Mechanism):
         """
         model = self.model
         f = model.firms
-        users = mk.voucher_users_of(self._granted, f.alive, self.holder_id, f.firm_id,
-                                    self.balance, f.capital, 1e-9)
+        inst = model.institutes
+        # the holders running a project (voucher_users_of), the institute sampler
+        # SegmentSampler(inst.place, inst_weight · capacity · Σ_f k_f, p), and the search's
+        # origins, homes, no joint R&D, the service price and empty bests, in one call
+        users, inst_arrays, (origin, home, collab, price, *best) = mk.project_setup(
+            self._granted, f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9,
+            np.ascontiguousarray(inst.place, dtype=np.int64),
+            np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
+            np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+            model.n_places, np.ascontiguousarray(f.unit_place, dtype=np.int64),
+            np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1])
         if len(users) == 0:
             return
         n = len(users)
-        p = model.n_places
-        inst = model.institutes
-        inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
-        inst_sampler = SegmentSampler(inst.place, inst_w, p)
+        inst_sampler = SegmentSampler.from_arrays(*inst_arrays)
         # voucher projects are services of institutes: no firm partner is ever drawn, so the
         # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
         firm_sampler = self._no_firms
-        nf = f.knowledge.shape[1]
         s = technology.Search(
-            searcher=users, origin=f.unit_place[users], home=f.place[users], collab=np.zeros(n, bool),
-            price=np.full(n, self.price), firm_sampler=firm_sampler, inst_sampler=inst_sampler,
-            best_net=np.zeros(n), best_dest=np.full(n, -1), best_idx=np.full(n, -1),
-            best_gain=np.zeros((n, nf)), best_tc=np.zeros(n), best_subsidy=np.zeros(n),
-            best_plain_net=np.zeros(n))
-        has_inst = inst_sampler.place_total() > 0
-        dest = self._redemption_place(users, has_inst)
+            searcher=users, origin=origin, home=home, collab=collab, price=price,
+            firm_sampler=firm_sampler, inst_sampler=inst_sampler, best_net=best[0],
+            best_dest=best[1], best_idx=best[2], best_gain=best[3], best_tc=best[4],
+            best_subsidy=best[5], best_plain_net=best[6])
+        inst_total = inst_sampler.place_total()
+        dest = self._redemption_place(users, inst_total)
         technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
-        rows = technology.PlaceRows(
-            normalise_rows(self.eligible_pairs[s.home] * model.phi["technology"][s.origin]
-                           * inst_sampler.place_total()[None, :]), np.arange(n))
-        for _ in range(int(model.prm["candidates_per_search"]) - 1):
-            # a place per holder from its row, then an institute there (all places' uniforms
-            # first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
-            u_place = self.rng.random(n)
-            technology.candidate_round(model, s, rows, u_place, self.rng.random(n))
+        # normalise_rows(eligible_pairs[home] * phi[origin] * inst_total[None, :]) and the
+        # running sums in one call
+        prob, cum = mk.project_rows(
+            self.eligible_pairs, np.ascontiguousarray(model.phi["technology"], dtype=np.float64),
+            np.ascontiguousarray(s.home, dtype=np.int64),
+            np.ascontiguousarray(s.origin, dtype=np.int64), inst_total)
+        rows = technology.PlaceRows(prob, np.arange(n), cum)
+        # per round a place per holder from its row, then an institute there (all places'
+        # uniforms first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
+        technology.candidate_rounds(
+            model, s, rows, self.rng.random((int(model.prm["candidates_per_search"]) - 1, 2, n)))
         self._in_project = True
         deal = technology.agree(model, s, self.rng)
         self._in_project = False
@@ -532,7 +534,7 @@ class Vouchers(Mechanism):
         """Voucher subsidy for candidates at eligible providers (万元 per real firm).
 
         A holder is quoted ``min(balance, (1 − copay) · price)`` at the eligible pairs, others 0
-        (as :meth:`_quote`: ``mechanisms.kernels.voucher_quote``).
+        (``mechanisms.kernels.voucher_quote``).
         """
         if self.inert:
             return None
@@ -553,17 +555,19 @@ class Vouchers(Mechanism):
         if not self._n_holders:
             return None
         s = search
-        sub_all = self._quote(s, s.best_dest)
         model = self.model
+        # the quotes at the best candidates (mk.voucher_quote of the holders), then the redemptions
         (used, slots, sub, w, home, dest, spend, additional, by_issuer, add_value, revenue,
-         spend_sum, w_sum, w_add, w_cross) = mk.voucher_settle(
+         spend_sum, w_sum, w_add, w_cross, firm_ids, institutes) = mk.voucher_redeem(
+            self._holders, self.eligible_pairs, 1.0 - self.config.copay_share,
             np.ascontiguousarray(deal, dtype=bool), np.ascontiguousarray(s.best_idx, dtype=np.int64),
-            sub_all, np.ascontiguousarray(s.searcher, dtype=np.int64),
+            np.ascontiguousarray(s.searcher, dtype=np.int64),
             np.ascontiguousarray(s.home, dtype=np.int64),
             np.ascontiguousarray(s.best_dest, dtype=np.int64), model.firm_weight(),
             np.ascontiguousarray(s.best_plain_net, dtype=np.float64),
             np.ascontiguousarray(s.best_gain, dtype=np.float64),
-            np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.n_places)
+            np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.firms.firm_id,
+            model.n_places)
         if not len(used):
             return None
         t = model.book.t
@@ -580,8 +584,8 @@ class Vouchers(Mechanism):
         self.cum["cross_place"] += w_cross
         self._records.append({
             "step": np.full(len(slots), t, np.int64), "firm_slot": slots.astype(np.int64),
-            "firm_id": model.firms.firm_id[slots].copy(), "issuer": home.astype(np.int64),
-            "institute": s.best_idx[used].astype(np.int64), "provider": dest,
+            "firm_id": firm_ids, "issuer": home.astype(np.int64),
+            "institute": institutes, "provider": dest,
             "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional,
             "project": np.full(len(slots), self._in_project)})
         return None
