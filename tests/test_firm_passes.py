@@ -133,9 +133,11 @@ def test_capital_passes_equal_numpy(seed, n):
     # need
     need = np.where(alive & (margin > 0), np.maximum(0.0, kstar - capital), 0.0)
 
+    t_power = np.power(firm_passes.power_bases(t), 0.6)    # max(t, 0)^0.6 where t > 0
     cap, owe, got_need, got_margin, sums = firm_passes.capital_pass(
         alive, place, w, t, x["overhead"], x["capital"], x["debt"], x["pay"], x["productivity"],
-        x["talent_power"], x["q"], x["tstar"], repayment_rate, buffer, savings_rate, P)
+        t_power, x["q"], x["tstar"], float(np.power(0.0, 0.6)), repayment_rate, buffer,
+        savings_rate, P)
     assert same(cap, capital)
     assert same(owe, debt)
     assert same(got_need, need)
@@ -173,11 +175,12 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     assert same(firm_passes.firm_wage(wage, x["place"], x["unit_place"],
                                                 x["unit_share"]), expect)
     prod, q = rng.uniform(0.5, 2.0, n), rng.uniform(1.0, 1.5, n)
-    assert same(firm_passes.target_talent_base(0.6, prod, q, expect),
-                          0.6 * prod * q / expect)
+    alive = x["alive"]
+    assert same(firm_passes.target_talent_base(0.6, prod, q, expect, alive),
+                np.where(alive, 0.6 * prod * q / expect, 1.0))
     assert same(firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
-                                                  x["unit_place"], x["unit_share"]),
-                0.6 * prod * q / expect)
+                                                  x["unit_place"], x["unit_share"], alive),
+                np.where(alive, 0.6 * prod * q / expect, 1.0))
     rows = rng.integers(0, max(n, 1), 2 * n) if n else np.zeros(0, np.int64)
     assert same(firm_passes.target_talent_base_rows(0.6, prod, q[rows], wage, x["place"],
                                                     x["unit_place"], x["unit_share"], rows),
@@ -381,8 +384,7 @@ def test_cached_target_talent_equals_a_full_computation_at_every_use(scenario, m
     def checked(model, q=None, w=None):
         t = cached(model, q, w)
         f, theta = model.firms, model.prm["talent_elasticity"]
-        base = firm_passes.target_talent_base(theta, f.productivity, production.quality(model),
-                                              production.wage(model))
+        base = theta * f.productivity * production.quality(model) / production.wage(model)
         assert same(t, np.where(f.alive, np.power(base, 1.0 / (1.0 - theta)), 0.0))
         calls.append(model.target_talent_cache[0] is f.productivity)
         return t
@@ -412,6 +414,19 @@ def test_by_location_of_some_slots_equals_the_full_sum(split):
     full = np.zeros(2000)
     full[slots] = amount
     assert same(by_location(model, amount, slots), by_location(model, full))
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_power_bases_give_the_power_of_the_positive_part(n):
+    rng = np.random.default_rng(n)
+    x = signed_zeros(rng, rng.normal(5.0, 10.0, n))
+    x[rng.random(n) < 0.05] = np.nan
+    bases = firm_passes.power_bases(x)
+    keep = (x > 0) | np.isnan(x)
+    assert same(bases, np.where(keep, x, 1.0))
+    for y in (0.6, 2.5, 1.0 / 3.0):
+        full = np.power(np.maximum(x, 0.0), y)
+        assert same(np.where(keep, np.power(bases, y), np.power(0.0, y)), full)
 
 
 @pytest.mark.parametrize("n", [0, 1, 500])

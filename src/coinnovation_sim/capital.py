@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import capital_pass, investment_exponent, investment_pass, pay_down
+from .firm_passes import (
+    capital_pass,
+    investment_exponent,
+    investment_pass,
+    pay_down,
+    power_bases,
+)
 from .matching import match_places
 from .production import quality, target_talent, wage
 
@@ -47,11 +53,14 @@ def firm_pass(model: CoinnovationModel
     """
     f, prm = model.firms, model.prm
     q, pay = quality(model), wage(model)
-    talent_power = np.power(np.maximum(f.talent, 0.0), prm["talent_elasticity"])
+    theta = prm["talent_elasticity"]
+    talent_power = power_bases(f.talent)  # max(T, 0)^θ is this^θ where T > 0, else 0^θ
+    np.power(talent_power, theta, out=talent_power)
     tstar = target_talent(model, q, pay)
     f.capital, f.debt, need, margin, sums = capital_pass(
         f.alive, f.place, model.firm_weight(), f.talent, f.overhead, f.capital, f.debt, pay,
-        f.productivity, talent_power, q, tstar, float(prm["repayment_rate"]),
+        f.productivity, talent_power, q, tstar, float(np.power(0.0, theta)),
+        float(prm["repayment_rate"]),
         float(prm["capital_buffer_months"]), float(prm["savings_rate"]), model.n_places)
     model.book.account("operations", sums[0])
     repay(model, sums[1])

@@ -100,9 +100,9 @@ def target_talent(model: CoinnovationModel, q: np.ndarray | None = None,
     q = quality(model) if q is None else q
     if w is None:
         base = target_talent_base_at(theta, f.productivity, q, model.wage, f.place, f.unit_place,
-                                     f.unit_share)
+                                     f.unit_share, f.alive)
     else:
-        base = target_talent_base(theta, f.productivity, q, w)
+        base = target_talent_base(theta, f.productivity, q, w, f.alive)
     return _target_power(model, base, 1.0 / (1.0 - theta))
 
 
