@@ -212,7 +212,14 @@ def test_row_sum_refresh_and_changed_slots_equal_numpy(seed, n):
     new_alive[rng.random(n) < 0.05] ^= True
     expect = np.flatnonzero((new_base.view(np.int64) != base.view(np.int64))
                             | (new_alive != alive))
-    assert same(firm_passes.changed_slots(new_base, new_alive, base, alive), expect)
+    rows, row_base = firm_passes.changed_slots(new_base, new_alive, base, alive)
+    assert same(rows, expect)
+    assert same(row_base, np.where(new_alive[expect], new_base[expect], 1.0))
+    old_t = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    values = rng.normal(0.0, 1.0, len(expect))
+    t = old_t.copy()
+    t[expect] = np.where(new_alive[expect], values, 0.0)
+    assert same(firm_passes.patched(old_t, expect, values, new_alive), t)
 
 
 @pytest.mark.parametrize("n", [0, 1, 500])

@@ -155,11 +155,13 @@ def zero_dead(alive: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 @jit
 def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
-                  old_alive: np.ndarray) -> np.ndarray:
-    """Slots whose ``base`` or ``alive`` differs from the old one, ascending.
+                  old_alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slots whose ``base`` or ``alive`` differs from the old one, ascending, and their bases.
 
     Floats compare by their bits (so ``-0.0`` differs from ``0.0`` and a NaN from itself only if
-    its bits differ): a slot not listed has exactly the old inputs.
+    its bits differ): a slot not listed has exactly the old inputs. The bases of the listed
+    slots are returned with 1.0 for dead slots (their power is not used, see
+    :func:`power_bases`).
     """
     n = base.shape[0]
     new_bits = base.view(np.int64)
@@ -170,7 +172,25 @@ def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
         if new_bits[i] != old_bits[i] or alive[i] != old_alive[i]:
             out[k] = i
             k += 1
-    return out[:k].copy()
+    rows = out[:k].copy()
+    row_base = np.empty(k)
+    for j in range(k):
+        row_base[j] = base[rows[j]] if alive[rows[j]] else 1.0
+    return rows, row_base
+
+
+@jit
+def patched(old: np.ndarray, rows: np.ndarray, values: np.ndarray,
+            alive: np.ndarray) -> np.ndarray:
+    """A copy of ``old`` with ``values`` at ``rows`` (0 at the dead ones among them).
+
+    ``t = old.copy(); t[rows] = numpy.where(alive[rows], values, 0.0)``.
+    """
+    out = old.copy()
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        out[i] = values[j] if alive[i] else 0.0
+    return out
 
 
 @jit
@@ -458,6 +478,39 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
 
 
 @jit
+def pool_turnover(pool: np.ndarray, to_pool: np.ndarray, retired: np.ndarray,
+                  retirement_rate: float, graduation_rate: float, researchers: np.ndarray,
+                  inst_weight: np.ndarray, inst_place: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The job-seeker pools' month after the separations (:func:`talent.separations`).
+
+    Updates ``pool`` in place as ``pool += to_pool; pool -= pool · retirement_rate`` and, after
+    the graduates ``Σ graduation_rate · researchers · weight`` of each place's institutes (added in
+    institute order, as ``numpy.bincount`` adds them), ``pool += graduates``.
+
+    Returns
+    -------
+    retirement : numpy.ndarray
+        ``−(retired + pool · retirement_rate)`` per place (the recorded sink).
+    graduates : numpy.ndarray
+        Graduates per place (the recorded source).
+    """
+    p = pool.shape[0]
+    retirement = np.empty(p)
+    for h in range(p):
+        x = pool[h] + to_pool[h]
+        gone = x * retirement_rate
+        pool[h] = x - gone
+        retirement[h] = -(retired[h] + gone)
+    graduates = np.zeros(p)
+    for k in range(inst_place.shape[0]):
+        graduates[inst_place[k]] += graduation_rate * researchers[k] * inst_weight[k]
+    for h in range(p):
+        pool[h] += graduates[h]
+    return retirement, graduates
+
+
+@jit
 def vacancy_pass(talent: np.ndarray, tstar: np.ndarray, alive: np.ndarray, capital: np.ndarray,
                  weight: np.ndarray, unit_place: np.ndarray, home: np.ndarray,
                  unit_share: np.ndarray, split: bool, hiring_speed: float, n_places: int
@@ -732,6 +785,7 @@ def warm_up() -> None:
         separation_pass(ones, ones, ones, alive, weight, place, place, ones, split, 0.1, 0.1, 0.1, 1)
         vac, _ = vacancy_pass(ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 1)
         hire_pass(ones, vac, ones, weight, place, place, ones, split, 1)
+    pool_turnover(np.ones(2), ones, ones, 0.1, 0.1, ones, ones, place)
     q = np.ones(2)
     q.flags.writeable = False                 # production.quality returns a shared read-only q
     wage = np.ones(2)
@@ -758,6 +812,7 @@ def warm_up() -> None:
     for w in (wage, ones):
         target_talent_base_at(0.5, ones, q, w, place, place, ones, alive)
         target_talent_base_rows(0.5, ones, ones, w, place, place, ones, place)
-    changed_slots(ones, alive, ones, alive)
+    rows, _ = changed_slots(ones, alive, ones, alive)
+    patched(ones, rows, ones, alive)
     keep_dead(alive, np.ones(2), ones)
     zero_dead(alive, np.ones(2))

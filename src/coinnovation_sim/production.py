@@ -18,6 +18,7 @@ from .firm_passes import (
     changed_slots,
     firm_wage,
     keep_dead,
+    patched,
     pending_rows,
     quality_base_of,
     quality_base_rows,
@@ -122,11 +123,9 @@ def _target_power(model: CoinnovationModel, base: np.ndarray, expo: float) -> np
     cache = model.target_talent_cache
     if (cache is not None and cache[0] is f.productivity and cache[1] == expo
             and cache[2].shape == base.shape):
-        rows = changed_slots(base, alive, cache[2], cache[3])
+        rows, row_base = changed_slots(base, alive, cache[2], cache[3])
         if 2 * len(rows) <= len(base):
-            t = cache[4].copy()
-            t[rows] = np.where(alive[rows], np.power(base[rows], expo), 0.0)
-            return t
+            return patched(cache[4], rows, np.power(row_base, expo), alive)
     t = zero_dead(alive, np.power(base, expo))
     model.target_talent_cache = (f.productivity, expo, base, alive.copy(), t.copy())
     return t

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import random_draws
-from .firm_passes import hire_pass, separation_pass, vacancy_pass
+from .firm_passes import hire_pass, pool_turnover, separation_pass, vacancy_pass
 from .kernels import split_by_location
 from .matching import match_places
 from .production import target_talent
@@ -56,15 +56,12 @@ def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Gene
         f.talent, tstar, noise, f.alive, model.firm_weight(), f.unit_place, f.place, f.unit_share,
         model.any_away() if split is None else split, float(prm["quit_rate"]), float(prm["hiring_speed"]),
         float(prm["retirement_rate"]), model.n_places)
-    p = model.n_places
-    model.talent_pool += to_pool
-    pool_retire = model.talent_pool * prm["retirement_rate"]
-    model.talent_pool -= pool_retire
-    book.account("retirement", -(retired + pool_retire))
     inst = model.institutes
-    grads = prm["graduation_rate"] * inst.researchers * model.inst_weight()
-    grads_p = np.bincount(inst.place, weights=grads, minlength=p)
-    model.talent_pool += grads_p
+    retirement, grads_p = pool_turnover(
+        model.talent_pool, to_pool, retired, float(prm["retirement_rate"]),
+        float(prm["graduation_rate"]), np.ascontiguousarray(inst.researchers, dtype=np.float64),
+        np.ascontiguousarray(model.inst_weight(), dtype=np.float64), inst.place)
+    book.account("retirement", retirement)
     book.account("graduation", grads_p)
 
 
