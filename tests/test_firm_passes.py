@@ -460,3 +460,25 @@ def test_pay_down_equals_numpy(seed):
     assert same(got_mat, mat)
     assert same(new, np.maximum(debt - mat, 0.0))
     assert same(received, mat.sum(axis=1))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pool_turnover_equals_numpy(seed):
+    rng = np.random.default_rng(seed)
+    pool = rng.gamma(1.0, 100.0, P)
+    to_pool, retired = rng.gamma(1.0, 5.0, P), rng.gamma(1.0, 1.0, P)
+    m = int(rng.integers(0, 30))
+    researchers, weight = rng.gamma(2.0, 10.0, m), rng.uniform(1.0, 3.0, m)
+    inst_place = rng.integers(0, P, m)
+    expect = pool.copy()
+    expect += to_pool
+    gone = expect * 0.004
+    expect -= gone
+    grads = np.bincount(inst_place, weights=0.02 * researchers * weight, minlength=P)
+    expect += grads
+    got = pool.copy()
+    retirement, graduates = firm_passes.pool_turnover(got, to_pool, retired, 0.004, 0.02,
+                                                      researchers, weight, inst_place)
+    assert same(got, expect)
+    assert same(retirement, -(retired + gone))
+    assert same(graduates, grads)

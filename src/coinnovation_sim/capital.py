@@ -24,7 +24,7 @@ from .firm_passes import (
     pay_down,
     power_bases,
 )
-from .matching import match_places
+from .matching import match_capital
 from .production import quality, target_talent, wage
 
 if TYPE_CHECKING:
@@ -85,14 +85,13 @@ def investment(model: CoinnovationModel, need: np.ndarray, need_p: np.ndarray,
     f, prm = model.firms, model.prm
     expo = investment_exponent(weighted_margin, need_p, float(prm["return_elasticity"]),
                                MAX_EXPONENT)
-    attract = np.where(need_p > 0, need_p * np.exp(expo), 0.0)
-    supply = prm["investment_rate"] * model.capital_pool
-    placed, invested_in, invested_by = match_places(supply, model.phi["capital"], attract, need_p)
+    # pull need · e^expo; the placed capital leaves the pools and adds to the debt matrix
+    placed, free, invested_in = match_capital(
+        model.capital_pool, float(prm["investment_rate"]), model.phi["capital"], model.phi_free,
+        need_p, np.exp(expo), model.debt_matrix)
     f.capital, f.debt = investment_pass(f.capital, f.debt, need, invested_in, need_p, f.place)
-    model.debt_matrix += placed
-    model.capital_pool -= invested_by
     model.book.add_matrix("investment", placed)
-    model.book.expect_free("investment", match_places(supply, model.phi_free, attract, need_p)[0])
+    model.book.expect_free("investment", free)
 
 
 def step(model: CoinnovationModel) -> None:

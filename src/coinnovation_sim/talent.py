@@ -18,7 +18,7 @@ import numpy as np
 from . import random_draws
 from .firm_passes import hire_pass, pool_turnover, separation_pass, vacancy_pass
 from .kernels import split_by_location
-from .matching import match_places
+from .matching import match_talent
 from .production import target_talent
 
 if TYPE_CHECKING:
@@ -76,15 +76,13 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = Non
     split = model.any_away() if split is None else split
     vac, vac_p = vacancy_pass(f.talent, tstar, f.alive, f.capital, w, f.unit_place, f.place,
                               f.unit_share, split, float(prm["hiring_speed"]), model.n_places)
-    seekers = prm["search_intensity"] * model.talent_pool
-    attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
-                       * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
-    hires, hired_at, hired_from = match_places(seekers, model.phi["talent"], attract, vac_p)
-    fill = np.divide(hired_at, vac_p, out=np.zeros(model.n_places), where=vac_p > 0)
+    # pull wage^e_w · vacancies^e_v; the hired leave the pools
+    hires, free, fill = match_talent(
+        model.talent_pool, float(prm["search_intensity"]), model.phi["talent"], model.phi_free,
+        model.wage ** prm["wage_elasticity"],
+        np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), vac_p)
     f.talent, home_mat = hire_pass(f.talent, vac, fill, w, f.unit_place, f.place, f.unit_share,
                                    split, model.n_places)
-    model.talent_pool -= hired_from
-    free, _, _ = match_places(seekers, model.phi_free, attract, vac_p)
     if split:
         home = model.home_share_matrix(home_mat)
         hires, free = hires @ home, free @ home
