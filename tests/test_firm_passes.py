@@ -482,3 +482,59 @@ def test_pool_turnover_equals_numpy(seed):
     assert same(got, expect)
     assert same(retirement, -(retired + gone))
     assert same(graduates, grads)
+
+
+@pytest.mark.parametrize("seed,split", [(s, split) for s in (1, 2, 3) for split in (False, True)])
+def test_exit_settle_equals_numpy(seed, split):
+    x = population(seed, 400, split)
+    rng = np.random.default_rng(seed)
+    out = np.flatnonzero(x["alive"] & (rng.random(400) < 0.1))
+    w, place = x["weight"], x["place"]
+    pool = rng.gamma(1.0, 50.0, P)
+    released = w[out] * x["talent"][out]
+    expect_pool = pool + by_location({k: v[out] for k, v in x.items()}, released, split)
+    writeoff = np.bincount(place[out], weights=-w[out] * np.minimum(x["capital"][out], 0.0),
+                           minlength=P)
+    bad = np.bincount(place[out], weights=w[out] * x["debt"][out], minlength=P)
+    talent, capital, debt = x["talent"].copy(), x["capital"].copy(), x["debt"].copy()
+    alive, months = x["alive"].copy(), rng.integers(0, 5, 400)
+    expect_months = months.copy()
+    expect_months[out] = 0
+    got = firm_passes.exit_settle(out, w, talent, capital, debt, months, alive, place,
+                                  x["unit_place"], x["unit_share"], pool, P)
+    assert same(got[0], writeoff) and same(got[1], bad) and same(pool, expect_pool)
+    for new, old in ((talent, x["talent"]), (capital, x["capital"]), (debt, x["debt"])):
+        kept = np.ones(400, bool)
+        kept[out] = False
+        assert same(new[kept], old[kept]) and not new[out].any()
+    assert not alive[out].any() and same(alive[~np.isin(np.arange(400), out)],
+                                         x["alive"][~np.isin(np.arange(400), out)])
+    assert same(months, expect_months)
+
+
+def test_found_firms_writes_the_numpy_fields():
+    x = population(4, 300, True)
+    rng = np.random.default_rng(4)
+    slots = np.flatnonzero(~x["alive"])[:20]
+    place = np.sort(rng.integers(0, P, len(slots)))
+    pools = rng.gamma(1.0, 3.0, (P, 8))
+    arrays = {k: x[k].copy() for k in ("alive", "place", "unit_place", "unit_share", "talent",
+                                       "capital", "debt")}
+    arrays["knowledge"] = rng.gamma(1.0, 1.0, (300, 8))
+    arrays["neg_months"] = rng.integers(0, 5, 300)
+    arrays["firm_id"] = np.arange(300)
+    expect = {k: v.copy() for k, v in arrays.items()}
+    expect["alive"][slots] = True
+    expect["place"][slots] = place
+    expect["unit_place"][slots] = place
+    expect["unit_share"][slots] = 1.0
+    expect["knowledge"][slots] = 0.5 * pools[place]
+    for k in ("talent", "capital", "debt", "neg_months"):
+        expect[k][slots] = 0
+    expect["firm_id"][slots] = 1000 + np.arange(len(slots))
+    a = arrays
+    firm_passes.found_firms(slots, place, 1000, pools, a["alive"], a["place"], a["unit_place"],
+                            a["unit_share"], a["knowledge"], a["talent"], a["capital"], a["debt"],
+                            a["neg_months"], a["firm_id"])
+    for k, v in expect.items():
+        assert same(arrays[k], v), k

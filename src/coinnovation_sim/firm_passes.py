@@ -32,6 +32,7 @@ from .kernels import (
     np_min,
     register_warm_up,
     row_total,
+    split_by_location,
     total,
 )
 
@@ -292,6 +293,92 @@ def exit_pass(alive: np.ndarray, capital: np.ndarray, neg_months: np.ndarray,
         count[cur] = num
         sumlog[cur] = acc
     return months, out[:k].copy(), free[:n_free].copy(), count, sumlog
+
+
+@jit
+def exit_settle(out: np.ndarray, weight: np.ndarray, talent: np.ndarray, capital: np.ndarray,
+                debt: np.ndarray, neg_months: np.ndarray, alive: np.ndarray, place: np.ndarray,
+                unit_place: np.ndarray, unit_share: np.ndarray, pool: np.ndarray,
+                n_places: int) -> tuple[np.ndarray, np.ndarray]:
+    """Settle the exits of the slots ``out`` (ascending) and clear their firm fields.
+
+    Their staff ``weight · talent`` joins the job-seeker ``pool`` (updated in place) where it
+    works (:func:`talent.by_location`); the slots are then dead with no talent, capital, debt or
+    months in the red. Sums by home place are added in the order of ``out``, as
+    ``numpy.bincount`` adds them.
+
+    Returns
+    -------
+    writeoff : numpy.ndarray
+        ``Σ −weight · min(capital, 0)`` by home place: negative capital written off.
+    bad : numpy.ndarray
+        ``Σ weight · debt`` by home place: the investment the exiting firms still owe.
+    """
+    m = out.shape[0]
+    released = np.empty(m)
+    unit = np.empty(m, np.int64)
+    home = np.empty(m, np.int64)
+    share = np.empty(m)
+    writeoff = np.zeros(n_places)
+    bad = np.zeros(n_places)
+    away = False
+    for j in range(m):
+        i = out[j]
+        w = weight[i]
+        h = place[i]
+        released[j] = w * talent[i]
+        unit[j] = unit_place[i]
+        home[j] = h
+        share[j] = unit_share[i]
+        if unit[j] != h:
+            away = True
+        writeoff[h] += -w * np_min(capital[i], 0.0)
+        bad[h] += w * debt[i]
+    if away:
+        at = split_by_location(unit, home, share, released, n_places)
+    else:
+        at = np.zeros(n_places)
+        for j in range(m):
+            at[unit[j]] += released[j]
+    for h in range(n_places):
+        pool[h] += at[h]
+    for j in range(m):
+        i = out[j]
+        alive[i] = False
+        talent[i] = 0.0
+        capital[i] = 0.0
+        debt[i] = 0.0
+        neg_months[i] = 0
+    return writeoff, bad
+
+
+@jit
+def found_firms(slots: np.ndarray, place: np.ndarray, first_id: int, pools: np.ndarray,
+                alive: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
+                unit_share: np.ndarray, knowledge: np.ndarray, talent: np.ndarray,
+                capital: np.ndarray, debt: np.ndarray, neg_months: np.ndarray,
+                firm_id: np.ndarray) -> None:
+    """Write the new firms of :func:`demography.entries` into the free ``slots`` (in place).
+
+    Each is alive at its ``place`` (home and unit, at home in full), with half its place's
+    knowledge pool, no talent, capital, debt or months in the red, and the ids ``first_id,
+    first_id + 1, …`` in slot order.
+    """
+    nf = knowledge.shape[1]
+    for j in range(slots.shape[0]):
+        i = slots[j]
+        h = place[j]
+        alive[i] = True
+        home[i] = h
+        unit_place[i] = h
+        unit_share[i] = 1.0
+        for c in range(nf):
+            knowledge[i, c] = 0.5 * pools[h, c]
+        talent[i] = 0.0
+        capital[i] = 0.0
+        debt[i] = 0.0
+        neg_months[i] = 0
+        firm_id[i] = first_id + j
 
 
 @jit
@@ -801,6 +888,11 @@ def warm_up() -> None:
     quality_base_rows(np.ones((2, 2)), place, 1.0)
     refresh_row_sums(kappa, np.ones((2, 2)), place)
     exit_pass(alive, ones, place, 3.0, place, ones, 1)
+    exit_settle(place, weight, np.ones(2), np.ones(2), np.ones(2), np.zeros(2, np.int64),
+                np.ones(2, np.bool_), place, place, ones, np.ones(2), 1)
+    found_firms(place, place, 0, np.ones((2, 2)), np.ones(2, np.bool_), np.zeros(2, np.int64),
+                np.zeros(2, np.int64), np.ones(2), np.ones((2, 2)), np.ones(2), np.ones(2),
+                np.ones(2), np.zeros(2, np.int64), np.zeros(2, np.int64))
     entry_rates(place, np.ones((2, 2)), 0.1)
     entrant_fields(np.ones((2, 2)), place, ones)
     founding_grants(place, ones, ones, wage, ones, 3.0, 0.1, 1)
