@@ -178,9 +178,10 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     alive = x["alive"]
     assert same(firm_passes.target_talent_base(0.6, prod, q, expect, alive),
                 np.where(alive, 0.6 * prod * q / expect, 1.0))
-    assert same(firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
-                                                  x["unit_place"], x["unit_share"], alive),
-                np.where(alive, 0.6 * prod * q / expect, 1.0))
+    base, away = firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
+                                                   x["unit_place"], x["unit_share"], alive)
+    assert same(base, np.where(alive, 0.6 * prod * q / expect, 1.0))
+    assert away == bool((x["unit_place"] != x["place"]).any())
     rows = rng.integers(0, max(n, 1), 2 * n) if n else np.zeros(0, np.int64)
     assert same(firm_passes.target_talent_base_rows(0.6, prod, q[rows], wage, x["place"],
                                                     x["unit_place"], x["unit_share"], rows),
@@ -386,19 +387,30 @@ def test_cached_target_talent_equals_a_full_computation_at_every_use(scenario, m
     from helpers import SCENARIOS
 
     calls = []
-    cached = production.target_talent
+    cached, cached_shared = production.target_talent, production.shared_target_talent
 
-    def checked(model, q=None, w=None):
-        t = cached(model, q, w)
+    def check(model, t):
         f, theta = model.firms, model.prm["talent_elasticity"]
         base = theta * f.productivity * production.quality(model) / production.wage(model)
         assert same(t, np.where(f.alive, np.power(base, 1.0 / (1.0 - theta)), 0.0))
         calls.append(model.target_talent_cache[0] is f.productivity)
+
+    def checked(model, q=None, w=None):
+        t = cached(model, q, w)
+        check(model, t)
         return t
 
-    for module in ("talent", "capital", "mechanisms.enclaves"):
+    def checked_shared(model):
+        t, away = cached_shared(model)
+        check(model, t)
+        assert away == model.any_away()
+        return t, away
+
+    for module in ("capital", "mechanisms.enclaves"):
         mod = __import__(f"coinnovation_sim.{module}", fromlist=["target_talent"])
         monkeypatch.setattr(mod, "target_talent", checked)
+    from coinnovation_sim import talent
+    monkeypatch.setattr(talent, "shared_target_talent", checked_shared)
     model = CoinnovationModel({"name": "t", "extends": str(SCENARIOS / f"{scenario}.yaml"),
                                "steps": 14, "population": {"firms": 600, "institutes": 24}},
                               seed=2)
@@ -538,3 +550,12 @@ def test_found_firms_writes_the_numpy_fields():
                             a["neg_months"], a["firm_id"])
     for k, v in expect.items():
         assert same(arrays[k], v), k
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_at_least_equals_numpy_maximum(n):
+    rng = np.random.default_rng(n)
+    x = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    x[rng.random(n) < 0.05] = np.nan
+    for lo in (1e-300, 0.0, -0.0):
+        assert same(firm_passes.at_least(x, lo), np.maximum(x, lo))

@@ -137,6 +137,16 @@ def power_bases(x: np.ndarray) -> np.ndarray:
 
 
 @jit
+def at_least(x: np.ndarray, lo: float) -> np.ndarray:
+    """``numpy.maximum(x, lo)`` as a new array (NaN passes through)."""
+    n = x.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = np_max(x[i], lo)
+    return out
+
+
+@jit
 def keep_dead(alive: np.ndarray, x: np.ndarray, old: np.ndarray) -> np.ndarray:
     """``numpy.where(alive, x, old)`` written into ``x`` (which must be a temporary); returns it."""
     for i in range(x.shape[0]):
@@ -197,17 +207,25 @@ def patched(old: np.ndarray, rows: np.ndarray, values: np.ndarray,
 @jit
 def target_talent_base_at(theta: float, productivity: np.ndarray, q: np.ndarray,
                           wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
-                          unit_share: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    """:func:`target_talent_base` with each firm's wage computed as :func:`firm_wage` does."""
+                          unit_share: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, bool]:
+    """:func:`target_talent_base` with each firm's wage computed as :func:`firm_wage` does.
+
+    Also returns whether some slot's unit operates away from its home
+    (:meth:`CoinnovationModel.any_away`).
+    """
     n = productivity.shape[0]
     out = np.empty(n)
+    away = False
     for i in range(n):
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            away = True
         if alive[i]:
-            out[i] = theta * productivity[i] * q[i] / pay_of(wage, home[i], unit_place[i],
-                                                             unit_share[i])
+            out[i] = theta * productivity[i] * q[i] / pay_of(wage, h, u, unit_share[i])
         else:
             out[i] = 1.0
-    return out
+    return out, away
 
 
 @jit
@@ -897,6 +915,7 @@ def warm_up() -> None:
     entrant_fields(np.ones((2, 2)), place, ones)
     founding_grants(place, ones, ones, wage, ones, 3.0, 0.1, 1)
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
+    at_least(ones, 1e-300)
     firm_wage(ones, place, place, ones)
     target_talent_base(0.5, ones, ones, ones, alive)
     target_talent_base(0.5, ones, q, ones, alive)

@@ -19,7 +19,7 @@ from . import random_draws
 from .firm_passes import hire_pass, pool_turnover, separation_pass, vacancy_pass
 from .kernels import split_by_location
 from .matching import match_talent
-from .production import target_talent
+from .production import shared_target_talent
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -92,7 +92,8 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = Non
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     """One month of talent dynamics."""
-    tstar = target_talent(model)
-    split = model.any_away()  # units move in the mechanisms' hooks, not in this stage
+    # read-only target talent; whether units operate away (they move in the mechanisms' hooks,
+    # not in this stage)
+    tstar, split = shared_target_talent(model)
     separations(model, tstar, rng, split)
     hiring(model, tstar, split)
