@@ -73,12 +73,16 @@ def test_separation_pass_equals_numpy(seed, n, split):
     leave = np.where(x["alive"], np.minimum(t, quits + layoffs + retire), 0.0)
     retire = np.where(x["alive"], np.minimum(retire, leave), 0.0)
     w = x["weight"]
-    out, to_pool, retired = firm_passes.separation_pass(
-        t, x["tstar"], noise, x["alive"], w, x["unit_place"], x["place"], x["unit_share"], split,
-        quit_rate, speed, retirement, P)
+    out, to_pool, retired, vac, vac_p = firm_passes.separation_pass(
+        t, x["tstar"], noise, x["alive"], x["capital"], w, x["unit_place"], x["place"],
+        x["unit_share"], split, quit_rate, speed, retirement, P)
     assert same(out, t - leave)
     assert same(to_pool, by_location(x, w * (leave - retire), split))
     assert same(retired, by_location(x, w * retire, split))
+    expect = firm_passes.vacancy_pass(t - leave, x["tstar"], x["alive"], x["capital"], w,
+                                      x["unit_place"], x["place"], x["unit_share"], split, speed,
+                                      P)
+    assert same(vac, expect[0]) and same(vac_p, expect[1])
 
 
 @pytest.mark.parametrize("seed,n,split", CASES)

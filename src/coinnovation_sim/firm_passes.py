@@ -503,15 +503,17 @@ def _location_total(at_unit: np.ndarray, at_home: np.ndarray, split: bool) -> np
 
 @jit
 def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, alive: np.ndarray,
-                    weight: np.ndarray, unit_place: np.ndarray, home: np.ndarray,
-                    unit_share: np.ndarray, split: bool, quit_rate: float, hiring_speed: float,
-                    retirement_rate: float, n_places: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quits, lay-offs and retirement of every firm (:func:`talent.separations`).
+                    capital: np.ndarray, weight: np.ndarray, unit_place: np.ndarray,
+                    home: np.ndarray, unit_share: np.ndarray, split: bool, quit_rate: float,
+                    hiring_speed: float, retirement_rate: float, n_places: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Quits, lay-offs and retirement of every firm, and its vacancies after them.
 
-    Per firm: ``quits = T min(1, quit_rate · noise)``, ``layoffs = hiring_speed ·
-    max(0, T − 1.05 T*)``, ``retire = T · retirement_rate``; a live firm loses
-    ``leave = min(T, quits + layoffs + retire)`` of which ``min(retire, leave)`` retires.
+    Per firm (:func:`talent.separations`): ``quits = T min(1, quit_rate · noise)``, ``layoffs =
+    hiring_speed · max(0, T − 1.05 T*)``, ``retire = T · retirement_rate``; a live firm loses
+    ``leave = min(T, quits + layoffs + retire)`` of which ``min(retire, leave)`` retires. Then the
+    vacancies of :func:`vacancy_pass` at the new talent, in the same pass (for the hiring of
+    :func:`talent.hiring`: nothing in between changes the firms' talent, targets or capital).
 
     Returns
     -------
@@ -521,17 +523,23 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
         ``Σ weight · (leave − retired)`` by work location (P,): who joins the local pools.
     retired : numpy.ndarray
         ``Σ weight · retired`` by work location (P,).
+    vac, vac_p : numpy.ndarray
+        :func:`vacancy_pass` of the new talent: vacancies per real firm (n,) and ``Σ weight ·
+        vac`` by work location (P,).
     """
     n = talent.shape[0]
     out = np.empty(n)
+    vac = np.empty(n)
     pool_unit = np.zeros(n_places)
     pool_home = np.zeros(n_places)
     ret_unit = np.zeros(n_places)
     ret_home = np.zeros(n_places)
+    vac_unit = np.zeros(n_places)
+    vac_home = np.zeros(n_places)
     # per-place sums kept in registers while consecutive firms share a place (same order)
     cur_a = -1
     cur_h = -1
-    pu = ru = ph = rh = 0.0
+    pu = ru = su = ph = rh = sh = 0.0
     for i in range(n):
         t = talent[i]
         quits = t * np_min(1.0, quit_rate * noise[i])
@@ -543,43 +551,59 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
         else:
             leave = 0.0
             retire = 0.0
-        out[i] = t - leave
+        t_new = t - leave
+        out[i] = t_new
+        v = hiring_speed * max0(tstar[i] - t_new)
+        if not (alive[i] and capital[i] > 0.0):
+            v = 0.0
+        vac[i] = v
         w = weight[i]
         a = unit_place[i]
         joining = w * (leave - retire)
         retiring = w * retire
+        wanted = w * v
         if a != cur_a:
             if cur_a >= 0:
                 pool_unit[cur_a] = pu
                 ret_unit[cur_a] = ru
+                vac_unit[cur_a] = su
             cur_a = a
             pu = pool_unit[a]
             ru = ret_unit[a]
+            su = vac_unit[a]
         if split:
             h = home[i]
             if h != cur_h:
                 if cur_h >= 0:
                     pool_home[cur_h] = ph
                     ret_home[cur_h] = rh
+                    vac_home[cur_h] = sh
                 cur_h = h
                 ph = pool_home[h]
                 rh = ret_home[h]
+                sh = vac_home[h]
             u = unit_share[i] if a != h else 1.0
             pu += joining * u
             ph += joining * (1.0 - u)
             ru += retiring * u
             rh += retiring * (1.0 - u)
+            su += wanted * u
+            sh += wanted * (1.0 - u)
         else:
             pu += joining
             ru += retiring
+            su += wanted
     if cur_a >= 0:
         pool_unit[cur_a] = pu
         ret_unit[cur_a] = ru
+        vac_unit[cur_a] = su
     if cur_h >= 0:
         pool_home[cur_h] = ph
         ret_home[cur_h] = rh
+        vac_home[cur_h] = sh
     return (out, _location_total(pool_unit, pool_home, split),
-            _location_total(ret_unit, ret_home, split))
+            _location_total(ret_unit, ret_home, split), vac,
+            _location_total(vac_unit, vac_home, split))
 
 
 @jit
@@ -887,7 +911,8 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     for split in (False, True):
-        separation_pass(ones, ones, ones, alive, weight, place, place, ones, split, 0.1, 0.1, 0.1, 1)
+        separation_pass(ones, ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 0.1,
+                        0.1, 1)
         vac, _ = vacancy_pass(ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 1)
         hire_pass(ones, vac, ones, weight, place, place, ones, split, 1)
     pool_turnover(np.ones(2), ones, ones, 0.1, 0.1, ones, ones, place)

@@ -44,18 +44,24 @@ def by_location(model: CoinnovationModel, amount: np.ndarray,
 
 
 def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator,
-                split: bool | None = None) -> None:
+                split: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Quits and lay-offs into the local pool; retirement out of firms and pools; graduation.
 
-    The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`). ``split``:
+    The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`), which also
+    finds the firms' vacancies after the separations. ``split``:
     :meth:`CoinnovationModel.any_away`, when known.
+
+    Returns
+    -------
+    vac, vac_p : numpy.ndarray
+        The vacancies per firm and by work location, as :func:`hiring` takes them.
     """
     f, prm, book = model.firms, model.prm, model.book
     noise = random_draws.gamma(rng, 4.0, 0.25, f.n)
-    f.talent, to_pool, retired = separation_pass(
-        f.talent, tstar, noise, f.alive, model.firm_weight(), f.unit_place, f.place, f.unit_share,
-        model.any_away() if split is None else split, float(prm["quit_rate"]), float(prm["hiring_speed"]),
-        float(prm["retirement_rate"]), model.n_places)
+    f.talent, to_pool, retired, vac, vac_p = separation_pass(
+        f.talent, tstar, noise, f.alive, f.capital, model.firm_weight(), f.unit_place, f.place,
+        f.unit_share, model.any_away() if split is None else split, float(prm["quit_rate"]),
+        float(prm["hiring_speed"]), float(prm["retirement_rate"]), model.n_places)
     inst = model.institutes
     retirement, grads_p = pool_turnover(
         model.talent_pool, to_pool, retired, float(prm["retirement_rate"]),
@@ -63,19 +69,25 @@ def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Gene
         np.ascontiguousarray(model.inst_weight(), dtype=np.float64), inst.place)
     book.account("retirement", retirement)
     book.account("graduation", grads_p)
+    return vac, vac_p
 
 
-def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = None) -> None:
+def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = None,
+           vacancies: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Match the places' job seekers to firms' vacancies (place-level, rationed).
 
     The per-firm parts are compiled passes (:func:`firm_passes.vacancy_pass`,
-    :func:`firm_passes.hire_pass`). ``split``: :meth:`CoinnovationModel.any_away`, when known.
+    :func:`firm_passes.hire_pass`). ``split``: :meth:`CoinnovationModel.any_away`, when known;
+    ``vacancies``: the vacancies per firm and by work location of the current state, when known
+    (:func:`separations` returns them).
     """
     f, prm, book = model.firms, model.prm, model.book
     w = model.firm_weight()
     split = model.any_away() if split is None else split
-    vac, vac_p = vacancy_pass(f.talent, tstar, f.alive, f.capital, w, f.unit_place, f.place,
-                              f.unit_share, split, float(prm["hiring_speed"]), model.n_places)
+    if vacancies is None:
+        vacancies = vacancy_pass(f.talent, tstar, f.alive, f.capital, w, f.unit_place, f.place,
+                                 f.unit_share, split, float(prm["hiring_speed"]), model.n_places)
+    vac, vac_p = vacancies
     # pull wage^e_w · vacancies^e_v; the hired leave the pools
     hires, free, fill = match_talent(
         model.talent_pool, float(prm["search_intensity"]), model.phi["talent"], model.phi_free,
@@ -95,5 +107,5 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     # read-only target talent; whether units operate away (they move in the mechanisms' hooks,
     # not in this stage)
     tstar, split = shared_target_talent(model)
-    separations(model, tstar, rng, split)
-    hiring(model, tstar, split)
+    vacancies = separations(model, tstar, rng, split)
+    hiring(model, tstar, split, vacancies)
