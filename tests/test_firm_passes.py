@@ -73,12 +73,16 @@ def test_separation_pass_equals_numpy(seed, n, split):
     leave = np.where(x["alive"], np.minimum(t, quits + layoffs + retire), 0.0)
     retire = np.where(x["alive"], np.minimum(retire, leave), 0.0)
     w = x["weight"]
-    out, to_pool, retired = firm_passes.separation_pass(
-        t, x["tstar"], noise, x["alive"], w, x["unit_place"], x["place"], x["unit_share"], split,
-        quit_rate, speed, retirement, P)
+    out, to_pool, retired, vac, vac_p = firm_passes.separation_pass(
+        t, x["tstar"], noise, x["alive"], x["capital"], w, x["unit_place"], x["place"],
+        x["unit_share"], split, quit_rate, speed, retirement, P)
     assert same(out, t - leave)
     assert same(to_pool, by_location(x, w * (leave - retire), split))
     assert same(retired, by_location(x, w * retire, split))
+    expect = firm_passes.vacancy_pass(t - leave, x["tstar"], x["alive"], x["capital"], w,
+                                      x["unit_place"], x["place"], x["unit_share"], split, speed,
+                                      P)
+    assert same(vac, expect[0]) and same(vac_p, expect[1])
 
 
 @pytest.mark.parametrize("seed,n,split", CASES)
@@ -133,9 +137,11 @@ def test_capital_passes_equal_numpy(seed, n):
     # need
     need = np.where(alive & (margin > 0), np.maximum(0.0, kstar - capital), 0.0)
 
+    t_power = np.power(firm_passes.power_bases(t), 0.6)    # max(t, 0)^0.6 where t > 0
     cap, owe, got_need, got_margin, sums = firm_passes.capital_pass(
         alive, place, w, t, x["overhead"], x["capital"], x["debt"], x["pay"], x["productivity"],
-        x["talent_power"], x["q"], x["tstar"], repayment_rate, buffer, savings_rate, P)
+        t_power, x["q"], x["tstar"], float(np.power(0.0, 0.6)), repayment_rate, buffer,
+        savings_rate, P)
     assert same(cap, capital)
     assert same(owe, debt)
     assert same(got_need, need)
@@ -173,11 +179,13 @@ def test_quality_wage_and_target_bases_equal_numpy(seed, n, split):
     assert same(firm_passes.firm_wage(wage, x["place"], x["unit_place"],
                                                 x["unit_share"]), expect)
     prod, q = rng.uniform(0.5, 2.0, n), rng.uniform(1.0, 1.5, n)
-    assert same(firm_passes.target_talent_base(0.6, prod, q, expect),
-                          0.6 * prod * q / expect)
-    assert same(firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
-                                                  x["unit_place"], x["unit_share"]),
-                0.6 * prod * q / expect)
+    alive = x["alive"]
+    assert same(firm_passes.target_talent_base(0.6, prod, q, expect, alive),
+                np.where(alive, 0.6 * prod * q / expect, 1.0))
+    base, away = firm_passes.target_talent_base_at(0.6, prod, q, wage, x["place"],
+                                                   x["unit_place"], x["unit_share"], alive)
+    assert same(base, np.where(alive, 0.6 * prod * q / expect, 1.0))
+    assert away == bool((x["unit_place"] != x["place"]).any())
     rows = rng.integers(0, max(n, 1), 2 * n) if n else np.zeros(0, np.int64)
     assert same(firm_passes.target_talent_base_rows(0.6, prod, q[rows], wage, x["place"],
                                                     x["unit_place"], x["unit_share"], rows),
@@ -209,7 +217,14 @@ def test_row_sum_refresh_and_changed_slots_equal_numpy(seed, n):
     new_alive[rng.random(n) < 0.05] ^= True
     expect = np.flatnonzero((new_base.view(np.int64) != base.view(np.int64))
                             | (new_alive != alive))
-    assert same(firm_passes.changed_slots(new_base, new_alive, base, alive), expect)
+    rows, row_base = firm_passes.changed_slots(new_base, new_alive, base, alive)
+    assert same(rows, expect)
+    assert same(row_base, np.where(new_alive[expect], new_base[expect], 1.0))
+    old_t = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    values = rng.normal(0.0, 1.0, len(expect))
+    t = old_t.copy()
+    t[expect] = np.where(new_alive[expect], values, 0.0)
+    assert same(firm_passes.patched(old_t, expect, values, new_alive), t)
 
 
 @pytest.mark.parametrize("n", [0, 1, 500])
@@ -376,20 +391,30 @@ def test_cached_target_talent_equals_a_full_computation_at_every_use(scenario, m
     from helpers import SCENARIOS
 
     calls = []
-    cached = production.target_talent
+    cached, cached_shared = production.target_talent, production.shared_target_talent
+
+    def check(model, t):
+        f, theta = model.firms, model.prm["talent_elasticity"]
+        base = theta * f.productivity * production.quality(model) / production.wage(model)
+        assert same(t, np.where(f.alive, np.power(base, 1.0 / (1.0 - theta)), 0.0))
+        calls.append(model.target_talent_cache[0] is f.productivity)
 
     def checked(model, q=None, w=None):
         t = cached(model, q, w)
-        f, theta = model.firms, model.prm["talent_elasticity"]
-        base = firm_passes.target_talent_base(theta, f.productivity, production.quality(model),
-                                              production.wage(model))
-        assert same(t, np.where(f.alive, np.power(base, 1.0 / (1.0 - theta)), 0.0))
-        calls.append(model.target_talent_cache[0] is f.productivity)
+        check(model, t)
         return t
 
-    for module in ("talent", "capital", "mechanisms.enclaves"):
+    def checked_shared(model):
+        t, away = cached_shared(model)
+        check(model, t)
+        assert away == model.any_away()
+        return t, away
+
+    for module in ("capital", "mechanisms.enclaves"):
         mod = __import__(f"coinnovation_sim.{module}", fromlist=["target_talent"])
         monkeypatch.setattr(mod, "target_talent", checked)
+    from coinnovation_sim import talent
+    monkeypatch.setattr(talent, "shared_target_talent", checked_shared)
     model = CoinnovationModel({"name": "t", "extends": str(SCENARIOS / f"{scenario}.yaml"),
                                "steps": 14, "population": {"firms": 600, "institutes": 24}},
                               seed=2)
@@ -412,6 +437,19 @@ def test_by_location_of_some_slots_equals_the_full_sum(split):
     full = np.zeros(2000)
     full[slots] = amount
     assert same(by_location(model, amount, slots), by_location(model, full))
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_power_bases_give_the_power_of_the_positive_part(n):
+    rng = np.random.default_rng(n)
+    x = signed_zeros(rng, rng.normal(5.0, 10.0, n))
+    x[rng.random(n) < 0.05] = np.nan
+    bases = firm_passes.power_bases(x)
+    keep = (x > 0) | np.isnan(x)
+    assert same(bases, np.where(keep, x, 1.0))
+    for y in (0.6, 2.5, 1.0 / 3.0):
+        full = np.power(np.maximum(x, 0.0), y)
+        assert same(np.where(keep, np.power(bases, y), np.power(0.0, y)), full)
 
 
 @pytest.mark.parametrize("n", [0, 1, 500])
@@ -438,3 +476,90 @@ def test_pay_down_equals_numpy(seed):
     assert same(got_mat, mat)
     assert same(new, np.maximum(debt - mat, 0.0))
     assert same(received, mat.sum(axis=1))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pool_turnover_equals_numpy(seed):
+    rng = np.random.default_rng(seed)
+    pool = rng.gamma(1.0, 100.0, P)
+    to_pool, retired = rng.gamma(1.0, 5.0, P), rng.gamma(1.0, 1.0, P)
+    m = int(rng.integers(0, 30))
+    researchers, weight = rng.gamma(2.0, 10.0, m), rng.uniform(1.0, 3.0, m)
+    inst_place = rng.integers(0, P, m)
+    expect = pool.copy()
+    expect += to_pool
+    gone = expect * 0.004
+    expect -= gone
+    grads = np.bincount(inst_place, weights=0.02 * researchers * weight, minlength=P)
+    expect += grads
+    got = pool.copy()
+    retirement, graduates = firm_passes.pool_turnover(got, to_pool, retired, 0.004, 0.02,
+                                                      researchers, weight, inst_place)
+    assert same(got, expect)
+    assert same(retirement, -(retired + gone))
+    assert same(graduates, grads)
+
+
+@pytest.mark.parametrize("seed,split", [(s, split) for s in (1, 2, 3) for split in (False, True)])
+def test_exit_settle_equals_numpy(seed, split):
+    x = population(seed, 400, split)
+    rng = np.random.default_rng(seed)
+    out = np.flatnonzero(x["alive"] & (rng.random(400) < 0.1))
+    w, place = x["weight"], x["place"]
+    pool = rng.gamma(1.0, 50.0, P)
+    released = w[out] * x["talent"][out]
+    expect_pool = pool + by_location({k: v[out] for k, v in x.items()}, released, split)
+    writeoff = np.bincount(place[out], weights=-w[out] * np.minimum(x["capital"][out], 0.0),
+                           minlength=P)
+    bad = np.bincount(place[out], weights=w[out] * x["debt"][out], minlength=P)
+    talent, capital, debt = x["talent"].copy(), x["capital"].copy(), x["debt"].copy()
+    alive, months = x["alive"].copy(), rng.integers(0, 5, 400)
+    expect_months = months.copy()
+    expect_months[out] = 0
+    got = firm_passes.exit_settle(out, w, talent, capital, debt, months, alive, place,
+                                  x["unit_place"], x["unit_share"], pool, P)
+    assert same(got[0], writeoff) and same(got[1], bad) and same(pool, expect_pool)
+    for new, old in ((talent, x["talent"]), (capital, x["capital"]), (debt, x["debt"])):
+        kept = np.ones(400, bool)
+        kept[out] = False
+        assert same(new[kept], old[kept]) and not new[out].any()
+    assert not alive[out].any() and same(alive[~np.isin(np.arange(400), out)],
+                                         x["alive"][~np.isin(np.arange(400), out)])
+    assert same(months, expect_months)
+
+
+def test_found_firms_writes_the_numpy_fields():
+    x = population(4, 300, True)
+    rng = np.random.default_rng(4)
+    slots = np.flatnonzero(~x["alive"])[:20]
+    place = np.sort(rng.integers(0, P, len(slots)))
+    pools = rng.gamma(1.0, 3.0, (P, 8))
+    arrays = {k: x[k].copy() for k in ("alive", "place", "unit_place", "unit_share", "talent",
+                                       "capital", "debt")}
+    arrays["knowledge"] = rng.gamma(1.0, 1.0, (300, 8))
+    arrays["neg_months"] = rng.integers(0, 5, 300)
+    arrays["firm_id"] = np.arange(300)
+    expect = {k: v.copy() for k, v in arrays.items()}
+    expect["alive"][slots] = True
+    expect["place"][slots] = place
+    expect["unit_place"][slots] = place
+    expect["unit_share"][slots] = 1.0
+    expect["knowledge"][slots] = 0.5 * pools[place]
+    for k in ("talent", "capital", "debt", "neg_months"):
+        expect[k][slots] = 0
+    expect["firm_id"][slots] = 1000 + np.arange(len(slots))
+    a = arrays
+    firm_passes.found_firms(slots, place, 1000, pools, a["alive"], a["place"], a["unit_place"],
+                            a["unit_share"], a["knowledge"], a["talent"], a["capital"], a["debt"],
+                            a["neg_months"], a["firm_id"])
+    for k, v in expect.items():
+        assert same(arrays[k], v), k
+
+
+@pytest.mark.parametrize("n", [0, 1, 500])
+def test_at_least_equals_numpy_maximum(n):
+    rng = np.random.default_rng(n)
+    x = signed_zeros(rng, rng.normal(0.0, 1.0, n))
+    x[rng.random(n) < 0.05] = np.nan
+    for lo in (1e-300, 0.0, -0.0):
+        assert same(firm_passes.at_least(x, lo), np.maximum(x, lo))

@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import capital_pass, investment_exponent, investment_pass, pay_down
-from .matching import match_places
+from .firm_passes import (
+    capital_pass,
+    investment_exponent,
+    investment_pass,
+    pay_down,
+    power_bases,
+)
+from .matching import match_capital
 from .production import quality, target_talent, wage
 
 if TYPE_CHECKING:
@@ -47,11 +53,14 @@ def firm_pass(model: CoinnovationModel
     """
     f, prm = model.firms, model.prm
     q, pay = quality(model), wage(model)
-    talent_power = np.power(np.maximum(f.talent, 0.0), prm["talent_elasticity"])
+    theta = prm["talent_elasticity"]
+    talent_power = power_bases(f.talent)  # max(T, 0)^θ is this^θ where T > 0, else 0^θ
+    np.power(talent_power, theta, out=talent_power)
     tstar = target_talent(model, q, pay)
     f.capital, f.debt, need, margin, sums = capital_pass(
         f.alive, f.place, model.firm_weight(), f.talent, f.overhead, f.capital, f.debt, pay,
-        f.productivity, talent_power, q, tstar, float(prm["repayment_rate"]),
+        f.productivity, talent_power, q, tstar, float(np.power(0.0, theta)),
+        float(prm["repayment_rate"]),
         float(prm["capital_buffer_months"]), float(prm["savings_rate"]), model.n_places)
     model.book.account("operations", sums[0])
     repay(model, sums[1])
@@ -76,14 +85,13 @@ def investment(model: CoinnovationModel, need: np.ndarray, need_p: np.ndarray,
     f, prm = model.firms, model.prm
     expo = investment_exponent(weighted_margin, need_p, float(prm["return_elasticity"]),
                                MAX_EXPONENT)
-    attract = np.where(need_p > 0, need_p * np.exp(expo), 0.0)
-    supply = prm["investment_rate"] * model.capital_pool
-    placed, invested_in, invested_by = match_places(supply, model.phi["capital"], attract, need_p)
+    # pull need · e^expo; the placed capital leaves the pools and adds to the debt matrix
+    placed, free, invested_in = match_capital(
+        model.capital_pool, float(prm["investment_rate"]), model.phi["capital"], model.phi_free,
+        need_p, np.exp(expo), model.debt_matrix)
     f.capital, f.debt = investment_pass(f.capital, f.debt, need, invested_in, need_p, f.place)
-    model.debt_matrix += placed
-    model.capital_pool -= invested_by
     model.book.add_matrix("investment", placed)
-    model.book.expect_free("investment", match_places(supply, model.phi_free, attract, need_p)[0])
+    model.book.expect_free("investment", free)
 
 
 def step(model: CoinnovationModel) -> None:

@@ -19,10 +19,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .firm_passes import entrant_fields, entry_rates, exit_pass, founding_grants, pay_down
+from .firm_passes import (
+    entrant_fields,
+    entry_rates,
+    exit_pass,
+    exit_settle,
+    found_firms,
+    founding_grants,
+    pay_down,
+)
 from .innovation import place_pools
 from .production import target_talent_of
-from .talent import by_location
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -53,16 +60,11 @@ def _exit(model: CoinnovationModel
         f.log_base_productivity, p)
     if len(out) == 0:
         return out, (free, cnt, sumlog)
-    released = w[out] * f.talent[out]
-    model.talent_pool += by_location(model, released, out)  # unit staff to the unit's place
-    book.account_by("exit_writeoff", f.place[out], -w[out] * np.minimum(f.capital[out], 0.0))
-    bad = np.bincount(f.place[out], weights=w[out] * f.debt[out], minlength=p)
+    # staff to the pools where it works (unit staff to the unit's place); fields cleared
+    writeoff, bad = exit_settle(out, w, f.talent, f.capital, f.debt, f.neg_months, f.alive,
+                                f.place, f.unit_place, f.unit_share, model.talent_pool, p)
+    book.account("exit_writeoff", writeoff)
     model.debt_matrix = pay_down(model.debt_matrix, bad)[0]
-    f.alive[out] = False
-    f.talent[out] = 0.0
-    f.capital[out] = 0.0
-    f.debt[out] = 0.0
-    f.neg_months[out] = 0
     return out, (free, cnt, sumlog)
 
 
@@ -88,19 +90,11 @@ def entries(model: CoinnovationModel, rng: np.random.Generator,
     place = np.repeat(np.arange(p), births)
     if len(place) > n:  # more births than free slots: which ones happen is drawn, not row order
         place = np.sort(rng.choice(place, n, replace=False))
-    f.alive[slots] = True
-    f.place[slots] = place
+    found_firms(slots, place, model.next_firm_id, pools, f.alive, f.place, f.unit_place,
+                f.unit_share, f.knowledge, f.talent, f.capital, f.debt, f.neg_months, f.firm_id)
     model.invalidate_weights(slots)
-    f.unit_place[slots] = place
-    f.unit_share[slots] = 1.0
     f.field[slots] = entrant_fields(np.ascontiguousarray(model.places.mix), place, rng.random(n))
-    f.knowledge[slots] = 0.5 * pools[place]
     model.knowledge_changed(slots)
-    f.talent[slots] = 0.0
-    f.capital[slots] = 0.0
-    f.debt[slots] = 0.0
-    f.neg_months[slots] = 0
-    f.firm_id[slots] = model.next_firm_id + np.arange(n)
     model.next_firm_id += n
     # productivity: log-normal around the geometric mean of the place's live firms (sd 0.2)
     ref = np.zeros(p)

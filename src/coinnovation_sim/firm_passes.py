@@ -32,6 +32,7 @@ from .kernels import (
     np_min,
     register_warm_up,
     row_total,
+    split_by_location,
     total,
 )
 
@@ -105,12 +106,43 @@ def firm_wage(wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
 
 @jit
 def target_talent_base(theta: float, productivity: np.ndarray, q: np.ndarray,
-                       pay: np.ndarray) -> np.ndarray:
-    """``θ a q / w`` per firm, the base of the target talent ``T* = (θ a q / w)^(1/(1−θ))``."""
+                       pay: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """``θ a q / w`` per live firm, the base of the target talent ``T* = (θ a q / w)^(1/(1−θ))``.
+
+    Dead slots, whose target is 0, get 1.0: never-used slots have productivity 0, and a 0 would
+    send numpy's ``power`` of the bases onto its slow path (see :func:`power_bases`).
+    """
     n = productivity.shape[0]
     out = np.empty(n)
     for i in range(n):
-        out[i] = theta * productivity[i] * q[i] / pay[i]
+        out[i] = theta * productivity[i] * q[i] / pay[i] if alive[i] else 1.0
+    return out
+
+
+@jit
+def power_bases(x: np.ndarray) -> np.ndarray:
+    """``x`` where it is positive or NaN, 1.0 elsewhere: bases for :func:`numpy.power`.
+
+    numpy's vectorised ``power`` takes a slow path for every vector of elements that holds a zero
+    (a fifth slower with 5 % zeros, twice as slow with 15 %, measured); the power of an element
+    does not depend on its neighbours, so the elements whose power is known (``max(x, 0)^y =
+    0^y``) are raised as ``1^y`` and replaced afterwards (:func:`capital_pass`).
+    """
+    n = x.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        v = x[i]
+        out[i] = v if (v > 0.0 or v != v) else 1.0
+    return out
+
+
+@jit
+def at_least(x: np.ndarray, lo: float) -> np.ndarray:
+    """``numpy.maximum(x, lo)`` as a new array (NaN passes through)."""
+    n = x.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = np_max(x[i], lo)
     return out
 
 
@@ -134,11 +166,13 @@ def zero_dead(alive: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 @jit
 def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
-                  old_alive: np.ndarray) -> np.ndarray:
-    """Slots whose ``base`` or ``alive`` differs from the old one, ascending.
+                  old_alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slots whose ``base`` or ``alive`` differs from the old one, ascending, and their bases.
 
     Floats compare by their bits (so ``-0.0`` differs from ``0.0`` and a NaN from itself only if
-    its bits differ): a slot not listed has exactly the old inputs.
+    its bits differ): a slot not listed has exactly the old inputs. The bases of the listed
+    slots are returned with 1.0 for dead slots (their power is not used, see
+    :func:`power_bases`).
     """
     n = base.shape[0]
     new_bits = base.view(np.int64)
@@ -149,20 +183,49 @@ def changed_slots(base: np.ndarray, alive: np.ndarray, old_base: np.ndarray,
         if new_bits[i] != old_bits[i] or alive[i] != old_alive[i]:
             out[k] = i
             k += 1
-    return out[:k].copy()
+    rows = out[:k].copy()
+    row_base = np.empty(k)
+    for j in range(k):
+        row_base[j] = base[rows[j]] if alive[rows[j]] else 1.0
+    return rows, row_base
+
+
+@jit
+def patched(old: np.ndarray, rows: np.ndarray, values: np.ndarray,
+            alive: np.ndarray) -> np.ndarray:
+    """A copy of ``old`` with ``values`` at ``rows`` (0 at the dead ones among them).
+
+    ``t = old.copy(); t[rows] = numpy.where(alive[rows], values, 0.0)``.
+    """
+    out = old.copy()
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        out[i] = values[j] if alive[i] else 0.0
+    return out
 
 
 @jit
 def target_talent_base_at(theta: float, productivity: np.ndarray, q: np.ndarray,
                           wage: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
-                          unit_share: np.ndarray) -> np.ndarray:
-    """:func:`target_talent_base` with each firm's wage computed as :func:`firm_wage` does."""
+                          unit_share: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, bool]:
+    """:func:`target_talent_base` with each firm's wage computed as :func:`firm_wage` does.
+
+    Also returns whether some slot's unit operates away from its home
+    (:meth:`CoinnovationModel.any_away`).
+    """
     n = productivity.shape[0]
     out = np.empty(n)
+    away = False
     for i in range(n):
-        out[i] = theta * productivity[i] * q[i] / pay_of(wage, home[i], unit_place[i],
-                                                         unit_share[i])
-    return out
+        u = unit_place[i]
+        h = home[i]
+        if u != h:
+            away = True
+        if alive[i]:
+            out[i] = theta * productivity[i] * q[i] / pay_of(wage, h, u, unit_share[i])
+        else:
+            out[i] = 1.0
+    return out, away
 
 
 @jit
@@ -248,6 +311,92 @@ def exit_pass(alive: np.ndarray, capital: np.ndarray, neg_months: np.ndarray,
         count[cur] = num
         sumlog[cur] = acc
     return months, out[:k].copy(), free[:n_free].copy(), count, sumlog
+
+
+@jit
+def exit_settle(out: np.ndarray, weight: np.ndarray, talent: np.ndarray, capital: np.ndarray,
+                debt: np.ndarray, neg_months: np.ndarray, alive: np.ndarray, place: np.ndarray,
+                unit_place: np.ndarray, unit_share: np.ndarray, pool: np.ndarray,
+                n_places: int) -> tuple[np.ndarray, np.ndarray]:
+    """Settle the exits of the slots ``out`` (ascending) and clear their firm fields.
+
+    Their staff ``weight · talent`` joins the job-seeker ``pool`` (updated in place) where it
+    works (:func:`talent.by_location`); the slots are then dead with no talent, capital, debt or
+    months in the red. Sums by home place are added in the order of ``out``, as
+    ``numpy.bincount`` adds them.
+
+    Returns
+    -------
+    writeoff : numpy.ndarray
+        ``Σ −weight · min(capital, 0)`` by home place: negative capital written off.
+    bad : numpy.ndarray
+        ``Σ weight · debt`` by home place: the investment the exiting firms still owe.
+    """
+    m = out.shape[0]
+    released = np.empty(m)
+    unit = np.empty(m, np.int64)
+    home = np.empty(m, np.int64)
+    share = np.empty(m)
+    writeoff = np.zeros(n_places)
+    bad = np.zeros(n_places)
+    away = False
+    for j in range(m):
+        i = out[j]
+        w = weight[i]
+        h = place[i]
+        released[j] = w * talent[i]
+        unit[j] = unit_place[i]
+        home[j] = h
+        share[j] = unit_share[i]
+        if unit[j] != h:
+            away = True
+        writeoff[h] += -w * np_min(capital[i], 0.0)
+        bad[h] += w * debt[i]
+    if away:
+        at = split_by_location(unit, home, share, released, n_places)
+    else:
+        at = np.zeros(n_places)
+        for j in range(m):
+            at[unit[j]] += released[j]
+    for h in range(n_places):
+        pool[h] += at[h]
+    for j in range(m):
+        i = out[j]
+        alive[i] = False
+        talent[i] = 0.0
+        capital[i] = 0.0
+        debt[i] = 0.0
+        neg_months[i] = 0
+    return writeoff, bad
+
+
+@jit
+def found_firms(slots: np.ndarray, place: np.ndarray, first_id: int, pools: np.ndarray,
+                alive: np.ndarray, home: np.ndarray, unit_place: np.ndarray,
+                unit_share: np.ndarray, knowledge: np.ndarray, talent: np.ndarray,
+                capital: np.ndarray, debt: np.ndarray, neg_months: np.ndarray,
+                firm_id: np.ndarray) -> None:
+    """Write the new firms of :func:`demography.entries` into the free ``slots`` (in place).
+
+    Each is alive at its ``place`` (home and unit, at home in full), with half its place's
+    knowledge pool, no talent, capital, debt or months in the red, and the ids ``first_id,
+    first_id + 1, …`` in slot order.
+    """
+    nf = knowledge.shape[1]
+    for j in range(slots.shape[0]):
+        i = slots[j]
+        h = place[j]
+        alive[i] = True
+        home[i] = h
+        unit_place[i] = h
+        unit_share[i] = 1.0
+        for c in range(nf):
+            knowledge[i, c] = 0.5 * pools[h, c]
+        talent[i] = 0.0
+        capital[i] = 0.0
+        debt[i] = 0.0
+        neg_months[i] = 0
+        firm_id[i] = first_id + j
 
 
 @jit
@@ -354,15 +503,17 @@ def _location_total(at_unit: np.ndarray, at_home: np.ndarray, split: bool) -> np
 
 @jit
 def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, alive: np.ndarray,
-                    weight: np.ndarray, unit_place: np.ndarray, home: np.ndarray,
-                    unit_share: np.ndarray, split: bool, quit_rate: float, hiring_speed: float,
-                    retirement_rate: float, n_places: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quits, lay-offs and retirement of every firm (:func:`talent.separations`).
+                    capital: np.ndarray, weight: np.ndarray, unit_place: np.ndarray,
+                    home: np.ndarray, unit_share: np.ndarray, split: bool, quit_rate: float,
+                    hiring_speed: float, retirement_rate: float, n_places: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Quits, lay-offs and retirement of every firm, and its vacancies after them.
 
-    Per firm: ``quits = T min(1, quit_rate · noise)``, ``layoffs = hiring_speed ·
-    max(0, T − 1.05 T*)``, ``retire = T · retirement_rate``; a live firm loses
-    ``leave = min(T, quits + layoffs + retire)`` of which ``min(retire, leave)`` retires.
+    Per firm (:func:`talent.separations`): ``quits = T min(1, quit_rate · noise)``, ``layoffs =
+    hiring_speed · max(0, T − 1.05 T*)``, ``retire = T · retirement_rate``; a live firm loses
+    ``leave = min(T, quits + layoffs + retire)`` of which ``min(retire, leave)`` retires. Then the
+    vacancies of :func:`vacancy_pass` at the new talent, in the same pass (for the hiring of
+    :func:`talent.hiring`: nothing in between changes the firms' talent, targets or capital).
 
     Returns
     -------
@@ -372,17 +523,23 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
         ``Σ weight · (leave − retired)`` by work location (P,): who joins the local pools.
     retired : numpy.ndarray
         ``Σ weight · retired`` by work location (P,).
+    vac, vac_p : numpy.ndarray
+        :func:`vacancy_pass` of the new talent: vacancies per real firm (n,) and ``Σ weight ·
+        vac`` by work location (P,).
     """
     n = talent.shape[0]
     out = np.empty(n)
+    vac = np.empty(n)
     pool_unit = np.zeros(n_places)
     pool_home = np.zeros(n_places)
     ret_unit = np.zeros(n_places)
     ret_home = np.zeros(n_places)
+    vac_unit = np.zeros(n_places)
+    vac_home = np.zeros(n_places)
     # per-place sums kept in registers while consecutive firms share a place (same order)
     cur_a = -1
     cur_h = -1
-    pu = ru = ph = rh = 0.0
+    pu = ru = su = ph = rh = sh = 0.0
     for i in range(n):
         t = talent[i]
         quits = t * np_min(1.0, quit_rate * noise[i])
@@ -394,43 +551,92 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
         else:
             leave = 0.0
             retire = 0.0
-        out[i] = t - leave
+        t_new = t - leave
+        out[i] = t_new
+        v = hiring_speed * max0(tstar[i] - t_new)
+        if not (alive[i] and capital[i] > 0.0):
+            v = 0.0
+        vac[i] = v
         w = weight[i]
         a = unit_place[i]
         joining = w * (leave - retire)
         retiring = w * retire
+        wanted = w * v
         if a != cur_a:
             if cur_a >= 0:
                 pool_unit[cur_a] = pu
                 ret_unit[cur_a] = ru
+                vac_unit[cur_a] = su
             cur_a = a
             pu = pool_unit[a]
             ru = ret_unit[a]
+            su = vac_unit[a]
         if split:
             h = home[i]
             if h != cur_h:
                 if cur_h >= 0:
                     pool_home[cur_h] = ph
                     ret_home[cur_h] = rh
+                    vac_home[cur_h] = sh
                 cur_h = h
                 ph = pool_home[h]
                 rh = ret_home[h]
+                sh = vac_home[h]
             u = unit_share[i] if a != h else 1.0
             pu += joining * u
             ph += joining * (1.0 - u)
             ru += retiring * u
             rh += retiring * (1.0 - u)
+            su += wanted * u
+            sh += wanted * (1.0 - u)
         else:
             pu += joining
             ru += retiring
+            su += wanted
     if cur_a >= 0:
         pool_unit[cur_a] = pu
         ret_unit[cur_a] = ru
+        vac_unit[cur_a] = su
     if cur_h >= 0:
         pool_home[cur_h] = ph
         ret_home[cur_h] = rh
+        vac_home[cur_h] = sh
     return (out, _location_total(pool_unit, pool_home, split),
-            _location_total(ret_unit, ret_home, split))
+            _location_total(ret_unit, ret_home, split), vac,
+            _location_total(vac_unit, vac_home, split))
+
+
+@jit
+def pool_turnover(pool: np.ndarray, to_pool: np.ndarray, retired: np.ndarray,
+                  retirement_rate: float, graduation_rate: float, researchers: np.ndarray,
+                  inst_weight: np.ndarray, inst_place: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The job-seeker pools' month after the separations (:func:`talent.separations`).
+
+    Updates ``pool`` in place as ``pool += to_pool; pool -= pool · retirement_rate`` and, after
+    the graduates ``Σ graduation_rate · researchers · weight`` of each place's institutes (added in
+    institute order, as ``numpy.bincount`` adds them), ``pool += graduates``.
+
+    Returns
+    -------
+    retirement : numpy.ndarray
+        ``−(retired + pool · retirement_rate)`` per place (the recorded sink).
+    graduates : numpy.ndarray
+        Graduates per place (the recorded source).
+    """
+    p = pool.shape[0]
+    retirement = np.empty(p)
+    for h in range(p):
+        x = pool[h] + to_pool[h]
+        gone = x * retirement_rate
+        pool[h] = x - gone
+        retirement[h] = -(retired[h] + gone)
+    graduates = np.zeros(p)
+    for k in range(inst_place.shape[0]):
+        graduates[inst_place[k]] += graduation_rate * researchers[k] * inst_weight[k]
+    for h in range(p):
+        pool[h] += graduates[h]
+    return retirement, graduates
 
 
 @jit
@@ -540,12 +746,12 @@ def _store5(sums: np.ndarray, h: int, s0: float, s1: float, s2: float, s3: float
 def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                  overhead: np.ndarray, capital: np.ndarray, debt: np.ndarray, pay: np.ndarray,
                  productivity: np.ndarray, talent_power: np.ndarray, q: np.ndarray,
-                 tstar: np.ndarray, repayment_rate: float,
+                 tstar: np.ndarray, zero_power: float, repayment_rate: float,
                  buffer_months: float, savings_rate: float, n_places: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Operating profit, repayment, savings and capital need of every firm (:mod:`capital`).
 
-    Per firm, in this order: revenue ``R = a · T^θ · q`` (``productivity · talent_power · q``,
+    Per firm, in this order: revenue ``R = a · max(T, 0)^θ · q`` (``productivity · T^θ · q``,
     multiplied left to right; zero for dead slots), cost ``pay · T +
     overhead`` (live firms), profit ``R − cost`` added to capital and margin ``profit / cost``;
     repayment ``min(repayment_rate · debt, max(capital, 0))``; the capital target ``K* =
@@ -555,9 +761,12 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
     Parameters
     ----------
     productivity, talent_power, q : numpy.ndarray
-        ``a``, ``max(T, 0)^θ`` and the knowledge quality ``q`` per firm.
+        ``a``, ``power_bases(T)^θ`` (:func:`power_bases`) and the knowledge quality ``q`` per
+        firm.
     tstar : numpy.ndarray
         Target talent per firm (used for live firms only).
+    zero_power : float
+        ``0^θ``, the ``max(T, 0)^θ`` of a firm whose talent is neither positive nor NaN.
 
     Returns
     -------
@@ -588,7 +797,8 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
             s0, s1, s2, s3, s4 = sums[0, h], sums[1, h], sums[2, h], sums[3, h], sums[4, h]
         w = weight[i]
         t = talent[i]
-        rev = productivity[i] * talent_power[i] * q[i] if live else 0.0
+        tp = talent_power[i] if (t > 0.0 or t != t) else zero_power
+        rev = productivity[i] * tp * q[i] if live else 0.0
         cost = pay[i] * t + overhead[i] if live else 0.0
         profit = rev - cost
         c = capital[i] + profit
@@ -701,15 +911,17 @@ def warm_up() -> None:
     weight = np.ones(2)
     weight.flags.writeable = False            # the model shares firm weights read-only in a step
     for split in (False, True):
-        separation_pass(ones, ones, ones, alive, weight, place, place, ones, split, 0.1, 0.1, 0.1, 1)
+        separation_pass(ones, ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 0.1,
+                        0.1, 1)
         vac, _ = vacancy_pass(ones, ones, alive, ones, weight, place, place, ones, split, 0.1, 1)
         hire_pass(ones, vac, ones, weight, place, place, ones, split, 1)
+    pool_turnover(np.ones(2), ones, ones, 0.1, 0.1, ones, ones, place)
     q = np.ones(2)
     q.flags.writeable = False                 # production.quality returns a shared read-only q
     wage = np.ones(2)
     wage.flags.writeable = False              # the place wages are read-only
     cap, owe, need, _, _ = capital_pass(alive, place, weight, ones, ones, ones, ones, ones, ones,
-                                        ones, q, ones, 0.1, 1.0, 0.1, 1)
+                                        ones, q, ones, 0.0, 0.1, 1.0, 0.1, 1)
     investment_pass(cap, owe, need, ones, ones, place)
     investment_exponent(ones, ones, 1.0, 50.0)
     pay_down(np.ones((2, 2)), ones)
@@ -719,16 +931,24 @@ def warm_up() -> None:
     quality_base_rows(np.ones((2, 2)), place, 1.0)
     refresh_row_sums(kappa, np.ones((2, 2)), place)
     exit_pass(alive, ones, place, 3.0, place, ones, 1)
+    exit_settle(place, weight, np.ones(2), np.ones(2), np.ones(2), np.zeros(2, np.int64),
+                np.ones(2, np.bool_), place, place, ones, np.ones(2), 1)
+    found_firms(place, place, 0, np.ones((2, 2)), np.ones(2, np.bool_), np.zeros(2, np.int64),
+                np.zeros(2, np.int64), np.ones(2), np.ones((2, 2)), np.ones(2), np.ones(2),
+                np.ones(2), np.zeros(2, np.int64), np.zeros(2, np.int64))
     entry_rates(place, np.ones((2, 2)), 0.1)
     entrant_fields(np.ones((2, 2)), place, ones)
     founding_grants(place, ones, ones, wage, ones, 3.0, 0.1, 1)
     shocked_log_productivity(ones, ones, ones, 0.1, 0.1)
+    at_least(ones, 1e-300)
     firm_wage(ones, place, place, ones)
-    target_talent_base(0.5, ones, ones, ones)
-    target_talent_base(0.5, ones, q, ones)
+    target_talent_base(0.5, ones, ones, ones, alive)
+    target_talent_base(0.5, ones, q, ones, alive)
+    power_bases(ones)
     for w in (wage, ones):
-        target_talent_base_at(0.5, ones, q, w, place, place, ones)
+        target_talent_base_at(0.5, ones, q, w, place, place, ones, alive)
         target_talent_base_rows(0.5, ones, ones, w, place, place, ones, place)
-    changed_slots(ones, alive, ones, alive)
+    rows, _ = changed_slots(ones, alive, ones, alive)
+    patched(ones, rows, ones, alive)
     keep_dead(alive, np.ones(2), ones)
     zero_dead(alive, np.ones(2))

@@ -81,8 +81,83 @@ def match_places(supply: np.ndarray, phi: np.ndarray, attract: np.ndarray,
     return placed, received, sent
 
 
+@jit
+def match_talent(pool: np.ndarray, search_intensity: float, phi: np.ndarray,
+                 phi_free: np.ndarray, wage_pull: np.ndarray, vacancy_pull: np.ndarray,
+                 vacancies: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The place-level matching of job seekers to vacancies (:func:`talent.hiring`).
+
+    Seekers ``search_intensity · pool`` apply to places pulling ``wage_pull · vacancy_pull``
+    (0 where there is no vacancy), matched with ``phi`` and, for the border-free expectation,
+    ``phi_free`` (:func:`match_places`); the hired leave ``pool`` (updated in place).
+
+    Returns
+    -------
+    hires, free : numpy.ndarray
+        Matched hires and their border-free expectation, origin × destination (P, P).
+    fill : numpy.ndarray
+        Share of each place's vacancies filled, ``hired / vacancies`` (0 without vacancies).
+    """
+    p = pool.shape[0]
+    q = vacancies.shape[0]
+    seekers = np.empty(p)
+    for o in range(p):
+        seekers[o] = search_intensity * pool[o]
+    attract = np.empty(q)
+    for d in range(q):
+        pull = wage_pull[d] * vacancy_pull[d]
+        attract[d] = pull if vacancies[d] > 0.0 else 0.0
+    hires, hired_at, hired_from = match_places(seekers, phi, attract, vacancies)
+    fill = np.empty(q)
+    for d in range(q):
+        fill[d] = hired_at[d] / vacancies[d] if vacancies[d] > 0.0 else 0.0
+    for o in range(p):
+        pool[o] -= hired_from[o]
+    free = match_places(seekers, phi_free, attract, vacancies)[0]
+    return hires, free, fill
+
+
+@jit
+def match_capital(pool: np.ndarray, investment_rate: float, phi: np.ndarray,
+                  phi_free: np.ndarray, need: np.ndarray, growth: np.ndarray,
+                  debt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The place-level matching of investors' capital to firms' need (:func:`capital.investment`).
+
+    Investors place ``investment_rate · pool`` with places pulling ``need · growth`` (0 where
+    nothing is needed), matched with ``phi`` and, for the border-free expectation, ``phi_free``
+    (:func:`match_places`); the placed capital leaves ``pool`` and adds to the investor ×
+    receiver ``debt`` (both updated in place).
+
+    Returns
+    -------
+    placed, free : numpy.ndarray
+        Investment and its border-free expectation, origin × destination (P, P).
+    invested_in : numpy.ndarray
+        Investment received per place (P,).
+    """
+    p = pool.shape[0]
+    q = need.shape[0]
+    supply = np.empty(p)
+    for o in range(p):
+        supply[o] = investment_rate * pool[o]
+    attract = np.empty(q)
+    for d in range(q):
+        pull = need[d] * growth[d]
+        attract[d] = pull if need[d] > 0.0 else 0.0
+    placed, invested_in, invested_by = match_places(supply, phi, attract, need)
+    for o in range(p):
+        for d in range(q):
+            debt[o, d] += placed[o, d]
+    for o in range(p):
+        pool[o] -= invested_by[o]
+    free = match_places(supply, phi_free, attract, need)[0]
+    return placed, free, invested_in
+
+
 @register_warm_up
 def warm_up() -> None:
     """Load (or compile) the kernel (see :func:`kernels.warm_up`)."""
     ones = np.ones(2)
     match_places(ones, np.ones((2, 2)), ones, ones)
+    match_talent(np.ones(2), 0.5, np.ones((2, 2)), np.ones((2, 2)), ones, ones, ones)
+    match_capital(np.ones(2), 0.5, np.ones((2, 2)), np.ones((2, 2)), ones, ones, np.ones((2, 2)))

@@ -15,9 +15,11 @@ import numpy as np
 
 from . import random_draws
 from .firm_passes import (
+    at_least,
     changed_slots,
     firm_wage,
     keep_dead,
+    patched,
     pending_rows,
     quality_base_of,
     quality_base_rows,
@@ -99,14 +101,28 @@ def target_talent(model: CoinnovationModel, q: np.ndarray | None = None,
     theta = model.prm["talent_elasticity"]
     q = quality(model) if q is None else q
     if w is None:
-        base = target_talent_base_at(theta, f.productivity, q, model.wage, f.place, f.unit_place,
-                                     f.unit_share)
+        base, _ = target_talent_base_at(theta, f.productivity, q, model.wage, f.place,
+                                        f.unit_place, f.unit_share, f.alive)
     else:
-        base = target_talent_base(theta, f.productivity, q, w)
+        base = target_talent_base(theta, f.productivity, q, w, f.alive)
     return _target_power(model, base, 1.0 / (1.0 - theta))
 
 
-def _target_power(model: CoinnovationModel, base: np.ndarray, expo: float) -> np.ndarray:
+def shared_target_talent(model: CoinnovationModel) -> tuple[np.ndarray, bool]:
+    """:func:`target_talent` for reading only, and :meth:`CoinnovationModel.any_away`.
+
+    The result may be the array the model keeps for reuse (:func:`_target_power`): the caller
+    must not modify it. Whether some unit operates away comes from the same pass over the firms.
+    """
+    f = model.firms
+    theta = model.prm["talent_elasticity"]
+    base, away = target_talent_base_at(theta, f.productivity, quality(model), model.wage, f.place,
+                                       f.unit_place, f.unit_share, f.alive)
+    return _target_power(model, base, 1.0 / (1.0 - theta), shared=True), away
+
+
+def _target_power(model: CoinnovationModel, base: np.ndarray, expo: float,
+                  shared: bool = False) -> np.ndarray:
     """``where(alive, base ** expo, 0)``, reusing the last full computation where possible.
 
     Between the talent and the capital stage only the firms in technology deals change their
@@ -115,20 +131,20 @@ def _target_power(model: CoinnovationModel, base: np.ndarray, expo: float) -> np
     power of an element does not depend on the array it is computed in, so the result has the
     bits of a full computation. The cache keeps its own copies (callers may modify the result).
     A new productivity array (the monthly shocks replace it) changes nearly every slot, so then
-    the comparison is skipped.
+    the comparison is skipped. With ``shared`` (the caller only reads the result) the cache keeps
+    the returned array itself.
     """
     f = model.firms
     alive = f.alive
     cache = model.target_talent_cache
     if (cache is not None and cache[0] is f.productivity and cache[1] == expo
             and cache[2].shape == base.shape):
-        rows = changed_slots(base, alive, cache[2], cache[3])
+        rows, row_base = changed_slots(base, alive, cache[2], cache[3])
         if 2 * len(rows) <= len(base):
-            t = cache[4].copy()
-            t[rows] = np.where(alive[rows], np.power(base[rows], expo), 0.0)
-            return t
+            return patched(cache[4], rows, np.power(row_base, expo), alive)
     t = zero_dead(alive, np.power(base, expo))
-    model.target_talent_cache = (f.productivity, expo, base, alive.copy(), t.copy())
+    model.target_talent_cache = (f.productivity, expo, base, alive.copy(),
+                                 t if shared else t.copy())
     return t
 
 
@@ -162,8 +178,8 @@ def shock_productivity(model: CoinnovationModel, rng: np.random.Generator) -> No
     f = model.firms
     prm = model.prm
     eps = random_draws.standard_normal(rng, f.n)
-    la = shocked_log_productivity(np.log(np.maximum(f.productivity, 1e-300)),
-                                  f.log_base_productivity, eps,
+    floor = at_least(f.productivity, 1e-300)
+    la = shocked_log_productivity(np.log(floor, out=floor), f.log_base_productivity, eps,
                                   float(prm["productivity_reversion"]),
                                   float(prm["productivity_volatility"]))
     # where(alive, exp(la), productivity), in la's memory (a new array: the old one may be kept)

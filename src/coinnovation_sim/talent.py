@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import random_draws
-from .firm_passes import hire_pass, separation_pass, vacancy_pass
+from .firm_passes import hire_pass, pool_turnover, separation_pass, vacancy_pass
 from .kernels import split_by_location
-from .matching import match_places
-from .production import target_talent
+from .matching import match_talent
+from .production import shared_target_talent
 
 if TYPE_CHECKING:
     from .model import CoinnovationModel
@@ -44,50 +44,57 @@ def by_location(model: CoinnovationModel, amount: np.ndarray,
 
 
 def separations(model: CoinnovationModel, tstar: np.ndarray, rng: np.random.Generator,
-                split: bool | None = None) -> None:
+                split: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Quits and lay-offs into the local pool; retirement out of firms and pools; graduation.
 
-    The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`). ``split``:
+    The per-firm part is one compiled pass (:func:`firm_passes.separation_pass`), which also
+    finds the firms' vacancies after the separations. ``split``:
     :meth:`CoinnovationModel.any_away`, when known.
+
+    Returns
+    -------
+    vac, vac_p : numpy.ndarray
+        The vacancies per firm and by work location, as :func:`hiring` takes them.
     """
     f, prm, book = model.firms, model.prm, model.book
     noise = random_draws.gamma(rng, 4.0, 0.25, f.n)
-    f.talent, to_pool, retired = separation_pass(
-        f.talent, tstar, noise, f.alive, model.firm_weight(), f.unit_place, f.place, f.unit_share,
-        model.any_away() if split is None else split, float(prm["quit_rate"]), float(prm["hiring_speed"]),
-        float(prm["retirement_rate"]), model.n_places)
-    p = model.n_places
-    model.talent_pool += to_pool
-    pool_retire = model.talent_pool * prm["retirement_rate"]
-    model.talent_pool -= pool_retire
-    book.account("retirement", -(retired + pool_retire))
+    f.talent, to_pool, retired, vac, vac_p = separation_pass(
+        f.talent, tstar, noise, f.alive, f.capital, model.firm_weight(), f.unit_place, f.place,
+        f.unit_share, model.any_away() if split is None else split, float(prm["quit_rate"]),
+        float(prm["hiring_speed"]), float(prm["retirement_rate"]), model.n_places)
     inst = model.institutes
-    grads = prm["graduation_rate"] * inst.researchers * model.inst_weight()
-    grads_p = np.bincount(inst.place, weights=grads, minlength=p)
-    model.talent_pool += grads_p
+    retirement, grads_p = pool_turnover(
+        model.talent_pool, to_pool, retired, float(prm["retirement_rate"]),
+        float(prm["graduation_rate"]), np.ascontiguousarray(inst.researchers, dtype=np.float64),
+        np.ascontiguousarray(model.inst_weight(), dtype=np.float64), inst.place)
+    book.account("retirement", retirement)
     book.account("graduation", grads_p)
+    return vac, vac_p
 
 
-def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = None) -> None:
+def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = None,
+           vacancies: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Match the places' job seekers to firms' vacancies (place-level, rationed).
 
     The per-firm parts are compiled passes (:func:`firm_passes.vacancy_pass`,
-    :func:`firm_passes.hire_pass`). ``split``: :meth:`CoinnovationModel.any_away`, when known.
+    :func:`firm_passes.hire_pass`). ``split``: :meth:`CoinnovationModel.any_away`, when known;
+    ``vacancies``: the vacancies per firm and by work location of the current state, when known
+    (:func:`separations` returns them).
     """
     f, prm, book = model.firms, model.prm, model.book
     w = model.firm_weight()
     split = model.any_away() if split is None else split
-    vac, vac_p = vacancy_pass(f.talent, tstar, f.alive, f.capital, w, f.unit_place, f.place,
-                              f.unit_share, split, float(prm["hiring_speed"]), model.n_places)
-    seekers = prm["search_intensity"] * model.talent_pool
-    attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
-                       * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
-    hires, hired_at, hired_from = match_places(seekers, model.phi["talent"], attract, vac_p)
-    fill = np.divide(hired_at, vac_p, out=np.zeros(model.n_places), where=vac_p > 0)
+    if vacancies is None:
+        vacancies = vacancy_pass(f.talent, tstar, f.alive, f.capital, w, f.unit_place, f.place,
+                                 f.unit_share, split, float(prm["hiring_speed"]), model.n_places)
+    vac, vac_p = vacancies
+    # pull wage^e_w · vacancies^e_v; the hired leave the pools
+    hires, free, fill = match_talent(
+        model.talent_pool, float(prm["search_intensity"]), model.phi["talent"], model.phi_free,
+        model.wage ** prm["wage_elasticity"],
+        np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), vac_p)
     f.talent, home_mat = hire_pass(f.talent, vac, fill, w, f.unit_place, f.place, f.unit_share,
                                    split, model.n_places)
-    model.talent_pool -= hired_from
-    free, _, _ = match_places(seekers, model.phi_free, attract, vac_p)
     if split:
         home = model.home_share_matrix(home_mat)
         hires, free = hires @ home, free @ home
@@ -97,7 +104,8 @@ def hiring(model: CoinnovationModel, tstar: np.ndarray, split: bool | None = Non
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     """One month of talent dynamics."""
-    tstar = target_talent(model)
-    split = model.any_away()  # units move in the mechanisms' hooks, not in this stage
-    separations(model, tstar, rng, split)
-    hiring(model, tstar, split)
+    # read-only target talent; whether units operate away (they move in the mechanisms' hooks,
+    # not in this stage)
+    tstar, split = shared_target_talent(model)
+    vacancies = separations(model, tstar, rng, split)
+    hiring(model, tstar, split, vacancies)
