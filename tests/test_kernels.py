@@ -206,6 +206,23 @@ def test_spillover_blocks_identical_compiled_and_interpreted():
             assert np.array_equal(ref, x)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_live_place_order_is_a_stable_sort_of_the_live_slots(seed):
+    rng = np.random.default_rng(seed)
+    p = int(rng.integers(1, 20))
+    for n in (0, 1, 7, 8, 9, 100, 1000):
+        place = rng.integers(0, p, n)
+        if seed % 2:
+            place = np.repeat(place, rng.integers(1, 30, n))[:n]   # runs of one place
+        alive = rng.random(n) < rng.uniform(0.0, 1.0)
+        order, start, count = kernels.live_place_order(place, alive, p)
+        live = np.flatnonzero(alive)
+        expect = live[np.argsort(place[live], kind="stable")]
+        got = np.concatenate([order[start[a]:start[a] + count[a]] for a in range(p)])
+        assert np.array_equal(got, expect)
+        assert np.array_equal(count, np.bincount(place[live], minlength=p))
+
+
 def test_production_pass_matches_the_numpy_formula():
     k, place, weight, _, _ = _data()
     rng = np.random.default_rng(2)

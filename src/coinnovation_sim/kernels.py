@@ -714,14 +714,15 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
 
     Every value is computed from the same operands in the same order as in the firm-by-firm loop
     of :func:`_spillover_rows` (so the results are identical); only the order of independent work
-    changes. Per block, the live firms' knowledge is copied field-major (``kt[f, b]``) and each
-    step runs as a loop over the block's firms with the 8 fields written out, so the compiler
-    vectorises across firms and keeps each firm's running sum in a register: the dot products
-    ``k_i·p_j`` (8 terms, field order), the learning efficiencies, the weights, ``Σ_j w_ij`` and
-    ``Σ_j w_ij p_jf`` (pool order; 8 pools per pass through memory, written as one left-to-right
-    chain), and the update. The per-place sums are added in firm order, as before; when all firms
-    of a block share a unit place (the usual case: firms are stored by place), ``ψ_a`` is one
-    row and each sum is carried in a register through the block.
+    changes. The live firms are taken place by place (:func:`live_place_order`; within a place in
+    slot order, so each place's sums are added in firm order as before), in blocks of firms of one
+    place: ``ψ_a`` is one row and each per-place sum is carried in a register through the block.
+    Per block (:func:`_spill_block`), the firms' knowledge is copied field-major (``kt[f, b]``)
+    and each step runs as a loop over the block's firms with the 8 fields written out, so the
+    compiler vectorises across firms and keeps each firm's running sum in a register: the dot
+    products ``k_i·p_j`` (8 terms, field order), the learning efficiencies, the weights,
+    ``Σ_j w_ij`` and ``Σ_j w_ij p_jf`` (pool order; 8 pools per pass through memory, written as
+    one left-to-right chain), and the update.
 
     Parameters and returns are those of :func:`spillover_pass`, with ``k`` of shape (n, 8).
     """
@@ -737,10 +738,9 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
     ipn = reciprocals(pn)
     value = np.zeros(n)
     sums = np.zeros((p, p + 3))
+    order, start, count = live_place_order(place, alive, p)
     nbl = SPILL_BLOCK
-    idx = np.empty(nbl, np.int64)         # slot of each firm in the block
-    at = np.empty(nbl, np.int64)          # its unit place
-    wt = np.empty(nbl)                    # its weight
+    wt = np.empty(nbl)                    # weight of each firm in the block
     kt = np.empty((8, nbl))               # its knowledge, field-major
     kn = np.empty(nbl)                    # |k_i|
     ikn = np.empty(nbl)                   # 1 / |k_i| (0 for a zero vector)
@@ -750,110 +750,19 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
     wsum = np.empty(nbl)                  # Σ_j w_ij
     learn = np.empty((8, nbl))            # Σ_j w_ij p_jf, then the updated knowledge
     vb = np.empty(nbl)                    # value_i
-    i0 = 0
-    while i0 < n:
-        nb = 0
-        while i0 < n and nb < nbl:        # the next block of live slots
-            idx[nb] = i0
-            nb += 1 if alive[i0] else 0
-            i0 += 1
-        if nb == 0:
-            break
-        a0 = place[idx[0]]
-        uniform = True
-        for b in range(nb):
-            i = idx[b]
-            at[b] = place[i]
-            wt[b] = weight[i]
-            if at[b] != a0:
-                uniform = False
-            for f in range(8):
-                kt[f, b] = k[i, f]
-        for b in range(nb):
-            sq = 0.0
-            kappa = 0.0
-            for f in range(8):
-                sq += kt[f, b] * kt[f, b]
-                kappa += kt[f, b]
-            kn[b] = math.sqrt(sq)
-            ikn[b] = 1.0 / kn[b] if kn[b] > 0.0 else 0.0
-            kap[b] = kappa
-        for j in range(p):
-            q0, q1, q2, q3 = pools[j, 0], pools[j, 1], pools[j, 2], pools[j, 3]
-            q4, q5, q6, q7 = pools[j, 4], pools[j, 5], pools[j, 6], pools[j, 7]
-            pnj = pn[j]
-            ipnj = ipn[j]
+    for a0 in range(p):
+        end = start[a0] + count[a0]
+        for o0 in range(start[a0], end, nbl):
+            nb = min(nbl, end - o0)
+            idx = order[o0:o0 + nb]
+            _spill_block(k, idx, nb, weight, pools, pn, ipn, psi[a0], p8, rate, half,
+                         value_per_unit, eps, wt, kt, kn, ikn, kap, e, w, wsum, learn, vb)
             for b in range(nb):
-                s = 0.0
-                s += kt[0, b] * q0
-                s += kt[1, b] * q1
-                s += kt[2, b] * q2
-                s += kt[3, b] * q3
-                s += kt[4, b] * q4
-                s += kt[5, b] * q5
-                s += kt[6, b] * q6
-                s += kt[7, b] * q7
-                den = pnj * kn[b]
-                c = s * (ipnj * ikn[b])                 # no division in the inner loop
-                c = c if den > eps else 0.0
-                c = 0.0 if c < 0.0 else c
-                c = 1.0 if c > 1.0 else c
-                d = 1.0 - c
-                e[j, b] = (4.0 * d) * (1.0 - d)
-        if uniform:
-            for j in range(p):
-                psi_j = psi[a0, j]
-                for b in range(nb):
-                    w[j, b] = psi_j * e[j, b]
-        else:
-            for j in range(p):
-                for b in range(nb):
-                    w[j, b] = psi[at[b], j] * e[j, b]
-        for b in range(nb):
-            wsum[b] = 0.0
-        for j in range(0, p8, 8):
-            for b in range(nb):
-                wsum[b] = (((((((wsum[b] + w[j, b]) + w[j + 1, b]) + w[j + 2, b])
-                               + w[j + 3, b]) + w[j + 4, b]) + w[j + 5, b]) + w[j + 6, b]) \
-                    + w[j + 7, b]
-        for j in range(p8, p):
-            for b in range(nb):
-                wsum[b] += w[j, b]
-        for f in range(8):
-            for b in range(nb):
-                learn[f, b] = 0.0
-            for j in range(0, p8, 8):
-                r0, r1, r2, r3 = pools[j, f], pools[j + 1, f], pools[j + 2, f], pools[j + 3, f]
-                r4, r5, r6, r7 = pools[j + 4, f], pools[j + 5, f], pools[j + 6, f], pools[j + 7, f]
-                for b in range(nb):
-                    learn[f, b] = ((((((((learn[f, b] + w[j, b] * r0) + w[j + 1, b] * r1)
-                                        + w[j + 2, b] * r2) + w[j + 3, b] * r3)
-                                      + w[j + 4, b] * r4) + w[j + 5, b] * r5)
-                                    + w[j + 6, b] * r6) + w[j + 7, b] * r7)
-            for j in range(p8, p):
-                r0 = pools[j, f]
-                for b in range(nb):
-                    learn[f, b] += w[j, b] * r0
-        for b in range(nb):
-            kappa = kap[b]
-            denom = kappa + half
-            cap = kappa / denom if denom > 0.0 else 0.0
-            scale = rate * cap
-            ws = wsum[b]
-            total = 0.0
-            for f in range(8):
-                g = learn[f, b] - ws * kt[f, b]
-                g = 0.0 if g < 0.0 else g
-                g = scale * g
-                learn[f, b] = kt[f, b] + g
-                total += g
-            vb[b] = (value_per_unit * total) * wt[b]
-        for b in range(nb):
-            i = idx[b]
-            for f in range(8):
-                k[i, f] = learn[f, b]
-            value[i] = vb[b]
-        if uniform:                       # one place: each sum runs through the block in order
+                i = idx[b]
+                for f in range(8):
+                    k[i, f] = learn[f, b]
+                value[i] = vb[b]
+            # the block's sums, each carried in a register through the block in firm order
             for j in range(0, p - p % 4, 4):
                 s0, s1, s2, s3 = sums[a0, j], sums[a0, j + 1], sums[a0, j + 2], sums[a0, j + 3]
                 for b in range(nb):
@@ -874,16 +783,152 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
                 s1 += wt[b] * kap[b]
                 s2 += wt[b]
             sums[a0, p], sums[a0, p + 1], sums[a0, p + 2] = s0, s1, s2
-        else:
-            for b in range(nb):
-                a = at[b]
-                v = vb[b]
-                for j in range(p):
-                    sums[a, j] += v * e[j, b]
-                sums[a, p] += v
-                sums[a, p + 1] += wt[b] * kap[b]
-                sums[a, p + 2] += wt[b]
     return value, sums
+
+
+@jit_inline
+def _spill_block(k: np.ndarray, idx: np.ndarray, nb: int, weight: np.ndarray, pools: np.ndarray,
+                 pn: np.ndarray, ipn: np.ndarray, psi_a: np.ndarray, p8: int, rate: float,
+                 half: float, value_per_unit: float, eps: float, wt: np.ndarray, kt: np.ndarray,
+                 kn: np.ndarray, ikn: np.ndarray, kap: np.ndarray, e: np.ndarray, w: np.ndarray,
+                 wsum: np.ndarray, learn: np.ndarray, vb: np.ndarray) -> None:
+    """The firm-level work of one block of :func:`_spillover_blocks` (firms ``idx`` of one place).
+
+    Fills ``e``, ``learn`` (the updated knowledge, field-major), ``vb`` (values), ``wt``
+    (weights) and ``kap`` (κ) for the block's ``nb`` firms.
+    """
+    p = pools.shape[0]
+    for b in range(nb):
+        i = idx[b]
+        wt[b] = weight[i]
+        for f in range(8):
+            kt[f, b] = k[i, f]
+    for b in range(nb):
+        sq = 0.0
+        kappa = 0.0
+        for f in range(8):
+            sq += kt[f, b] * kt[f, b]
+            kappa += kt[f, b]
+        kn[b] = math.sqrt(sq)
+        ikn[b] = 1.0 / kn[b] if kn[b] > 0.0 else 0.0
+        kap[b] = kappa
+    for j in range(p):
+        q0, q1, q2, q3 = pools[j, 0], pools[j, 1], pools[j, 2], pools[j, 3]
+        q4, q5, q6, q7 = pools[j, 4], pools[j, 5], pools[j, 6], pools[j, 7]
+        pnj = pn[j]
+        ipnj = ipn[j]
+        for b in range(nb):
+            s = 0.0
+            s += kt[0, b] * q0
+            s += kt[1, b] * q1
+            s += kt[2, b] * q2
+            s += kt[3, b] * q3
+            s += kt[4, b] * q4
+            s += kt[5, b] * q5
+            s += kt[6, b] * q6
+            s += kt[7, b] * q7
+            den = pnj * kn[b]
+            c = s * (ipnj * ikn[b])                 # no division in the inner loop
+            c = c if den > eps else 0.0
+            c = 0.0 if c < 0.0 else c
+            c = 1.0 if c > 1.0 else c
+            d = 1.0 - c
+            e[j, b] = (4.0 * d) * (1.0 - d)
+    for j in range(p):
+        psi_j = psi_a[j]
+        for b in range(nb):
+            w[j, b] = psi_j * e[j, b]
+    for b in range(nb):
+        wsum[b] = 0.0
+    for j in range(0, p8, 8):
+        for b in range(nb):
+            wsum[b] = (((((((wsum[b] + w[j, b]) + w[j + 1, b]) + w[j + 2, b])
+                           + w[j + 3, b]) + w[j + 4, b]) + w[j + 5, b]) + w[j + 6, b]) \
+                + w[j + 7, b]
+    for j in range(p8, p):
+        for b in range(nb):
+            wsum[b] += w[j, b]
+    for f in range(8):
+        for b in range(nb):
+            learn[f, b] = 0.0
+        for j in range(0, p8, 8):
+            r0, r1, r2, r3 = pools[j, f], pools[j + 1, f], pools[j + 2, f], pools[j + 3, f]
+            r4, r5, r6, r7 = pools[j + 4, f], pools[j + 5, f], pools[j + 6, f], pools[j + 7, f]
+            for b in range(nb):
+                learn[f, b] = ((((((((learn[f, b] + w[j, b] * r0) + w[j + 1, b] * r1)
+                                    + w[j + 2, b] * r2) + w[j + 3, b] * r3)
+                                  + w[j + 4, b] * r4) + w[j + 5, b] * r5)
+                                + w[j + 6, b] * r6) + w[j + 7, b] * r7)
+        for j in range(p8, p):
+            r0 = pools[j, f]
+            for b in range(nb):
+                learn[f, b] += w[j, b] * r0
+    for b in range(nb):
+        kappa = kap[b]
+        denom = kappa + half
+        cap = kappa / denom if denom > 0.0 else 0.0
+        scale = rate * cap
+        ws = wsum[b]
+        total = 0.0
+        for f in range(8):
+            g = learn[f, b] - ws * kt[f, b]
+            g = 0.0 if g < 0.0 else g
+            g = scale * g
+            learn[f, b] = kt[f, b] + g
+            total += g
+        vb[b] = (value_per_unit * total) * wt[b]
+
+
+@jit
+def live_place_order(place: np.ndarray, alive: np.ndarray, n_places: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The live slots grouped by place, in slot order within a place (a stable counting sort).
+
+    Slots are moved in runs of one place (firm slots are partly sorted by place): the run starts
+    are found without branches, each run is copied in pieces of 8 slots into its place's part of
+    ``order``, which has 8 spare entries at its end for the last piece.
+
+    Returns
+    -------
+    order : numpy.ndarray
+        Place ``a``'s live slots, ascending, are ``order[start[a]:start[a] + count[a]]``.
+    start, count : numpy.ndarray
+        Shape (n_places,) each.
+    """
+    n = place.shape[0]
+    dead = n_places                       # dead slots go to an extra group, never read
+    run = np.empty(n + 1, np.int64)       # first slot of each run of one group
+    r = 0
+    prev = -1
+    for i in range(n):
+        g = place[i] if alive[i] else dead
+        run[r] = i
+        r += 1 if g != prev else 0
+        prev = g
+    run[r] = n
+    count = np.zeros(n_places + 1, np.int64)
+    for t in range(r):
+        i = run[t]
+        count[place[i] if alive[i] else dead] += run[t + 1] - i
+    start = np.empty(n_places + 1, np.int64)
+    size = 0
+    for g in range(n_places + 1):
+        start[g] = size
+        size += count[g] + 8
+    pos = start.copy()
+    order = np.empty(size, np.int64)
+    for t in range(r):
+        i = run[t]
+        g = place[i] if alive[i] else dead
+        at = pos[g]
+        end = run[t + 1]
+        pos[g] = at + end - i
+        while i < end:
+            for c in range(8):
+                order[at + c] = i + c
+            i += 8
+            at += 8
+    return order, start[:n_places], count[:n_places]
 
 
 @jit
