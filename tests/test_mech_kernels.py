@@ -542,11 +542,13 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
     alive[::9] = True
     wf[::9] = 0.0                                 # live rows of weight 0: skipped by the pools
     from coinnovation_sim.kernels import group_weighted_rows
-    got = mk.firm_groups(place, alive, wf, k, 16)
-    want = (*group_weighted_rows(place, alive, wf, k, 16, True),
-            *mk.knowledge_weighted_groups(place, alive, wf, k, 16))
-    for a, b in zip(got, want, strict=True):
-        assert same(a, b)
+    for pl, kk in ((place, k), (np.sort(place), k), (place, k[:, :5].copy())):
+        # random places, runs of one place (sums carried in registers), another field count
+        got = mk.firm_groups(pl, alive, wf, kk, 16)
+        want = (*group_weighted_rows(pl, alive, wf, kk, 16, True),
+                *mk.knowledge_weighted_groups(pl, alive, wf, kk, 16))
+        for a, b in zip(got, want, strict=True):
+            assert same(a, b)
 
 
 def test_reviewing_slots_and_members_staff_equal_numpy():
