@@ -198,6 +198,72 @@ if COMPILING:
                                                                [0] * 8))
             return builder.fadd(args[0], builder.fmul(ws, row))
         return _ROW8(acc, w, arr, i), codegen
+
+    def _shuffle(builder: Any, a: Any, b: Any, mask: list[int]) -> Any:
+        """Elements ``mask`` of the 16 elements of ``a`` then ``b``."""
+        return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 8), mask))
+
+    def _transpose8(builder: Any, rows: list) -> list:
+        """The 8 columns of the 8 × 8 matrix with vector rows ``rows`` (three shuffle stages)."""
+        t = []
+        for q in range(4):
+            t.append(_shuffle(builder, rows[2 * q], rows[2 * q + 1], [0, 8, 2, 10, 4, 12, 6, 14]))
+            t.append(_shuffle(builder, rows[2 * q], rows[2 * q + 1], [1, 9, 3, 11, 5, 13, 7, 15]))
+        lo2, hi2 = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
+        u = [None] * 8
+        for base in (0, 4):
+            for odd in (0, 1):
+                a, b = t[base + odd], t[base + 2 + odd]
+                u[base + odd] = _shuffle(builder, a, b, lo2)
+                u[base + 2 + odd] = _shuffle(builder, a, b, hi2)
+        lo4, hi4 = [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]
+        return ([_shuffle(builder, u[c], u[c + 4], lo4) for c in range(4)]
+                + [_shuffle(builder, u[c], u[c + 4], hi4) for c in range(4)])
+
+    @intrinsic
+    def row8_tile_axpy(typingctx: Any, acc: Any, arr: Any, j0: Any, b0: Any, vec: Any) -> Any:
+        """``acc`` plus ``vec[b] * arr[j0:j0 + 8, b]`` for ``b = b0, …, b0 + 7``, in that order.
+
+        Element ``r`` is ``((acc_r + vec[b0] · arr[j0 + r, b0]) + …) + vec[b0 + 7] ·
+        arr[j0 + r, b0 + 7]``, each product and sum as in scalar code: eight running sums along
+        the rows of a C-contiguous matrix at once, its 8 × 8 tile transposed in registers
+        (unchecked: ``arr`` needs rows ``j0 … j0 + 7`` and columns ``b0 … b0 + 7``).
+        """
+        ints = (numba.types.Integer,)
+        if not (acc == _ROW8 and _float_rows(arr) and arr.layout == "C"
+                and isinstance(j0, ints) and isinstance(b0, ints)
+                and isinstance(vec, numba.types.Array) and vec.ndim == 1
+                and vec.dtype == numba.types.float64 and vec.layout == "C"):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            intp = numba.types.intp
+            arrty, vecty = signature.args[1], signature.args[4]
+            j = context.cast(builder, args[2], signature.args[2], intp)
+            b = context.cast(builder, args[3], signature.args[3], intp)
+            ary = context.make_array(arrty)(context, builder, args[1])
+            shape = cgutils.unpack_tuple(builder, ary.shape)
+            strides = cgutils.unpack_tuple(builder, ary.strides)
+            rows = []
+            for r in range(8):
+                ptr = cgutils.get_item_pointer2(
+                    context, builder, data=ary.data, shape=shape, strides=strides, layout="C",
+                    inds=[builder.add(j, context.get_constant(intp, r)), b], wraparound=False)
+                rows.append(builder.load(builder.bitcast(ptr, _VEC8.as_pointer()), align=8))
+            vary = context.make_array(vecty)(context, builder, args[4])
+            vshape = cgutils.unpack_tuple(builder, vary.shape)
+            vstrides = cgutils.unpack_tuple(builder, vary.strides)
+            undef = ir.Constant(_VEC8, ir.Undefined)
+            zero = ir.Constant(ir.IntType(32), 0)
+            out = args[0]
+            for c, col in enumerate(_transpose8(builder, rows)):
+                vptr = cgutils.get_item_pointer2(
+                    context, builder, data=vary.data, shape=vshape, strides=vstrides, layout="C",
+                    inds=[builder.add(b, context.get_constant(intp, c))], wraparound=False)
+                vc = builder.insert_element(undef, builder.load(vptr), zero)   # a broadcast load
+                out = builder.fadd(out, builder.fmul(_shuffle(builder, vc, undef, [0] * 8), col))
+            return out
+        return _ROW8(acc, arr, j0, b0, vec), codegen
 else:
     def row8_zero() -> np.ndarray:
         """A row of 8 zeros (+0.0)."""
@@ -214,6 +280,13 @@ else:
     def row8_axpy(acc: np.ndarray, w: float, arr: np.ndarray, i: int) -> np.ndarray:
         """``acc + w * arr[i, :8]``."""
         return acc + w * arr[i, :8]
+
+    def row8_tile_axpy(acc: np.ndarray, arr: np.ndarray, j0: int, b0: int,
+                       vec: np.ndarray) -> np.ndarray:
+        """``acc`` plus ``vec[b] * arr[j0:j0 + 8, b]`` for ``b = b0, …, b0 + 7``, in that order."""
+        for b in range(b0, b0 + 8):
+            acc = acc + vec[b] * arr[j0:j0 + 8, b]
+        return acc
 
 
 # numpy's elementwise rules for scalars (NaN propagates; of two equal zeros the second)
@@ -716,7 +789,8 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
     of :func:`_spillover_rows` (so the results are identical); only the order of independent work
     changes. The live firms are taken place by place (:func:`live_place_order`; within a place in
     slot order, so each place's sums are added in firm order as before), in blocks of firms of one
-    place: ``ψ_a`` is one row and each per-place sum is carried in a register through the block.
+    place: ``ψ_a`` is one row and each per-place sum is carried in a register through the block
+    (the sums ``Σ value_i e_ij`` eight pools to a vector, :func:`_tile_sums`).
     Per block (:func:`_spill_block`), the firms' knowledge is copied field-major (``kt[f, b]``)
     and each step runs as a loop over the block's firms with the 8 fields written out, so the
     compiler vectorises across firms and keeps each firm's running sum in a register: the dot
@@ -750,6 +824,7 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
     wsum = np.empty(nbl)                  # Σ_j w_ij
     learn = np.empty((8, nbl))            # Σ_j w_ij p_jf, then the updated knowledge
     vb = np.empty(nbl)                    # value_i
+    sb = np.empty((p8 // 8, 8))           # running sums Σ_b value_b e_jb, 8 pools a row
     for a0 in range(p):
         end = start[a0] + count[a0]
         for o0 in range(start[a0], end, nbl):
@@ -763,7 +838,8 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
                     k[i, f] = learn[f, b]
                 value[i] = vb[b]
             # the block's sums, each carried in a register through the block in firm order
-            for j in range(0, p - p % 4, 4):
+            _tile_sums(sums[a0], e, vb, nb, p8, sb)
+            for j in range(p8, p - p % 4, 4):
                 s0, s1, s2, s3 = sums[a0, j], sums[a0, j + 1], sums[a0, j + 2], sums[a0, j + 3]
                 for b in range(nb):
                     v = vb[b]
@@ -772,7 +848,7 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
                     s2 += v * e[j + 2, b]
                     s3 += v * e[j + 3, b]
                 sums[a0, j], sums[a0, j + 1], sums[a0, j + 2], sums[a0, j + 3] = s0, s1, s2, s3
-            for j in range(p - p % 4, p):
+            for j in range(max(p8, p - p % 4), p):
                 s0 = sums[a0, j]
                 for b in range(nb):
                     s0 += vb[b] * e[j, b]
@@ -877,6 +953,43 @@ def _spill_block(k: np.ndarray, idx: np.ndarray, nb: int, weight: np.ndarray, po
             learn[f, b] = kt[f, b] + g
             total += g
         vb[b] = (value_per_unit * total) * wt[b]
+
+
+@jit_inline
+def _tile_sums(srow: np.ndarray, e: np.ndarray, vb: np.ndarray, nb: int, p8: int,
+               sb: np.ndarray) -> None:
+    """``srow[j] += vb[b] · e[j, b]`` for ``b = 0, …, nb − 1`` in order and every ``j < p8``.
+
+    Pools 8 at a time, two such rows of running sums at once, 8 firms at a time with
+    :func:`row8_tile_axpy` (the same products and sums in the same order, vectorised across the
+    pools); the last ``nb % 8`` firms in scalar code.
+    """
+    nh = p8 // 8
+    nb8 = nb - nb % 8
+    for h in range(nh):
+        for c in range(8):
+            sb[h, c] = srow[8 * h + c]
+    h = 0
+    while h + 1 < nh:                     # two independent chains of vector sums
+        acc0 = row8_load(sb, h)
+        acc1 = row8_load(sb, h + 1)
+        for b0 in range(0, nb8, 8):
+            acc0 = row8_tile_axpy(acc0, e, 8 * h, b0, vb)
+            acc1 = row8_tile_axpy(acc1, e, 8 * h + 8, b0, vb)
+        row8_store(sb, h, acc0)
+        row8_store(sb, h + 1, acc1)
+        h += 2
+    if h < nh:
+        acc0 = row8_load(sb, h)
+        for b0 in range(0, nb8, 8):
+            acc0 = row8_tile_axpy(acc0, e, 8 * h, b0, vb)
+        row8_store(sb, h, acc0)
+    for h in range(nh):
+        for c in range(8):
+            s0 = sb[h, c]
+            for b in range(nb8, nb):
+                s0 += vb[b] * e[8 * h + c, b]
+            srow[8 * h + c] = s0
 
 
 @jit
