@@ -223,6 +223,24 @@ def test_live_place_order_is_a_stable_sort_of_the_live_slots(seed):
         assert np.array_equal(count, np.bincount(place[live], minlength=p))
 
 
+def test_institute_knowledge_equals_the_numpy_formula():
+    from coinnovation_sim.knowledge import direction
+
+    rng = np.random.default_rng(8)
+    for n, nf in ((0, 8), (1, 8), (300, 8), (50, 5)):
+        k = rng.lognormal(0, 1, (n, nf)) * (rng.random((n, nf)) < 0.7)
+        k[rng.random(n) < 0.1] = 0.0              # no knowledge: all into field 0
+        if n > 2:
+            k[1, 2] = np.nan
+            k[2] = 1e-13                          # a sum below the threshold
+        made = rng.uniform(0.0, 3.0, n)
+        dep = 0.0125
+        expect = k * (1.0 - dep) + made[:, None] * direction(k, np.zeros(n, np.int64))
+        got = kernels.institute_knowledge(k, made, 1.0 - dep, 1e-12)
+        assert np.array_equal(got, expect, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expect))
+
+
 def test_production_pass_matches_the_numpy_formula():
     k, place, weight, _, _ = _data()
     rng = np.random.default_rng(2)

@@ -1200,6 +1200,30 @@ def production_pass(k: np.ndarray, rd_output: np.ndarray, place: np.ndarray, ali
 
 
 @jit
+def institute_knowledge(k: np.ndarray, made: np.ndarray, keep: float, eps: float) -> np.ndarray:
+    """Institutes' knowledge after a month: ``k · keep + made[:, None] · direction(k, 0)``.
+
+    As :func:`innovation.production` writes it in numpy (a new array): the direction is ``k_i``
+    over its row sum (numpy's pairwise order, :func:`total`) where that sum exceeds ``eps``, else
+    the unit vector of field 0 (zeros where the sum is NaN).
+    """
+    n, nf = k.shape
+    out = np.empty((n, nf))
+    for i in range(n):
+        if nf == 8:                       # total(k[i], 8) written out
+            tot = 0.0 + (((k[i, 0] + k[i, 1]) + (k[i, 2] + k[i, 3]))
+                         + ((k[i, 4] + k[i, 5]) + (k[i, 6] + k[i, 7])))
+        else:
+            tot = total(k[i], nf)
+        for f in range(nf):
+            d = k[i, f] / tot if tot > eps else 0.0
+            if f == 0 and tot <= eps:
+                d = 1.0
+            out[i, f] = k[i, f] * keep + made[i] * d
+    return out
+
+
+@jit
 def draw_rows(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draw of one column per row (see :func:`sampling.draw_from_rows`).
 
@@ -1534,5 +1558,6 @@ def warm_up() -> None:
     spillover_attribution(np.ones((1, 4)), np.ones((1, 2)), np.ones((1, 1)), np.ones((1, 1)))
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.01,
                     1e-12)
+    institute_knowledge(np.ones((2, 8)), np.ones(2), 0.99, 1e-12)
     for other in _WARM_UPS:
         other()
