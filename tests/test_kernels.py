@@ -614,3 +614,15 @@ def test_unit_home_matrix_equals_bincount():
             assert np.array_equal(np.signbit(mat), np.signbit(expect))
         else:
             assert np.array_equal(mat, np.zeros((p, p)))
+
+
+def test_total_inline_equals_total():
+    rng = np.random.default_rng(21)
+    for n in (0, 1, 5, 7, 8, 9, 15, 16, 17, 100, 128, 129, 300, 1000):
+        a = rng.normal(0, 1, n) * 10.0 ** rng.integers(-5, 5, n)
+        if n > 3:
+            a[:3] = (-0.0, 0.0, -0.0)
+        for x in (a, np.abs(a), -np.abs(a), np.zeros(n), -np.zeros(n)):
+            got, want = kernels.total_inline(x, n), kernels.total(x, n)
+            assert np.array_equal(np.array(got), np.array(want))
+            assert np.signbit(got) == np.signbit(want) and got == x.sum()

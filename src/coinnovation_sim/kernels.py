@@ -480,6 +480,43 @@ def total(a: np.ndarray, n: int) -> float:
     return 0.0 + pairwise_sum(a, 0, n)
 
 
+@jit_inline
+def total_inline(a: np.ndarray, n: int) -> float:
+    """:func:`total` written into the calling kernel: the same sum, without a compiled call.
+
+    A call of another kernel costs about 40 ns (its array arguments are reference-counted), as
+    much as a short sum itself; kernels that add many short rows (the metrics' P × P matrices)
+    use this instead. Longer runs than :data:`PW_BLOCK` go to the same split as
+    :func:`pairwise_sum`.
+    """
+    if n > PW_BLOCK:
+        return 0.0 + _split_sum(a, 0, n)
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return 0.0 + res
+    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return 0.0 + res
+
+
 @jit
 def live_weighted_sum(alive: np.ndarray, weight: np.ndarray, x: np.ndarray) -> float:
     """``numpy.where(alive, weight · x, 0).sum()``: the same products, summed pairwise as numpy."""
@@ -1080,7 +1117,7 @@ def unit_home_matrix(unit_place: np.ndarray, home: np.ndarray, amount: np.ndarra
 def _normalise_row(prod: np.ndarray, out: np.ndarray) -> None:
     """``out = prod / prod.sum()`` where the sum (numpy's pairwise order) is positive, else 0."""
     p = prod.shape[0]
-    tot = 0.0 + pairwise_sum(prod, 0, p)
+    tot = total_inline(prod, p)           # 0.0 + pairwise_sum(prod, 0, p)
     if tot > 0.0:
         for j in range(p):
             out[j] = prod[j] / tot
@@ -1133,7 +1170,7 @@ def spillover_attribution(sums: np.ndarray, pools: np.ndarray, psi: np.ndarray,
             k_dest[a] = sums[a, p + 1] / sums[a, p + 2]
     advantage = np.empty((p, p))
     for j in range(p):
-        kj = total(pools[j], nf)
+        kj = total_inline(pools[j], nf)
         for a in range(p):
             advantage[a, j] = max0(kj - k_dest[a])
     free_kernel = normalised_rows(phi_free)
@@ -1150,7 +1187,7 @@ def spillover_attribution(sums: np.ndarray, pools: np.ndarray, psi: np.ndarray,
                 plain[j] = kern[a, j] * e_bar[a, j]
                 weighted[j] = plain[j] * advantage[a, j]
             _normalise_row(weighted, share)
-            if not total(share, p) > 0.0:     # no pool ahead: the plain shares (rows normalised)
+            if not total_inline(share, p) > 0.0:  # no pool ahead: the plain shares (normalised)
                 _normalise_row(plain, share)
             for j in range(p):
                 out[j, a] = share[j] * sums[a, p]
