@@ -102,6 +102,7 @@ class CoinnovationModel(mesa.Model):
         run_seed = int(sc.seed if seed is None else seed)
         super().__init__(rng=run_seed)
         self._wf_cache: np.ndarray | None = None
+        self._away: bool | None = None  # any_away() inside a step, until units move
         #: Knowledge quality of the last :func:`production.quality` call and the firm slots whose
         #: knowledge changed since (see :meth:`knowledge_changed`).
         self.quality_cache: np.ndarray | None = None
@@ -265,6 +266,7 @@ class CoinnovationModel(mesa.Model):
         ``slots``: the only slots whose place changed (default: any slot). The shared array is
         replaced, not modified, as holders of the old one may still use it.
         """
+        self._away = None
         if self._wf_cache is not None:
             if slots is None:
                 wf = self.firm_w_place[self.firms.place]
@@ -309,6 +311,8 @@ class CoinnovationModel(mesa.Model):
         """
         f = self.firms
         p = self.n_places
+        if not self.any_away():
+            return None
         mat, away = unit_home_matrix(f.unit_place, f.place,
                                      np.ascontiguousarray(amount, dtype=np.float64), p)
         if not away:
@@ -331,9 +335,22 @@ class CoinnovationModel(mesa.Model):
         return share
 
     def any_away(self) -> bool:
-        """Whether some firm slot operates a unit away from its home place (enclave parks)."""
-        f = self.firms
-        return bool((f.unit_place != f.place).any())
+        """Whether some firm slot operates a unit away from its home place (enclave parks).
+
+        Inside a step the answer is kept until :meth:`units_moved` (or
+        :meth:`invalidate_weights`) reports a change of ``firms.unit_place`` or ``firms.place``.
+        """
+        away = self._away
+        if away is None:
+            f = self.firms
+            away = bool((f.unit_place != f.place).any())
+            if self._wf_cache is not None:  # inside a step
+                self._away = away
+        return away
+
+    def units_moved(self) -> None:
+        """Report that some ``firms.unit_place`` changed (enclave moves; see :meth:`any_away`)."""
+        self._away = None
 
     @property
     def long_rows(self) -> list[tuple]:
@@ -363,10 +380,12 @@ class CoinnovationModel(mesa.Model):
         wf = self.firm_w_place[self.firms.place]
         wf.flags.writeable = False
         self._wf_cache = wf
+        self._away = None
         try:
             self._advance(t, clock)
         finally:
             self._wf_cache = None
+            self._away = None
             self.clock = self.book.clock = no_clock
 
     def _advance(self, t: int, clock: Callable[[str | None], str | None]) -> None:

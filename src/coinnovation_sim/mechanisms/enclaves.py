@@ -442,6 +442,7 @@ class Enclaves(Mechanism):
         """Return the units of ``slots`` to their home places."""
         f = self.model.firms
         f.unit_place[slots] = f.place[slots]
+        self.model.units_moved()
         f.unit_share[slots] = 1.0
         self.member[slots] = -1
         self.member_id[slots] = -1
@@ -455,6 +456,7 @@ class Enclaves(Mechanism):
             self.cum["exits"] += float(self.member_w[gone].sum())
             dead = gone[~f.alive[gone]]
             f.unit_place[dead] = f.place[dead]
+            self.model.units_moved()
             f.unit_share[dead] = 1.0
             self.member[gone] = -1
             self.member_id[gone] = -1
@@ -523,6 +525,7 @@ class Enclaves(Mechanism):
             fits = np.cumsum(w[order]) <= room[k] + 1e-9
             admit = order[fits]
             f.unit_place[admit] = self.host[k]
+            self.model.units_moved()
             f.unit_share[admit] = cfg.parks[k].unit_staff_share
             self.member[admit] = k
             self.member_id[admit] = f.firm_id[admit]
