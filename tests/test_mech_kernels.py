@@ -87,8 +87,9 @@ def test_vacancy_totals_equal_the_numpy_bincount():
     alive, capital, w = rng.random(n) < 0.9, rng.normal(5, 5, n), rng.uniform(0.5, 2, n)
     vac = 0.2 * np.maximum(0.0, tstar - talent)
     vac = np.where(alive & (capital > 0), vac, 0.0)
-    assert same(mk.vacancy_totals(tstar, talent, alive, capital, place, w, 0.2, 16),
-                np.bincount(place, weights=w * vac, minlength=16))
+    for pl in (place, np.sort(place), np.repeat(place[:30], 10)):   # random places and runs
+        assert same(mk.vacancy_totals(tstar, talent, alive, capital, pl, w, 0.2, 16),
+                    np.bincount(pl, weights=w * vac, minlength=16))
 
 
 # ---------------------------------------------------------------------------------- enclaves

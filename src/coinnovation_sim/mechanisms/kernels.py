@@ -280,11 +280,21 @@ def vacancy_totals(tstar: np.ndarray, talent: np.ndarray, alive: np.ndarray, cap
         Shape (n_places,).
     """
     out = np.zeros(n_places)
-    for i in range(tstar.shape[0]):
+    cur = -1
+    acc = 0.0
+    for i in range(tstar.shape[0]):       # a place's sum kept in a register through its runs
         v = speed * max0(tstar[i] - talent[i])
         if not (alive[i] and capital[i] > 0.0):
             v = 0.0
-        out[place[i]] += weight[i] * v
+        g = place[i]
+        if g != cur:
+            if cur >= 0:
+                out[cur] = acc
+            cur = g
+            acc = out[g]
+        acc += weight[i] * v
+    if cur >= 0:
+        out[cur] = acc
     return out
 
 
