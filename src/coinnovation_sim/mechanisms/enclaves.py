@@ -95,6 +95,7 @@ tax is notional (firms pay none in the model).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -626,17 +627,19 @@ class Enclaves(Mechanism):
         if not self.live:
             return {}
         f = self.model.firms
-        w = self.model.firm_weight()
         if self.is_open.any():
             units = self._units()
-            staff = float(mk.members_staff(self.member, w, f.talent, f.unit_share))
+            staff = float(mk.members_staff(self.member, self.model.firm_weight(), f.talent,
+                                           f.unit_share))
         else:                       # no park open: no members (closed parks sent them home)
             units, staff = np.zeros(len(self.capacity)), 0.0
         month = self.month if self.month_t == t else {}
         started = t >= self.config.start
+        n = len(self.capacity)
         row = {"enclaves_units": float(units.sum())}
-        row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
-        row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
+        row.update(zip(_park_keys(n, "units"), units.tolist(), strict=True))
+        row.update(zip(_park_keys(n, "open"), (self.is_open & started).astype(float).tolist(),
+                       strict=True))
         row["enclaves_units_talent"] = staff
         row["enclaves_parks_open"] = float((self.is_open & started).sum())
         row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
@@ -646,6 +649,12 @@ class Enclaves(Mechanism):
         for key in ("joined", "left", "exits", "refused", "tax_returned_wan", "public_cost_wan"):
             row[f"enclaves_{key}_cum"] = self.cum[key]
         return row
+
+
+@functools.cache
+def _park_keys(n: int, what: str) -> tuple[str, ...]:
+    """Metric names ``enclaves_park<k>_<what>`` of ``n`` parks."""
+    return tuple(f"enclaves_park{k}_{what}" for k in range(n))
 
 
 MECHANISM = Enclaves
