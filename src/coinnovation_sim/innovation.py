@@ -91,7 +91,8 @@ def production(model: CoinnovationModel) -> None:
     """Knowledge production and depreciation of firms and institutes."""
     f, inst, prm = model.firms, model.institutes, model.prm
     beta, dep = prm["rd_elasticity"], prm["knowledge_depreciation"]
-    rd_output = np.power(prm["rd_talent_share"] * f.talent, beta)
+    rd_output = prm["rd_talent_share"] * f.talent
+    np.power(rd_output, beta, out=rd_output)     # (s T)^β in place: no second array
     production_pass(f.knowledge, rd_output, f.place, f.alive, f.field, model.rd_productivity,
                     float(dep), KNOWLEDGE_EPS)
     imade = inst.production * np.power(inst.researchers, beta)
