@@ -1113,7 +1113,7 @@ def unit_home_matrix(unit_place: np.ndarray, home: np.ndarray, amount: np.ndarra
     return mat, True
 
 
-@jit
+@jit_inline
 def _normalise_row(prod: np.ndarray, out: np.ndarray) -> None:
     """``out = prod / prod.sum()`` where the sum (numpy's pairwise order) is positive, else 0."""
     p = prod.shape[0]
