@@ -511,20 +511,19 @@ def firm_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarray, k: np.nd
     t_terms = np.empty(n)
     c_terms = np.empty(n)
     kappa = np.empty(n)
-    for i in range(n):                    # loops without branches first (vectorised)
-        kappa[i] = row_total(k, i)
-    for i in range(n):
-        live = alive[i]
-        t_terms[i] = weight[i] * talent[i] if live else 0.0
-        c_terms[i] = weight[i] * capital[i] if live else 0.0
     cur = -1
     acc_n = 0.0
     acc_k = 0.0
     for i in range(n):
+        row = row_total(k, i)
+        kappa[i] = row
         if not alive[i]:
+            t_terms[i] = 0.0
+            c_terms[i] = 0.0
             continue
         w = weight[i]
-        row = kappa[i]
+        t_terms[i] = w * talent[i]
+        c_terms[i] = w * capital[i]
         pl = place[i]
         if pl != cur:
             if cur >= 0:
