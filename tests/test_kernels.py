@@ -206,6 +206,41 @@ def test_spillover_blocks_identical_compiled_and_interpreted():
             assert np.array_equal(ref, x)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_live_place_order_is_a_stable_sort_of_the_live_slots(seed):
+    rng = np.random.default_rng(seed)
+    p = int(rng.integers(1, 20))
+    for n in (0, 1, 7, 8, 9, 100, 1000):
+        place = rng.integers(0, p, n)
+        if seed % 2:
+            place = np.repeat(place, rng.integers(1, 30, n))[:n]   # runs of one place
+        alive = rng.random(n) < rng.uniform(0.0, 1.0)
+        order, start, count = kernels.live_place_order(place, alive, p)
+        live = np.flatnonzero(alive)
+        expect = live[np.argsort(place[live], kind="stable")]
+        got = np.concatenate([order[start[a]:start[a] + count[a]] for a in range(p)])
+        assert np.array_equal(got, expect)
+        assert np.array_equal(count, np.bincount(place[live], minlength=p))
+
+
+def test_institute_knowledge_equals_the_numpy_formula():
+    from coinnovation_sim.knowledge import direction
+
+    rng = np.random.default_rng(8)
+    for n, nf in ((0, 8), (1, 8), (300, 8), (50, 5)):
+        k = rng.lognormal(0, 1, (n, nf)) * (rng.random((n, nf)) < 0.7)
+        k[rng.random(n) < 0.1] = 0.0              # no knowledge: all into field 0
+        if n > 2:
+            k[1, 2] = np.nan
+            k[2] = 1e-13                          # a sum below the threshold
+        made = rng.uniform(0.0, 3.0, n)
+        dep = 0.0125
+        expect = k * (1.0 - dep) + made[:, None] * direction(k, np.zeros(n, np.int64))
+        got = kernels.institute_knowledge(k, made, 1.0 - dep, 1e-12)
+        assert np.array_equal(got, expect, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expect))
+
+
 def test_production_pass_matches_the_numpy_formula():
     k, place, weight, _, _ = _data()
     rng = np.random.default_rng(2)
@@ -579,3 +614,15 @@ def test_unit_home_matrix_equals_bincount():
             assert np.array_equal(np.signbit(mat), np.signbit(expect))
         else:
             assert np.array_equal(mat, np.zeros((p, p)))
+
+
+def test_total_inline_equals_total():
+    rng = np.random.default_rng(21)
+    for n in (0, 1, 5, 7, 8, 9, 15, 16, 17, 100, 128, 129, 300, 1000):
+        a = rng.normal(0, 1, n) * 10.0 ** rng.integers(-5, 5, n)
+        if n > 3:
+            a[:3] = (-0.0, 0.0, -0.0)
+        for x in (a, np.abs(a), -np.abs(a), np.zeros(n), -np.zeros(n)):
+            got, want = kernels.total_inline(x, n), kernels.total(x, n)
+            assert np.array_equal(np.array(got), np.array(want))
+            assert np.signbit(got) == np.signbit(want) and got == x.sum()

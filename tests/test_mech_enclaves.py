@@ -280,3 +280,31 @@ def test_member_revenue_equals_the_cores_revenue():
     slots = np.unique(slots)
     assert np.array_equal(member_revenue(model, slots).view(np.int64),
                           revenue(model)[slots].view(np.int64))
+
+
+@pytest.mark.parametrize("config", ["enclaves", "all-mechanisms", "parks"])
+def test_kept_any_away_equals_a_fresh_check_at_every_use(config, monkeypatch):
+    """Every move of a unit is reported: the answer kept within a step is never stale."""
+    from coinnovation_sim.model import CoinnovationModel
+
+    kept = CoinnovationModel.any_away
+    answers = []
+
+    def checked(model):
+        away = kept(model)
+        f = model.firms
+        assert away == bool((f.unit_place != f.place).any())
+        answers.append(away)
+        return away
+
+    monkeypatch.setattr(CoinnovationModel, "any_away", checked)
+    if config == "parks":                        # units away and back (park closing)
+        sc = scenario({"enabled": True, "parks": [SHANGHAI_PARK], "start": 2, "end": 9})
+    else:
+        sc = {"name": "a", "extends": str(SCENARIOS / f"{config}.yaml"),
+              "steps": 30, "population": {"firms": 600, "institutes": 24}}
+    model = CoinnovationModel(sc, seed=3)
+    model.run()
+    assert len(answers) >= 48
+    if config == "parks":
+        assert True in answers

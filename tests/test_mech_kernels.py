@@ -87,8 +87,9 @@ def test_vacancy_totals_equal_the_numpy_bincount():
     alive, capital, w = rng.random(n) < 0.9, rng.normal(5, 5, n), rng.uniform(0.5, 2, n)
     vac = 0.2 * np.maximum(0.0, tstar - talent)
     vac = np.where(alive & (capital > 0), vac, 0.0)
-    assert same(mk.vacancy_totals(tstar, talent, alive, capital, place, w, 0.2, 16),
-                np.bincount(place, weights=w * vac, minlength=16))
+    for pl in (place, np.sort(place), np.repeat(place[:30], 10)):   # random places and runs
+        assert same(mk.vacancy_totals(tstar, talent, alive, capital, pl, w, 0.2, 16),
+                    np.bincount(pl, weights=w * vac, minlength=16))
 
 
 # ---------------------------------------------------------------------------------- enclaves
@@ -606,11 +607,13 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
     alive[::9] = True
     wf[::9] = 0.0                                 # live rows of weight 0: skipped by the pools
     from coinnovation_sim.kernels import group_weighted_rows
-    got = mk.firm_groups(place, alive, wf, k, 16)
-    want = (*group_weighted_rows(place, alive, wf, k, 16, True),
-            *mk.knowledge_weighted_groups(place, alive, wf, k, 16))
-    for a, b in zip(got, want, strict=True):
-        assert same(a, b)
+    for pl, kk in ((place, k), (np.sort(place), k), (place, k[:, :5].copy())):
+        # random places, runs of one place (sums carried in registers), another field count
+        got = mk.firm_groups(pl, alive, wf, kk, 16)
+        want = (*group_weighted_rows(pl, alive, wf, kk, 16, True),
+                *mk.knowledge_weighted_groups(pl, alive, wf, kk, 16))
+        for a, b in zip(got, want, strict=True):
+            assert same(a, b)
 
 
 def test_reviewing_slots_and_members_staff_equal_numpy():

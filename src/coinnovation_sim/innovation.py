@@ -21,13 +21,13 @@ import numpy as np
 
 from .kernels import (
     group_rows,
+    institute_knowledge,
     pool_means,
     production_pass,
     spillover_attribution,
     spillover_pass,
 )
 from .knowledge import _EPS as KNOWLEDGE_EPS
-from .knowledge import direction
 from .sampling import normalise_rows
 
 if TYPE_CHECKING:
@@ -91,12 +91,15 @@ def production(model: CoinnovationModel) -> None:
     """Knowledge production and depreciation of firms and institutes."""
     f, inst, prm = model.firms, model.institutes, model.prm
     beta, dep = prm["rd_elasticity"], prm["knowledge_depreciation"]
-    rd_output = np.power(prm["rd_talent_share"] * f.talent, beta)
+    rd_output = prm["rd_talent_share"] * f.talent
+    np.power(rd_output, beta, out=rd_output)     # (s T)^β in place: no second array
     production_pass(f.knowledge, rd_output, f.place, f.alive, f.field, model.rd_productivity,
                     float(dep), KNOWLEDGE_EPS)
     imade = inst.production * np.power(inst.researchers, beta)
-    inst.knowledge = inst.knowledge * (1.0 - dep) + imade[:, None] * direction(
-        inst.knowledge, np.zeros(inst.n, np.int64))
+    # inst.knowledge * (1 - dep) + imade[:, None] * direction(inst.knowledge, 0), compiled
+    inst.knowledge = institute_knowledge(np.ascontiguousarray(inst.knowledge, dtype=np.float64),
+                                         np.ascontiguousarray(imade, dtype=np.float64),
+                                         1.0 - dep, KNOWLEDGE_EPS)
 
 
 def step(model: CoinnovationModel) -> None:

@@ -198,6 +198,72 @@ if COMPILING:
                                                                [0] * 8))
             return builder.fadd(args[0], builder.fmul(ws, row))
         return _ROW8(acc, w, arr, i), codegen
+
+    def _shuffle(builder: Any, a: Any, b: Any, mask: list[int]) -> Any:
+        """Elements ``mask`` of the 16 elements of ``a`` then ``b``."""
+        return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 8), mask))
+
+    def _transpose8(builder: Any, rows: list) -> list:
+        """The 8 columns of the 8 × 8 matrix with vector rows ``rows`` (three shuffle stages)."""
+        t = []
+        for q in range(4):
+            t.append(_shuffle(builder, rows[2 * q], rows[2 * q + 1], [0, 8, 2, 10, 4, 12, 6, 14]))
+            t.append(_shuffle(builder, rows[2 * q], rows[2 * q + 1], [1, 9, 3, 11, 5, 13, 7, 15]))
+        lo2, hi2 = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
+        u = [None] * 8
+        for base in (0, 4):
+            for odd in (0, 1):
+                a, b = t[base + odd], t[base + 2 + odd]
+                u[base + odd] = _shuffle(builder, a, b, lo2)
+                u[base + 2 + odd] = _shuffle(builder, a, b, hi2)
+        lo4, hi4 = [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]
+        return ([_shuffle(builder, u[c], u[c + 4], lo4) for c in range(4)]
+                + [_shuffle(builder, u[c], u[c + 4], hi4) for c in range(4)])
+
+    @intrinsic
+    def row8_tile_axpy(typingctx: Any, acc: Any, arr: Any, j0: Any, b0: Any, vec: Any) -> Any:
+        """``acc`` plus ``vec[b] * arr[j0:j0 + 8, b]`` for ``b = b0, …, b0 + 7``, in that order.
+
+        Element ``r`` is ``((acc_r + vec[b0] · arr[j0 + r, b0]) + …) + vec[b0 + 7] ·
+        arr[j0 + r, b0 + 7]``, each product and sum as in scalar code: eight running sums along
+        the rows of a C-contiguous matrix at once, its 8 × 8 tile transposed in registers
+        (unchecked: ``arr`` needs rows ``j0 … j0 + 7`` and columns ``b0 … b0 + 7``).
+        """
+        ints = (numba.types.Integer,)
+        if not (acc == _ROW8 and _float_rows(arr) and arr.layout == "C"
+                and isinstance(j0, ints) and isinstance(b0, ints)
+                and isinstance(vec, numba.types.Array) and vec.ndim == 1
+                and vec.dtype == numba.types.float64 and vec.layout == "C"):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            intp = numba.types.intp
+            arrty, vecty = signature.args[1], signature.args[4]
+            j = context.cast(builder, args[2], signature.args[2], intp)
+            b = context.cast(builder, args[3], signature.args[3], intp)
+            ary = context.make_array(arrty)(context, builder, args[1])
+            shape = cgutils.unpack_tuple(builder, ary.shape)
+            strides = cgutils.unpack_tuple(builder, ary.strides)
+            rows = []
+            for r in range(8):
+                ptr = cgutils.get_item_pointer2(
+                    context, builder, data=ary.data, shape=shape, strides=strides, layout="C",
+                    inds=[builder.add(j, context.get_constant(intp, r)), b], wraparound=False)
+                rows.append(builder.load(builder.bitcast(ptr, _VEC8.as_pointer()), align=8))
+            vary = context.make_array(vecty)(context, builder, args[4])
+            vshape = cgutils.unpack_tuple(builder, vary.shape)
+            vstrides = cgutils.unpack_tuple(builder, vary.strides)
+            undef = ir.Constant(_VEC8, ir.Undefined)
+            zero = ir.Constant(ir.IntType(32), 0)
+            out = args[0]
+            for c, col in enumerate(_transpose8(builder, rows)):
+                vptr = cgutils.get_item_pointer2(
+                    context, builder, data=vary.data, shape=vshape, strides=vstrides, layout="C",
+                    inds=[builder.add(b, context.get_constant(intp, c))], wraparound=False)
+                vc = builder.insert_element(undef, builder.load(vptr), zero)   # a broadcast load
+                out = builder.fadd(out, builder.fmul(_shuffle(builder, vc, undef, [0] * 8), col))
+            return out
+        return _ROW8(acc, arr, j0, b0, vec), codegen
 else:
     def row8_zero() -> np.ndarray:
         """A row of 8 zeros (+0.0)."""
@@ -214,6 +280,13 @@ else:
     def row8_axpy(acc: np.ndarray, w: float, arr: np.ndarray, i: int) -> np.ndarray:
         """``acc + w * arr[i, :8]``."""
         return acc + w * arr[i, :8]
+
+    def row8_tile_axpy(acc: np.ndarray, arr: np.ndarray, j0: int, b0: int,
+                       vec: np.ndarray) -> np.ndarray:
+        """``acc`` plus ``vec[b] * arr[j0:j0 + 8, b]`` for ``b = b0, …, b0 + 7``, in that order."""
+        for b in range(b0, b0 + 8):
+            acc = acc + vec[b] * arr[j0:j0 + 8, b]
+        return acc
 
 
 # numpy's elementwise rules for scalars (NaN propagates; of two equal zeros the second)
@@ -405,6 +478,43 @@ def _split_sum(a: np.ndarray, lo: int, n: int) -> float:
 def total(a: np.ndarray, n: int) -> float:
     """``a[:n].sum()``: ``0.0 + pairwise_sum(a, 0, n)`` (a row sum ``x.sum(axis=1)`` likewise)."""
     return 0.0 + pairwise_sum(a, 0, n)
+
+
+@jit_inline
+def total_inline(a: np.ndarray, n: int) -> float:
+    """:func:`total` written into the calling kernel: the same sum, without a compiled call.
+
+    A call of another kernel costs about 40 ns (its array arguments are reference-counted), as
+    much as a short sum itself; kernels that add many short rows (the metrics' P × P matrices)
+    use this instead. Longer runs than :data:`PW_BLOCK` go to the same split as
+    :func:`pairwise_sum`.
+    """
+    if n > PW_BLOCK:
+        return 0.0 + _split_sum(a, 0, n)
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return 0.0 + res
+    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return 0.0 + res
 
 
 @jit
@@ -714,14 +824,16 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
 
     Every value is computed from the same operands in the same order as in the firm-by-firm loop
     of :func:`_spillover_rows` (so the results are identical); only the order of independent work
-    changes. Per block, the live firms' knowledge is copied field-major (``kt[f, b]``) and each
-    step runs as a loop over the block's firms with the 8 fields written out, so the compiler
-    vectorises across firms and keeps each firm's running sum in a register: the dot products
-    ``k_i·p_j`` (8 terms, field order), the learning efficiencies, the weights, ``Σ_j w_ij`` and
-    ``Σ_j w_ij p_jf`` (pool order; 8 pools per pass through memory, written as one left-to-right
-    chain), and the update. The per-place sums are added in firm order, as before; when all firms
-    of a block share a unit place (the usual case: firms are stored by place), ``ψ_a`` is one
-    row and each sum is carried in a register through the block.
+    changes. The live firms are taken place by place (:func:`live_place_order`; within a place in
+    slot order, so each place's sums are added in firm order as before), in blocks of firms of one
+    place: ``ψ_a`` is one row and each per-place sum is carried in a register through the block
+    (the sums ``Σ value_i e_ij`` eight pools to a vector, :func:`_tile_sums`).
+    Per block (:func:`_spill_block`), the firms' knowledge is copied field-major (``kt[f, b]``)
+    and each step runs as a loop over the block's firms with the 8 fields written out, so the
+    compiler vectorises across firms and keeps each firm's running sum in a register: the dot
+    products ``k_i·p_j`` (8 terms, field order), the learning efficiencies, the weights,
+    ``Σ_j w_ij`` and ``Σ_j w_ij p_jf`` (pool order; 8 pools per pass through memory, written as
+    one left-to-right chain), and the update.
 
     Parameters and returns are those of :func:`spillover_pass`, with ``k`` of shape (n, 8).
     """
@@ -737,10 +849,9 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
     ipn = reciprocals(pn)
     value = np.zeros(n)
     sums = np.zeros((p, p + 3))
+    order, start, count = live_place_order(place, alive, p)
     nbl = SPILL_BLOCK
-    idx = np.empty(nbl, np.int64)         # slot of each firm in the block
-    at = np.empty(nbl, np.int64)          # its unit place
-    wt = np.empty(nbl)                    # its weight
+    wt = np.empty(nbl)                    # weight of each firm in the block
     kt = np.empty((8, nbl))               # its knowledge, field-major
     kn = np.empty(nbl)                    # |k_i|
     ikn = np.empty(nbl)                   # 1 / |k_i| (0 for a zero vector)
@@ -750,111 +861,22 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
     wsum = np.empty(nbl)                  # Σ_j w_ij
     learn = np.empty((8, nbl))            # Σ_j w_ij p_jf, then the updated knowledge
     vb = np.empty(nbl)                    # value_i
-    i0 = 0
-    while i0 < n:
-        nb = 0
-        while i0 < n and nb < nbl:        # the next block of live slots
-            idx[nb] = i0
-            nb += 1 if alive[i0] else 0
-            i0 += 1
-        if nb == 0:
-            break
-        a0 = place[idx[0]]
-        uniform = True
-        for b in range(nb):
-            i = idx[b]
-            at[b] = place[i]
-            wt[b] = weight[i]
-            if at[b] != a0:
-                uniform = False
-            for f in range(8):
-                kt[f, b] = k[i, f]
-        for b in range(nb):
-            sq = 0.0
-            kappa = 0.0
-            for f in range(8):
-                sq += kt[f, b] * kt[f, b]
-                kappa += kt[f, b]
-            kn[b] = math.sqrt(sq)
-            ikn[b] = 1.0 / kn[b] if kn[b] > 0.0 else 0.0
-            kap[b] = kappa
-        for j in range(p):
-            q0, q1, q2, q3 = pools[j, 0], pools[j, 1], pools[j, 2], pools[j, 3]
-            q4, q5, q6, q7 = pools[j, 4], pools[j, 5], pools[j, 6], pools[j, 7]
-            pnj = pn[j]
-            ipnj = ipn[j]
+    sb = np.empty((p8 // 8, 8))           # running sums Σ_b value_b e_jb, 8 pools a row
+    for a0 in range(p):
+        end = start[a0] + count[a0]
+        for o0 in range(start[a0], end, nbl):
+            nb = min(nbl, end - o0)
+            idx = order[o0:o0 + nb]
+            _spill_block(k, idx, nb, weight, pools, pn, ipn, psi[a0], p8, rate, half,
+                         value_per_unit, eps, wt, kt, kn, ikn, kap, e, w, wsum, learn, vb)
             for b in range(nb):
-                s = 0.0
-                s += kt[0, b] * q0
-                s += kt[1, b] * q1
-                s += kt[2, b] * q2
-                s += kt[3, b] * q3
-                s += kt[4, b] * q4
-                s += kt[5, b] * q5
-                s += kt[6, b] * q6
-                s += kt[7, b] * q7
-                den = pnj * kn[b]
-                c = s * (ipnj * ikn[b])                 # no division in the inner loop
-                c = c if den > eps else 0.0
-                c = 0.0 if c < 0.0 else c
-                c = 1.0 if c > 1.0 else c
-                d = 1.0 - c
-                e[j, b] = (4.0 * d) * (1.0 - d)
-        if uniform:
-            for j in range(p):
-                psi_j = psi[a0, j]
-                for b in range(nb):
-                    w[j, b] = psi_j * e[j, b]
-        else:
-            for j in range(p):
-                for b in range(nb):
-                    w[j, b] = psi[at[b], j] * e[j, b]
-        for b in range(nb):
-            wsum[b] = 0.0
-        for j in range(0, p8, 8):
-            for b in range(nb):
-                wsum[b] = (((((((wsum[b] + w[j, b]) + w[j + 1, b]) + w[j + 2, b])
-                               + w[j + 3, b]) + w[j + 4, b]) + w[j + 5, b]) + w[j + 6, b]) \
-                    + w[j + 7, b]
-        for j in range(p8, p):
-            for b in range(nb):
-                wsum[b] += w[j, b]
-        for f in range(8):
-            for b in range(nb):
-                learn[f, b] = 0.0
-            for j in range(0, p8, 8):
-                r0, r1, r2, r3 = pools[j, f], pools[j + 1, f], pools[j + 2, f], pools[j + 3, f]
-                r4, r5, r6, r7 = pools[j + 4, f], pools[j + 5, f], pools[j + 6, f], pools[j + 7, f]
-                for b in range(nb):
-                    learn[f, b] = ((((((((learn[f, b] + w[j, b] * r0) + w[j + 1, b] * r1)
-                                        + w[j + 2, b] * r2) + w[j + 3, b] * r3)
-                                      + w[j + 4, b] * r4) + w[j + 5, b] * r5)
-                                    + w[j + 6, b] * r6) + w[j + 7, b] * r7)
-            for j in range(p8, p):
-                r0 = pools[j, f]
-                for b in range(nb):
-                    learn[f, b] += w[j, b] * r0
-        for b in range(nb):
-            kappa = kap[b]
-            denom = kappa + half
-            cap = kappa / denom if denom > 0.0 else 0.0
-            scale = rate * cap
-            ws = wsum[b]
-            total = 0.0
-            for f in range(8):
-                g = learn[f, b] - ws * kt[f, b]
-                g = 0.0 if g < 0.0 else g
-                g = scale * g
-                learn[f, b] = kt[f, b] + g
-                total += g
-            vb[b] = (value_per_unit * total) * wt[b]
-        for b in range(nb):
-            i = idx[b]
-            for f in range(8):
-                k[i, f] = learn[f, b]
-            value[i] = vb[b]
-        if uniform:                       # one place: each sum runs through the block in order
-            for j in range(0, p - p % 4, 4):
+                i = idx[b]
+                for f in range(8):
+                    k[i, f] = learn[f, b]
+                value[i] = vb[b]
+            # the block's sums, each carried in a register through the block in firm order
+            _tile_sums(sums[a0], e, vb, nb, p8, sb)
+            for j in range(p8, p - p % 4, 4):
                 s0, s1, s2, s3 = sums[a0, j], sums[a0, j + 1], sums[a0, j + 2], sums[a0, j + 3]
                 for b in range(nb):
                     v = vb[b]
@@ -863,7 +885,7 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
                     s2 += v * e[j + 2, b]
                     s3 += v * e[j + 3, b]
                 sums[a0, j], sums[a0, j + 1], sums[a0, j + 2], sums[a0, j + 3] = s0, s1, s2, s3
-            for j in range(p - p % 4, p):
+            for j in range(max(p8, p - p % 4), p):
                 s0 = sums[a0, j]
                 for b in range(nb):
                     s0 += vb[b] * e[j, b]
@@ -874,16 +896,189 @@ def _spillover_blocks(k: np.ndarray, place: np.ndarray, alive: np.ndarray, weigh
                 s1 += wt[b] * kap[b]
                 s2 += wt[b]
             sums[a0, p], sums[a0, p + 1], sums[a0, p + 2] = s0, s1, s2
-        else:
-            for b in range(nb):
-                a = at[b]
-                v = vb[b]
-                for j in range(p):
-                    sums[a, j] += v * e[j, b]
-                sums[a, p] += v
-                sums[a, p + 1] += wt[b] * kap[b]
-                sums[a, p + 2] += wt[b]
     return value, sums
+
+
+@jit_inline
+def _spill_block(k: np.ndarray, idx: np.ndarray, nb: int, weight: np.ndarray, pools: np.ndarray,
+                 pn: np.ndarray, ipn: np.ndarray, psi_a: np.ndarray, p8: int, rate: float,
+                 half: float, value_per_unit: float, eps: float, wt: np.ndarray, kt: np.ndarray,
+                 kn: np.ndarray, ikn: np.ndarray, kap: np.ndarray, e: np.ndarray, w: np.ndarray,
+                 wsum: np.ndarray, learn: np.ndarray, vb: np.ndarray) -> None:
+    """The firm-level work of one block of :func:`_spillover_blocks` (firms ``idx`` of one place).
+
+    Fills ``e``, ``learn`` (the updated knowledge, field-major), ``vb`` (values), ``wt``
+    (weights) and ``kap`` (κ) for the block's ``nb`` firms.
+    """
+    p = pools.shape[0]
+    for b in range(nb):
+        i = idx[b]
+        wt[b] = weight[i]
+        for f in range(8):
+            kt[f, b] = k[i, f]
+    for b in range(nb):
+        sq = 0.0
+        kappa = 0.0
+        for f in range(8):
+            sq += kt[f, b] * kt[f, b]
+            kappa += kt[f, b]
+        kn[b] = math.sqrt(sq)
+        ikn[b] = 1.0 / kn[b] if kn[b] > 0.0 else 0.0
+        kap[b] = kappa
+    for j in range(p):
+        q0, q1, q2, q3 = pools[j, 0], pools[j, 1], pools[j, 2], pools[j, 3]
+        q4, q5, q6, q7 = pools[j, 4], pools[j, 5], pools[j, 6], pools[j, 7]
+        pnj = pn[j]
+        ipnj = ipn[j]
+        for b in range(nb):
+            s = 0.0
+            s += kt[0, b] * q0
+            s += kt[1, b] * q1
+            s += kt[2, b] * q2
+            s += kt[3, b] * q3
+            s += kt[4, b] * q4
+            s += kt[5, b] * q5
+            s += kt[6, b] * q6
+            s += kt[7, b] * q7
+            den = pnj * kn[b]
+            c = s * (ipnj * ikn[b])                 # no division in the inner loop
+            c = c if den > eps else 0.0
+            c = 0.0 if c < 0.0 else c
+            c = 1.0 if c > 1.0 else c
+            d = 1.0 - c
+            e[j, b] = (4.0 * d) * (1.0 - d)
+    for j in range(p):
+        psi_j = psi_a[j]
+        for b in range(nb):
+            w[j, b] = psi_j * e[j, b]
+    for b in range(nb):
+        wsum[b] = 0.0
+    for j in range(0, p8, 8):
+        for b in range(nb):
+            wsum[b] = (((((((wsum[b] + w[j, b]) + w[j + 1, b]) + w[j + 2, b])
+                           + w[j + 3, b]) + w[j + 4, b]) + w[j + 5, b]) + w[j + 6, b]) \
+                + w[j + 7, b]
+    for j in range(p8, p):
+        for b in range(nb):
+            wsum[b] += w[j, b]
+    for f in range(8):
+        for b in range(nb):
+            learn[f, b] = 0.0
+        for j in range(0, p8, 8):
+            r0, r1, r2, r3 = pools[j, f], pools[j + 1, f], pools[j + 2, f], pools[j + 3, f]
+            r4, r5, r6, r7 = pools[j + 4, f], pools[j + 5, f], pools[j + 6, f], pools[j + 7, f]
+            for b in range(nb):
+                learn[f, b] = ((((((((learn[f, b] + w[j, b] * r0) + w[j + 1, b] * r1)
+                                    + w[j + 2, b] * r2) + w[j + 3, b] * r3)
+                                  + w[j + 4, b] * r4) + w[j + 5, b] * r5)
+                                + w[j + 6, b] * r6) + w[j + 7, b] * r7)
+        for j in range(p8, p):
+            r0 = pools[j, f]
+            for b in range(nb):
+                learn[f, b] += w[j, b] * r0
+    for b in range(nb):
+        kappa = kap[b]
+        denom = kappa + half
+        cap = kappa / denom if denom > 0.0 else 0.0
+        scale = rate * cap
+        ws = wsum[b]
+        total = 0.0
+        for f in range(8):
+            g = learn[f, b] - ws * kt[f, b]
+            g = 0.0 if g < 0.0 else g
+            g = scale * g
+            learn[f, b] = kt[f, b] + g
+            total += g
+        vb[b] = (value_per_unit * total) * wt[b]
+
+
+@jit_inline
+def _tile_sums(srow: np.ndarray, e: np.ndarray, vb: np.ndarray, nb: int, p8: int,
+               sb: np.ndarray) -> None:
+    """``srow[j] += vb[b] · e[j, b]`` for ``b = 0, …, nb − 1`` in order and every ``j < p8``.
+
+    Pools 8 at a time, two such rows of running sums at once, 8 firms at a time with
+    :func:`row8_tile_axpy` (the same products and sums in the same order, vectorised across the
+    pools); the last ``nb % 8`` firms in scalar code.
+    """
+    nh = p8 // 8
+    nb8 = nb - nb % 8
+    for h in range(nh):
+        for c in range(8):
+            sb[h, c] = srow[8 * h + c]
+    h = 0
+    while h + 1 < nh:                     # two independent chains of vector sums
+        acc0 = row8_load(sb, h)
+        acc1 = row8_load(sb, h + 1)
+        for b0 in range(0, nb8, 8):
+            acc0 = row8_tile_axpy(acc0, e, 8 * h, b0, vb)
+            acc1 = row8_tile_axpy(acc1, e, 8 * h + 8, b0, vb)
+        row8_store(sb, h, acc0)
+        row8_store(sb, h + 1, acc1)
+        h += 2
+    if h < nh:
+        acc0 = row8_load(sb, h)
+        for b0 in range(0, nb8, 8):
+            acc0 = row8_tile_axpy(acc0, e, 8 * h, b0, vb)
+        row8_store(sb, h, acc0)
+    for h in range(nh):
+        for c in range(8):
+            s0 = sb[h, c]
+            for b in range(nb8, nb):
+                s0 += vb[b] * e[8 * h + c, b]
+            srow[8 * h + c] = s0
+
+
+@jit
+def live_place_order(place: np.ndarray, alive: np.ndarray, n_places: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The live slots grouped by place, in slot order within a place (a stable counting sort).
+
+    Slots are moved in runs of one place (firm slots are partly sorted by place): the run starts
+    are found without branches, each run is copied in pieces of 8 slots into its place's part of
+    ``order``, which has 8 spare entries at its end for the last piece.
+
+    Returns
+    -------
+    order : numpy.ndarray
+        Place ``a``'s live slots, ascending, are ``order[start[a]:start[a] + count[a]]``.
+    start, count : numpy.ndarray
+        Shape (n_places,) each.
+    """
+    n = place.shape[0]
+    dead = n_places                       # dead slots go to an extra group, never read
+    run = np.empty(n + 1, np.int64)       # first slot of each run of one group
+    r = 0
+    prev = -1
+    for i in range(n):
+        g = place[i] if alive[i] else dead
+        run[r] = i
+        r += 1 if g != prev else 0
+        prev = g
+    run[r] = n
+    count = np.zeros(n_places + 1, np.int64)
+    for t in range(r):
+        i = run[t]
+        count[place[i] if alive[i] else dead] += run[t + 1] - i
+    start = np.empty(n_places + 1, np.int64)
+    size = 0
+    for g in range(n_places + 1):
+        start[g] = size
+        size += count[g] + 8
+    pos = start.copy()
+    order = np.empty(size, np.int64)
+    for t in range(r):
+        i = run[t]
+        g = place[i] if alive[i] else dead
+        at = pos[g]
+        end = run[t + 1]
+        pos[g] = at + end - i
+        while i < end:
+            for c in range(8):
+                order[at + c] = i + c
+            i += 8
+            at += 8
+    return order, start[:n_places], count[:n_places]
 
 
 @jit
@@ -918,11 +1113,11 @@ def unit_home_matrix(unit_place: np.ndarray, home: np.ndarray, amount: np.ndarra
     return mat, True
 
 
-@jit
+@jit_inline
 def _normalise_row(prod: np.ndarray, out: np.ndarray) -> None:
     """``out = prod / prod.sum()`` where the sum (numpy's pairwise order) is positive, else 0."""
     p = prod.shape[0]
-    tot = 0.0 + pairwise_sum(prod, 0, p)
+    tot = total_inline(prod, p)           # 0.0 + pairwise_sum(prod, 0, p)
     if tot > 0.0:
         for j in range(p):
             out[j] = prod[j] / tot
@@ -975,7 +1170,7 @@ def spillover_attribution(sums: np.ndarray, pools: np.ndarray, psi: np.ndarray,
             k_dest[a] = sums[a, p + 1] / sums[a, p + 2]
     advantage = np.empty((p, p))
     for j in range(p):
-        kj = total(pools[j], nf)
+        kj = total_inline(pools[j], nf)
         for a in range(p):
             advantage[a, j] = max0(kj - k_dest[a])
     free_kernel = normalised_rows(phi_free)
@@ -992,7 +1187,7 @@ def spillover_attribution(sums: np.ndarray, pools: np.ndarray, psi: np.ndarray,
                 plain[j] = kern[a, j] * e_bar[a, j]
                 weighted[j] = plain[j] * advantage[a, j]
             _normalise_row(weighted, share)
-            if not total(share, p) > 0.0:     # no pool ahead: the plain shares (rows normalised)
+            if not total_inline(share, p) > 0.0:  # no pool ahead: the plain shares (normalised)
                 _normalise_row(plain, share)
             for j in range(p):
                 out[j, a] = share[j] * sums[a, p]
@@ -1039,6 +1234,30 @@ def production_pass(k: np.ndarray, rd_output: np.ndarray, place: np.ndarray, ali
         else:
             for f in range(nf):
                 k[i, f] = k[i, f] * keep + (made if f == field[i] else 0.0)
+
+
+@jit
+def institute_knowledge(k: np.ndarray, made: np.ndarray, keep: float, eps: float) -> np.ndarray:
+    """Institutes' knowledge after a month: ``k · keep + made[:, None] · direction(k, 0)``.
+
+    As :func:`innovation.production` writes it in numpy (a new array): the direction is ``k_i``
+    over its row sum (numpy's pairwise order, :func:`total`) where that sum exceeds ``eps``, else
+    the unit vector of field 0 (zeros where the sum is NaN).
+    """
+    n, nf = k.shape
+    out = np.empty((n, nf))
+    for i in range(n):
+        if nf == 8:                       # total(k[i], 8) written out
+            tot = 0.0 + (((k[i, 0] + k[i, 1]) + (k[i, 2] + k[i, 3]))
+                         + ((k[i, 4] + k[i, 5]) + (k[i, 6] + k[i, 7])))
+        else:
+            tot = total(k[i], nf)
+        for f in range(nf):
+            d = k[i, f] / tot if tot > eps else 0.0
+            if f == 0 and tot <= eps:
+                d = 1.0
+            out[i, f] = k[i, f] * keep + made[i] * d
+    return out
 
 
 @jit
@@ -1376,5 +1595,6 @@ def warm_up() -> None:
     spillover_attribution(np.ones((1, 4)), np.ones((1, 2)), np.ones((1, 1)), np.ones((1, 1)))
     production_pass(rows.copy(), np.ones(2), place, np.ones(2, np.bool_), place, np.ones(1), 0.01,
                     1e-12)
+    institute_knowledge(np.ones((2, 8)), np.ones(2), 0.99, 1e-12)
     for other in _WARM_UPS:
         other()

@@ -26,7 +26,8 @@ import networkx as nx
 import numpy as np
 
 from .flows import FACTORS
-from .kernels import jit, pairwise_sum, register_warm_up, row_total, total
+from .kernels import jit, pairwise_sum, register_warm_up, row_total
+from .kernels import total_inline as total  # the same sums, written into the kernels
 from .places import LEVELS
 
 if TYPE_CHECKING:

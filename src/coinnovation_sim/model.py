@@ -29,7 +29,7 @@ from . import capital, demography, innovation, kernels, metrics, production, tal
 from .agents import CityGovernment, Firm, ResearchInstitute
 from .firm_passes import pending_rows, refresh_row_sums
 from .flows import CORE_ACCOUNTS, CORE_CHANNELS, FACTORS, FlowBook, no_clock
-from .friction import friction_matrices
+from .friction import apply_barriers, friction_matrices
 from .kernels import live_weighted_sum, row_sums, unit_home_matrix
 from .mechanisms import REGISTRY, Mechanism
 from .places import build_place_graph
@@ -102,6 +102,8 @@ class CoinnovationModel(mesa.Model):
         run_seed = int(sc.seed if seed is None else seed)
         super().__init__(rng=run_seed)
         self._wf_cache: np.ndarray | None = None
+        self._away: bool | None = None  # any_away() inside a step, until units move
+        self._friction_key: tuple | None = None  # parameters of the kept decay and φ_free
         #: Knowledge quality of the last :func:`production.quality` call and the firm slots whose
         #: knowledge changed since (see :meth:`knowledge_changed`).
         self.quality_cache: np.ndarray | None = None
@@ -265,6 +267,7 @@ class CoinnovationModel(mesa.Model):
         ``slots``: the only slots whose place changed (default: any slot). The shared array is
         replaced, not modified, as holders of the old one may still use it.
         """
+        self._away = None
         if self._wf_cache is not None:
             if slots is None:
                 wf = self.firm_w_place[self.firms.place]
@@ -279,12 +282,25 @@ class CoinnovationModel(mesa.Model):
         return self.inst_w_place[self.institutes.place]
 
     def update_friction(self) -> None:
-        """Recompute ``φ`` per factor from the barrier levers, and the border-free ``φ_free``."""
+        """Recompute ``φ`` per factor from the barrier levers, and the border-free ``φ_free``.
+
+        The distance decay and ``φ_free`` depend on the parameters only: they are computed again
+        when ``distance_decay_km`` or a barrier changed (``φ_free`` is then the same array as
+        before, :func:`friction.friction_matrices`' values).
+        """
         prm = self.prm
         barriers = (prm["barrier_place"], prm["barrier_city"], prm["barrier_province"])
-        self.phi, self.phi_free = friction_matrices(
-            self.places, prm["distance_decay_km"], barriers,
-            {f: self.barrier_multiplier[f] for f in FACTORS})
+        key = (prm["distance_decay_km"], barriers)
+        if key != self._friction_key:
+            phi, free = friction_matrices(self.places, prm["distance_decay_km"], barriers,
+                                          {f: self.barrier_multiplier[f] for f in FACTORS})
+            self._friction_key = key
+            self._decay = np.exp(-self.places.distance_km / prm["distance_decay_km"])
+            self.phi, self.phi_free = phi, free
+            return
+        b = np.array(barriers, np.float64)
+        self.phi = {f: apply_barriers(self._decay, self.places.level, b, self.barrier_multiplier[f])
+                    for f in FACTORS}
 
     def home_shares(self, amount: np.ndarray, home_part: np.ndarray | None = None
                     ) -> np.ndarray | None:
@@ -309,6 +325,8 @@ class CoinnovationModel(mesa.Model):
         """
         f = self.firms
         p = self.n_places
+        if not self.any_away():
+            return None
         mat, away = unit_home_matrix(f.unit_place, f.place,
                                      np.ascontiguousarray(amount, dtype=np.float64), p)
         if not away:
@@ -331,9 +349,22 @@ class CoinnovationModel(mesa.Model):
         return share
 
     def any_away(self) -> bool:
-        """Whether some firm slot operates a unit away from its home place (enclave parks)."""
-        f = self.firms
-        return bool((f.unit_place != f.place).any())
+        """Whether some firm slot operates a unit away from its home place (enclave parks).
+
+        Inside a step the answer is kept until :meth:`units_moved` (or
+        :meth:`invalidate_weights`) reports a change of ``firms.unit_place`` or ``firms.place``.
+        """
+        away = self._away
+        if away is None:
+            f = self.firms
+            away = bool((f.unit_place != f.place).any())
+            if self._wf_cache is not None:  # inside a step
+                self._away = away
+        return away
+
+    def units_moved(self) -> None:
+        """Report that some ``firms.unit_place`` changed (enclave moves; see :meth:`any_away`)."""
+        self._away = None
 
     @property
     def long_rows(self) -> list[tuple]:
@@ -363,10 +394,12 @@ class CoinnovationModel(mesa.Model):
         wf = self.firm_w_place[self.firms.place]
         wf.flags.writeable = False
         self._wf_cache = wf
+        self._away = None
         try:
             self._advance(t, clock)
         finally:
             self._wf_cache = None
+            self._away = None
             self.clock = self.book.clock = no_clock
 
     def _advance(self, t: int, clock: Callable[[str | None], str | None]) -> None:

@@ -95,6 +95,7 @@ tax is notional (firms pay none in the model).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -442,6 +443,7 @@ class Enclaves(Mechanism):
         """Return the units of ``slots`` to their home places."""
         f = self.model.firms
         f.unit_place[slots] = f.place[slots]
+        self.model.units_moved()
         f.unit_share[slots] = 1.0
         self.member[slots] = -1
         self.member_id[slots] = -1
@@ -455,6 +457,7 @@ class Enclaves(Mechanism):
             self.cum["exits"] += float(self.member_w[gone].sum())
             dead = gone[~f.alive[gone]]
             f.unit_place[dead] = f.place[dead]
+            self.model.units_moved()
             f.unit_share[dead] = 1.0
             self.member[gone] = -1
             self.member_id[gone] = -1
@@ -523,6 +526,7 @@ class Enclaves(Mechanism):
             fits = np.cumsum(w[order]) <= room[k] + 1e-9
             admit = order[fits]
             f.unit_place[admit] = self.host[k]
+            self.model.units_moved()
             f.unit_share[admit] = cfg.parks[k].unit_staff_share
             self.member[admit] = k
             self.member_id[admit] = f.firm_id[admit]
@@ -623,17 +627,19 @@ class Enclaves(Mechanism):
         if not self.live:
             return {}
         f = self.model.firms
-        w = self.model.firm_weight()
         if self.is_open.any():
             units = self._units()
-            staff = float(mk.members_staff(self.member, w, f.talent, f.unit_share))
+            staff = float(mk.members_staff(self.member, self.model.firm_weight(), f.talent,
+                                           f.unit_share))
         else:                       # no park open: no members (closed parks sent them home)
             units, staff = np.zeros(len(self.capacity)), 0.0
         month = self.month if self.month_t == t else {}
         started = t >= self.config.start
+        n = len(self.capacity)
         row = {"enclaves_units": float(units.sum())}
-        row.update({f"enclaves_park{k}_units": float(u) for k, u in enumerate(units)})
-        row.update({f"enclaves_park{k}_open": float(o and started) for k, o in enumerate(self.is_open)})
+        row.update(zip(_park_keys(n, "units"), units.tolist(), strict=True))
+        row.update(zip(_park_keys(n, "open"), (self.is_open & started).astype(float).tolist(),
+                       strict=True))
         row["enclaves_units_talent"] = staff
         row["enclaves_parks_open"] = float((self.is_open & started).sum())
         row["enclaves_parks_admitting"] = float((self.admitting & started).sum())
@@ -643,6 +649,12 @@ class Enclaves(Mechanism):
         for key in ("joined", "left", "exits", "refused", "tax_returned_wan", "public_cost_wan"):
             row[f"enclaves_{key}_cum"] = self.cum[key]
         return row
+
+
+@functools.cache
+def _park_keys(n: int, what: str) -> tuple[str, ...]:
+    """Metric names ``enclaves_park<k>_<what>`` of ``n`` parks."""
+    return tuple(f"enclaves_park{k}_{what}" for k in range(n))
 
 
 MECHANISM = Enclaves
