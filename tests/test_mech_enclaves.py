@@ -305,6 +305,6 @@ def test_kept_any_away_equals_a_fresh_check_at_every_use(config, monkeypatch):
               "steps": 30, "population": {"firms": 600, "institutes": 24}}
     model = CoinnovationModel(sc, seed=3)
     model.run()
-    assert len(answers) >= 48
+    assert len(answers) >= model.steps          # at least the spillovers' check, every month
     if config == "parks":
         assert True in answers
