@@ -783,12 +783,39 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
     owe = np.empty(n)
     need = np.empty(n)
     margin = np.empty(n)
+    profits = np.empty(n)
+    repaid = np.empty(n)
+    saved = np.empty(n)
+    # first the firms' own figures, in a loop without carried sums (it vectorises) ...
+    for i in range(n):
+        live = alive[i]
+        t = talent[i]
+        tp = talent_power[i] if (t > 0.0 or t != t) else zero_power
+        rev = productivity[i] * tp * q[i] if live else 0.0
+        cost = pay[i] * t + overhead[i] if live else 0.0
+        profit = rev - cost
+        c = capital[i] + profit
+        profits[i] = profit
+        m = profit / cost if cost > 0.0 else 0.0
+        margin[i] = m
+        due = repayment_rate * debt[i]
+        back = np_min(due, np_max(c, 0.0)) if live else 0.0
+        owe[i] = debt[i] - back
+        c = c - back
+        repaid[i] = back
+        ts = tstar[i] if live else 0.0
+        kstar = buffer_months * pay[i] * np_max(t, ts)
+        dep = savings_rate * max0(c - kstar) if live else 0.0
+        c = c - dep
+        saved[i] = dep
+        need[i] = max0(kstar - c) if live and m > 0.0 else 0.0
+        cap[i] = c
+    # ... then the weighted sums by place, in firm order; the sums of the current place are
+    # kept in registers while consecutive firms share it
     sums = np.zeros((5, n_places))
-    # the sums of the current place are kept in registers while consecutive firms share it
     cur = -1
     s0 = s1 = s2 = s3 = s4 = 0.0
     for i in range(n):
-        live = alive[i]
         h = place[i]
         if h != cur:
             if cur >= 0:
@@ -796,30 +823,12 @@ def capital_pass(alive: np.ndarray, place: np.ndarray, weight: np.ndarray, talen
             cur = h
             s0, s1, s2, s3, s4 = sums[0, h], sums[1, h], sums[2, h], sums[3, h], sums[4, h]
         w = weight[i]
-        t = talent[i]
-        tp = talent_power[i] if (t > 0.0 or t != t) else zero_power
-        rev = productivity[i] * tp * q[i] if live else 0.0
-        cost = pay[i] * t + overhead[i] if live else 0.0
-        profit = rev - cost
-        c = capital[i] + profit
-        s0 += w * profit
-        m = profit / cost if cost > 0.0 else 0.0
-        margin[i] = m
-        due = repayment_rate * debt[i]
-        back = np_min(due, np_max(c, 0.0)) if live else 0.0
-        owe[i] = debt[i] - back
-        c = c - back
-        s1 += w * back
-        ts = tstar[i] if live else 0.0
-        kstar = buffer_months * pay[i] * np_max(t, ts)
-        dep = savings_rate * max0(c - kstar) if live else 0.0
-        c = c - dep
-        s2 += w * dep
-        nd = max0(kstar - c) if live and m > 0.0 else 0.0
-        need[i] = nd
-        s3 += w * nd
-        s4 += w * nd * m
-        cap[i] = c
+        s0 += w * profits[i]
+        s1 += w * repaid[i]
+        s2 += w * saved[i]
+        wn = w * need[i]
+        s3 += wn
+        s4 += wn * margin[i]
     if cur >= 0:
         _store5(sums, cur, s0, s1, s2, s3, s4)
     return cap, owe, need, margin, sums
