@@ -530,16 +530,9 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
     n = talent.shape[0]
     out = np.empty(n)
     vac = np.empty(n)
-    pool_unit = np.zeros(n_places)
-    pool_home = np.zeros(n_places)
-    ret_unit = np.zeros(n_places)
-    ret_home = np.zeros(n_places)
-    vac_unit = np.zeros(n_places)
-    vac_home = np.zeros(n_places)
-    # per-place sums kept in registers while consecutive firms share a place (same order)
-    cur_a = -1
-    cur_h = -1
-    pu = ru = su = ph = rh = sh = 0.0
+    left = np.empty(n)
+    retired = np.empty(n)
+    # first the firms' own figures, in a loop without carried sums (it vectorises) ...
     for i in range(n):
         t = talent[i]
         quits = t * np_min(1.0, quit_rate * noise[i])
@@ -551,12 +544,29 @@ def separation_pass(talent: np.ndarray, tstar: np.ndarray, noise: np.ndarray, al
         else:
             leave = 0.0
             retire = 0.0
+        left[i] = leave
+        retired[i] = retire
         t_new = t - leave
         out[i] = t_new
         v = hiring_speed * max0(tstar[i] - t_new)
         if not (alive[i] and capital[i] > 0.0):
             v = 0.0
         vac[i] = v
+    # ... then the sums by place, in firm order
+    pool_unit = np.zeros(n_places)
+    pool_home = np.zeros(n_places)
+    ret_unit = np.zeros(n_places)
+    ret_home = np.zeros(n_places)
+    vac_unit = np.zeros(n_places)
+    vac_home = np.zeros(n_places)
+    # per-place sums kept in registers while consecutive firms share a place (same order)
+    cur_a = -1
+    cur_h = -1
+    pu = ru = su = ph = rh = sh = 0.0
+    for i in range(n):
+        leave = left[i]
+        retire = retired[i]
+        v = vac[i]
         w = weight[i]
         a = unit_place[i]
         joining = w * (leave - retire)
