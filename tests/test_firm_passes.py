@@ -58,7 +58,8 @@ def by_location(x: dict[str, np.ndarray], amount: np.ndarray, split: bool) -> np
     return split_by_location(x["unit_place"], x["place"], x["unit_share"], amount, P)
 
 
-CASES = [(seed, n, split) for seed in (1, 2) for n in (0, 1, 500) for split in (False, True)]
+CASES = [(seed, n, split) for seed in (1, 2) for n in (0, 1, 500, 1003)
+         for split in (False, True)]
 
 
 @pytest.mark.parametrize("seed,n,split", CASES)
@@ -115,7 +116,7 @@ def test_vacancy_and_hire_passes_equal_numpy(seed, n, split):
         assert not mat.any()
 
 
-@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2, 3) for n in (0, 1, 500)])
+@pytest.mark.parametrize("seed,n", [(s, n) for s in (1, 2, 3) for n in (0, 1, 500, 1003)])
 def test_capital_passes_equal_numpy(seed, n):
     x = population(seed, n, False)
     alive, place, w, t = x["alive"], x["place"], x["weight"], x["talent"]
