@@ -93,15 +93,12 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
             searcher[m] = i
             m += 1
     order, start, end = place_segments(place, n_places)
-    # partner weights in sorted order, the cumulative sums left to right; nearest
-    # positive-weight position at or before and at or after each position (the latter filled
-    # forward when the next positive weight is reached)
+    # partner weights in sorted order, the cumulative sums left to right and the nearest
+    # positive-weight position at or before each position
     cum = np.empty(n)
     prev = np.empty(n, np.int64)
-    nxt = np.empty(n, np.int64)
     total_w = 0.0
     last = -1
-    fill = 0
     for i in range(n):
         j = order[i]
         if alive[j]:
@@ -110,14 +107,15 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
             w = 0.0
         total_w += w
         cum[i] = total_w
-        if w > 0.0:
-            last = i
-            for q in range(fill, i + 1):
-                nxt[q] = i
-            fill = i + 1
+        last = i if w > 0.0 else last
         prev[i] = last
-    for q in range(fill, n):
-        nxt[q] = n
+    # the nearest positive-weight position at or after each (n: none), from the back: position
+    # i has a positive weight exactly where prev[i] == i
+    nxt = np.empty(n, np.int64)
+    ahead = n
+    for i in range(n - 1, -1, -1):
+        ahead = i if prev[i] == i else ahead
+        nxt[i] = ahead
     base, total = segment_totals(cum, start, end)
     return searcher[:m].copy(), order, cum, prev, nxt, start, end, base, total
 
