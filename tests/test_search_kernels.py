@@ -481,3 +481,34 @@ def test_settle_deals_equals_the_transact_kernels(joint):
     if not joint:                                # the joint R&D records transact skips
         skipped = np.concatenate([flows[1:].ravel(), acc[[1, 2, 4, 6]].ravel()])
         assert not skipped.any() and not np.signbit(skipped).any()
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_probe_tree_finds_the_positions_of_the_plain_search(bad):
+    """Draws through the probe tree equal those of the whole-segment search (also on NaN)."""
+    rng = np.random.default_rng(17)
+    p, n = 16, 3000
+    place = np.sort(rng.integers(0, p, 20000))
+    place[place == 3] = 4                        # a place without entities
+    weight = rng.random(20000) * (rng.random(20000) < 0.9)
+    if bad:                                      # cumulative weights not monotone
+        weight[rng.random(20000) < 0.01] *= -1.0
+        weight[-3] = np.nan                      # in the last place's segment
+    sampler = SegmentSampler(place, weight, p)
+    cum, order, prev, nxt, start, end, base, total = sampler.arrays()
+    collab = rng.random(n) < 0.5
+    row = np.where(rng.random(n) < 0.1, -1, 0)
+    dest = rng.integers(0, p, n)
+    u = rng.random(n)
+    u[:20] = 0.0
+    u[20:40] = np.nextafter(1.0, 0.0)
+    unguided = np.zeros(p, np.bool_)
+    tree = sk._probe_tree(cum, start, end, unguided)
+    got = np.full(n, -7, np.int64)
+    expect = np.full(n, -7, np.int64)
+    none = (np.empty(0), np.empty(0, np.int64), unguided)
+    sk._guided_draws(cum, order, prev, nxt, start, end, base, total, *none, dest, u, collab, True,
+                     row, got, tree)
+    sk._guided_draws(cum, order, prev, nxt, start, end, base, total, *none, dest, u, collab, True,
+                     row, expect, np.zeros((0, 0)))
+    assert same(got, expect) and (got >= 0).sum() > n // 4

@@ -93,15 +93,12 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
             searcher[m] = i
             m += 1
     order, start, end = place_segments(place, n_places)
-    # partner weights in sorted order, the cumulative sums left to right; nearest
-    # positive-weight position at or before and at or after each position (the latter filled
-    # forward when the next positive weight is reached)
+    # partner weights in sorted order, the cumulative sums left to right and the nearest
+    # positive-weight position at or before each position
     cum = np.empty(n)
     prev = np.empty(n, np.int64)
-    nxt = np.empty(n, np.int64)
     total_w = 0.0
     last = -1
-    fill = 0
     for i in range(n):
         j = order[i]
         if alive[j]:
@@ -110,14 +107,15 @@ def search_start(alive: np.ndarray, capital: np.ndarray, u: np.ndarray, probabil
             w = 0.0
         total_w += w
         cum[i] = total_w
-        if w > 0.0:
-            last = i
-            for q in range(fill, i + 1):
-                nxt[q] = i
-            fill = i + 1
+        last = i if w > 0.0 else last
         prev[i] = last
-    for q in range(fill, n):
-        nxt[q] = n
+    # the nearest positive-weight position at or after each (n: none), from the back: position
+    # i has a positive weight exactly where prev[i] == i
+    nxt = np.empty(n, np.int64)
+    ahead = n
+    for i in range(n - 1, -1, -1):
+        ahead = i if prev[i] == i else ahead
+        nxt[i] = ahead
     base, total = segment_totals(cum, start, end)
     return searcher[:m].copy(), order, cum, prev, nxt, start, end, base, total
 
@@ -298,15 +296,63 @@ def _draw_guide(cum: np.ndarray, order: np.ndarray, start: np.ndarray, end: np.n
     return np.empty(0), np.empty(0, np.int64), np.zeros(start.shape[0], np.bool_)
 
 
+#: Levels of a place's binary search whose probes :func:`_probe_tree` keeps.
+_TREE_LEVELS = 7
+
+
+@jit
+def _probe_tree(cum: np.ndarray, start: np.ndarray, end: np.ndarray,
+                guided: np.ndarray) -> np.ndarray:
+    """The first probes of each unguided place's binary search, in a small array.
+
+    The search of :func:`kernels.segment_position` over a place's whole segment
+    ``[start, end)`` probes ``cum[(lo + hi) // 2]``, going left (``hi = mid``) where that
+    exceeds the target, else right (``lo = mid + 1``): its first :data:`_TREE_LEVELS` probes
+    lie on a binary tree that depends only on the segment. Row ``p`` holds those probes'
+    values in heap order (node ``k``'s children ``2k`` left and ``2k + 1`` right, root 1), so
+    that the searches of a place read them from one compact row instead of from a few cache
+    lines of ``cum`` each; the probes, comparisons and positions are the same.
+    """
+    n_places = start.shape[0]
+    size = 1 << _TREE_LEVELS
+    tree = np.zeros((n_places, size))
+    lo_k = np.empty(size, np.int64)
+    hi_k = np.empty(size, np.int64)
+    for p in range(n_places):
+        if guided.shape[0] == n_places and guided[p]:
+            continue
+        lo_k[1] = start[p]
+        hi_k[1] = end[p]
+        for k in range(1, size):
+            lo = lo_k[k]
+            hi = hi_k[k]
+            if lo < hi:
+                mid = (lo + hi) // 2
+                tree[p, k] = cum[mid]
+            else:
+                mid = lo
+            if 2 * k < size:
+                lo_k[2 * k] = lo
+                hi_k[2 * k] = mid if lo < hi else hi
+                lo_k[2 * k + 1] = mid + 1 if lo < hi else lo
+                hi_k[2 * k + 1] = hi
+    return tree
+
+
 @jit
 def _guided_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
                   start: np.ndarray, end: np.ndarray, base: np.ndarray, total: np.ndarray,
                   t: np.ndarray, g: np.ndarray, guided: np.ndarray, dest: np.ndarray,
                   u: np.ndarray, collab: np.ndarray, want: bool, row: np.ndarray,
-                  idx: np.ndarray) -> None:
-    """:func:`_segment_draws` given the sampler's guide table (:func:`_draw_guide`)."""
+                  idx: np.ndarray, tree: np.ndarray) -> None:
+    """:func:`_segment_draws` given the sampler's guide table (:func:`_draw_guide`).
+
+    ``tree``: the first probes of the unguided places' searches (:func:`_probe_tree`), or
+    shape (0, 0) for none; the position found is the same either way.
+    """
     n = dest.shape[0]
     m = order.shape[0]
+    has_tree = tree.shape[0] == start.shape[0]
     for i in range(n):
         if row[i] < 0 or collab[i] != want:
             continue
@@ -329,6 +375,18 @@ def _guided_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np.
                 k += 1
             hi = g[lo + p + k + 1]
             lo = g[lo + p + k]
+        elif has_tree:
+            k = 1
+            for _ in range(_TREE_LEVELS):
+                if lo >= hi:
+                    break
+                mid = (lo + hi) // 2
+                if tree[p, k] > x:
+                    hi = mid
+                    k = 2 * k
+                else:
+                    lo = mid + 1
+                    k = 2 * k + 1
         idx[i] = order[segment_position(cum, prev, nxt, start[p], end[p], lo, hi, x)]
 
 
@@ -346,7 +404,7 @@ def _segment_draws(cum: np.ndarray, order: np.ndarray, prev: np.ndarray, nxt: np
     """
     t, g, guided = _draw_guide(cum, order, start, end, base, total, collab, want, row)
     _guided_draws(cum, order, prev, nxt, start, end, base, total, t, g, guided, dest, u, collab,
-                  want, row, idx)
+                  want, row, idx, np.zeros((0, 0)))
 
 
 @jit
@@ -671,7 +729,8 @@ def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
     ``inst_sampler`` are the samplers' arrays in ``SegmentSampler.arrays()`` order; the other
     arguments are those of the two kernels. What does not change between rounds is made once:
     the samplers' guide tables
-    (:func:`_draw_guide`) and the place pairs' transaction costs (:func:`transaction_costs`).
+    (:func:`_draw_guide`), the firm sampler's first search probes per place
+    (:func:`_probe_tree`) and the place pairs' transaction costs (:func:`transaction_costs`).
     """
     fc, fo, fp, fn, fs, fe, fb, ft = firm_sampler
     ic, io, ip, i_n, i_s, ie, ib, it = inst_sampler
@@ -679,15 +738,16 @@ def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
     tc_pairs = transaction_costs(cost, multiplier, phi)
     f_t, f_g, f_guided = _draw_guide(fc, fo, fs, fe, fb, ft, collab, True, row)
     i_t, i_g, i_guided = _draw_guide(ic, io, i_s, ie, ib, it, collab, False, row)
+    f_tree = _probe_tree(fc, fs, fe, f_guided)
     dest = np.empty(n, np.int64)
     idx = np.empty(n, np.int64)
     for r in range(u.shape[0]):
         # every entry of dest and idx is written again in each round
         _place_draws(cum, row, u[r, 0], dest, idx)
         _guided_draws(fc, fo, fp, fn, fs, fe, fb, ft, f_t, f_g, f_guided, dest, u[r, 1], collab,
-                      True, row, idx)
+                      True, row, idx, f_tree)
         _guided_draws(ic, io, ip, i_n, i_s, ie, ib, it, i_t, i_g, i_guided, dest, u[r, 1], collab,
-                      False, row, idx)
+                      False, row, idx, np.zeros((0, 0)))
         _weigh_round(dest, idx, active, collab, searcher, origin, home, firm_k, inst_k, rcv_k,
                      rcv_sq, rcv_cap, learning_rate, value_per_unit, price, tc_pairs, eps,
                      q_amount, q_pairs, best_net, best_dest, best_idx, best_gain, best_tc,
