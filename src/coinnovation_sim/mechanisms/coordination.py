@@ -230,7 +230,7 @@ class Body:
         model = self.model
         pairs = self._pairs()
         cost = np.zeros(model.n_places)
-        if self.members.sum() >= 2 and (t - cfg.start) % cfg.interval == 0:
+        if (t - cfg.start) % cfg.interval == 0 and self.members.sum() >= 2:
             if self.last_meeting >= 0:
                 pay = self._payoffs(t, self.spent - self.spent_at_meeting)
                 self.strikes = np.where(self.members & (pay < 0), self.strikes + 1, 0)
