@@ -308,3 +308,26 @@ def test_kept_any_away_equals_a_fresh_check_at_every_use(config, monkeypatch):
     assert len(answers) >= model.steps          # at least the spillovers' check, every month
     if config == "parks":
         assert True in answers
+
+
+@pytest.mark.parametrize("section", [
+    {"enabled": True, "parks": [SHANGHAI_PARK], "start": 2, "end": 9},
+    {"enabled": True, "parks": [dict(SHANGHAI_PARK, fixed_cost_wan=1e6)], "patience_months": 2},
+])
+def test_kept_closed_row_equals_a_fresh_row_every_month(section):
+    """The metrics row kept while no park is open is the row computed afresh, every month."""
+    model = CoinnovationModel(scenario(section, steps=14), seed=3)
+    mech = next(m for m in model.mechanisms if isinstance(m, Enclaves))
+    kept = 0
+    for _ in range(model.horizon):
+        model.step()
+        t = model.steps - 1
+        hit = mech._closed_row
+        row = mech.metrics(t)
+        kept += mech._closed_row is hit and hit[0] is not None
+        mech._closed_row = (None, {})
+        fresh = mech.metrics(t)
+        assert list(row) == list(fresh)
+        assert np.array_equal(np.array(list(row.values())).view(np.int64),
+                              np.array(list(fresh.values())).view(np.int64))
+    assert kept > 0

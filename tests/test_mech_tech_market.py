@@ -94,3 +94,28 @@ def test_member_draws_equal_the_searchs_draws():
         assert np.array_equal(got_dest[act], dest[act]) and np.array_equal(got_idx[act], idx[act])
         assert (got_dest[~active] == -1).all() and (got_idx[~active] == -1).all()
         assert mech.rng.random() == np.random.default_rng(seed).random(2 * s.n + 1)[-1]
+
+
+def test_kept_membership_terms_follow_the_members():
+    """``running`` and the member terms, kept between membership changes, equal fresh ones."""
+    import numpy as np
+
+    from coinnovation_sim.mechanisms.tech_market import TechMarket
+    from coinnovation_sim.model import CoinnovationModel
+
+    model = CoinnovationModel(scenario({"enabled": True, "members": ["g60"]}), seed=1)
+    mech = next(m for m in model.mechanisms if isinstance(m, TechMarket))
+    rng = np.random.default_rng(5)
+    for k in range(12):
+        if k % 3 == 0:                      # membership changes in place, as the review does
+            mech.members &= rng.random(model.n_places) < 0.8
+        if k == 9:
+            mech.members[:] = False
+            mech.members[rng.integers(model.n_places)] = True
+        m = mech.members
+        assert mech.running == (int(m.sum()) >= 2)
+        pair, cost = mech._member_terms()
+        want = m[:, None] & m[None, :]
+        np.fill_diagonal(want, False)
+        assert np.array_equal(pair, want)
+        assert np.array_equal(cost, np.where(m, mech.config.operating_cost_wan_month, 0.0))

@@ -127,6 +127,7 @@ class FlowBook:
         self._flows_t = self.flows[t]
         self._free_t = self.free[t]
         self._ledger_t = self.ledger[t]
+        self._free_set: set[int] = set()     # channels with a border-free record this step
 
     def add(self, channel: str, origin: np.ndarray, destination: np.ndarray,
             amount: np.ndarray) -> None:
@@ -157,10 +158,16 @@ class FlowBook:
     def expect_free(self, channel: str, matrix: np.ndarray) -> None:
         """Store the border-free expected flow matrix of a chosen channel for this step."""
         prev = self.clock("recording")
-        cur = self._free_t[self._ch[channel]]
-        # ``where(isnan(cur), 0, cur) + matrix`` in place: unset entries start from 0
-        np.copyto(cur, 0.0, where=np.isnan(cur))
-        cur += matrix
+        i = self._ch[channel]
+        cur = self._free_t[i]
+        # ``where(isnan(cur), 0, cur) + matrix`` in place: unset entries start from 0 (all of
+        # them at the channel's first record of the step)
+        if i in self._free_set:
+            np.copyto(cur, 0.0, where=np.isnan(cur))
+            np.add(cur, matrix, out=cur)
+        else:
+            self._free_set.add(i)
+            np.add(0.0, matrix, out=cur)
         self.clock(prev)
 
     def account(self, name: str, per_place: np.ndarray) -> None:

@@ -230,7 +230,7 @@ class Body:
         model = self.model
         pairs = self._pairs()
         cost = np.zeros(model.n_places)
-        if self.members.sum() >= 2 and (t - cfg.start) % cfg.interval == 0:
+        if (t - cfg.start) % cfg.interval == 0 and self.members.sum() >= 2:
             if self.last_meeting >= 0:
                 pay = self._payoffs(t, self.spent - self.spent_at_meeting)
                 self.strikes = np.where(self.members & (pay < 0), self.strikes + 1, 0)
@@ -378,17 +378,23 @@ class Coordination(Mechanism):
 
     def metrics(self, t: int) -> dict[str, float]:
         """Members (union), meetings, agreements, withdrawals, mean multiplier among members."""
-        members = np.zeros(self.model.n_places, bool)
-        mults = np.empty(len(FACTORS) * len(self.bodies))
+        bodies = self.bodies
+        members = bodies[0].members.copy()
+        mults = np.empty(len(FACTORS) * len(bodies))
         k = 0
-        for body in self.bodies:
-            members |= body.members
+        meetings = agreements = withdrawn = 0
+        for body in bodies:
+            if body is not bodies[0]:
+                members |= body.members
             k = pair_means(body.multipliers, body._pairs(), mults, k)
-        return {"coordination_members": float(members.sum()),
+            meetings += body.meetings
+            agreements += body.agreements
+            withdrawn += body.withdrawn
+        return {"coordination_members": float(np.count_nonzero(members)),
                 "coordination_mean_multiplier": float(total(mults, k) / k) if k else 1.0,
-                "coordination_meetings_cum": float(sum(b.meetings for b in self.bodies)),
-                "coordination_agreements_cum": float(sum(b.agreements for b in self.bodies)),
-                "coordination_withdrawals_cum": float(sum(b.withdrawn for b in self.bodies))}
+                "coordination_meetings_cum": float(meetings),
+                "coordination_agreements_cum": float(agreements),
+                "coordination_withdrawals_cum": float(withdrawn)}
 
 
 MECHANISM = Coordination

@@ -427,6 +427,9 @@ class Enclaves(Mechanism):
                     "tax_returned_wan": 0.0, "public_cost_wan": 0.0}
         self.month: dict[str, float] = {}
         self.month_t = -1
+        #: The metrics row of the last month with no park open and nothing recorded, with the
+        #: state it depends on (the month's start, the admitting parks, the cumulative counts).
+        self._closed_row: tuple[tuple | None, dict[str, float]] = (None, {})
         self.park_cost = np.zeros(n)
         self.value = np.zeros(n)
         self.payoff_host = np.zeros(n)
@@ -627,14 +630,19 @@ class Enclaves(Mechanism):
         if not self.live:
             return {}
         f = self.model.firms
+        started = t >= self.config.start
+        state = None
         if self.is_open.any():
             units = self._units()
             staff = float(mk.members_staff(self.member, self.model.firm_weight(), f.talent,
                                            f.unit_share))
         else:                       # no park open: no members (closed parks sent them home)
+            if self.month_t != t:   # nothing recorded this month: the row is the state's
+                state = (started, self.admitting.tobytes(), tuple(self.cum.values()))
+                if self._closed_row[0] == state:
+                    return dict(self._closed_row[1])
             units, staff = np.zeros(len(self.capacity)), 0.0
         month = self.month if self.month_t == t else {}
-        started = t >= self.config.start
         n = len(self.capacity)
         row = {"enclaves_units": float(units.sum())}
         row.update(zip(_park_keys(n, "units"), units.tolist(), strict=True))
@@ -648,6 +656,8 @@ class Enclaves(Mechanism):
             row[f"enclaves_{key}"] = month.get(key, 0.0)
         for key in ("joined", "left", "exits", "refused", "tax_returned_wan", "public_cost_wan"):
             row[f"enclaves_{key}_cum"] = self.cum[key]
+        if state is not None:
+            self._closed_row = (state, dict(row))
         return row
 
 

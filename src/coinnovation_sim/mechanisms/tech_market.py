@@ -82,7 +82,9 @@ class TechMarket(Mechanism):
         self.deals = 0.0
         self.deals_cum = 0.0
         self.fees = 0.0
-        self._terms_of: np.ndarray | None = None
+        self._terms_of: bytes | None = None           # the membership of the terms kept
+        self._running_of: bytes | None = None
+        self._running = False
         self._terms: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0), bool), np.zeros(0))
         mk.warm_up()
 
@@ -91,17 +93,21 @@ class TechMarket(Mechanism):
 
         Rebuilt only when the membership changes (at most once a year).
         """
-        if self._terms_of is None or not np.array_equal(self._terms_of, self.members):
+        key = self.members.tobytes()
+        if key != self._terms_of:
             pair = self.members[:, None] & self.members[None, :]
             np.fill_diagonal(pair, False)
             cost = np.where(self.members, self.config.operating_cost_wan_month, 0.0)
-            self._terms_of, self._terms = self.members.copy(), (pair, cost)
+            self._terms_of, self._terms = key, (pair, cost)
         return self._terms
 
     @property
     def running(self) -> bool:
-        """Whether the platform has at least two members."""
-        return int(self.members.sum()) >= 2
+        """Whether the platform has at least two members (kept until the membership changes)."""
+        key = self.members.tobytes()
+        if key != self._running_of:
+            self._running_of, self._running = key, int(self.members.sum()) >= 2
+        return self._running
 
     def set_levers(self, t: int) -> None:
         """Annual review of membership; lower transaction costs; book operating costs."""
@@ -117,7 +123,8 @@ class TechMarket(Mechanism):
             if not self.running:
                 return
         pair, cost = self._member_terms()
-        self.model.transaction_multiplier[pair] *= 1.0 - cfg.search_cost_reduction
+        tm = self.model.transaction_multiplier       # tm[pair] *= 1 − reduction, in place
+        np.multiply(tm, 1.0 - cfg.search_cost_reduction, out=tm, where=pair)
         self.model.policy_cost[t] += cost
         self.spent += cost
 

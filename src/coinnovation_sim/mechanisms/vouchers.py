@@ -296,7 +296,7 @@ class Vouchers(Mechanism):
         self.spent_by_step = np.zeros(steps)
         self.cum = dict.fromkeys(("requested", "approved", "rationed", "lapsed", "spent", "firms",
                                   "services", "additional", "cross_place"), 0.0)
-        self._records: list[dict[str, np.ndarray]] = []
+        self._records: list[tuple[int, bool, dict[str, np.ndarray]]] = []
         self._search: Search | None = None
         self._holders = np.zeros(0, bool)
         self._amount = np.zeros(0)
@@ -572,7 +572,7 @@ class Vouchers(Mechanism):
             return None
         t = model.book.t
         model.policy_cost[t] += by_issuer
-        model.book.account_by("voucher_subsidy", home, spend)
+        model.book.account("voucher_subsidy", by_issuer)   # bincount(home, spend), as summed
         self.spent_by_step[t] += spend_sum
         st = self._year_stats
         st["spent"] += by_issuer
@@ -582,12 +582,11 @@ class Vouchers(Mechanism):
         self.cum["services"] += w_sum
         self.cum["additional"] += w_add
         self.cum["cross_place"] += w_cross
-        self._records.append({
-            "step": np.full(len(slots), t, np.int64), "firm_slot": slots.astype(np.int64),
-            "firm_id": firm_ids, "issuer": home.astype(np.int64),
+        # the step and project columns are filled in when the table is built
+        self._records.append((t, self._in_project, {
+            "firm_slot": slots, "firm_id": firm_ids, "issuer": home,
             "institute": institutes, "provider": dest,
-            "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional,
-            "project": np.full(len(slots), self._in_project)})
+            "subsidy_wan": sub, "firms_real": w, "spent_wan": spend, "additional": additional}))
         return None
 
     # ------------------------------------------------------------------ outputs
@@ -640,7 +639,10 @@ class Vouchers(Mechanism):
                 "firms_real", "spent_wan", "additional", "project"]
         if not self._records:
             return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-        data = {c: np.concatenate([r[c] for r in self._records]) for c in cols}
+        records = [{"step": np.full(len(r["firm_slot"]), t, np.int64),
+                    "project": np.full(len(r["firm_slot"]), project), **r}
+                   for t, project, r in self._records]
+        data = {c: np.concatenate([r[c] for r in records]) for c in cols}
         ids = np.array(self.model.places.ids, dtype=object)
         data["issuer"] = ids[data["issuer"]]
         data["provider"] = ids[data["provider"]]
