@@ -239,6 +239,9 @@ class _Outlook:
         # offer kinds (institute services, joint R&D with firms): the representative partner of
         # each place, partner-place draw probabilities, price and share of searches
         self.reps = np.stack(reps)
+        # the representatives and the pools as one stack of transposed matrices: numpy's matmul
+        # of a 2-d by a stacked operand calls BLAS per matrix as the 2-d products do (same bits)
+        self.basis_t = np.stack([*reps, self.pools]).transpose(0, 2, 1)
         self.q = np.stack(draws)
         self.prices = np.array([prm["service_price_wan"], prm["collaboration_cost_wan"]], float)
         self.kind_share = np.array([1.0 - share, share])
@@ -312,8 +315,8 @@ class _Outlook:
         k = self.model.firms.knowledge[slots]
         value = prm["knowledge_value_wan"]
         # the matrix products stay numpy's (BLAS); the kernels do the elementwise chains
-        dot_reps = np.stack([k @ rep.T for rep in self.reps])
-        cap, eff, worth = mk.knowledge_terms(k, self.pools, k @ self.pools.T, self.reps, dot_reps,
+        dots = np.matmul(k, self.basis_t)       # k @ reps[m].T per kind, then k @ pools.T
+        cap, eff, worth = mk.knowledge_terms(k, self.pools, dots[-1], self.reps, dots[:-1],
                                              value * prm["learning_rate"], self.prices,
                                              float(prm["absorptive_half"]), KNOWLEDGE_EPS)
         out = []
