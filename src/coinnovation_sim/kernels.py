@@ -474,6 +474,23 @@ def _split_sum(a: np.ndarray, lo: int, n: int) -> float:
         depth += 1
 
 
+
+@jit_inline
+def store_normalised(prod: np.ndarray, out: np.ndarray, row: int) -> None:
+    """Store ``prod / prod.sum()`` in ``out[row]`` where that sum is positive, else 0.
+
+    One row of :func:`sampling.normalise_rows`: the sum is ``0.0 + pairwise_sum(prod)``, in
+    numpy's order.
+    """
+    p = prod.shape[0]
+    tot = 0.0 + pairwise_sum(prod, 0, p)
+    if tot > 0.0:
+        for j in range(p):
+            out[row, j] = prod[j] / tot
+    else:
+        for j in range(p):
+            out[row, j] = 0.0
+
 @jit
 def total(a: np.ndarray, n: int) -> float:
     """``a[:n].sum()``: ``0.0 + pairwise_sum(a, 0, n)`` (a row sum ``x.sum(axis=1)`` likewise)."""

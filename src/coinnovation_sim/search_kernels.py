@@ -46,6 +46,7 @@ from .kernels import (
     segment_position,
     segment_sampler_arrays,
     segment_totals,
+    store_normalised,
 )
 from .sampling import cumulative_rows
 
@@ -129,13 +130,7 @@ def _normalised_scaled_into(mat: np.ndarray, scale: np.ndarray, out: np.ndarray,
     for i in range(r):
         for j in range(p):
             prod[j] = mat[i, j] * scale[j]
-        tot = 0.0 + pairwise_sum(prod, 0, p)
-        if tot > 0.0:
-            for j in range(p):
-                out[row0 + i, j] = prod[j] / tot
-        else:
-            for j in range(p):
-                out[row0 + i, j] = 0.0
+        store_normalised(prod, out, row0 + i)
 
 
 @jit

@@ -46,6 +46,7 @@ from ..kernels import (
     row8_zero,
     row_total,
     segment_sampler_arrays,
+    store_normalised,
     total,
 )
 
@@ -914,13 +915,7 @@ def project_rows(eligible: np.ndarray, phi: np.ndarray, home: np.ndarray, origin
         o = origin[i]
         for j in range(p):
             prod[j] = ((1.0 if eligible[h, j] else 0.0) * phi[o, j]) * inst_total[j]
-        tot = 0.0 + pairwise_sum(prod, 0, p)
-        if tot > 0.0:
-            for j in range(p):
-                prob[i, j] = prod[j] / tot
-        else:
-            for j in range(p):
-                prob[i, j] = 0.0
+        store_normalised(prod, prob, i)
         acc = 0.0
         for j in range(p):
             acc += prob[i, j]
@@ -1351,13 +1346,7 @@ def _member_rows_into(phi: np.ndarray, members: np.ndarray, scale: np.ndarray, o
     for i in range(r):
         for j in range(p):
             prod[j] = (phi[i, j] * (1.0 if members[j] else 0.0)) * scale[j]
-        tot = 0.0 + pairwise_sum(prod, 0, p)
-        if tot > 0.0:
-            for j in range(p):
-                out[row0 + i, j] = prod[j] / tot
-        else:
-            for j in range(p):
-                out[row0 + i, j] = 0.0
+        store_normalised(prod, out, row0 + i)
 
 
 @jit
