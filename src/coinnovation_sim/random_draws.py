@@ -77,37 +77,49 @@ _DOUBLE_UNIT = 1.0 / 9007199254740992.0
 
 
 @jit_inline
-def _next64(w: np.ndarray) -> np.uint64:
-    """PCG64's ``pcg64_next64`` (numpy): advance the state words ``w`` (state lo, hi, inc lo, hi).
+def _step(lo: np.uint64, hi: np.uint64, inc_lo: np.uint64, inc_hi: np.uint64
+          ) -> tuple[np.uint64, np.uint64]:
+    """PCG64's state step (numpy's ``pcg64_next64``): ``state · M + inc`` modulo 2**128.
 
-    The state becomes ``state · M + inc`` modulo 2**128; the output word is XSL-RR of the new state
-    (``hi ^ lo`` rotated right by the top six bits).
+    The state (``lo``, ``hi``) is passed and returned in local variables, so a fill loop keeps it
+    in registers instead of storing and reloading it for every word.
     """
-    lo = w[0]
-    hi = w[1]
     mlo = lo * _MULT_LO
     mhi = _mulhi(lo, _MULT_LO) + lo * _MULT_HI + hi * _MULT_LO
-    new_lo = mlo + w[2]
+    new_lo = mlo + inc_lo
     carry = _ONE if new_lo < mlo else _ZERO
-    new_hi = mhi + w[3] + carry
-    w[0] = new_lo
-    w[1] = new_hi
-    x = new_hi ^ new_lo
-    rot = new_hi >> _ROT_SHIFT
+    return new_lo, mhi + inc_hi + carry
+
+
+@jit_inline
+def _output(lo: np.uint64, hi: np.uint64) -> np.uint64:
+    """PCG64's output word of a state: XSL-RR (``hi ^ lo`` rotated right by the top six bits)."""
+    x = hi ^ lo
+    rot = hi >> _ROT_SHIFT
     return (x >> rot) | (x << ((-rot) & _SIX3))
 
 
 @jit_inline
-def _next_double(w: np.ndarray) -> float:
-    """The ``next_double`` of numpy's PCG64: the top 53 bits of a word, times 2**-53."""
-    return float(_next64(w) >> _ELEVEN) * _DOUBLE_UNIT
+def _next_double(lo: np.uint64, hi: np.uint64, inc_lo: np.uint64, inc_hi: np.uint64
+                 ) -> tuple[float, np.uint64, np.uint64]:
+    """The ``next_double`` of numpy's PCG64 (the top 53 bits of a word, times 2**-53).
+
+    Returns the variate and the advanced state.
+    """
+    lo, hi = _step(lo, hi, inc_lo, inc_hi)
+    return float(_output(lo, hi) >> _ELEVEN) * _DOUBLE_UNIT, lo, hi
 
 
 @jit_inline
-def _standard_normal(w: np.ndarray) -> float:
-    """The ``random_standard_normal`` of numpy (ziggurat, numpy's tables; as numba ports it)."""
+def _standard_normal(lo: np.uint64, hi: np.uint64, inc_lo: np.uint64, inc_hi: np.uint64
+                     ) -> tuple[float, np.uint64, np.uint64]:
+    """The ``random_standard_normal`` of numpy (ziggurat, numpy's tables; as numba ports it).
+
+    Returns the variate and the advanced state.
+    """
     while True:
-        r = _next64(w)
+        lo, hi = _step(lo, hi, inc_lo, inc_hi)
+        r = _output(lo, hi)
         idx = r & _BYTE
         r >>= _EIGHT
         sign = r & _ONE
@@ -116,26 +128,30 @@ def _standard_normal(w: np.ndarray) -> float:
         if sign & _ONE:
             x = -x
         if rabs < ki_double[idx]:
-            return x
+            return x, lo, hi
         if idx == 0:
             while True:
-                xx = -ziggurat_nor_inv_r * np.log1p(-_next_double(w))
-                yy = -np.log1p(-_next_double(w))
+                u1, lo, hi = _next_double(lo, hi, inc_lo, inc_hi)
+                xx = -ziggurat_nor_inv_r * np.log1p(-u1)
+                u2, lo, hi = _next_double(lo, hi, inc_lo, inc_hi)
+                yy = -np.log1p(-u2)
                 if yy + yy > xx * xx:
                     if (rabs >> _EIGHT) & _ONE:
-                        return -(ziggurat_nor_r + xx)
-                    return ziggurat_nor_r + xx
-        elif ((fi_double[idx - 1] - fi_double[idx]) * _next_double(w) + fi_double[idx]
-              < np.exp(-0.5 * x * x)):
-            return x
+                        return -(ziggurat_nor_r + xx), lo, hi
+                    return ziggurat_nor_r + xx, lo, hi
+        u, lo, hi = _next_double(lo, hi, inc_lo, inc_hi)
+        if (fi_double[idx - 1] - fi_double[idx]) * u + fi_double[idx] < np.exp(-0.5 * x * x):
+            return x, lo, hi
 
 
 @jit
 def _standard_normal_fill(w: np.ndarray, n: int) -> np.ndarray:
     """``n`` standard normal variates from the PCG64 state words ``w`` (advanced in place)."""
     out = np.empty(n)
+    lo, hi, inc_lo, inc_hi = w[0], w[1], w[2], w[3]
     for i in range(n):
-        out[i] = _standard_normal(w)
+        out[i], lo, hi = _standard_normal(lo, hi, inc_lo, inc_hi)
+    w[0], w[1] = lo, hi
     return out
 
 
@@ -149,20 +165,22 @@ def _gamma_fill(w: np.ndarray, shape: float, scale: float, n: int) -> np.ndarray
     out = np.empty(n)
     b = shape - 1.0 / 3.0
     c = 1.0 / np.sqrt(9 * b)
+    lo, hi, inc_lo, inc_hi = w[0], w[1], w[2], w[3]
     for i in range(n):
         while True:
             while True:
-                x = _standard_normal(w)
+                x, lo, hi = _standard_normal(lo, hi, inc_lo, inc_hi)
                 v = 1.0 + c * x
                 if v > 0.0:
                     break
             v = v * v * v
-            u = _next_double(w)
+            u, lo, hi = _next_double(lo, hi, inc_lo, inc_hi)
             if u < 1.0 - 0.0331 * (x * x) * (x * x):
                 break
             if np.log(u) < 0.5 * x * x + b * (1.0 - v + np.log(v)):
                 break
         out[i] = scale * (b * v)
+    w[0], w[1] = lo, hi
     return out
 
 
