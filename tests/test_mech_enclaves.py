@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from coinnovation_sim import load_scenario, run
 from coinnovation_sim.innovation import place_pools
 from coinnovation_sim.mechanisms import REGISTRY
-from coinnovation_sim.mechanisms import kernels as mk
-from coinnovation_sim.mechanisms.enclaves import Enclaves, _pools
+from coinnovation_sim.mechanisms.enclaves import Enclaves, _Outlook
 from coinnovation_sim.model import CoinnovationModel
 from coinnovation_sim.places import read_place_table
 from helpers import SCENARIOS, metrics_bytes
@@ -132,9 +131,7 @@ def test_membership_within_capacity_every_step():
         assert (f.unit_place[f.alive & ~inside] == f.place[f.alive & ~inside]).all()
         seen = np.maximum(seen, units)
         # the enclaves' pools (firms' sums fused with their offers) are the core's place pools
-        pools_f, count_f, *_ = mk.firm_groups(f.unit_place, f.alive, w, f.knowledge,
-                                              model.n_places)
-        assert np.array_equal(_pools(model, pools_f, count_f), place_pools(model))
+        assert np.array_equal(_Outlook(model).pools, place_pools(model))
     row = model.metric_rows[-1]
     assert row["enclaves_units"] == pytest.approx(units.sum())
     assert seen[0] > 0, "nobody joined the Wujiang research enclave in Shanghai"

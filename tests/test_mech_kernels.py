@@ -607,13 +607,53 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
     alive[::9] = True
     wf[::9] = 0.0                                 # live rows of weight 0: skipped by the pools
     from coinnovation_sim.kernels import group_weighted_rows
+    tstar, talent = rng.uniform(0, 30, len(k)), rng.uniform(0, 30, len(k))
+    capital = rng.normal(5, 5, len(k))
     for pl, kk in ((place, k), (np.sort(place), k), (place, k[:, :5].copy())):
         # random places, runs of one place (sums carried in registers), another field count
-        got = mk.firm_groups(pl, alive, wf, kk, 16)
+        got = mk.outlook_sums(pl, alive, wf, kk, tstar, talent, capital, 0.2, 16)
         want = (*group_weighted_rows(pl, alive, wf, kk, 16, True),
-                *mk.knowledge_weighted_groups(pl, alive, wf, kk, 16))
+                *mk.knowledge_weighted_groups(pl, alive, wf, kk, 16),
+                mk.vacancy_totals(tstar, talent, alive, capital, pl, wf, 0.2, 16))
         for a, b in zip(got, want, strict=True):
             assert same(a, b)
+
+
+def test_outlook_terms_equal_the_numpy_outlook():
+    rng = np.random.default_rng(14)
+    p = 16
+    vac = rng.uniform(0, 5, p) * (rng.random(p) < 0.7)
+    vac[3] = 1e-9                                 # filled whatever the inflow
+    wage_pow, vac_pow = rng.uniform(0.5, 2, p), rng.uniform(0.5, 2, p)
+    phi_t, phi = rng.uniform(0.01, 1, (p, p)), rng.uniform(0.01, 1, (p, p))
+    seekers = rng.uniform(0, 50, p)
+    pool_f, count_f = rng.lognormal(0, 1, (p, 8)), rng.uniform(0, 9, p)
+    count_f[7] = 0.0
+    pool_f[7] = 0.0                               # a place without firms
+    kw_total, kw_num = rng.uniform(0, 9, p), rng.lognormal(0, 1, (p, 8))
+    kw_total[7] = 0.0
+    inst_place = rng.integers(0, p, 60)
+    inst_place[inst_place == 9] = 10              # a place without institutes
+    iw, cap = rng.uniform(0.5, 3, 60), rng.uniform(0, 4, 60)
+    iw[4] = 0.0
+    ik = rng.lognormal(0, 1, (60, 8))
+    mult = rng.uniform(0.5, 1.5, (p, p))
+    fill, basis, q, psi, tc = mk.outlook_terms(vac, wage_pow, vac_pow, phi_t, seekers, pool_f,
+                                               count_f, kw_total, kw_num, inst_place, iw, cap,
+                                               ik, phi, mult, 2.5)
+    attract = np.where(vac > 0, wage_pow * vac_pow, 0.0)
+    inflow = (seekers[:, None] * normalise_rows(phi_t * attract[None, :])).sum(axis=0)
+    assert same(fill, np.divide(inflow, vac, out=np.ones(p), where=vac > inflow))
+    from coinnovation_sim.kernels import group_weighted_rows
+    ti, ci = group_weighted_rows(inst_place, np.ones(60, np.bool_), iw, ik, p, True)
+    total, count = pool_f + ti, count_f + ci
+    pools = np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
+    inst_total, inst_num = mk.institute_groups(inst_place, iw * cap * row_sums(ik), ik, p)
+    want = np.stack([mk.group_means(inst_num, inst_total), mk.group_means(kw_num, kw_total), pools])
+    assert same(basis, want)
+    assert same(q, np.stack([normalise_rows(phi * t[None, :]) for t in (inst_total, kw_total)]))
+    assert same(psi, normalise_rows(phi))
+    assert same(tc, 2.5 * mult / phi)
 
 
 def test_reviewing_slots_and_members_staff_equal_numpy():

@@ -101,11 +101,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field
 
+from ..firm_passes import target_talent_base_at
 from ..flows import Account, Channel
-from ..kernels import group_weighted_rows, row_sums
+from ..kernels import row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
-from ..production import quality, target_talent
-from ..sampling import normalise_rows
+from ..production import quality
 from . import kernels as mk
 from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
 
@@ -189,20 +189,6 @@ class Config(MechanismConfig):
                                              "park; assumption: one budget year")
 
 
-def _pools(model: CoinnovationModel, total_f: np.ndarray, count_f: np.ndarray) -> np.ndarray:
-    """``innovation.place_pools(model)`` given its firms' sums (``mechanisms.kernels.firm_groups``).
-
-    The institutes' sums and the means as :func:`~coinnovation_sim.innovation.place_pools`
-    computes them (``tests/test_mech_enclaves.py`` checks the equality).
-    """
-    inst = model.institutes
-    ti, ci = group_weighted_rows(inst.place, np.ones(inst.n, np.bool_),
-                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge,
-                                 model.n_places, True)
-    total, count = total_f + ti, count_f + ci
-    return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
-
-
 class _Outlook:
     """What a unit at each place can reach this month: talent fill rates and knowledge offers.
 
@@ -216,49 +202,39 @@ class _Outlook:
 
     def __init__(self, model: CoinnovationModel) -> None:
         f, inst, prm = model.firms, model.institutes, model.prm
-        p = model.n_places
+        theta = prm["talent_elasticity"]
         self.model = model
         self.quality = quality(model)
-        self.fill = self._fill_rates(model, target_talent(model, self.quality))
-        # the firms' sums of the place pools and of the firm offers in one pass
-        pool_f, count_f, *firm_offers = mk.firm_groups(
+        # target talent as production.target_talent computes it (its cache would miss: innovation
+        # changed the firms' knowledge since); dead slots' values are never read
+        base, _ = target_talent_base_at(theta, f.productivity, self.quality, model.wage, f.place,
+                                        f.unit_place, f.unit_share, f.alive)
+        tstar = np.power(base, 1.0 / (1.0 - theta))
+        # the firms' sums of the place pools, the firm offers and the vacancies in one pass
+        pool_f, count_f, kw_total, kw_num, vac = mk.outlook_sums(
             np.ascontiguousarray(f.unit_place, dtype=np.int64), f.alive, model.firm_weight(),
-            f.knowledge, p)
-        self.pools = _pools(model, pool_f, count_f)
+            f.knowledge, tstar, f.talent, f.capital, float(prm["hiring_speed"]), model.n_places)
+        # share of vacancies each place's applicants would fill (the core's hiring rule), the
+        # pools, the representative partners (institutes, firms) of each place with their draw
+        # probabilities (friction × real agents × capacity × total knowledge, the core's search
+        # weights), the row-normalised friction and the transaction costs; the powers are numpy's
         phi = model.phi["technology"]
-        self.psi = normalise_rows(phi)
-        self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
-        inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
-        share = prm["collaboration_share"]
-        reps, draws = [], []
-        # partners weigh real agents × capacity × total knowledge (the core's search weights)
-        for total, num in (mk.institute_groups(inst.place, inst_w, inst.knowledge, p),
-                           firm_offers):
-            reps.append(mk.group_means(num, total))
-            draws.append(normalise_rows(phi * total[None, :]))
+        self.fill, basis, self.q, self.psi, self.tc = mk.outlook_terms(
+            vac, model.wage ** prm["wage_elasticity"],
+            np.power(np.maximum(vac, 1e-300), prm["vacancy_elasticity"]), model.phi["talent"],
+            prm["search_intensity"] * model.talent_pool, pool_f, count_f, kw_total, kw_num,
+            inst.place, np.ascontiguousarray(model.inst_weight(), float), inst.capacity,
+            inst.knowledge, phi, model.transaction_multiplier, float(prm["transaction_cost_wan"]))
         # offer kinds (institute services, joint R&D with firms): the representative partner of
         # each place, partner-place draw probabilities, price and share of searches
-        self.reps = np.stack(reps)
+        self.reps = basis[:2]
+        self.pools = basis[2]
         # the representatives and the pools as one stack of transposed matrices: numpy's matmul
         # of a 2-d by a stacked operand calls BLAS per matrix as the 2-d products do (same bits)
-        self.basis_t = np.stack([*reps, self.pools]).transpose(0, 2, 1)
-        self.q = np.stack(draws)
+        self.basis_t = basis.transpose(0, 2, 1)
+        share = prm["collaboration_share"]
         self.prices = np.array([prm["service_price_wan"], prm["collaboration_cost_wan"]], float)
         self.kind_share = np.array([1.0 - share, share])
-
-    @staticmethod
-    def _fill_rates(model: CoinnovationModel, tstar: np.ndarray) -> np.ndarray:
-        """Share of vacancies each place's applicants would fill (the core's hiring rule)."""
-        f, prm = model.firms, model.prm
-        p = model.n_places
-        vac_p = mk.vacancy_totals(tstar, f.talent, f.alive, f.capital,
-                                  np.ascontiguousarray(f.unit_place, dtype=np.int64),
-                                  model.firm_weight(), float(prm["hiring_speed"]), p)
-        attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
-                           * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
-        seekers = prm["search_intensity"] * model.talent_pool
-        inflow = (seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
-        return np.divide(inflow, vac_p, out=np.ones(p), where=vac_p > inflow)
 
     def profits(self, slots: np.ndarray, origins: tuple[np.ndarray, ...], horizon: int,
                 shares: tuple[float, ...]) -> np.ndarray:

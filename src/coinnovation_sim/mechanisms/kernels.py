@@ -33,9 +33,11 @@ import math
 import numpy as np
 
 from ..kernels import (
+    _add_weighted_rows,
     group_weighted_rows,
     ieee_div,
     jit,
+    jit_inline,
     max0,
     np_clip,
     np_min,
@@ -159,13 +161,16 @@ def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.n
 
 
 @jit
-def firm_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
-                n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Two grouped sums of the firms in one pass over their rows.
+def outlook_sums(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                 tstar: np.ndarray, talent: np.ndarray, capital: np.ndarray, speed: float,
+                 n_groups: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The enclaves' three grouped sums of the firms in one pass over their rows.
 
     ``kernels.group_weighted_rows(group, alive, weight, values, n_groups, True)`` (the firms'
-    part of ``innovation.place_pools``) and :func:`knowledge_weighted_groups` of the same
-    arguments; each accumulator adds the rows in row order, as those kernels do.
+    part of ``innovation.place_pools``), :func:`knowledge_weighted_groups` of the same
+    arguments and :func:`vacancy_totals` ``(tstar, talent, alive, capital, group, weight, speed,
+    n_groups)``; each accumulator adds the rows in row order, as those kernels do.
 
     Returns
     -------
@@ -173,39 +178,55 @@ def firm_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values
         Weighted row sums (n_groups, k) and weight totals (n_groups,) of the live rows.
     kw_total, kw_num : numpy.ndarray
         Knowledge-weighted totals (n_groups,) and row sums (n_groups, k).
+    vacancies : numpy.ndarray
+        Real vacancies per group (n_groups,).
     """
     n, k = values.shape
     total = np.zeros((n_groups, k))
     count = np.zeros(n_groups)
     kw_total = np.zeros(n_groups)
     kw_num = np.zeros((n_groups, k))
+    vac = np.zeros(n_groups)
     if k == 8:
-        _firm_groups8(group, alive, weight, values, total, count, kw_total, kw_num)
-        return total, count, kw_total, kw_num
+        _outlook_sums8(group, alive, weight, values, tstar, talent, capital, speed, total, count,
+                       kw_total, kw_num, vac)
+        return total, count, kw_total, kw_num, vac
     for i in range(n):
         g = group[i]
         kappa = 0.0
         for c in range(k):
             kappa += values[i, c]
         w = weight[i]
-        wk = (w if alive[i] else 0.0) * kappa
+        live = alive[i]
+        wk = (w if live else 0.0) * kappa
         kw_total[g] += wk
         for c in range(k):
             kw_num[g, c] += wk * values[i, c]
-        if alive[i] and w != 0.0:
+        if live and w != 0.0:
             count[g] += w
             for c in range(k):
                 total[g, c] += w * values[i, c]
-    return total, count, kw_total, kw_num
+        vac[g] += w * _vacancy(tstar[i], talent[i], live, capital[i], speed)
+    return total, count, kw_total, kw_num, vac
+
+
+@jit_inline
+def _vacancy(tstar: float, talent: float, live: bool, capital: float, speed: float) -> float:
+    """A firm's vacancies ``speed · max(0, T* − T)`` if it is alive with capital, else 0."""
+    v = speed * max0(tstar - talent)
+    if not (live and capital > 0.0):
+        v = 0.0
+    return v
 
 
 @jit
-def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
-                  total: np.ndarray, count: np.ndarray, kw_total: np.ndarray,
-                  kw_num: np.ndarray) -> None:
-    """:func:`firm_groups` of 8 columns: the sums of a run of rows of one group in registers.
+def _outlook_sums8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                   tstar: np.ndarray, talent: np.ndarray, capital: np.ndarray, speed: float,
+                   total: np.ndarray, count: np.ndarray, kw_total: np.ndarray,
+                   kw_num: np.ndarray, vac: np.ndarray) -> None:
+    """:func:`outlook_sums` of 8 columns: the sums of a run of rows of one group in registers.
 
-    The same additions in the same order as the row loop of :func:`firm_groups` (each row's
+    The same additions in the same order as the row loop of :func:`outlook_sums` (each row's
     ``acc + w · row`` element by element, as ``kernels.row8_axpy`` computes it), without waiting
     for each stored sum before the next row of the group.
     """
@@ -214,6 +235,7 @@ def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, valu
     kw_acc = row8_zero()
     cnt = 0.0
     kw = 0.0
+    va = 0.0
     for i in range(values.shape[0]):
         g = group[i]
         if g != cur:
@@ -222,11 +244,13 @@ def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, valu
                 row8_store(kw_num, cur, kw_acc)
                 count[cur] = cnt
                 kw_total[cur] = kw
+                vac[cur] = va
             cur = g
             acc = row8_load(total, g)
             kw_acc = row8_load(kw_num, g)
             cnt = count[g]
             kw = kw_total[g]
+            va = vac[g]
         w = weight[i]
         live = alive[i]
         wk = (w if live else 0.0) * row_total(values, i)
@@ -235,11 +259,91 @@ def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, valu
         if live and w != 0.0:
             cnt += w
             acc = row8_axpy(acc, w, values, i)
+        va += w * _vacancy(tstar[i], talent[i], live, capital[i], speed)
     if cur >= 0:
         row8_store(total, cur, acc)
         row8_store(kw_num, cur, kw_acc)
         count[cur] = cnt
         kw_total[cur] = kw
+        vac[cur] = va
+
+
+@jit
+def outlook_terms(vac: np.ndarray, wage_pow: np.ndarray, vac_pow: np.ndarray,
+                  phi_talent: np.ndarray, seekers: np.ndarray, pool_f: np.ndarray,
+                  count_f: np.ndarray, kw_total: np.ndarray, kw_num: np.ndarray,
+                  inst_place: np.ndarray, inst_weight: np.ndarray, inst_capacity: np.ndarray,
+                  inst_knowledge: np.ndarray, phi: np.ndarray, multiplier: np.ndarray,
+                  transaction_cost: float):
+    """The place-level terms of the enclaves' outlook from the firms' sums (:func:`outlook_sums`).
+
+    As ``enclaves._Outlook`` computed them in numpy: the fill rates ``where(vac > inflow,
+    inflow / vac, 1)`` with ``inflow = (seekers[:, None] · normalise_rows(phi_talent ·
+    attract[None, :])).sum(axis=0)`` (rows added in order) and ``attract = where(vac > 0,
+    wage_pow · vac_pow, 0)``; the place pools (firms' and institutes' sums, then the means); the
+    representative institute (weights ``inst_weight · capacity · Σ_f k``) and firm
+    (:func:`knowledge_weighted_groups`) of each place, :func:`group_means`; the partner-place
+    draws ``normalise_rows(phi · total[None, :])`` per kind; ``normalise_rows(phi)`` and
+    ``transaction_cost · multiplier / phi``.
+
+    Returns
+    -------
+    fill : numpy.ndarray
+        (P,).
+    basis : numpy.ndarray
+        (3, P, F): the institutes' and firms' representatives, then the pools.
+    q : numpy.ndarray
+        (2, P, P): partner-place draw probabilities per kind.
+    psi, tc : numpy.ndarray
+        (P, P): row-normalised friction; transaction costs.
+    """
+    p = vac.shape[0]
+    nf = pool_f.shape[1]
+    prod = np.empty(p)
+    attract = np.empty(p)
+    for j in range(p):
+        attract[j] = wage_pow[j] * vac_pow[j] if vac[j] > 0.0 else 0.0
+    norm = np.empty((p, p))
+    for i in range(p):
+        for j in range(p):
+            prod[j] = phi_talent[i, j] * attract[j]
+        store_normalised(prod, norm, i)
+    fill = np.empty(p)
+    for j in range(p):
+        inflow = 0.0
+        for i in range(p):
+            inflow += seekers[i] * norm[i, j]
+        fill[j] = inflow / vac[j] if vac[j] > inflow else 1.0
+    n_inst = inst_place.shape[0]
+    live = np.ones(n_inst, np.bool_)
+    ti = np.zeros((p, nf))
+    ci = np.zeros(p)
+    _add_weighted_rows(inst_place, live, inst_weight, inst_knowledge, True, ti, ci)
+    w_inst = np.empty(n_inst)
+    for i in range(n_inst):
+        w_inst[i] = (inst_weight[i] * inst_capacity[i]) * row_total(inst_knowledge, i)
+    num_i = np.zeros((p, nf))
+    tot_i = np.zeros(p)
+    _add_weighted_rows(inst_place, live, w_inst, inst_knowledge, False, num_i, tot_i)
+    basis = np.empty((3, p, nf))
+    basis[0] = group_means(num_i, tot_i)
+    basis[1] = group_means(kw_num, kw_total)
+    basis[2] = group_means(pool_f + ti, count_f + ci)
+    q = np.empty((2, p, p))
+    psi = np.empty((p, p))
+    tc = np.empty((p, p))
+    for i in range(p):
+        for j in range(p):
+            prod[j] = phi[i, j] * tot_i[j]
+        store_normalised(prod, q[0], i)
+        for j in range(p):
+            prod[j] = phi[i, j] * kw_total[j]
+        store_normalised(prod, q[1], i)
+        for j in range(p):
+            prod[j] = phi[i, j]
+            tc[i, j] = ieee_div(transaction_cost * multiplier[i, j], phi[i, j])
+        store_normalised(prod, psi, i)
+    return fill, basis, q, psi, tc
 
 
 @jit
@@ -1656,8 +1760,9 @@ def warm_up() -> None:
     ro.flags.writeable = False
     for w in (f2, ro):
         knowledge_weighted_groups(i2, b2, w, m22, 1)
-        firm_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
+        outlook_sums(i2, b2, w, m22, f2, f2, f2, 0.5, 1)
+    outlook_terms(f2, f2, f2, m22, f2, m22, f2, f2, m22, i2, f2, f2, m22, m22, m22, 1.0)
     group_means(m22, f2)
     reference_terms(i2, f2, m22, 2, 0.5, m22, m22)
     cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
