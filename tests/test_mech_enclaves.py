@@ -122,6 +122,7 @@ def test_membership_within_capacity_every_step():
         f = model.firms
         w = model.firm_weight()
         inside = mech.member >= 0
+        assert np.array_equal(mech.inside, np.flatnonzero(inside))   # the kept member list
         units = np.bincount(mech.member[inside], weights=w[inside], minlength=len(parks))
         assert (units <= caps + 1e-9).all(), units
         # members are live firms of the park's home with their unit in its host; nobody else is away

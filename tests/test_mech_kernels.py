@@ -587,10 +587,10 @@ def test_enclave_membership_kernels_equal_numpy():
     firm_id = np.arange(n)
     member_id = np.where(rng.random(n) < 0.05, firm_id + n, firm_id)
     weight = rng.uniform(0.5, 2.0, n)
-    assert same(mk.stale_members(member, alive, firm_id, member_id),
+    inside = np.flatnonzero(member >= 0)
+    assert same(mk.stale_members(inside, alive, firm_id, member_id),
                 np.flatnonzero((member >= 0) & (~alive | (firm_id != member_id))))
-    inside = member >= 0
-    assert same(mk.park_units(member, weight, 3),
+    assert same(mk.park_units(inside, member, weight, 3),
                 np.bincount(member[inside], weights=weight[inside], minlength=3))
 
 
@@ -679,9 +679,9 @@ def test_reviewing_slots_and_members_staff_equal_numpy():
                     mk.reviewing_slots(after, review, alive, capital, False))
     w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
     inside = member >= 0
-    assert same(mk.members_staff(member, w, talent, share),
+    assert same(mk.members_staff(np.flatnonzero(inside), w, talent, share),
                 (w[inside] * talent[inside] * share[inside]).sum())
-    assert same(mk.members_staff(np.full(n, -1), w, talent, share), np.zeros(0).sum())
+    assert same(mk.members_staff(np.zeros(0, np.int64), w, talent, share), np.zeros(0).sum())
 
 
 def test_sorted_union_equals_union1d():

@@ -399,6 +399,8 @@ class Enclaves(Mechanism):
         self.neg_home = np.zeros(n, np.int64)
         self.neg_host = np.zeros(n, np.int64)
         self.member = np.full(model.firms.n, -1, np.int64)
+        #: The member slots, ascending: ``flatnonzero(member >= 0)``, kept with ``member``.
+        self.inside = np.zeros(0, np.int64)
         self.member_id = np.full(model.firms.n, -1, np.int64)
         self.member_w = np.zeros(model.firms.n)
         self.finished = False
@@ -419,7 +421,8 @@ class Enclaves(Mechanism):
     # ------------------------------------------------------------------ membership
     def _units(self) -> np.ndarray:
         """Real firms with a unit in each park."""
-        return mk.park_units(self.member, self.model.firm_weight(), len(self.capacity))
+        return mk.park_units(self.inside, self.member, self.model.firm_weight(),
+                             len(self.capacity))
 
     def _send_home(self, slots: np.ndarray) -> None:
         """Return the units of ``slots`` to their home places."""
@@ -430,11 +433,12 @@ class Enclaves(Mechanism):
         self.member[slots] = -1
         self.member_id[slots] = -1
         self.member_w[slots] = 0.0
+        self.inside = self.inside[self.member[self.inside] >= 0]
 
     def _sync(self) -> None:
         """Drop members that exited (their slot freed, or refilled by a new firm at home)."""
         f = self.model.firms
-        gone = mk.stale_members(self.member, f.alive, f.firm_id, self.member_id)
+        gone = mk.stale_members(self.inside, f.alive, f.firm_id, self.member_id)
         if len(gone):
             self.cum["exits"] += float(self.member_w[gone].sum())
             dead = gone[~f.alive[gone]]
@@ -444,6 +448,7 @@ class Enclaves(Mechanism):
             self.member[gone] = -1
             self.member_id[gone] = -1
             self.member_w[gone] = 0.0
+            self.inside = self.inside[self.member[self.inside] >= 0]
 
     def _record(self, t: int, key: str, value: float) -> None:
         """Add ``value`` to this month's outcome ``key`` (reset when a new month starts)."""
@@ -511,6 +516,7 @@ class Enclaves(Mechanism):
             self.model.units_moved()
             f.unit_share[admit] = cfg.parks[k].unit_staff_share
             self.member[admit] = k
+            self.inside = np.sort(np.concatenate((self.inside, admit)))
             self.member_id[admit] = f.firm_id[admit]
             self.member_w[admit] = w[admit]
             setup = cfg.parks[k].setup_cost_wan
@@ -520,7 +526,7 @@ class Enclaves(Mechanism):
             self.cum["joined"] += float(w[admit].sum())
             self.cum["refused"] += float(w[order[~fits]].sum())
         # knowledge access the members gain this month (the home governments' valuation)
-        inside = np.flatnonzero(self.member >= 0)
+        inside = self.inside
         for k in np.unique(self.member[inside]):
             slots = inside[self.member[inside] == k]
             there, home = outlook.knowledge(slots, np.full(len(slots), self.host[k]), f.place[slots])
@@ -549,7 +555,7 @@ class Enclaves(Mechanism):
         w = model.firm_weight()
         self._sync()
         n_parks = len(self.capacity)
-        inside = np.flatnonzero(self.member >= 0)
+        inside = self.inside
         park = self.member[inside]
         sales = member_revenue(model, inside)
         rho = np.array([pk.unit_revenue_share for pk in cfg.parks])
@@ -583,13 +589,14 @@ class Enclaves(Mechanism):
         patience = cfg.patience_months
         closing = self.is_open & (worst >= 2 * patience)
         if closing.any():
-            self.cum["left"] += float(w[np.isin(self.member, np.flatnonzero(closing))].sum())
-            self._send_home(np.flatnonzero(np.isin(self.member, np.flatnonzero(closing))))
+            gone = self.inside[closing[self.member[self.inside]]]
+            self.cum["left"] += float(w[gone].sum())
+            self._send_home(gone)
             self.is_open &= ~closing
         self.admitting = self.is_open & (worst < patience)
         if cfg.end is not None and t >= cfg.end:
-            self.cum["left"] += float(w[self.member >= 0].sum())
-            self._send_home(np.flatnonzero(self.member >= 0))
+            self.cum["left"] += float(w[self.inside].sum())
+            self._send_home(self.inside)
             self.is_open[:] = False
             self.admitting[:] = False
             self.finished = True
@@ -613,7 +620,7 @@ class Enclaves(Mechanism):
         state = None
         if self.is_open.any():
             units = self._units()
-            staff = float(mk.members_staff(self.member, self.model.firm_weight(), f.talent,
+            staff = float(mk.members_staff(self.inside, self.model.firm_weight(), f.talent,
                                            f.unit_share))
         else:                       # no park open: no members (closed parks sent them home)
             if self.month_t != t:   # nothing recorded this month: the row is the state's

@@ -714,29 +714,31 @@ def location_gain(there: np.ndarray, home: np.ndarray, know: np.ndarray, capital
 
 
 @jit
-def stale_members(member: np.ndarray, alive: np.ndarray, firm_id: np.ndarray,
+def stale_members(inside: np.ndarray, alive: np.ndarray, firm_id: np.ndarray,
                   member_id: np.ndarray) -> np.ndarray:
-    """Slots whose park member exited (slot freed or refilled).
+    """Member slots ``inside`` whose firm exited (slot freed or refilled), in their order.
 
-    ``flatnonzero((member >= 0) & (~alive | (firm_id != member_id)))``.
+    ``inside[~alive[inside] | (firm_id[inside] != member_id[inside])]``.
     """
-    n = member.shape[0]
+    n = inside.shape[0]
     out = np.empty(n, np.int64)
     m = 0
-    for i in range(n):
-        if member[i] >= 0 and (not alive[i] or firm_id[i] != member_id[i]):
+    for j in range(n):
+        i = inside[j]
+        if not alive[i] or firm_id[i] != member_id[i]:
             out[m] = i
             m += 1
     return out[:m].copy()
 
 
 @jit
-def park_units(member: np.ndarray, weight: np.ndarray, n_parks: int) -> np.ndarray:
-    """Real firms per park: ``bincount(member[inside], weights=weight[inside])``, in slot order."""
+def park_units(inside: np.ndarray, member: np.ndarray, weight: np.ndarray,
+               n_parks: int) -> np.ndarray:
+    """Real firms per park: ``bincount(member[inside], weights=weight[inside])``, in that order."""
     out = np.zeros(n_parks)
-    for i in range(member.shape[0]):
-        if member[i] >= 0:
-            out[member[i]] += weight[i]
+    for j in range(inside.shape[0]):
+        i = inside[j]
+        out[member[i]] += weight[i]
     return out
 
 
@@ -815,16 +817,14 @@ def with_leavers(free: np.ndarray, leavers: np.ndarray, capital: np.ndarray) -> 
 
 
 @jit
-def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
+def members_staff(inside: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                   share: np.ndarray) -> float:
-    """Persons the park units employ: ``(w * T * share)[member >= 0].sum()`` (numpy's order)."""
-    n = member.shape[0]
-    buf = np.empty(n)
-    m = 0
-    for i in range(n):
-        if member[i] >= 0:
-            buf[m] = (weight[i] * talent[i]) * share[i]
-            m += 1
+    """Persons the park units employ: ``(w * T * share)[inside].sum()`` (numpy's order)."""
+    m = inside.shape[0]
+    buf = np.empty(m)
+    for j in range(m):
+        i = inside[j]
+        buf[j] = (weight[i] * talent[i]) * share[i]
     return 0.0 + pairwise_sum(buf, 0, m)
 
 
@@ -1781,7 +1781,7 @@ def warm_up() -> None:
     review_slots(i2, f2, 0.5, b2, f2)
     with_leavers(i2, i2, f2)
     for w in (f2, ro):
-        park_units(i2, w, 1)
+        park_units(i2, i2, w, 1)
         members_staff(i2, w, f2, f2)
         member_costs(i2, i2, f2, w, f2.copy(), i2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
