@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from coinnovation_sim import load_scenario, run
 from coinnovation_sim.innovation import place_pools
 from coinnovation_sim.mechanisms import REGISTRY
+from coinnovation_sim.mechanisms import kernels as mk
 from coinnovation_sim.mechanisms.enclaves import Enclaves, _Outlook
 from coinnovation_sim.model import CoinnovationModel
 from coinnovation_sim.places import read_place_table
@@ -329,3 +330,59 @@ def test_kept_closed_row_equals_a_fresh_row_every_month(section):
         assert np.array_equal(np.array(list(row.values())).view(np.int64),
                               np.array(list(fresh.values())).view(np.int64))
     assert kept > 0
+
+
+def _reference_gain(outlook, slots, host, horizon, unit_cost, setup_cost, share):
+    """An enclave gain as the unfused kernels computed it (one kernel per step, per origin)."""
+    from coinnovation_sim.knowledge import _EPS
+
+    model = outlook.model
+    f, prm = model.firms, model.prm
+    home = f.place[slots]
+    away = np.full(len(slots), host)
+    k = f.knowledge[slots]
+    value = prm["knowledge_value_wan"]
+    dots = np.matmul(k, outlook.basis_t)
+    cap, eff, worth = mk.knowledge_terms(k, outlook.pools, dots[-1], outlook.reps, dots[:-1],
+                                         value * prm["learning_rate"], outlook.prices,
+                                         float(prm["absorptive_half"]), _EPS)
+    vals = []
+    for origin in (away, home):
+        weights = mk.origin_weights(origin, outlook.psi, eff)
+        vals.append(mk.knowledge_value(origin, k, weights, weights @ outlook.pools, cap, worth,
+                                       outlook.q, outlook.kind_share, outlook.tc,
+                                       value * prm["spillover_rate"],
+                                       float(prm["search_probability"])))
+    know = vals[0] - vals[1]
+    theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
+    scale = f.productivity[slots] * outlook.quality[slots]
+    alive = f.alive[slots]
+    w, base, hire = mk.projection_setup(np.stack([away, home]), home, alive, model.wage,
+                                        outlook.fill, scale, np.array([share, 1.0]), theta, speed)
+    path, _ = mk.project_talent(np.power(base, 1.0 / (1.0 - theta)), alive, f.talent[slots],
+                                hire, speed, 1.05, horizon)
+    there, here = mk.mean_profit(path, np.power(path, theta), scale, w, f.overhead[slots])
+    return mk.location_gain(there, here, know, f.capital[slots], unit_cost, setup_cost,
+                            horizon), know
+
+
+def test_fused_gains_equal_the_unfused_kernels():
+    """The outlook's fused valuation gives the bits of the one-kernel-per-step chain."""
+    model = CoinnovationModel({"name": "gain", "extends": str(SCENARIOS / "all-mechanisms.yaml"),
+                               "steps": 4, "population": {"firms": 3000, "institutes": 60}}, seed=3)
+    for _ in range(3):
+        model.step()
+    outlook = _Outlook(model)
+    rng = np.random.default_rng(1)
+    f = model.firms
+    for n in (1, 2, 7, 300):                      # one row (BLAS gemv), a few, many
+        slots = np.sort(rng.choice(f.n, n, replace=False))
+        for host in (0, 5):
+            for setup, share in ((0.0, 1.0), (12.0, 0.3)):
+                want, know = _reference_gain(outlook, slots, host, 12, 1.0, setup, share)
+                got = outlook.gain(slots, host, 12, 1.0, setup, share)
+                assert np.array_equal(got.view(np.int64), want.view(np.int64))
+            kg = outlook.knowledge_gain(slots, host)
+            assert np.array_equal(kg.view(np.int64), know.view(np.int64))
+            w = model.firm_weight()
+            assert mk.knowledge_access(slots, kg, w) == float((w[slots] * know).sum())

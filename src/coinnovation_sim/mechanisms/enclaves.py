@@ -236,78 +236,42 @@ class _Outlook:
         self.prices = np.array([prm["service_price_wan"], prm["collaboration_cost_wan"]], float)
         self.kind_share = np.array([1.0 - share, share])
 
-    def profits(self, slots: np.ndarray, origins: tuple[np.ndarray, ...], horizon: int,
-                shares: tuple[float, ...]) -> np.ndarray:
-        """Mean monthly operating profit over ``horizon`` months with the units at each origin.
+    def knowledge_gain(self, slots: np.ndarray, host: int) -> np.ndarray:
+        """Knowledge-access gain ``K(host) − K(home)`` per firm, 万元 per month and real firm.
+
+        ``K(o)``: the expected monthly value of the knowledge reachable from ``o``, spillovers plus
+        the expected net value of technology deals (see the module docstring). The matrix
+        products stay numpy's (BLAS, one matrix per alternative); the kernels do the
+        elementwise chains.
 
         Parameters
         ----------
         slots : numpy.ndarray
-            Firm slots.
-        origins : tuple of numpy.ndarray
-            Place of each firm's unit in the projection, one array per alternative.
-        horizon : int
-            Months projected.
-        shares : tuple of float
-            Per alternative: share of the staff working at the origin where it is not the home
-            place.
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape (alternatives, len(slots)), 万元 per month and real firm.
+            Firm slots (each compared with its own home place).
+        host : int
+            Host place index.
         """
         model = self.model
-        f, prm = model.firms, model.prm
-        theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
-        scale = f.productivity[slots] * self.quality[slots]
-        alive = f.alive[slots]
-        origin = np.stack([np.asarray(o, dtype=np.int64) for o in origins])
-        w, base, hire = mk.projection_setup(origin, f.place[slots], alive, model.wage, self.fill,
-                                            scale, np.array(shares, float), float(theta),
-                                            float(speed))
-        # T* = base^(1/(1−θ)) and T^θ stay numpy's power (elementwise: one call for all months)
-        tstar = np.power(base, 1.0 / (1.0 - theta))
-        path, _ = mk.project_talent(tstar, alive, f.talent[slots], hire, float(speed),
-                                    LAYOFF_SLACK, horizon)
-        return mk.mean_profit(path, np.power(path, theta), scale, w, f.overhead[slots])
-
-    def knowledge(self, slots: np.ndarray, *origins: np.ndarray) -> list[np.ndarray]:
-        """Expected monthly value of the knowledge reachable from each origin, 万元 per real firm.
-
-        Parameters
-        ----------
-        slots : numpy.ndarray
-            Firm slots.
-        *origins : numpy.ndarray
-            Place of each firm's unit, one array per alternative.
-
-        Returns
-        -------
-        list of numpy.ndarray
-            Per origin: spillovers plus the expected net value of technology deals, 万元 per month.
-        """
-        prm = self.model.prm
-        k = self.model.firms.knowledge[slots]
+        prm = model.prm
+        place = model.firms.place
+        k = model.firms.knowledge[slots]
         value = prm["knowledge_value_wan"]
-        # the matrix products stay numpy's (BLAS); the kernels do the elementwise chains
         dots = np.matmul(k, self.basis_t)       # k @ reps[m].T per kind, then k @ pools.T
-        cap, eff, worth = mk.knowledge_terms(k, self.pools, dots[-1], self.reps, dots[:-1],
-                                             value * prm["learning_rate"], self.prices,
-                                             float(prm["absorptive_half"]), KNOWLEDGE_EPS)
-        out = []
-        for origin in origins:
-            o = np.ascontiguousarray(origin, dtype=np.int64)
-            weights = mk.origin_weights(o, self.psi, eff)
-            out.append(mk.knowledge_value(o, k, weights, weights @ self.pools, cap, worth, self.q,
-                                          self.kind_share, self.tc,
-                                          value * prm["spillover_rate"],
-                                          float(prm["search_probability"])))
-        return out
+        cap, worth, weights = mk.valuation_setup(slots, host, k, dots, self.pools, self.reps,
+                                                 self.psi, place, value * prm["learning_rate"],
+                                                 self.prices, float(prm["absorptive_half"]),
+                                                 KNOWLEDGE_EPS)
+        return mk.valuation_gain(slots, host, k, weights, np.matmul(weights, self.pools), cap,
+                                 worth, self.q, self.kind_share, self.tc, place,
+                                 value * prm["spillover_rate"], float(prm["search_probability"]))
 
     def gain(self, slots: np.ndarray, host: int, horizon: int, unit_cost: float,
-             setup_cost: float = 0.0, share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+             setup_cost: float = 0.0, share: float = 1.0) -> np.ndarray:
         """Expected monthly gain of a unit in ``host`` over operating at home.
+
+        The operating profits are averaged over a projection of ``horizon`` months of the core's
+        hiring rule with the unit at each place (talent path, numpy's powers for ``T*`` and
+        ``T^θ``); the knowledge part is :meth:`knowledge_gain`.
 
         Parameters
         ----------
@@ -328,22 +292,23 @@ class _Outlook:
 
         Returns
         -------
-        gain : numpy.ndarray
+        numpy.ndarray
             ``G − setup_cost / horizon`` per firm, 万元 per month and real firm; negative wherever
             the firm's capital could not finance the setup cost and ``horizon`` months of the
             unit's projected cash profit ``π̄(x) − c_unit``.
-        knowledge : numpy.ndarray
-            Its knowledge-access part ``K(x) − K(h)``.
         """
-        f = self.model.firms
-        home = f.place[slots]
-        away = np.full(len(slots), host)
-        there_k, home_k = self.knowledge(slots, away, home)
-        know = there_k - home_k
-        there, here = self.profits(slots, (away, home), horizon, (share, 1.0))
-        gain = mk.location_gain(there, here, know, f.capital[slots], float(unit_cost),
-                                float(setup_cost), horizon)
-        return gain, know
+        model = self.model
+        f, prm = model.firms, model.prm
+        theta, speed = float(prm["talent_elasticity"]), float(prm["hiring_speed"])
+        know = self.knowledge_gain(slots, host)
+        w, base, hire, scale = mk.gain_setup(slots, host, f.place, f.alive, model.wage, self.fill,
+                                             f.productivity, self.quality, float(share), theta,
+                                             speed)
+        # T* = base^(1/(1−θ)) and T^θ stay numpy's power (elementwise: one call for all months)
+        path = mk.project_path(np.power(base, 1.0 / (1.0 - theta)), slots, f.alive, f.talent,
+                               hire, speed, LAYOFF_SLACK, horizon)
+        return mk.gain_finish(slots, know, path, np.power(path, theta), scale, w, f.overhead,
+                              f.capital, float(unit_cost), float(setup_cost), horizon)
 
 
 def member_revenue(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
@@ -479,7 +444,7 @@ class Enclaves(Mechanism):
         for k in np.flatnonzero(self.is_open):
             slots = reviewing[self.member[reviewing] == k]
             if len(slots):
-                g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
+                g = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
                                     cfg.parks[k].unit_cost_wan,
                                     share=cfg.parks[k].unit_staff_share)
                 leave = slots[g < 0]
@@ -498,7 +463,7 @@ class Enclaves(Mechanism):
             if not len(pos):
                 continue
             pk = cfg.parks[k]
-            g, _ = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
+            g = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
                                 pk.unit_cost_wan, pk.setup_cost_wan, share=pk.unit_staff_share)
             better = g > best_gain[pos]
             best_gain[pos[better]] = g[better]
@@ -529,8 +494,8 @@ class Enclaves(Mechanism):
         inside = self.inside
         for k in np.unique(self.member[inside]):
             slots = inside[self.member[inside] == k]
-            there, home = outlook.knowledge(slots, np.full(len(slots), self.host[k]), f.place[slots])
-            self.value[k] = float((w[slots] * (there - home)).sum())
+            know = outlook.knowledge_gain(slots, int(self.host[k]))
+            self.value[k] = mk.knowledge_access(slots, know, w)
         # running costs of the month: firms' unit costs, home governments' park costs
         where, booked, unit_costs = mk.member_costs(
             inside, self.member, np.array([pk.unit_cost_wan for pk in cfg.parks]), w, f.capital,

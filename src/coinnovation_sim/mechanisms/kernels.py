@@ -714,6 +714,145 @@ def location_gain(there: np.ndarray, home: np.ndarray, know: np.ndarray, capital
 
 
 @jit
+def valuation_setup(slots: np.ndarray, host: int, k: np.ndarray, dots: np.ndarray,
+                    pools: np.ndarray, reps: np.ndarray, psi: np.ndarray, place: np.ndarray,
+                    learn_value: float, prices: np.ndarray, half: float, eps: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`knowledge_terms` and the :func:`origin_weights` of a unit in ``host`` and at home.
+
+    ``k = knowledge[slots]`` and ``dots = k @ basis_t`` (numpy's products: the representatives'
+    kinds, then the pools); the home of firm ``j`` is ``place[slots[j]]``.
+
+    Returns
+    -------
+    cap, worth : numpy.ndarray
+        As :func:`knowledge_terms` returns them.
+    weights : numpy.ndarray
+        (2, n, P): ``origin_weights`` with the unit in ``host``, then at home.
+    """
+    cap, eff, worth = knowledge_terms(k, pools, dots[-1], reps, dots[:-1], learn_value, prices,
+                                      half, eps)
+    n, p = eff.shape
+    weights = np.empty((2, n, p))
+    for j in range(n):
+        h = place[slots[j]]
+        for b in range(p):
+            weights[0, j, b] = psi[host, b] * eff[j, b]
+        for b in range(p):
+            weights[1, j, b] = psi[h, b] * eff[j, b]
+    return cap, worth, weights
+
+
+@jit
+def valuation_gain(slots: np.ndarray, host: int, k: np.ndarray, weights: np.ndarray,
+                   learn: np.ndarray, cap: np.ndarray, worth: np.ndarray, q: np.ndarray,
+                   kind_share: np.ndarray, tc: np.ndarray, place: np.ndarray, spill_value: float,
+                   search_probability: float) -> np.ndarray:
+    """``K(host) − K(home)`` per firm: the two :func:`knowledge_value` of :func:`valuation_setup`.
+
+    ``learn = weights @ pools`` (numpy's product of each alternative's matrix).
+    """
+    n = slots.shape[0]
+    away = np.full(n, host, np.int64)
+    home = np.empty(n, np.int64)
+    for j in range(n):
+        home[j] = place[slots[j]]
+    there = knowledge_value(away, k, weights[0], learn[0], cap, worth, q, kind_share, tc,
+                            spill_value, search_probability)
+    here = knowledge_value(home, k, weights[1], learn[1], cap, worth, q, kind_share, tc,
+                           spill_value, search_probability)
+    out = np.empty(n)
+    for j in range(n):
+        out[j] = there[j] - here[j]
+    return out
+
+
+@jit
+def knowledge_access(slots: np.ndarray, know: np.ndarray, weight: np.ndarray) -> float:
+    """``(weight[slots] * know).sum()`` in numpy's pairwise order: a park's knowledge value."""
+    n = slots.shape[0]
+    buf = np.empty(n)
+    for j in range(n):
+        buf[j] = weight[slots[j]] * know[j]
+    return total(buf, n)
+
+
+@jit
+def gain_setup(slots: np.ndarray, host: int, place: np.ndarray, alive: np.ndarray,
+               wage: np.ndarray, fill: np.ndarray, productivity: np.ndarray,
+               quality: np.ndarray, share: float, theta: float, speed: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`projection_setup` of the firms ``slots`` with the unit in ``host`` and at home.
+
+    Returns
+    -------
+    w, base, hire : numpy.ndarray
+        (2, n) each, as :func:`projection_setup` returns them (shares ``share`` and 1).
+    scale : numpy.ndarray
+        ``productivity · quality`` per firm (n,).
+    """
+    n = slots.shape[0]
+    origin = np.empty((2, n), np.int64)
+    home = np.empty(n, np.int64)
+    live = np.empty(n, np.bool_)
+    scale = np.empty(n)
+    for j in range(n):
+        i = slots[j]
+        origin[0, j] = host
+        origin[1, j] = place[i]
+        home[j] = place[i]
+        live[j] = alive[i]
+        scale[j] = productivity[i] * quality[i]
+    shares = np.array([share, 1.0])
+    w, base, hire = projection_setup(origin, home, live, wage, fill, scale, shares, theta, speed)
+    return w, base, hire, scale
+
+
+@jit
+def project_path(tstar: np.ndarray, slots: np.ndarray, alive: np.ndarray, talent: np.ndarray,
+                 hire: np.ndarray, speed: float, slack: float, horizon: int) -> np.ndarray:
+    """The ``path`` of :func:`project_talent` for the firms ``slots`` (all firms month by month).
+
+    The same operations on each firm's talent as :func:`project_talent`, the month loop outside.
+    """
+    na, n = tstar.shape
+    path = np.empty((horizon, na, n))
+    ts = np.empty(n)
+    lay = np.empty(n)
+    t = np.empty(n)
+    for a in range(na):
+        for j in range(n):
+            i = slots[j]
+            ts[j] = tstar[a, j] if alive[i] else 0.0
+            lay[j] = slack * ts[j]
+            t[j] = talent[i]
+        h = hire[a]
+        for m in range(horizon):
+            row = path[m, a]
+            for j in range(n):
+                x = t[j]
+                x = (x + h[j] * max0(ts[j] - x)) - speed * max0(x - lay[j])
+                t[j] = x
+                row[j] = x
+    return path
+
+
+@jit
+def gain_finish(slots: np.ndarray, know: np.ndarray, path: np.ndarray, power: np.ndarray,
+                scale: np.ndarray, w: np.ndarray, overhead: np.ndarray, capital: np.ndarray,
+                unit_cost: float, setup_cost: float, horizon: int) -> np.ndarray:
+    """:func:`mean_profit` of both alternatives, then :func:`location_gain` with ``know``."""
+    n = slots.shape[0]
+    over = np.empty(n)
+    cap = np.empty(n)
+    for j in range(n):
+        over[j] = overhead[slots[j]]
+        cap[j] = capital[slots[j]]
+    profit = mean_profit(path, power, scale, w, over)
+    return location_gain(profit[0], profit[1], know, cap, unit_cost, setup_cost, horizon)
+
+
+@jit
 def stale_members(inside: np.ndarray, alive: np.ndarray, firm_id: np.ndarray,
                   member_id: np.ndarray) -> np.ndarray:
     """Member slots ``inside`` whose firm exited (slot freed or refilled), in their order.
@@ -1775,6 +1914,17 @@ def warm_up() -> None:
         w, base, hire = projection_setup(o2, i2, b2, wage, f2, f2, f2[:1].copy(), 0.5, 0.1)
     path, _ = project_talent(base, b2, f2, hire, 0.1, 1.05, 2)
     mean_profit(path, path, f2, w, f2)
+    s2 = np.arange(2)
+    cap, worth, wts = valuation_setup(s2, 0, m22, np.ones((3, 2, 2)), m22, np.ones((2, 2, 2)),
+                                      m22, i2, 1.0, f2, 1.0, 1e-12)
+    know = valuation_gain(s2, 0, m22, wts, wts, cap, worth, np.ones((2, 2, 2)), f2, m22, i2, 1.0,
+                          0.1)
+    for wage in (f2, ro):
+        w, base, hire, scale = gain_setup(s2, 0, i2, b2, wage, f2, f2, f2, 1.0, 0.5, 0.1)
+    path = project_path(base, s2, b2, f2, hire, 0.1, 1.05, 2)
+    gain_finish(s2, know, path, path, scale, w, f2, f2, 1.0, 1.0, 2)
+    for w in (f2, ro):
+        knowledge_access(s2, know, w)
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
     stale_members(i2, b2, i2, i2)
     reviewing_slots(i2, b2, b2, f2, True)
