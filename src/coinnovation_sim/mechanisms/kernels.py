@@ -1919,8 +1919,8 @@ def warm_up() -> None:
                                       m22, i2, 1.0, f2, 1.0, 1e-12)
     know = valuation_gain(s2, 0, m22, wts, wts, cap, worth, np.ones((2, 2, 2)), f2, m22, i2, 1.0,
                           0.1)
-    for wage in (f2, ro):
-        w, base, hire, scale = gain_setup(s2, 0, i2, b2, wage, f2, f2, f2, 1.0, 0.5, 0.1)
+    for wage in (f2, ro):                     # the model's quality is read-only too
+        w, base, hire, scale = gain_setup(s2, 0, i2, b2, wage, f2, f2, ro, 1.0, 0.5, 0.1)
     path = project_path(base, s2, b2, f2, hire, 0.1, 1.05, 2)
     gain_finish(s2, know, path, path, scale, w, f2, f2, 1.0, 1.0, 2)
     for w in (f2, ro):
