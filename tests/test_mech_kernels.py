@@ -792,3 +792,40 @@ def test_reference_terms_equal_group_means_and_numpy_costs():
     assert same(ref, mk.group_means(num, total))
     with np.errstate(divide="ignore"):
         assert same(tc, 2.5 * mult / phi)
+
+
+def test_park_payoffs_equal_the_numpy_month():
+    rng = np.random.default_rng(21)
+    n, n_parks, p = 500, 3, 16
+    member = np.where(rng.random(n) < 0.2, rng.integers(0, n_parks, n), -1)
+    inside = np.flatnonzero(member >= 0)
+    w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
+    sales = rng.uniform(0, 90, len(inside))
+    rho, tau, sigma = rng.uniform(0, 1, n_parks), rng.uniform(0, 0.1, n_parks), rng.uniform(0, 1, n_parks)
+    host_cost, value = rng.uniform(0, 1, n_parks), rng.normal(0, 50, n_parks)
+    park_cost = rng.uniform(0, 90, n_parks)
+    host, home = np.array([3, 7, 3]), np.array([0, 8, 0])     # two parks of one pair
+    for is_open in (np.array([True, True, False]), np.ones(n_parks, bool)):
+        for neg in (np.array([0, 5, 23]), np.array([11, 23, 2])):
+            got = mk.park_payoffs(inside, member, w, sales, talent, share, rho, tau, sigma, 0.1,
+                                  host_cost, value, park_cost, is_open, neg, neg[::-1].copy(),
+                                  host, home, 12, p)
+            park = member[inside]
+            tax = tau * (rho * np.bincount(park, weights=w[inside] * sales, minlength=n_parks))
+            returned = sigma * tax
+            e = np.bincount(park, weights=w[inside] * talent[inside] * share[inside], minlength=n_parks)
+            units = np.bincount(park, weights=w[inside], minlength=n_parks)
+            shared = np.zeros((p, p))
+            np.add.at(shared, (host, home), returned)
+            pay_host = tax - returned + 0.1 * e - host_cost * units
+            pay_home = returned - tax - 0.1 * e + value - park_cost
+            sums = np.array([float(v.sum()) for v in (tax, returned, value, pay_host * is_open,
+                                                      pay_home * is_open)])
+            nh = np.where(is_open & (pay_host < 0), neg + 1, 0)
+            nm = np.where(is_open & (pay_home < 0), neg[::-1] + 1, 0)
+            worst = np.maximum(nh, nm)
+            closing = is_open & (worst >= 24)
+            admitting = (is_open & ~closing) & (worst < 12)
+            for a, b in zip(got, (pay_host, pay_home, shared, sums, nh, nm, closing, admitting),
+                            strict=True):
+                assert same(a, b)

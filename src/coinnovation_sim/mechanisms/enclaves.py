@@ -363,6 +363,10 @@ class Enclaves(Mechanism):
         self.admitting = self.is_open.copy()
         self.neg_home = np.zeros(n, np.int64)
         self.neg_host = np.zeros(n, np.int64)
+        #: Per park, the terms of its tax rule and host costs (the parks are fixed).
+        self.park_terms = {key: np.array([float(getattr(pk, key)) for pk in parks])
+                           for key in ("unit_revenue_share", "tax_rate", "tax_share_home",
+                                       "host_cost_wan")}
         self.member = np.full(model.firms.n, -1, np.int64)
         #: The member slots, ascending: ``flatnonzero(member >= 0)``, kept with ``member``.
         self.inside = np.zeros(0, np.int64)
@@ -519,46 +523,29 @@ class Enclaves(Mechanism):
         f = model.firms
         w = model.firm_weight()
         self._sync()
-        n_parks = len(self.capacity)
         inside = self.inside
-        park = self.member[inside]
-        sales = member_revenue(model, inside)
-        rho = np.array([pk.unit_revenue_share for pk in cfg.parks])
-        tau = np.array([pk.tax_rate for pk in cfg.parks])
-        sigma = np.array([pk.tax_share_home for pk in cfg.parks])
-        r_units = rho * np.bincount(park, weights=w[inside] * sales, minlength=n_parks)
-        staff = w[inside] * f.talent[inside] * f.unit_share[inside]  # only the unit's staff
-        e_units = np.bincount(park, weights=staff, minlength=n_parks)
-        units = np.bincount(park, weights=w[inside], minlength=n_parks)
-        value = self.value
-        tax = tau * r_units
-        returned = sigma * tax
-        shared = np.zeros((model.n_places, model.n_places))
-        np.add.at(shared, (self.host, self.home), returned)
-        if returned.sum() > 0:
+        terms = self.park_terms
+        (pay_host, pay_home, shared, sums, self.neg_host, self.neg_home, closing,
+         admitting) = mk.park_payoffs(
+            inside, self.member, w, member_revenue(model, inside), f.talent, f.unit_share,
+            terms["unit_revenue_share"], terms["tax_rate"], terms["tax_share_home"],
+            float(cfg.employment_value_wan), terms["host_cost_wan"], self.value, self.park_cost,
+            self.is_open, self.neg_host, self.neg_home, self.host, self.home,
+            int(cfg.patience_months), model.n_places)
+        if sums[1] > 0:
             model.book.add_matrix("tax_share", shared)
-        eps = cfg.employment_value_wan
-        host_cost = np.array([pk.host_cost_wan for pk in cfg.parks])
-        pay_host = tax - returned + eps * e_units - host_cost * units
-        pay_home = returned - tax - eps * e_units + value - self.park_cost
         self.payoff_host, self.payoff_home = pay_host, pay_home
-        for key, val in (("tax_wan", tax), ("tax_returned_wan", returned), ("knowledge_value_wan", value),
-                         ("host_payoff_wan", pay_host * self.is_open),
-                         ("home_payoff_wan", pay_home * self.is_open)):
-            self._record(t, key, float(val.sum()))
-        self.cum["tax_returned_wan"] += float(returned.sum())
+        for key, val in zip(("tax_wan", "tax_returned_wan", "knowledge_value_wan",
+                             "host_payoff_wan", "home_payoff_wan"), sums.tolist(), strict=True):
+            self._record(t, key, val)
+        self.cum["tax_returned_wan"] += float(sums[1])
         # governments: stop admitting after `patience` negative months, close after twice as many
-        self.neg_host = np.where(self.is_open & (pay_host < 0), self.neg_host + 1, 0)
-        self.neg_home = np.where(self.is_open & (pay_home < 0), self.neg_home + 1, 0)
-        worst = np.maximum(self.neg_host, self.neg_home)
-        patience = cfg.patience_months
-        closing = self.is_open & (worst >= 2 * patience)
         if closing.any():
             gone = self.inside[closing[self.member[self.inside]]]
             self.cum["left"] += float(w[gone].sum())
             self._send_home(gone)
             self.is_open &= ~closing
-        self.admitting = self.is_open & (worst < patience)
+        self.admitting = admitting
         if cfg.end is not None and t >= cfg.end:
             self.cum["left"] += float(w[self.inside].sum())
             self._send_home(self.inside)

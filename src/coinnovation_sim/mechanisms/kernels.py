@@ -1037,6 +1037,75 @@ def member_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray, 
     return where, booked, total(cost, m)
 
 
+@jit
+def park_payoffs(inside: np.ndarray, member: np.ndarray, weight: np.ndarray, sales: np.ndarray,
+                 talent: np.ndarray, unit_share: np.ndarray, rho: np.ndarray, tau: np.ndarray,
+                 sigma: np.ndarray, employment_value: float, host_cost: np.ndarray,
+                 value: np.ndarray, park_cost: np.ndarray, is_open: np.ndarray,
+                 neg_host: np.ndarray, neg_home: np.ndarray, host: np.ndarray, home: np.ndarray,
+                 patience: int, n_places: int):
+    """The parks' month (``Enclaves.after_step``): tax, payoffs and the governments' counters.
+
+    With ``park = member[inside]`` and ``w = weight[inside]`` (the members in slot order, their
+    revenue ``sales``): ``tax = tau · rho · bincount(park, w · sales)``, ``returned = sigma ·
+    tax``, ``e = bincount(park, w · talent · unit_share)``, ``units = bincount(park, w)``,
+    ``pay_host = tax − returned + ε e − host_cost · units`` and ``pay_home = returned − tax −
+    ε e + value − park_cost`` (left to right, as numpy evaluates them); the tax returned
+    ``add.at`` (host, home) in a P × P matrix; the sums of ``tax``, ``returned``, ``value``,
+    ``pay_host · is_open`` and ``pay_home · is_open`` (numpy's); the months of negative payoff
+    ``where(is_open & (pay < 0), neg + 1, 0)``, the parks closing (``is_open`` and the worse
+    count at least ``2 · patience``) and those still admitting (open, not closing, and the worse
+    count below ``patience``).
+
+    Returns
+    -------
+    pay_host, pay_home, shared, sums : numpy.ndarray
+        The payoffs (n_parks,), the tax returned (P, P) and the five sums (5,).
+    neg_host, neg_home, closing, admitting : numpy.ndarray
+        Per park: the counters of negative months; the parks closing; those admitting.
+    """
+    n_parks = rho.shape[0]
+    sold = np.zeros(n_parks)
+    e = np.zeros(n_parks)
+    units = np.zeros(n_parks)
+    for j in range(inside.shape[0]):
+        i = inside[j]
+        k = member[i]
+        w = weight[i]
+        sold[k] += w * sales[j]
+        e[k] += (w * talent[i]) * unit_share[i]
+        units[k] += w
+    tax = np.empty(n_parks)
+    returned = np.empty(n_parks)
+    pay_host = np.empty(n_parks)
+    pay_home = np.empty(n_parks)
+    open_host = np.empty(n_parks)
+    open_home = np.empty(n_parks)
+    new_host = np.empty(n_parks, np.int64)
+    new_home = np.empty(n_parks, np.int64)
+    closing = np.empty(n_parks, np.bool_)
+    admitting = np.empty(n_parks, np.bool_)
+    shared = np.zeros((n_places, n_places))
+    for k in range(n_parks):
+        tax[k] = tau[k] * (rho[k] * sold[k])
+        returned[k] = sigma[k] * tax[k]
+        shared[host[k], home[k]] += returned[k]
+        ee = employment_value * e[k]
+        pay_host[k] = ((tax[k] - returned[k]) + ee) - host_cost[k] * units[k]
+        pay_home[k] = (((returned[k] - tax[k]) - ee) + value[k]) - park_cost[k]
+        op = 1.0 if is_open[k] else 0.0
+        open_host[k] = pay_host[k] * op
+        open_home[k] = pay_home[k] * op
+        new_host[k] = neg_host[k] + 1 if (is_open[k] and pay_host[k] < 0) else 0
+        new_home[k] = neg_home[k] + 1 if (is_open[k] and pay_home[k] < 0) else 0
+        worst = max(new_host[k], new_home[k])
+        closing[k] = is_open[k] and worst >= 2 * patience
+        admitting[k] = is_open[k] and not closing[k] and worst < patience
+    sums = np.array([total(tax, n_parks), total(returned, n_parks), total(value, n_parks),
+                     total(open_host, n_parks), total(open_home, n_parks)])
+    return pay_host, pay_home, shared, sums, new_host, new_home, closing, admitting
+
+
 # ---------------------------------------------------------------------------------- vouchers
 @jit
 def reference_terms(place: np.ndarray, capacity: np.ndarray, knowledge: np.ndarray,
@@ -1982,6 +2051,8 @@ def warm_up() -> None:
         park_units(i2, i2, w, 1)
         members_staff(i2, w, f2, f2)
         member_costs(i2, i2, f2, w, f2.copy(), i2)
+        park_payoffs(i2, i2, w, f2, f2, f2, f2, f2, f2, 0.1, f2, f2, f2, b2, i2, i2, i2, i2, 12,
+                     2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
