@@ -438,62 +438,33 @@ class Enclaves(Mechanism):
         if not self.is_open.any():
             return                  # no park open: no members either (closed parks sent them home)
         self._sync()
-        # who reviews (a uniform per slot): members, and firms at home free to apply
-        reviewing, free = mk.review_slots(self.member, self.rng.random(f.n),
-                                          float(cfg.review_probability), f.alive, f.capital)
+        # who reviews (a uniform per slot): members, and firms at home free to apply (only
+        # looked for while some park admits)
+        u = self.rng.random(f.n)
+        prob = float(cfg.review_probability)
+        admitting = self.admitting.any()
+        if admitting:
+            reviewing, free = mk.review_slots(self.member, u, prob, f.alive, f.capital)
+        else:
+            inside = self.inside
+            reviewing = inside[(u[inside] < prob) & f.alive[inside]]
         outlook = _Outlook(model)
-        n_parks = len(self.capacity)
         # members who review leave when their unit no longer pays
         leavers = []
         for k in np.flatnonzero(self.is_open):
             slots = reviewing[self.member[reviewing] == k]
             if len(slots):
                 g = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
-                                    cfg.parks[k].unit_cost_wan,
-                                    share=cfg.parks[k].unit_staff_share)
+                                 cfg.parks[k].unit_cost_wan, share=cfg.parks[k].unit_staff_share)
                 leave = slots[g < 0]
                 self.cum["left"] += float(w[leave].sum())
                 self._send_home(leave)
                 leavers.append(leave)
-        # applicants: each reviewing firm at home (leavers included) picks the open, admitting
-        # park with the best gain (best gain and park per applicant, indexed like `free`)
-        if leavers:
-            free = mk.with_leavers(free, np.sort(np.concatenate(leavers)), f.capital)
-        free_home = f.place[free]
-        best_gain = np.zeros(len(free))
-        best_park = np.full(len(free), -1, np.int64)
-        for k in np.flatnonzero(self.admitting):
-            pos = np.flatnonzero(free_home == self.home[k])
-            if not len(pos):
-                continue
-            pk = cfg.parks[k]
-            g = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
-                                pk.unit_cost_wan, pk.setup_cost_wan, share=pk.unit_staff_share)
-            better = g > best_gain[pos]
-            best_gain[pos[better]] = g[better]
-            best_park[pos[better]] = k
-        room = self.capacity - self._units()
-        for k in range(n_parks):
-            pos = np.flatnonzero(best_park == k)
-            if not len(pos):
-                continue
-            slots = free[pos]
-            order = slots[np.lexsort((slots, -best_gain[pos]))]
-            fits = np.cumsum(w[order]) <= room[k] + 1e-9
-            admit = order[fits]
-            f.unit_place[admit] = self.host[k]
-            self.model.units_moved()
-            f.unit_share[admit] = cfg.parks[k].unit_staff_share
-            self.member[admit] = k
-            self.inside = np.sort(np.concatenate((self.inside, admit)))
-            self.member_id[admit] = f.firm_id[admit]
-            self.member_w[admit] = w[admit]
-            setup = cfg.parks[k].setup_cost_wan
-            f.capital[admit] -= setup
-            model.book.account_by("enclave_unit_costs", f.place[admit], -w[admit] * setup)
-            self._record(t, "unit_costs_wan", float((w[admit] * setup).sum()))
-            self.cum["joined"] += float(w[admit].sum())
-            self.cum["refused"] += float(w[order[~fits]].sum())
+        if admitting:
+            # reviewing firms at home, leavers included
+            if leavers:
+                free = mk.with_leavers(free, np.sort(np.concatenate(leavers)), f.capital)
+            self._admit(t, free, outlook)
         # knowledge access the members gain this month (the home governments' valuation)
         inside = self.inside
         for k in np.unique(self.member[inside]):
@@ -514,6 +485,48 @@ class Enclaves(Mechanism):
         self._record(t, "public_cost_wan", float(self.park_cost.sum()))
         self._record(t, "unit_costs_wan", unit_costs)
         self.cum["public_cost_wan"] += float(self.park_cost.sum())
+
+    def _admit(self, t: int, free: np.ndarray, outlook: _Outlook) -> None:
+        """Applicants ``free`` pick the admitting park of best gain; parks admit by gain."""
+        model, cfg = self.model, self.config
+        f = model.firms
+        w = model.firm_weight()
+        # each applicant's best gain and park, indexed like `free`
+        free_home = f.place[free]
+        best_gain = np.zeros(len(free))
+        best_park = np.full(len(free), -1, np.int64)
+        for k in np.flatnonzero(self.admitting):
+            pos = np.flatnonzero(free_home == self.home[k])
+            if not len(pos):
+                continue
+            pk = cfg.parks[k]
+            g = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
+                             pk.unit_cost_wan, pk.setup_cost_wan, share=pk.unit_staff_share)
+            better = g > best_gain[pos]
+            best_gain[pos[better]] = g[better]
+            best_park[pos[better]] = k
+        room = self.capacity - self._units()
+        for k in range(len(self.capacity)):
+            pos = np.flatnonzero(best_park == k)
+            if not len(pos):
+                continue
+            slots = free[pos]
+            order = slots[np.lexsort((slots, -best_gain[pos]))]
+            fits = np.cumsum(w[order]) <= room[k] + 1e-9
+            admit = order[fits]
+            f.unit_place[admit] = self.host[k]
+            self.model.units_moved()
+            f.unit_share[admit] = cfg.parks[k].unit_staff_share
+            self.member[admit] = k
+            self.inside = np.sort(np.concatenate((self.inside, admit)))
+            self.member_id[admit] = f.firm_id[admit]
+            self.member_w[admit] = w[admit]
+            setup = cfg.parks[k].setup_cost_wan
+            f.capital[admit] -= setup
+            model.book.account_by("enclave_unit_costs", f.place[admit], -w[admit] * setup)
+            self._record(t, "unit_costs_wan", float((w[admit] * setup).sum()))
+            self.cum["joined"] += float(w[admit].sum())
+            self.cum["refused"] += float(w[order[~fits]].sum())
 
     def after_step(self, t: int) -> None:
         """Share the units' tax, weigh the governments' payoffs and let them decide."""
