@@ -386,3 +386,25 @@ def test_fused_gains_equal_the_unfused_kernels():
             assert np.array_equal(kg.view(np.int64), know.view(np.int64))
             w = model.firm_weight()
             assert mk.knowledge_access(slots, kg, w) == float((w[slots] * know).sum())
+
+
+def test_outlook_fill_rates_equal_the_cores_target_talent_and_numpy():
+    """The outlook's fill rates: the core's target talent (cached or not), numpy's formula."""
+    from coinnovation_sim.production import quality, target_talent
+    from coinnovation_sim.sampling import normalise_rows
+
+    model = CoinnovationModel({"name": "fill", "extends": str(SCENARIOS / "all-mechanisms.yaml"),
+                               "steps": 6, "population": {"firms": 2000, "institutes": 40}}, seed=4)
+    for _ in range(5):
+        model.step()
+        f, prm = model.firms, model.prm
+        fill = _Outlook(model).fill
+        tstar = target_talent(model, quality(model))
+        vac = mk.vacancy_totals(tstar, f.talent, f.alive, f.capital, f.unit_place,
+                                model.firm_weight(), float(prm["hiring_speed"]), model.n_places)
+        attract = np.where(vac > 0, model.wage ** prm["wage_elasticity"]
+                           * np.power(np.maximum(vac, 1e-300), prm["vacancy_elasticity"]), 0.0)
+        inflow = (prm["search_intensity"] * model.talent_pool[:, None]
+                  * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
+        want = np.divide(inflow, vac, out=np.ones(model.n_places), where=vac > inflow)
+        assert np.array_equal(fill.view(np.int64), want.view(np.int64))
