@@ -829,3 +829,27 @@ def test_park_payoffs_equal_the_numpy_month():
             for a, b in zip(got, (pay_host, pay_home, shared, sums, nh, nm, closing, admitting),
                             strict=True):
                 assert same(a, b)
+
+
+def test_month_costs_equal_member_costs_and_the_numpy_park_costs():
+    rng = np.random.default_rng(22)
+    n, n_parks = 400, 3
+    member = np.where(rng.random(n) < 0.2, rng.integers(0, n_parks, n), -1)
+    inside = np.flatnonzero(member >= 0)
+    w, capital = rng.uniform(0.5, 2, n), rng.normal(5, 5, n)
+    place = rng.integers(0, 16, n)
+    unit_cost, fixed, per_unit = rng.uniform(0, 2, 3), rng.uniform(0, 30, 3), rng.uniform(0, 3, 3)
+    home = np.array([4, 9, 4])                    # two parks of one home
+    for is_open in (np.array([True, False, True]), np.ones(3, bool)):
+        cap_a, cap_b = capital.copy(), capital.copy()
+        row_a = rng.uniform(0, 5, 16)
+        row_b = row_a.copy()
+        got = mk.month_costs(inside, member, unit_cost, w, cap_a, place, fixed, per_unit, is_open,
+                             home, row_a)
+        want = mk.member_costs(inside, member, unit_cost, w, cap_b, place)
+        units = np.bincount(member[inside], weights=w[inside], minlength=n_parks)
+        park_cost = np.where(is_open, fixed + per_unit * units, 0.0)
+        np.add.at(row_b, home, park_cost)
+        for a, b in zip(got, (*want, park_cost, float(park_cost.sum())), strict=True):
+            assert same(a, b)
+        assert same(cap_a, cap_b) and same(row_a, row_b)

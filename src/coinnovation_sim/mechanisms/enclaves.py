@@ -363,10 +363,11 @@ class Enclaves(Mechanism):
         self.admitting = self.is_open.copy()
         self.neg_home = np.zeros(n, np.int64)
         self.neg_host = np.zeros(n, np.int64)
-        #: Per park, the terms of its tax rule and host costs (the parks are fixed).
+        #: Per park, the terms of its tax rule and its costs (the parks are fixed).
         self.park_terms = {key: np.array([float(getattr(pk, key)) for pk in parks])
                            for key in ("unit_revenue_share", "tax_rate", "tax_share_home",
-                                       "host_cost_wan")}
+                                       "host_cost_wan", "unit_cost_wan", "fixed_cost_wan",
+                                       "public_cost_wan")}
         self.member = np.full(model.firms.n, -1, np.int64)
         #: The member slots, ascending: ``flatnonzero(member >= 0)``, kept with ``member``.
         self.inside = np.zeros(0, np.int64)
@@ -472,19 +473,16 @@ class Enclaves(Mechanism):
             know = outlook.knowledge_gain(slots, int(self.host[k]))
             self.value[k] = mk.knowledge_access(slots, know, w)
         # running costs of the month: firms' unit costs, home governments' park costs
-        where, booked, unit_costs = mk.member_costs(
-            inside, self.member, np.array([pk.unit_cost_wan for pk in cfg.parks]), w, f.capital,
-            np.ascontiguousarray(f.place, dtype=np.int64))
+        terms = self.park_terms
+        where, booked, unit_costs, self.park_cost, park_total = mk.month_costs(
+            inside, self.member, terms["unit_cost_wan"], w, f.capital,
+            np.ascontiguousarray(f.place, dtype=np.int64), terms["fixed_cost_wan"],
+            terms["public_cost_wan"], self.is_open, self.home, model.policy_cost[t])
         if len(inside):
             model.book.account_by("enclave_unit_costs", where, booked)
-        units = self._units()
-        fixed = np.array([pk.fixed_cost_wan for pk in cfg.parks])
-        per_unit = np.array([pk.public_cost_wan for pk in cfg.parks])
-        self.park_cost = np.where(self.is_open, fixed + per_unit * units, 0.0)
-        np.add.at(model.policy_cost[t], self.home, self.park_cost)
-        self._record(t, "public_cost_wan", float(self.park_cost.sum()))
+        self._record(t, "public_cost_wan", park_total)
         self._record(t, "unit_costs_wan", unit_costs)
-        self.cum["public_cost_wan"] += float(self.park_cost.sum())
+        self.cum["public_cost_wan"] += park_total
 
     def _admit(self, t: int, free: np.ndarray, outlook: _Outlook) -> None:
         """Applicants ``free`` pick the admitting park of best gain; parks admit by gain."""

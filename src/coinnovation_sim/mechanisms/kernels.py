@@ -1038,6 +1038,38 @@ def member_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray, 
 
 
 @jit
+def month_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray,
+                weight: np.ndarray, capital: np.ndarray, place: np.ndarray, fixed: np.ndarray,
+                per_unit: np.ndarray, is_open: np.ndarray, home: np.ndarray,
+                policy_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray,
+                                                  float]:
+    """The month's running costs of the parks: :func:`member_costs`, then the parks' costs.
+
+    ``park_cost = where(is_open, fixed + per_unit · units, 0)`` with ``units =
+    park_units(inside, member, weight, n_parks)``, added to ``policy_cost`` at ``home`` in park
+    order (``numpy.add.at``, in place).
+
+    Returns
+    -------
+    where, booked, unit_costs
+        As :func:`member_costs` returns them.
+    park_cost : numpy.ndarray
+        Per park.
+    park_total : float
+        ``park_cost.sum()`` (numpy's).
+    """
+    where, booked, unit_costs = member_costs(inside, member, unit_cost, weight, capital, place)
+    n_parks = fixed.shape[0]
+    units = park_units(inside, member, weight, n_parks)
+    park_cost = np.empty(n_parks)
+    for k in range(n_parks):
+        park_cost[k] = fixed[k] + per_unit[k] * units[k] if is_open[k] else 0.0
+    for k in range(n_parks):
+        policy_cost[home[k]] += park_cost[k]
+    return where, booked, unit_costs, park_cost, total(park_cost, n_parks)
+
+
+@jit
 def park_payoffs(inside: np.ndarray, member: np.ndarray, weight: np.ndarray, sales: np.ndarray,
                  talent: np.ndarray, unit_share: np.ndarray, rho: np.ndarray, tau: np.ndarray,
                  sigma: np.ndarray, employment_value: float, host_cost: np.ndarray,
@@ -2051,6 +2083,7 @@ def warm_up() -> None:
         park_units(i2, i2, w, 1)
         members_staff(i2, w, f2, f2)
         member_costs(i2, i2, f2, w, f2.copy(), i2)
+        month_costs(i2, i2, f2, w, f2.copy(), i2, f2, f2, b2, i2, f2.copy())
         park_payoffs(i2, i2, w, f2, f2, f2, f2, f2, f2, 0.1, f2, f2, f2, b2, i2, i2, i2, i2, 12,
                      2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
