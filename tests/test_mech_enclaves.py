@@ -15,7 +15,7 @@ from coinnovation_sim import load_scenario, run
 from coinnovation_sim.innovation import place_pools
 from coinnovation_sim.mechanisms import REGISTRY
 from coinnovation_sim.mechanisms import kernels as mk
-from coinnovation_sim.mechanisms.enclaves import Enclaves, _pools
+from coinnovation_sim.mechanisms.enclaves import Enclaves, _Outlook
 from coinnovation_sim.model import CoinnovationModel
 from coinnovation_sim.places import read_place_table
 from helpers import SCENARIOS, metrics_bytes
@@ -123,6 +123,7 @@ def test_membership_within_capacity_every_step():
         f = model.firms
         w = model.firm_weight()
         inside = mech.member >= 0
+        assert np.array_equal(mech.inside, np.flatnonzero(inside))   # the kept member list
         units = np.bincount(mech.member[inside], weights=w[inside], minlength=len(parks))
         assert (units <= caps + 1e-9).all(), units
         # members are live firms of the park's home with their unit in its host; nobody else is away
@@ -132,9 +133,7 @@ def test_membership_within_capacity_every_step():
         assert (f.unit_place[f.alive & ~inside] == f.place[f.alive & ~inside]).all()
         seen = np.maximum(seen, units)
         # the enclaves' pools (firms' sums fused with their offers) are the core's place pools
-        pools_f, count_f, *_ = mk.firm_groups(f.unit_place, f.alive, w, f.knowledge,
-                                              model.n_places)
-        assert np.array_equal(_pools(model, pools_f, count_f), place_pools(model))
+        assert np.array_equal(_Outlook(model).pools, place_pools(model))
     row = model.metric_rows[-1]
     assert row["enclaves_units"] == pytest.approx(units.sum())
     assert seen[0] > 0, "nobody joined the Wujiang research enclave in Shanghai"
@@ -331,3 +330,81 @@ def test_kept_closed_row_equals_a_fresh_row_every_month(section):
         assert np.array_equal(np.array(list(row.values())).view(np.int64),
                               np.array(list(fresh.values())).view(np.int64))
     assert kept > 0
+
+
+def _reference_gain(outlook, slots, host, horizon, unit_cost, setup_cost, share):
+    """An enclave gain as the unfused kernels computed it (one kernel per step, per origin)."""
+    from coinnovation_sim.knowledge import _EPS
+
+    model = outlook.model
+    f, prm = model.firms, model.prm
+    home = f.place[slots]
+    away = np.full(len(slots), host)
+    k = f.knowledge[slots]
+    value = prm["knowledge_value_wan"]
+    dots = np.matmul(k, outlook.basis_t)
+    cap, eff, worth = mk.knowledge_terms(k, outlook.pools, dots[-1], outlook.reps, dots[:-1],
+                                         value * prm["learning_rate"], outlook.prices,
+                                         float(prm["absorptive_half"]), _EPS)
+    vals = []
+    for origin in (away, home):
+        weights = mk.origin_weights(origin, outlook.psi, eff)
+        vals.append(mk.knowledge_value(origin, k, weights, weights @ outlook.pools, cap, worth,
+                                       outlook.q, outlook.kind_share, outlook.tc,
+                                       value * prm["spillover_rate"],
+                                       float(prm["search_probability"])))
+    know = vals[0] - vals[1]
+    theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
+    scale = f.productivity[slots] * outlook.quality[slots]
+    alive = f.alive[slots]
+    w, base, hire = mk.projection_setup(np.stack([away, home]), home, alive, model.wage,
+                                        outlook.fill, scale, np.array([share, 1.0]), theta, speed)
+    path, _ = mk.project_talent(np.power(base, 1.0 / (1.0 - theta)), alive, f.talent[slots],
+                                hire, speed, 1.05, horizon)
+    there, here = mk.mean_profit(path, np.power(path, theta), scale, w, f.overhead[slots])
+    return mk.location_gain(there, here, know, f.capital[slots], unit_cost, setup_cost,
+                            horizon), know
+
+
+def test_fused_gains_equal_the_unfused_kernels():
+    """The outlook's fused valuation gives the bits of the one-kernel-per-step chain."""
+    model = CoinnovationModel({"name": "gain", "extends": str(SCENARIOS / "all-mechanisms.yaml"),
+                               "steps": 4, "population": {"firms": 3000, "institutes": 60}}, seed=3)
+    for _ in range(3):
+        model.step()
+    outlook = _Outlook(model)
+    rng = np.random.default_rng(1)
+    f = model.firms
+    for n in (1, 2, 7, 300):                      # one row (BLAS gemv), a few, many
+        slots = np.sort(rng.choice(f.n, n, replace=False))
+        for host in (0, 5):
+            for setup, share in ((0.0, 1.0), (12.0, 0.3)):
+                want, know = _reference_gain(outlook, slots, host, 12, 1.0, setup, share)
+                got = outlook.gain(slots, host, 12, 1.0, setup, share)
+                assert np.array_equal(got.view(np.int64), want.view(np.int64))
+            kg = outlook.knowledge_gain(slots, host)
+            assert np.array_equal(kg.view(np.int64), know.view(np.int64))
+            w = model.firm_weight()
+            assert mk.knowledge_access(slots, kg, w) == float((w[slots] * know).sum())
+
+
+def test_outlook_fill_rates_equal_the_cores_target_talent_and_numpy():
+    """The outlook's fill rates: the core's target talent (cached or not), numpy's formula."""
+    from coinnovation_sim.production import quality, target_talent
+    from coinnovation_sim.sampling import normalise_rows
+
+    model = CoinnovationModel({"name": "fill", "extends": str(SCENARIOS / "all-mechanisms.yaml"),
+                               "steps": 6, "population": {"firms": 2000, "institutes": 40}}, seed=4)
+    for _ in range(5):
+        model.step()
+        f, prm = model.firms, model.prm
+        fill = _Outlook(model).fill
+        tstar = target_talent(model, quality(model))
+        vac = mk.vacancy_totals(tstar, f.talent, f.alive, f.capital, f.unit_place,
+                                model.firm_weight(), float(prm["hiring_speed"]), model.n_places)
+        attract = np.where(vac > 0, model.wage ** prm["wage_elasticity"]
+                           * np.power(np.maximum(vac, 1e-300), prm["vacancy_elasticity"]), 0.0)
+        inflow = (prm["search_intensity"] * model.talent_pool[:, None]
+                  * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
+        want = np.divide(inflow, vac, out=np.ones(model.n_places), where=vac > inflow)
+        assert np.array_equal(fill.view(np.int64), want.view(np.int64))

@@ -587,10 +587,10 @@ def test_enclave_membership_kernels_equal_numpy():
     firm_id = np.arange(n)
     member_id = np.where(rng.random(n) < 0.05, firm_id + n, firm_id)
     weight = rng.uniform(0.5, 2.0, n)
-    assert same(mk.stale_members(member, alive, firm_id, member_id),
+    inside = np.flatnonzero(member >= 0)
+    assert same(mk.stale_members(inside, alive, firm_id, member_id),
                 np.flatnonzero((member >= 0) & (~alive | (firm_id != member_id))))
-    inside = member >= 0
-    assert same(mk.park_units(member, weight, 3),
+    assert same(mk.park_units(inside, member, weight, 3),
                 np.bincount(member[inside], weights=weight[inside], minlength=3))
 
 
@@ -607,13 +607,53 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
     alive[::9] = True
     wf[::9] = 0.0                                 # live rows of weight 0: skipped by the pools
     from coinnovation_sim.kernels import group_weighted_rows
+    tstar, talent = rng.uniform(0, 30, len(k)), rng.uniform(0, 30, len(k))
+    capital = rng.normal(5, 5, len(k))
     for pl, kk in ((place, k), (np.sort(place), k), (place, k[:, :5].copy())):
         # random places, runs of one place (sums carried in registers), another field count
-        got = mk.firm_groups(pl, alive, wf, kk, 16)
+        got = mk.outlook_sums(pl, alive, wf, kk, tstar, talent, capital, 0.2, 16)
         want = (*group_weighted_rows(pl, alive, wf, kk, 16, True),
-                *mk.knowledge_weighted_groups(pl, alive, wf, kk, 16))
+                *mk.knowledge_weighted_groups(pl, alive, wf, kk, 16),
+                mk.vacancy_totals(tstar, talent, alive, capital, pl, wf, 0.2, 16))
         for a, b in zip(got, want, strict=True):
             assert same(a, b)
+
+
+def test_outlook_terms_equal_the_numpy_outlook():
+    rng = np.random.default_rng(14)
+    p = 16
+    vac = rng.uniform(0, 5, p) * (rng.random(p) < 0.7)
+    vac[3] = 1e-9                                 # filled whatever the inflow
+    wage_pow, vac_pow = rng.uniform(0.5, 2, p), rng.uniform(0.5, 2, p)
+    phi_t, phi = rng.uniform(0.01, 1, (p, p)), rng.uniform(0.01, 1, (p, p))
+    seekers = rng.uniform(0, 50, p)
+    pool_f, count_f = rng.lognormal(0, 1, (p, 8)), rng.uniform(0, 9, p)
+    count_f[7] = 0.0
+    pool_f[7] = 0.0                               # a place without firms
+    kw_total, kw_num = rng.uniform(0, 9, p), rng.lognormal(0, 1, (p, 8))
+    kw_total[7] = 0.0
+    inst_place = rng.integers(0, p, 60)
+    inst_place[inst_place == 9] = 10              # a place without institutes
+    iw, cap = rng.uniform(0.5, 3, 60), rng.uniform(0, 4, 60)
+    iw[4] = 0.0
+    ik = rng.lognormal(0, 1, (60, 8))
+    mult = rng.uniform(0.5, 1.5, (p, p))
+    fill, basis, q, psi, tc = mk.outlook_terms(vac, wage_pow, vac_pow, phi_t, seekers, pool_f,
+                                               count_f, kw_total, kw_num, inst_place, iw, cap,
+                                               ik, phi, mult, 2.5)
+    attract = np.where(vac > 0, wage_pow * vac_pow, 0.0)
+    inflow = (seekers[:, None] * normalise_rows(phi_t * attract[None, :])).sum(axis=0)
+    assert same(fill, np.divide(inflow, vac, out=np.ones(p), where=vac > inflow))
+    from coinnovation_sim.kernels import group_weighted_rows
+    ti, ci = group_weighted_rows(inst_place, np.ones(60, np.bool_), iw, ik, p, True)
+    total, count = pool_f + ti, count_f + ci
+    pools = np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
+    inst_total, inst_num = mk.institute_groups(inst_place, iw * cap * row_sums(ik), ik, p)
+    want = np.stack([mk.group_means(inst_num, inst_total), mk.group_means(kw_num, kw_total), pools])
+    assert same(basis, want)
+    assert same(q, np.stack([normalise_rows(phi * t[None, :]) for t in (inst_total, kw_total)]))
+    assert same(psi, normalise_rows(phi))
+    assert same(tc, 2.5 * mult / phi)
 
 
 def test_reviewing_slots_and_members_staff_equal_numpy():
@@ -639,9 +679,9 @@ def test_reviewing_slots_and_members_staff_equal_numpy():
                     mk.reviewing_slots(after, review, alive, capital, False))
     w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
     inside = member >= 0
-    assert same(mk.members_staff(member, w, talent, share),
+    assert same(mk.members_staff(np.flatnonzero(inside), w, talent, share),
                 (w[inside] * talent[inside] * share[inside]).sum())
-    assert same(mk.members_staff(np.full(n, -1), w, talent, share), np.zeros(0).sum())
+    assert same(mk.members_staff(np.zeros(0, np.int64), w, talent, share), np.zeros(0).sum())
 
 
 def test_sorted_union_equals_union1d():
@@ -752,3 +792,64 @@ def test_reference_terms_equal_group_means_and_numpy_costs():
     assert same(ref, mk.group_means(num, total))
     with np.errstate(divide="ignore"):
         assert same(tc, 2.5 * mult / phi)
+
+
+def test_park_payoffs_equal_the_numpy_month():
+    rng = np.random.default_rng(21)
+    n, n_parks, p = 500, 3, 16
+    member = np.where(rng.random(n) < 0.2, rng.integers(0, n_parks, n), -1)
+    inside = np.flatnonzero(member >= 0)
+    w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
+    sales = rng.uniform(0, 90, len(inside))
+    rho, tau, sigma = rng.uniform(0, 1, n_parks), rng.uniform(0, 0.1, n_parks), rng.uniform(0, 1, n_parks)
+    host_cost, value = rng.uniform(0, 1, n_parks), rng.normal(0, 50, n_parks)
+    park_cost = rng.uniform(0, 90, n_parks)
+    host, home = np.array([3, 7, 3]), np.array([0, 8, 0])     # two parks of one pair
+    for is_open in (np.array([True, True, False]), np.ones(n_parks, bool)):
+        for neg in (np.array([0, 5, 23]), np.array([11, 23, 2])):
+            got = mk.park_payoffs(inside, member, w, sales, talent, share, rho, tau, sigma, 0.1,
+                                  host_cost, value, park_cost, is_open, neg, neg[::-1].copy(),
+                                  host, home, 12, p)
+            park = member[inside]
+            tax = tau * (rho * np.bincount(park, weights=w[inside] * sales, minlength=n_parks))
+            returned = sigma * tax
+            e = np.bincount(park, weights=w[inside] * talent[inside] * share[inside], minlength=n_parks)
+            units = np.bincount(park, weights=w[inside], minlength=n_parks)
+            shared = np.zeros((p, p))
+            np.add.at(shared, (host, home), returned)
+            pay_host = tax - returned + 0.1 * e - host_cost * units
+            pay_home = returned - tax - 0.1 * e + value - park_cost
+            sums = np.array([float(v.sum()) for v in (tax, returned, value, pay_host * is_open,
+                                                      pay_home * is_open)])
+            nh = np.where(is_open & (pay_host < 0), neg + 1, 0)
+            nm = np.where(is_open & (pay_home < 0), neg[::-1] + 1, 0)
+            worst = np.maximum(nh, nm)
+            closing = is_open & (worst >= 24)
+            admitting = (is_open & ~closing) & (worst < 12)
+            for a, b in zip(got, (pay_host, pay_home, shared, sums, nh, nm, closing, admitting),
+                            strict=True):
+                assert same(a, b)
+
+
+def test_month_costs_equal_member_costs_and_the_numpy_park_costs():
+    rng = np.random.default_rng(22)
+    n, n_parks = 400, 3
+    member = np.where(rng.random(n) < 0.2, rng.integers(0, n_parks, n), -1)
+    inside = np.flatnonzero(member >= 0)
+    w, capital = rng.uniform(0.5, 2, n), rng.normal(5, 5, n)
+    place = rng.integers(0, 16, n)
+    unit_cost, fixed, per_unit = rng.uniform(0, 2, 3), rng.uniform(0, 30, 3), rng.uniform(0, 3, 3)
+    home = np.array([4, 9, 4])                    # two parks of one home
+    for is_open in (np.array([True, False, True]), np.ones(3, bool)):
+        cap_a, cap_b = capital.copy(), capital.copy()
+        row_a = rng.uniform(0, 5, 16)
+        row_b = row_a.copy()
+        got = mk.month_costs(inside, member, unit_cost, w, cap_a, place, fixed, per_unit, is_open,
+                             home, row_a)
+        want = mk.member_costs(inside, member, unit_cost, w, cap_b, place)
+        units = np.bincount(member[inside], weights=w[inside], minlength=n_parks)
+        park_cost = np.where(is_open, fixed + per_unit * units, 0.0)
+        np.add.at(row_b, home, park_cost)
+        for a, b in zip(got, (*want, park_cost, float(park_cost.sum())), strict=True):
+            assert same(a, b)
+        assert same(cap_a, cap_b) and same(row_a, row_b)

@@ -101,11 +101,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field
 
+from ..firm_passes import target_talent_base_at
 from ..flows import Account, Channel
-from ..kernels import group_weighted_rows, row_sums
+from ..kernels import row_sums
 from ..knowledge import _EPS as KNOWLEDGE_EPS
-from ..production import quality, target_talent
-from ..sampling import normalise_rows
+from ..production import quality
 from . import kernels as mk
 from .base import MAX_STEPS, Mechanism, MechanismConfig, StrictModel
 
@@ -189,20 +189,6 @@ class Config(MechanismConfig):
                                              "park; assumption: one budget year")
 
 
-def _pools(model: CoinnovationModel, total_f: np.ndarray, count_f: np.ndarray) -> np.ndarray:
-    """``innovation.place_pools(model)`` given its firms' sums (``mechanisms.kernels.firm_groups``).
-
-    The institutes' sums and the means as :func:`~coinnovation_sim.innovation.place_pools`
-    computes them (``tests/test_mech_enclaves.py`` checks the equality).
-    """
-    inst = model.institutes
-    ti, ci = group_weighted_rows(inst.place, np.ones(inst.n, np.bool_),
-                                 np.ascontiguousarray(model.inst_weight(), float), inst.knowledge,
-                                 model.n_places, True)
-    total, count = total_f + ti, count_f + ci
-    return np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
-
-
 class _Outlook:
     """What a unit at each place can reach this month: talent fill rates and knowledge offers.
 
@@ -216,122 +202,76 @@ class _Outlook:
 
     def __init__(self, model: CoinnovationModel) -> None:
         f, inst, prm = model.firms, model.institutes, model.prm
-        p = model.n_places
+        theta = prm["talent_elasticity"]
         self.model = model
         self.quality = quality(model)
-        self.fill = self._fill_rates(model, target_talent(model, self.quality))
-        # the firms' sums of the place pools and of the firm offers in one pass
-        pool_f, count_f, *firm_offers = mk.firm_groups(
+        # target talent as production.target_talent computes it (its cache would miss: innovation
+        # changed the firms' knowledge since); dead slots' values are never read
+        base, _ = target_talent_base_at(theta, f.productivity, self.quality, model.wage, f.place,
+                                        f.unit_place, f.unit_share, f.alive)
+        tstar = np.power(base, 1.0 / (1.0 - theta))
+        # the firms' sums of the place pools, the firm offers and the vacancies in one pass
+        pool_f, count_f, kw_total, kw_num, vac = mk.outlook_sums(
             np.ascontiguousarray(f.unit_place, dtype=np.int64), f.alive, model.firm_weight(),
-            f.knowledge, p)
-        self.pools = _pools(model, pool_f, count_f)
+            f.knowledge, tstar, f.talent, f.capital, float(prm["hiring_speed"]), model.n_places)
+        # share of vacancies each place's applicants would fill (the core's hiring rule), the
+        # pools, the representative partners (institutes, firms) of each place with their draw
+        # probabilities (friction × real agents × capacity × total knowledge, the core's search
+        # weights), the row-normalised friction and the transaction costs; the powers are numpy's
         phi = model.phi["technology"]
-        self.psi = normalise_rows(phi)
-        self.tc = prm["transaction_cost_wan"] * model.transaction_multiplier / phi
-        inst_w = model.inst_weight() * inst.capacity * row_sums(inst.knowledge)
-        share = prm["collaboration_share"]
-        reps, draws = [], []
-        # partners weigh real agents × capacity × total knowledge (the core's search weights)
-        for total, num in (mk.institute_groups(inst.place, inst_w, inst.knowledge, p),
-                           firm_offers):
-            reps.append(mk.group_means(num, total))
-            draws.append(normalise_rows(phi * total[None, :]))
+        self.fill, basis, self.q, self.psi, self.tc = mk.outlook_terms(
+            vac, model.wage ** prm["wage_elasticity"],
+            np.power(np.maximum(vac, 1e-300), prm["vacancy_elasticity"]), model.phi["talent"],
+            prm["search_intensity"] * model.talent_pool, pool_f, count_f, kw_total, kw_num,
+            inst.place, np.ascontiguousarray(model.inst_weight(), float), inst.capacity,
+            inst.knowledge, phi, model.transaction_multiplier, float(prm["transaction_cost_wan"]))
         # offer kinds (institute services, joint R&D with firms): the representative partner of
         # each place, partner-place draw probabilities, price and share of searches
-        self.reps = np.stack(reps)
+        self.reps = basis[:2]
+        self.pools = basis[2]
         # the representatives and the pools as one stack of transposed matrices: numpy's matmul
         # of a 2-d by a stacked operand calls BLAS per matrix as the 2-d products do (same bits)
-        self.basis_t = np.stack([*reps, self.pools]).transpose(0, 2, 1)
-        self.q = np.stack(draws)
+        self.basis_t = basis.transpose(0, 2, 1)
+        share = prm["collaboration_share"]
         self.prices = np.array([prm["service_price_wan"], prm["collaboration_cost_wan"]], float)
         self.kind_share = np.array([1.0 - share, share])
 
-    @staticmethod
-    def _fill_rates(model: CoinnovationModel, tstar: np.ndarray) -> np.ndarray:
-        """Share of vacancies each place's applicants would fill (the core's hiring rule)."""
-        f, prm = model.firms, model.prm
-        p = model.n_places
-        vac_p = mk.vacancy_totals(tstar, f.talent, f.alive, f.capital,
-                                  np.ascontiguousarray(f.unit_place, dtype=np.int64),
-                                  model.firm_weight(), float(prm["hiring_speed"]), p)
-        attract = np.where(vac_p > 0, model.wage ** prm["wage_elasticity"]
-                           * np.power(np.maximum(vac_p, 1e-300), prm["vacancy_elasticity"]), 0.0)
-        seekers = prm["search_intensity"] * model.talent_pool
-        inflow = (seekers[:, None] * normalise_rows(model.phi["talent"] * attract[None, :])).sum(axis=0)
-        return np.divide(inflow, vac_p, out=np.ones(p), where=vac_p > inflow)
+    def knowledge_gain(self, slots: np.ndarray, host: int) -> np.ndarray:
+        """Knowledge-access gain ``K(host) − K(home)`` per firm, 万元 per month and real firm.
 
-    def profits(self, slots: np.ndarray, origins: tuple[np.ndarray, ...], horizon: int,
-                shares: tuple[float, ...]) -> np.ndarray:
-        """Mean monthly operating profit over ``horizon`` months with the units at each origin.
+        ``K(o)``: the expected monthly value of the knowledge reachable from ``o``, spillovers plus
+        the expected net value of technology deals (see the module docstring). The matrix
+        products stay numpy's (BLAS, one matrix per alternative); the kernels do the
+        elementwise chains.
 
         Parameters
         ----------
         slots : numpy.ndarray
-            Firm slots.
-        origins : tuple of numpy.ndarray
-            Place of each firm's unit in the projection, one array per alternative.
-        horizon : int
-            Months projected.
-        shares : tuple of float
-            Per alternative: share of the staff working at the origin where it is not the home
-            place.
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape (alternatives, len(slots)), 万元 per month and real firm.
+            Firm slots (each compared with its own home place).
+        host : int
+            Host place index.
         """
         model = self.model
-        f, prm = model.firms, model.prm
-        theta, speed = prm["talent_elasticity"], prm["hiring_speed"]
-        scale = f.productivity[slots] * self.quality[slots]
-        alive = f.alive[slots]
-        origin = np.stack([np.asarray(o, dtype=np.int64) for o in origins])
-        w, base, hire = mk.projection_setup(origin, f.place[slots], alive, model.wage, self.fill,
-                                            scale, np.array(shares, float), float(theta),
-                                            float(speed))
-        # T* = base^(1/(1−θ)) and T^θ stay numpy's power (elementwise: one call for all months)
-        tstar = np.power(base, 1.0 / (1.0 - theta))
-        path, _ = mk.project_talent(tstar, alive, f.talent[slots], hire, float(speed),
-                                    LAYOFF_SLACK, horizon)
-        return mk.mean_profit(path, np.power(path, theta), scale, w, f.overhead[slots])
-
-    def knowledge(self, slots: np.ndarray, *origins: np.ndarray) -> list[np.ndarray]:
-        """Expected monthly value of the knowledge reachable from each origin, 万元 per real firm.
-
-        Parameters
-        ----------
-        slots : numpy.ndarray
-            Firm slots.
-        *origins : numpy.ndarray
-            Place of each firm's unit, one array per alternative.
-
-        Returns
-        -------
-        list of numpy.ndarray
-            Per origin: spillovers plus the expected net value of technology deals, 万元 per month.
-        """
-        prm = self.model.prm
-        k = self.model.firms.knowledge[slots]
+        prm = model.prm
+        place = model.firms.place
+        k = model.firms.knowledge[slots]
         value = prm["knowledge_value_wan"]
-        # the matrix products stay numpy's (BLAS); the kernels do the elementwise chains
         dots = np.matmul(k, self.basis_t)       # k @ reps[m].T per kind, then k @ pools.T
-        cap, eff, worth = mk.knowledge_terms(k, self.pools, dots[-1], self.reps, dots[:-1],
-                                             value * prm["learning_rate"], self.prices,
-                                             float(prm["absorptive_half"]), KNOWLEDGE_EPS)
-        out = []
-        for origin in origins:
-            o = np.ascontiguousarray(origin, dtype=np.int64)
-            weights = mk.origin_weights(o, self.psi, eff)
-            out.append(mk.knowledge_value(o, k, weights, weights @ self.pools, cap, worth, self.q,
-                                          self.kind_share, self.tc,
-                                          value * prm["spillover_rate"],
-                                          float(prm["search_probability"])))
-        return out
+        cap, worth, weights = mk.valuation_setup(slots, host, k, dots, self.pools, self.reps,
+                                                 self.psi, place, value * prm["learning_rate"],
+                                                 self.prices, float(prm["absorptive_half"]),
+                                                 KNOWLEDGE_EPS)
+        return mk.valuation_gain(slots, host, k, weights, np.matmul(weights, self.pools), cap,
+                                 worth, self.q, self.kind_share, self.tc, place,
+                                 value * prm["spillover_rate"], float(prm["search_probability"]))
 
     def gain(self, slots: np.ndarray, host: int, horizon: int, unit_cost: float,
-             setup_cost: float = 0.0, share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+             setup_cost: float = 0.0, share: float = 1.0) -> np.ndarray:
         """Expected monthly gain of a unit in ``host`` over operating at home.
+
+        The operating profits are averaged over a projection of ``horizon`` months of the core's
+        hiring rule with the unit at each place (talent path, numpy's powers for ``T*`` and
+        ``T^θ``); the knowledge part is :meth:`knowledge_gain`.
 
         Parameters
         ----------
@@ -352,22 +292,23 @@ class _Outlook:
 
         Returns
         -------
-        gain : numpy.ndarray
+        numpy.ndarray
             ``G − setup_cost / horizon`` per firm, 万元 per month and real firm; negative wherever
             the firm's capital could not finance the setup cost and ``horizon`` months of the
             unit's projected cash profit ``π̄(x) − c_unit``.
-        knowledge : numpy.ndarray
-            Its knowledge-access part ``K(x) − K(h)``.
         """
-        f = self.model.firms
-        home = f.place[slots]
-        away = np.full(len(slots), host)
-        there_k, home_k = self.knowledge(slots, away, home)
-        know = there_k - home_k
-        there, here = self.profits(slots, (away, home), horizon, (share, 1.0))
-        gain = mk.location_gain(there, here, know, f.capital[slots], float(unit_cost),
-                                float(setup_cost), horizon)
-        return gain, know
+        model = self.model
+        f, prm = model.firms, model.prm
+        theta, speed = float(prm["talent_elasticity"]), float(prm["hiring_speed"])
+        know = self.knowledge_gain(slots, host)
+        w, base, hire, scale = mk.gain_setup(slots, host, f.place, f.alive, model.wage, self.fill,
+                                             f.productivity, self.quality, float(share), theta,
+                                             speed)
+        # T* = base^(1/(1−θ)) and T^θ stay numpy's power (elementwise: one call for all months)
+        path = mk.project_path(np.power(base, 1.0 / (1.0 - theta)), slots, f.alive, f.talent,
+                               hire, speed, LAYOFF_SLACK, horizon)
+        return mk.gain_finish(slots, know, path, np.power(path, theta), scale, w, f.overhead,
+                              f.capital, float(unit_cost), float(setup_cost), horizon)
 
 
 def member_revenue(model: CoinnovationModel, slots: np.ndarray) -> np.ndarray:
@@ -422,7 +363,14 @@ class Enclaves(Mechanism):
         self.admitting = self.is_open.copy()
         self.neg_home = np.zeros(n, np.int64)
         self.neg_host = np.zeros(n, np.int64)
+        #: Per park, the terms of its tax rule and its costs (the parks are fixed).
+        self.park_terms = {key: np.array([float(getattr(pk, key)) for pk in parks])
+                           for key in ("unit_revenue_share", "tax_rate", "tax_share_home",
+                                       "host_cost_wan", "unit_cost_wan", "fixed_cost_wan",
+                                       "public_cost_wan")}
         self.member = np.full(model.firms.n, -1, np.int64)
+        #: The member slots, ascending: ``flatnonzero(member >= 0)``, kept with ``member``.
+        self.inside = np.zeros(0, np.int64)
         self.member_id = np.full(model.firms.n, -1, np.int64)
         self.member_w = np.zeros(model.firms.n)
         self.finished = False
@@ -443,7 +391,8 @@ class Enclaves(Mechanism):
     # ------------------------------------------------------------------ membership
     def _units(self) -> np.ndarray:
         """Real firms with a unit in each park."""
-        return mk.park_units(self.member, self.model.firm_weight(), len(self.capacity))
+        return mk.park_units(self.inside, self.member, self.model.firm_weight(),
+                             len(self.capacity))
 
     def _send_home(self, slots: np.ndarray) -> None:
         """Return the units of ``slots`` to their home places."""
@@ -454,11 +403,12 @@ class Enclaves(Mechanism):
         self.member[slots] = -1
         self.member_id[slots] = -1
         self.member_w[slots] = 0.0
+        self.inside = self.inside[self.member[self.inside] >= 0]
 
     def _sync(self) -> None:
         """Drop members that exited (their slot freed, or refilled by a new firm at home)."""
         f = self.model.firms
-        gone = mk.stale_members(self.member, f.alive, f.firm_id, self.member_id)
+        gone = mk.stale_members(self.inside, f.alive, f.firm_id, self.member_id)
         if len(gone):
             self.cum["exits"] += float(self.member_w[gone].sum())
             dead = gone[~f.alive[gone]]
@@ -468,6 +418,7 @@ class Enclaves(Mechanism):
             self.member[gone] = -1
             self.member_id[gone] = -1
             self.member_w[gone] = 0.0
+            self.inside = self.inside[self.member[self.inside] >= 0]
 
     def _record(self, t: int, key: str, value: float) -> None:
         """Add ``value`` to this month's outcome ``key`` (reset when a new month starts)."""
@@ -488,27 +439,57 @@ class Enclaves(Mechanism):
         if not self.is_open.any():
             return                  # no park open: no members either (closed parks sent them home)
         self._sync()
-        # who reviews (a uniform per slot): members, and firms at home free to apply
-        reviewing, free = mk.review_slots(self.member, self.rng.random(f.n),
-                                          float(cfg.review_probability), f.alive, f.capital)
+        # who reviews (a uniform per slot): members, and firms at home free to apply (only
+        # looked for while some park admits)
+        u = self.rng.random(f.n)
+        prob = float(cfg.review_probability)
+        admitting = self.admitting.any()
+        if admitting:
+            reviewing, free = mk.review_slots(self.member, u, prob, f.alive, f.capital)
+        else:
+            inside = self.inside
+            reviewing = inside[(u[inside] < prob) & f.alive[inside]]
         outlook = _Outlook(model)
-        n_parks = len(self.capacity)
         # members who review leave when their unit no longer pays
         leavers = []
         for k in np.flatnonzero(self.is_open):
             slots = reviewing[self.member[reviewing] == k]
             if len(slots):
-                g, _ = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
-                                    cfg.parks[k].unit_cost_wan,
-                                    share=cfg.parks[k].unit_staff_share)
+                g = outlook.gain(slots, int(self.host[k]), cfg.horizon_months,
+                                 cfg.parks[k].unit_cost_wan, share=cfg.parks[k].unit_staff_share)
                 leave = slots[g < 0]
                 self.cum["left"] += float(w[leave].sum())
                 self._send_home(leave)
                 leavers.append(leave)
-        # applicants: each reviewing firm at home (leavers included) picks the open, admitting
-        # park with the best gain (best gain and park per applicant, indexed like `free`)
-        if leavers:
-            free = mk.with_leavers(free, np.sort(np.concatenate(leavers)), f.capital)
+        if admitting:
+            # reviewing firms at home, leavers included
+            if leavers:
+                free = mk.with_leavers(free, np.sort(np.concatenate(leavers)), f.capital)
+            self._admit(t, free, outlook)
+        # knowledge access the members gain this month (the home governments' valuation)
+        inside = self.inside
+        for k in np.unique(self.member[inside]):
+            slots = inside[self.member[inside] == k]
+            know = outlook.knowledge_gain(slots, int(self.host[k]))
+            self.value[k] = mk.knowledge_access(slots, know, w)
+        # running costs of the month: firms' unit costs, home governments' park costs
+        terms = self.park_terms
+        where, booked, unit_costs, self.park_cost, park_total = mk.month_costs(
+            inside, self.member, terms["unit_cost_wan"], w, f.capital,
+            np.ascontiguousarray(f.place, dtype=np.int64), terms["fixed_cost_wan"],
+            terms["public_cost_wan"], self.is_open, self.home, model.policy_cost[t])
+        if len(inside):
+            model.book.account_by("enclave_unit_costs", where, booked)
+        self._record(t, "public_cost_wan", park_total)
+        self._record(t, "unit_costs_wan", unit_costs)
+        self.cum["public_cost_wan"] += park_total
+
+    def _admit(self, t: int, free: np.ndarray, outlook: _Outlook) -> None:
+        """Applicants ``free`` pick the admitting park of best gain; parks admit by gain."""
+        model, cfg = self.model, self.config
+        f = model.firms
+        w = model.firm_weight()
+        # each applicant's best gain and park, indexed like `free`
         free_home = f.place[free]
         best_gain = np.zeros(len(free))
         best_park = np.full(len(free), -1, np.int64)
@@ -517,13 +498,13 @@ class Enclaves(Mechanism):
             if not len(pos):
                 continue
             pk = cfg.parks[k]
-            g, _ = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
-                                pk.unit_cost_wan, pk.setup_cost_wan, share=pk.unit_staff_share)
+            g = outlook.gain(free[pos], int(self.host[k]), cfg.horizon_months,
+                             pk.unit_cost_wan, pk.setup_cost_wan, share=pk.unit_staff_share)
             better = g > best_gain[pos]
             best_gain[pos[better]] = g[better]
             best_park[pos[better]] = k
         room = self.capacity - self._units()
-        for k in range(n_parks):
+        for k in range(len(self.capacity)):
             pos = np.flatnonzero(best_park == k)
             if not len(pos):
                 continue
@@ -535,6 +516,7 @@ class Enclaves(Mechanism):
             self.model.units_moved()
             f.unit_share[admit] = cfg.parks[k].unit_staff_share
             self.member[admit] = k
+            self.inside = np.sort(np.concatenate((self.inside, admit)))
             self.member_id[admit] = f.firm_id[admit]
             self.member_w[admit] = w[admit]
             setup = cfg.parks[k].setup_cost_wan
@@ -543,26 +525,6 @@ class Enclaves(Mechanism):
             self._record(t, "unit_costs_wan", float((w[admit] * setup).sum()))
             self.cum["joined"] += float(w[admit].sum())
             self.cum["refused"] += float(w[order[~fits]].sum())
-        # knowledge access the members gain this month (the home governments' valuation)
-        inside = np.flatnonzero(self.member >= 0)
-        for k in np.unique(self.member[inside]):
-            slots = inside[self.member[inside] == k]
-            there, home = outlook.knowledge(slots, np.full(len(slots), self.host[k]), f.place[slots])
-            self.value[k] = float((w[slots] * (there - home)).sum())
-        # running costs of the month: firms' unit costs, home governments' park costs
-        where, booked, unit_costs = mk.member_costs(
-            inside, self.member, np.array([pk.unit_cost_wan for pk in cfg.parks]), w, f.capital,
-            np.ascontiguousarray(f.place, dtype=np.int64))
-        if len(inside):
-            model.book.account_by("enclave_unit_costs", where, booked)
-        units = self._units()
-        fixed = np.array([pk.fixed_cost_wan for pk in cfg.parks])
-        per_unit = np.array([pk.public_cost_wan for pk in cfg.parks])
-        self.park_cost = np.where(self.is_open, fixed + per_unit * units, 0.0)
-        np.add.at(model.policy_cost[t], self.home, self.park_cost)
-        self._record(t, "public_cost_wan", float(self.park_cost.sum()))
-        self._record(t, "unit_costs_wan", unit_costs)
-        self.cum["public_cost_wan"] += float(self.park_cost.sum())
 
     def after_step(self, t: int) -> None:
         """Share the units' tax, weigh the governments' payoffs and let them decide."""
@@ -572,48 +534,32 @@ class Enclaves(Mechanism):
         f = model.firms
         w = model.firm_weight()
         self._sync()
-        n_parks = len(self.capacity)
-        inside = np.flatnonzero(self.member >= 0)
-        park = self.member[inside]
-        sales = member_revenue(model, inside)
-        rho = np.array([pk.unit_revenue_share for pk in cfg.parks])
-        tau = np.array([pk.tax_rate for pk in cfg.parks])
-        sigma = np.array([pk.tax_share_home for pk in cfg.parks])
-        r_units = rho * np.bincount(park, weights=w[inside] * sales, minlength=n_parks)
-        staff = w[inside] * f.talent[inside] * f.unit_share[inside]  # only the unit's staff
-        e_units = np.bincount(park, weights=staff, minlength=n_parks)
-        units = np.bincount(park, weights=w[inside], minlength=n_parks)
-        value = self.value
-        tax = tau * r_units
-        returned = sigma * tax
-        shared = np.zeros((model.n_places, model.n_places))
-        np.add.at(shared, (self.host, self.home), returned)
-        if returned.sum() > 0:
+        inside = self.inside
+        terms = self.park_terms
+        (pay_host, pay_home, shared, sums, self.neg_host, self.neg_home, closing,
+         admitting) = mk.park_payoffs(
+            inside, self.member, w, member_revenue(model, inside), f.talent, f.unit_share,
+            terms["unit_revenue_share"], terms["tax_rate"], terms["tax_share_home"],
+            float(cfg.employment_value_wan), terms["host_cost_wan"], self.value, self.park_cost,
+            self.is_open, self.neg_host, self.neg_home, self.host, self.home,
+            int(cfg.patience_months), model.n_places)
+        if sums[1] > 0:
             model.book.add_matrix("tax_share", shared)
-        eps = cfg.employment_value_wan
-        host_cost = np.array([pk.host_cost_wan for pk in cfg.parks])
-        pay_host = tax - returned + eps * e_units - host_cost * units
-        pay_home = returned - tax - eps * e_units + value - self.park_cost
         self.payoff_host, self.payoff_home = pay_host, pay_home
-        for key, val in (("tax_wan", tax), ("tax_returned_wan", returned), ("knowledge_value_wan", value),
-                         ("host_payoff_wan", pay_host * self.is_open),
-                         ("home_payoff_wan", pay_home * self.is_open)):
-            self._record(t, key, float(val.sum()))
-        self.cum["tax_returned_wan"] += float(returned.sum())
+        for key, val in zip(("tax_wan", "tax_returned_wan", "knowledge_value_wan",
+                             "host_payoff_wan", "home_payoff_wan"), sums.tolist(), strict=True):
+            self._record(t, key, val)
+        self.cum["tax_returned_wan"] += float(sums[1])
         # governments: stop admitting after `patience` negative months, close after twice as many
-        self.neg_host = np.where(self.is_open & (pay_host < 0), self.neg_host + 1, 0)
-        self.neg_home = np.where(self.is_open & (pay_home < 0), self.neg_home + 1, 0)
-        worst = np.maximum(self.neg_host, self.neg_home)
-        patience = cfg.patience_months
-        closing = self.is_open & (worst >= 2 * patience)
         if closing.any():
-            self.cum["left"] += float(w[np.isin(self.member, np.flatnonzero(closing))].sum())
-            self._send_home(np.flatnonzero(np.isin(self.member, np.flatnonzero(closing))))
+            gone = self.inside[closing[self.member[self.inside]]]
+            self.cum["left"] += float(w[gone].sum())
+            self._send_home(gone)
             self.is_open &= ~closing
-        self.admitting = self.is_open & (worst < patience)
+        self.admitting = admitting
         if cfg.end is not None and t >= cfg.end:
-            self.cum["left"] += float(w[self.member >= 0].sum())
-            self._send_home(np.flatnonzero(self.member >= 0))
+            self.cum["left"] += float(w[self.inside].sum())
+            self._send_home(self.inside)
             self.is_open[:] = False
             self.admitting[:] = False
             self.finished = True
@@ -637,7 +583,7 @@ class Enclaves(Mechanism):
         state = None
         if self.is_open.any():
             units = self._units()
-            staff = float(mk.members_staff(self.member, self.model.firm_weight(), f.talent,
+            staff = float(mk.members_staff(self.inside, self.model.firm_weight(), f.talent,
                                            f.unit_share))
         else:                       # no park open: no members (closed parks sent them home)
             if self.month_t != t:   # nothing recorded this month: the row is the state's

@@ -33,9 +33,11 @@ import math
 import numpy as np
 
 from ..kernels import (
+    _add_weighted_rows,
     group_weighted_rows,
     ieee_div,
     jit,
+    jit_inline,
     max0,
     np_clip,
     np_min,
@@ -159,13 +161,16 @@ def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.n
 
 
 @jit
-def firm_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
-                n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Two grouped sums of the firms in one pass over their rows.
+def outlook_sums(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                 tstar: np.ndarray, talent: np.ndarray, capital: np.ndarray, speed: float,
+                 n_groups: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The enclaves' three grouped sums of the firms in one pass over their rows.
 
     ``kernels.group_weighted_rows(group, alive, weight, values, n_groups, True)`` (the firms'
-    part of ``innovation.place_pools``) and :func:`knowledge_weighted_groups` of the same
-    arguments; each accumulator adds the rows in row order, as those kernels do.
+    part of ``innovation.place_pools``), :func:`knowledge_weighted_groups` of the same
+    arguments and :func:`vacancy_totals` ``(tstar, talent, alive, capital, group, weight, speed,
+    n_groups)``; each accumulator adds the rows in row order, as those kernels do.
 
     Returns
     -------
@@ -173,39 +178,55 @@ def firm_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values
         Weighted row sums (n_groups, k) and weight totals (n_groups,) of the live rows.
     kw_total, kw_num : numpy.ndarray
         Knowledge-weighted totals (n_groups,) and row sums (n_groups, k).
+    vacancies : numpy.ndarray
+        Real vacancies per group (n_groups,).
     """
     n, k = values.shape
     total = np.zeros((n_groups, k))
     count = np.zeros(n_groups)
     kw_total = np.zeros(n_groups)
     kw_num = np.zeros((n_groups, k))
+    vac = np.zeros(n_groups)
     if k == 8:
-        _firm_groups8(group, alive, weight, values, total, count, kw_total, kw_num)
-        return total, count, kw_total, kw_num
+        _outlook_sums8(group, alive, weight, values, tstar, talent, capital, speed, total, count,
+                       kw_total, kw_num, vac)
+        return total, count, kw_total, kw_num, vac
     for i in range(n):
         g = group[i]
         kappa = 0.0
         for c in range(k):
             kappa += values[i, c]
         w = weight[i]
-        wk = (w if alive[i] else 0.0) * kappa
+        live = alive[i]
+        wk = (w if live else 0.0) * kappa
         kw_total[g] += wk
         for c in range(k):
             kw_num[g, c] += wk * values[i, c]
-        if alive[i] and w != 0.0:
+        if live and w != 0.0:
             count[g] += w
             for c in range(k):
                 total[g, c] += w * values[i, c]
-    return total, count, kw_total, kw_num
+        vac[g] += w * _vacancy(tstar[i], talent[i], live, capital[i], speed)
+    return total, count, kw_total, kw_num, vac
+
+
+@jit_inline
+def _vacancy(tstar: float, talent: float, live: bool, capital: float, speed: float) -> float:
+    """A firm's vacancies ``speed · max(0, T* − T)`` if it is alive with capital, else 0."""
+    v = speed * max0(tstar - talent)
+    if not (live and capital > 0.0):
+        v = 0.0
+    return v
 
 
 @jit
-def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
-                  total: np.ndarray, count: np.ndarray, kw_total: np.ndarray,
-                  kw_num: np.ndarray) -> None:
-    """:func:`firm_groups` of 8 columns: the sums of a run of rows of one group in registers.
+def _outlook_sums8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                   tstar: np.ndarray, talent: np.ndarray, capital: np.ndarray, speed: float,
+                   total: np.ndarray, count: np.ndarray, kw_total: np.ndarray,
+                   kw_num: np.ndarray, vac: np.ndarray) -> None:
+    """:func:`outlook_sums` of 8 columns: the sums of a run of rows of one group in registers.
 
-    The same additions in the same order as the row loop of :func:`firm_groups` (each row's
+    The same additions in the same order as the row loop of :func:`outlook_sums` (each row's
     ``acc + w · row`` element by element, as ``kernels.row8_axpy`` computes it), without waiting
     for each stored sum before the next row of the group.
     """
@@ -214,6 +235,7 @@ def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, valu
     kw_acc = row8_zero()
     cnt = 0.0
     kw = 0.0
+    va = 0.0
     for i in range(values.shape[0]):
         g = group[i]
         if g != cur:
@@ -222,11 +244,13 @@ def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, valu
                 row8_store(kw_num, cur, kw_acc)
                 count[cur] = cnt
                 kw_total[cur] = kw
+                vac[cur] = va
             cur = g
             acc = row8_load(total, g)
             kw_acc = row8_load(kw_num, g)
             cnt = count[g]
             kw = kw_total[g]
+            va = vac[g]
         w = weight[i]
         live = alive[i]
         wk = (w if live else 0.0) * row_total(values, i)
@@ -235,11 +259,91 @@ def _firm_groups8(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, valu
         if live and w != 0.0:
             cnt += w
             acc = row8_axpy(acc, w, values, i)
+        va += w * _vacancy(tstar[i], talent[i], live, capital[i], speed)
     if cur >= 0:
         row8_store(total, cur, acc)
         row8_store(kw_num, cur, kw_acc)
         count[cur] = cnt
         kw_total[cur] = kw
+        vac[cur] = va
+
+
+@jit
+def outlook_terms(vac: np.ndarray, wage_pow: np.ndarray, vac_pow: np.ndarray,
+                  phi_talent: np.ndarray, seekers: np.ndarray, pool_f: np.ndarray,
+                  count_f: np.ndarray, kw_total: np.ndarray, kw_num: np.ndarray,
+                  inst_place: np.ndarray, inst_weight: np.ndarray, inst_capacity: np.ndarray,
+                  inst_knowledge: np.ndarray, phi: np.ndarray, multiplier: np.ndarray,
+                  transaction_cost: float):
+    """The place-level terms of the enclaves' outlook from the firms' sums (:func:`outlook_sums`).
+
+    As ``enclaves._Outlook`` computed them in numpy: the fill rates ``where(vac > inflow,
+    inflow / vac, 1)`` with ``inflow = (seekers[:, None] · normalise_rows(phi_talent ·
+    attract[None, :])).sum(axis=0)`` (rows added in order) and ``attract = where(vac > 0,
+    wage_pow · vac_pow, 0)``; the place pools (firms' and institutes' sums, then the means); the
+    representative institute (weights ``inst_weight · capacity · Σ_f k``) and firm
+    (:func:`knowledge_weighted_groups`) of each place, :func:`group_means`; the partner-place
+    draws ``normalise_rows(phi · total[None, :])`` per kind; ``normalise_rows(phi)`` and
+    ``transaction_cost · multiplier / phi``.
+
+    Returns
+    -------
+    fill : numpy.ndarray
+        (P,).
+    basis : numpy.ndarray
+        (3, P, F): the institutes' and firms' representatives, then the pools.
+    q : numpy.ndarray
+        (2, P, P): partner-place draw probabilities per kind.
+    psi, tc : numpy.ndarray
+        (P, P): row-normalised friction; transaction costs.
+    """
+    p = vac.shape[0]
+    nf = pool_f.shape[1]
+    prod = np.empty(p)
+    attract = np.empty(p)
+    for j in range(p):
+        attract[j] = wage_pow[j] * vac_pow[j] if vac[j] > 0.0 else 0.0
+    norm = np.empty((p, p))
+    for i in range(p):
+        for j in range(p):
+            prod[j] = phi_talent[i, j] * attract[j]
+        store_normalised(prod, norm, i)
+    fill = np.empty(p)
+    for j in range(p):
+        inflow = 0.0
+        for i in range(p):
+            inflow += seekers[i] * norm[i, j]
+        fill[j] = inflow / vac[j] if vac[j] > inflow else 1.0
+    n_inst = inst_place.shape[0]
+    live = np.ones(n_inst, np.bool_)
+    ti = np.zeros((p, nf))
+    ci = np.zeros(p)
+    _add_weighted_rows(inst_place, live, inst_weight, inst_knowledge, True, ti, ci)
+    w_inst = np.empty(n_inst)
+    for i in range(n_inst):
+        w_inst[i] = (inst_weight[i] * inst_capacity[i]) * row_total(inst_knowledge, i)
+    num_i = np.zeros((p, nf))
+    tot_i = np.zeros(p)
+    _add_weighted_rows(inst_place, live, w_inst, inst_knowledge, False, num_i, tot_i)
+    basis = np.empty((3, p, nf))
+    basis[0] = group_means(num_i, tot_i)
+    basis[1] = group_means(kw_num, kw_total)
+    basis[2] = group_means(pool_f + ti, count_f + ci)
+    q = np.empty((2, p, p))
+    psi = np.empty((p, p))
+    tc = np.empty((p, p))
+    for i in range(p):
+        for j in range(p):
+            prod[j] = phi[i, j] * tot_i[j]
+        store_normalised(prod, q[0], i)
+        for j in range(p):
+            prod[j] = phi[i, j] * kw_total[j]
+        store_normalised(prod, q[1], i)
+        for j in range(p):
+            prod[j] = phi[i, j]
+            tc[i, j] = ieee_div(transaction_cost * multiplier[i, j], phi[i, j])
+        store_normalised(prod, psi, i)
+    return fill, basis, q, psi, tc
 
 
 @jit
@@ -352,6 +456,10 @@ def knowledge_terms(k: np.ndarray, pools: np.ndarray, dot_pools: np.ndarray, rep
     cap = np.empty(n)
     eff = np.empty((n, p))
     worth = np.empty((m, n, p))
+    if nf == 8:
+        _knowledge_terms8(k, dot_pools, reps, dot_reps, learn_value, prices, half, eps, kn, pn, rn,
+                          cap, eff, worth)
+        return cap, eff, worth
     buf = np.empty(nf)
     for i in range(n):
         kappa = 0.0
@@ -366,9 +474,53 @@ def knowledge_terms(k: np.ndarray, pools: np.ndarray, dot_pools: np.ndarray, rep
                 e = efficiency(_cosine(dot_reps[j, i, b], kn[i] * rn[j, b], eps), True)
                 for c in range(nf):
                     buf[c] = max0(reps[j, b, c] - k[i, c])
-                learn = total8(buf) if nf == 8 else total(buf, nf)
-                worth[j, i, b] = ((a * e) * learn) - prices[j]
+                worth[j, i, b] = ((a * e) * total(buf, nf)) - prices[j]
     return cap, eff, worth
+
+
+@jit
+def _knowledge_terms8(k: np.ndarray, dot_pools: np.ndarray, reps: np.ndarray,
+                      dot_reps: np.ndarray, learn_value: float, prices: np.ndarray, half: float,
+                      eps: float, kn: np.ndarray, pn: np.ndarray, rn: np.ndarray, cap: np.ndarray,
+                      eff: np.ndarray, worth: np.ndarray) -> None:
+    """:func:`knowledge_terms` of 8 fields, the places in the inner loop (vectorisable).
+
+    A firm's gaps to the places' representatives are eight values per place, summed in
+    :func:`total8`'s order.
+    """
+    n = k.shape[0]
+    m, p, nf = reps.shape
+    rt = np.empty((m, nf, p))                     # the representatives' fields place by place
+    for j in range(m):
+        for b in range(p):
+            for c in range(nf):
+                rt[j, c, b] = reps[j, b, c]
+    for i in range(n):
+        kappa = 0.0
+        for c in range(nf):
+            kappa += k[i, c]
+        ci = ieee_div(kappa, kappa + half)
+        cap[i] = ci
+        a = learn_value * ci
+        kni = kn[i]
+        for b in range(p):
+            eff[i, b] = efficiency(_cosine(dot_pools[i, b], kni * pn[b], eps), True)
+        k0, k1, k2, k3 = k[i, 0], k[i, 1], k[i, 2], k[i, 3]
+        k4, k5, k6, k7 = k[i, 4], k[i, 5], k[i, 6], k[i, 7]
+        for j in range(m):
+            pr = prices[j]
+            for b in range(p):
+                d0 = max0(rt[j, 0, b] - k0)
+                d1 = max0(rt[j, 1, b] - k1)
+                d2 = max0(rt[j, 2, b] - k2)
+                d3 = max0(rt[j, 3, b] - k3)
+                d4 = max0(rt[j, 4, b] - k4)
+                d5 = max0(rt[j, 5, b] - k5)
+                d6 = max0(rt[j, 6, b] - k6)
+                d7 = max0(rt[j, 7, b] - k7)
+                learn = 0.0 + (((d0 + d1) + (d2 + d3)) + ((d4 + d5) + (d6 + d7)))
+                e = efficiency(_cosine(dot_reps[j, i, b], kni * rn[j, b], eps), True)
+                worth[j, i, b] = ((a * e) * learn) - pr
 
 
 @jit
@@ -610,29 +762,170 @@ def location_gain(there: np.ndarray, home: np.ndarray, know: np.ndarray, capital
 
 
 @jit
-def stale_members(member: np.ndarray, alive: np.ndarray, firm_id: np.ndarray,
-                  member_id: np.ndarray) -> np.ndarray:
-    """Slots whose park member exited (slot freed or refilled).
+def valuation_setup(slots: np.ndarray, host: int, k: np.ndarray, dots: np.ndarray,
+                    pools: np.ndarray, reps: np.ndarray, psi: np.ndarray, place: np.ndarray,
+                    learn_value: float, prices: np.ndarray, half: float, eps: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`knowledge_terms` and the :func:`origin_weights` of a unit in ``host`` and at home.
 
-    ``flatnonzero((member >= 0) & (~alive | (firm_id != member_id)))``.
+    ``k = knowledge[slots]`` and ``dots = k @ basis_t`` (numpy's products: the representatives'
+    kinds, then the pools); the home of firm ``j`` is ``place[slots[j]]``.
+
+    Returns
+    -------
+    cap, worth : numpy.ndarray
+        As :func:`knowledge_terms` returns them.
+    weights : numpy.ndarray
+        (2, n, P): ``origin_weights`` with the unit in ``host``, then at home.
     """
-    n = member.shape[0]
+    cap, eff, worth = knowledge_terms(k, pools, dots[-1], reps, dots[:-1], learn_value, prices,
+                                      half, eps)
+    n, p = eff.shape
+    weights = np.empty((2, n, p))
+    for j in range(n):
+        h = place[slots[j]]
+        for b in range(p):
+            weights[0, j, b] = psi[host, b] * eff[j, b]
+        for b in range(p):
+            weights[1, j, b] = psi[h, b] * eff[j, b]
+    return cap, worth, weights
+
+
+@jit
+def valuation_gain(slots: np.ndarray, host: int, k: np.ndarray, weights: np.ndarray,
+                   learn: np.ndarray, cap: np.ndarray, worth: np.ndarray, q: np.ndarray,
+                   kind_share: np.ndarray, tc: np.ndarray, place: np.ndarray, spill_value: float,
+                   search_probability: float) -> np.ndarray:
+    """``K(host) − K(home)`` per firm: the two :func:`knowledge_value` of :func:`valuation_setup`.
+
+    ``learn = weights @ pools`` (numpy's product of each alternative's matrix).
+    """
+    n = slots.shape[0]
+    away = np.full(n, host, np.int64)
+    home = np.empty(n, np.int64)
+    for j in range(n):
+        home[j] = place[slots[j]]
+    there = knowledge_value(away, k, weights[0], learn[0], cap, worth, q, kind_share, tc,
+                            spill_value, search_probability)
+    here = knowledge_value(home, k, weights[1], learn[1], cap, worth, q, kind_share, tc,
+                           spill_value, search_probability)
+    out = np.empty(n)
+    for j in range(n):
+        out[j] = there[j] - here[j]
+    return out
+
+
+@jit
+def knowledge_access(slots: np.ndarray, know: np.ndarray, weight: np.ndarray) -> float:
+    """``(weight[slots] * know).sum()`` in numpy's pairwise order: a park's knowledge value."""
+    n = slots.shape[0]
+    buf = np.empty(n)
+    for j in range(n):
+        buf[j] = weight[slots[j]] * know[j]
+    return total(buf, n)
+
+
+@jit
+def gain_setup(slots: np.ndarray, host: int, place: np.ndarray, alive: np.ndarray,
+               wage: np.ndarray, fill: np.ndarray, productivity: np.ndarray,
+               quality: np.ndarray, share: float, theta: float, speed: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`projection_setup` of the firms ``slots`` with the unit in ``host`` and at home.
+
+    Returns
+    -------
+    w, base, hire : numpy.ndarray
+        (2, n) each, as :func:`projection_setup` returns them (shares ``share`` and 1).
+    scale : numpy.ndarray
+        ``productivity · quality`` per firm (n,).
+    """
+    n = slots.shape[0]
+    origin = np.empty((2, n), np.int64)
+    home = np.empty(n, np.int64)
+    live = np.empty(n, np.bool_)
+    scale = np.empty(n)
+    for j in range(n):
+        i = slots[j]
+        origin[0, j] = host
+        origin[1, j] = place[i]
+        home[j] = place[i]
+        live[j] = alive[i]
+        scale[j] = productivity[i] * quality[i]
+    shares = np.array([share, 1.0])
+    w, base, hire = projection_setup(origin, home, live, wage, fill, scale, shares, theta, speed)
+    return w, base, hire, scale
+
+
+@jit
+def project_path(tstar: np.ndarray, slots: np.ndarray, alive: np.ndarray, talent: np.ndarray,
+                 hire: np.ndarray, speed: float, slack: float, horizon: int) -> np.ndarray:
+    """The ``path`` of :func:`project_talent` for the firms ``slots`` (all firms month by month).
+
+    The same operations on each firm's talent as :func:`project_talent`, the month loop outside.
+    """
+    na, n = tstar.shape
+    path = np.empty((horizon, na, n))
+    ts = np.empty(n)
+    lay = np.empty(n)
+    t = np.empty(n)
+    for a in range(na):
+        for j in range(n):
+            i = slots[j]
+            ts[j] = tstar[a, j] if alive[i] else 0.0
+            lay[j] = slack * ts[j]
+            t[j] = talent[i]
+        h = hire[a]
+        for m in range(horizon):
+            row = path[m, a]
+            for j in range(n):
+                x = t[j]
+                x = (x + h[j] * max0(ts[j] - x)) - speed * max0(x - lay[j])
+                t[j] = x
+                row[j] = x
+    return path
+
+
+@jit
+def gain_finish(slots: np.ndarray, know: np.ndarray, path: np.ndarray, power: np.ndarray,
+                scale: np.ndarray, w: np.ndarray, overhead: np.ndarray, capital: np.ndarray,
+                unit_cost: float, setup_cost: float, horizon: int) -> np.ndarray:
+    """:func:`mean_profit` of both alternatives, then :func:`location_gain` with ``know``."""
+    n = slots.shape[0]
+    over = np.empty(n)
+    cap = np.empty(n)
+    for j in range(n):
+        over[j] = overhead[slots[j]]
+        cap[j] = capital[slots[j]]
+    profit = mean_profit(path, power, scale, w, over)
+    return location_gain(profit[0], profit[1], know, cap, unit_cost, setup_cost, horizon)
+
+
+@jit
+def stale_members(inside: np.ndarray, alive: np.ndarray, firm_id: np.ndarray,
+                  member_id: np.ndarray) -> np.ndarray:
+    """Member slots ``inside`` whose firm exited (slot freed or refilled), in their order.
+
+    ``inside[~alive[inside] | (firm_id[inside] != member_id[inside])]``.
+    """
+    n = inside.shape[0]
     out = np.empty(n, np.int64)
     m = 0
-    for i in range(n):
-        if member[i] >= 0 and (not alive[i] or firm_id[i] != member_id[i]):
+    for j in range(n):
+        i = inside[j]
+        if not alive[i] or firm_id[i] != member_id[i]:
             out[m] = i
             m += 1
     return out[:m].copy()
 
 
 @jit
-def park_units(member: np.ndarray, weight: np.ndarray, n_parks: int) -> np.ndarray:
-    """Real firms per park: ``bincount(member[inside], weights=weight[inside])``, in slot order."""
+def park_units(inside: np.ndarray, member: np.ndarray, weight: np.ndarray,
+               n_parks: int) -> np.ndarray:
+    """Real firms per park: ``bincount(member[inside], weights=weight[inside])``, in that order."""
     out = np.zeros(n_parks)
-    for i in range(member.shape[0]):
-        if member[i] >= 0:
-            out[member[i]] += weight[i]
+    for j in range(inside.shape[0]):
+        i = inside[j]
+        out[member[i]] += weight[i]
     return out
 
 
@@ -711,16 +1004,14 @@ def with_leavers(free: np.ndarray, leavers: np.ndarray, capital: np.ndarray) -> 
 
 
 @jit
-def members_staff(member: np.ndarray, weight: np.ndarray, talent: np.ndarray,
+def members_staff(inside: np.ndarray, weight: np.ndarray, talent: np.ndarray,
                   share: np.ndarray) -> float:
-    """Persons the park units employ: ``(w * T * share)[member >= 0].sum()`` (numpy's order)."""
-    n = member.shape[0]
-    buf = np.empty(n)
-    m = 0
-    for i in range(n):
-        if member[i] >= 0:
-            buf[m] = (weight[i] * talent[i]) * share[i]
-            m += 1
+    """Persons the park units employ: ``(w * T * share)[inside].sum()`` (numpy's order)."""
+    m = inside.shape[0]
+    buf = np.empty(m)
+    for j in range(m):
+        i = inside[j]
+        buf[j] = (weight[i] * talent[i]) * share[i]
     return 0.0 + pairwise_sum(buf, 0, m)
 
 
@@ -744,6 +1035,107 @@ def member_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray, 
         booked[j] = -weight[i] * c
         cost[j] = weight[i] * c
     return where, booked, total(cost, m)
+
+
+@jit
+def month_costs(inside: np.ndarray, member: np.ndarray, unit_cost: np.ndarray,
+                weight: np.ndarray, capital: np.ndarray, place: np.ndarray, fixed: np.ndarray,
+                per_unit: np.ndarray, is_open: np.ndarray, home: np.ndarray,
+                policy_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray,
+                                                  float]:
+    """The month's running costs of the parks: :func:`member_costs`, then the parks' costs.
+
+    ``park_cost = where(is_open, fixed + per_unit · units, 0)`` with ``units =
+    park_units(inside, member, weight, n_parks)``, added to ``policy_cost`` at ``home`` in park
+    order (``numpy.add.at``, in place).
+
+    Returns
+    -------
+    where, booked, unit_costs
+        As :func:`member_costs` returns them.
+    park_cost : numpy.ndarray
+        Per park.
+    park_total : float
+        ``park_cost.sum()`` (numpy's).
+    """
+    where, booked, unit_costs = member_costs(inside, member, unit_cost, weight, capital, place)
+    n_parks = fixed.shape[0]
+    units = park_units(inside, member, weight, n_parks)
+    park_cost = np.empty(n_parks)
+    for k in range(n_parks):
+        park_cost[k] = fixed[k] + per_unit[k] * units[k] if is_open[k] else 0.0
+    for k in range(n_parks):
+        policy_cost[home[k]] += park_cost[k]
+    return where, booked, unit_costs, park_cost, total(park_cost, n_parks)
+
+
+@jit
+def park_payoffs(inside: np.ndarray, member: np.ndarray, weight: np.ndarray, sales: np.ndarray,
+                 talent: np.ndarray, unit_share: np.ndarray, rho: np.ndarray, tau: np.ndarray,
+                 sigma: np.ndarray, employment_value: float, host_cost: np.ndarray,
+                 value: np.ndarray, park_cost: np.ndarray, is_open: np.ndarray,
+                 neg_host: np.ndarray, neg_home: np.ndarray, host: np.ndarray, home: np.ndarray,
+                 patience: int, n_places: int):
+    """The parks' month (``Enclaves.after_step``): tax, payoffs and the governments' counters.
+
+    With ``park = member[inside]`` and ``w = weight[inside]`` (the members in slot order, their
+    revenue ``sales``): ``tax = tau · rho · bincount(park, w · sales)``, ``returned = sigma ·
+    tax``, ``e = bincount(park, w · talent · unit_share)``, ``units = bincount(park, w)``,
+    ``pay_host = tax − returned + ε e − host_cost · units`` and ``pay_home = returned − tax −
+    ε e + value − park_cost`` (left to right, as numpy evaluates them); the tax returned
+    ``add.at`` (host, home) in a P × P matrix; the sums of ``tax``, ``returned``, ``value``,
+    ``pay_host · is_open`` and ``pay_home · is_open`` (numpy's); the months of negative payoff
+    ``where(is_open & (pay < 0), neg + 1, 0)``, the parks closing (``is_open`` and the worse
+    count at least ``2 · patience``) and those still admitting (open, not closing, and the worse
+    count below ``patience``).
+
+    Returns
+    -------
+    pay_host, pay_home, shared, sums : numpy.ndarray
+        The payoffs (n_parks,), the tax returned (P, P) and the five sums (5,).
+    neg_host, neg_home, closing, admitting : numpy.ndarray
+        Per park: the counters of negative months; the parks closing; those admitting.
+    """
+    n_parks = rho.shape[0]
+    sold = np.zeros(n_parks)
+    e = np.zeros(n_parks)
+    units = np.zeros(n_parks)
+    for j in range(inside.shape[0]):
+        i = inside[j]
+        k = member[i]
+        w = weight[i]
+        sold[k] += w * sales[j]
+        e[k] += (w * talent[i]) * unit_share[i]
+        units[k] += w
+    tax = np.empty(n_parks)
+    returned = np.empty(n_parks)
+    pay_host = np.empty(n_parks)
+    pay_home = np.empty(n_parks)
+    open_host = np.empty(n_parks)
+    open_home = np.empty(n_parks)
+    new_host = np.empty(n_parks, np.int64)
+    new_home = np.empty(n_parks, np.int64)
+    closing = np.empty(n_parks, np.bool_)
+    admitting = np.empty(n_parks, np.bool_)
+    shared = np.zeros((n_places, n_places))
+    for k in range(n_parks):
+        tax[k] = tau[k] * (rho[k] * sold[k])
+        returned[k] = sigma[k] * tax[k]
+        shared[host[k], home[k]] += returned[k]
+        ee = employment_value * e[k]
+        pay_host[k] = ((tax[k] - returned[k]) + ee) - host_cost[k] * units[k]
+        pay_home[k] = (((returned[k] - tax[k]) - ee) + value[k]) - park_cost[k]
+        op = 1.0 if is_open[k] else 0.0
+        open_host[k] = pay_host[k] * op
+        open_home[k] = pay_home[k] * op
+        new_host[k] = neg_host[k] + 1 if (is_open[k] and pay_host[k] < 0) else 0
+        new_home[k] = neg_home[k] + 1 if (is_open[k] and pay_home[k] < 0) else 0
+        worst = max(new_host[k], new_home[k])
+        closing[k] = is_open[k] and worst >= 2 * patience
+        admitting[k] = is_open[k] and not closing[k] and worst < patience
+    sums = np.array([total(tax, n_parks), total(returned, n_parks), total(value, n_parks),
+                     total(open_host, n_parks), total(open_home, n_parks)])
+    return pay_host, pay_home, shared, sums, new_host, new_home, closing, admitting
 
 
 # ---------------------------------------------------------------------------------- vouchers
@@ -1656,8 +2048,9 @@ def warm_up() -> None:
     ro.flags.writeable = False
     for w in (f2, ro):
         knowledge_weighted_groups(i2, b2, w, m22, 1)
-        firm_groups(i2, b2, w, m22, 1)
         vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
+        outlook_sums(i2, b2, w, m22, f2, f2, f2, 0.5, 1)
+    outlook_terms(f2, f2, f2, m22, f2, m22, f2, f2, m22, i2, f2, f2, m22, m22, m22, 1.0)
     group_means(m22, f2)
     reference_terms(i2, f2, m22, 2, 0.5, m22, m22)
     cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
@@ -1670,15 +2063,29 @@ def warm_up() -> None:
         w, base, hire = projection_setup(o2, i2, b2, wage, f2, f2, f2[:1].copy(), 0.5, 0.1)
     path, _ = project_talent(base, b2, f2, hire, 0.1, 1.05, 2)
     mean_profit(path, path, f2, w, f2)
+    s2 = np.arange(2)
+    cap, worth, wts = valuation_setup(s2, 0, m22, np.ones((3, 2, 2)), m22, np.ones((2, 2, 2)),
+                                      m22, i2, 1.0, f2, 1.0, 1e-12)
+    know = valuation_gain(s2, 0, m22, wts, wts, cap, worth, np.ones((2, 2, 2)), f2, m22, i2, 1.0,
+                          0.1)
+    for wage in (f2, ro):                     # the model's quality is read-only too
+        w, base, hire, scale = gain_setup(s2, 0, i2, b2, wage, f2, f2, ro, 1.0, 0.5, 0.1)
+    path = project_path(base, s2, b2, f2, hire, 0.1, 1.05, 2)
+    gain_finish(s2, know, path, path, scale, w, f2, f2, 1.0, 1.0, 2)
+    for w in (f2, ro):
+        knowledge_access(s2, know, w)
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
     stale_members(i2, b2, i2, i2)
     reviewing_slots(i2, b2, b2, f2, True)
     review_slots(i2, f2, 0.5, b2, f2)
     with_leavers(i2, i2, f2)
     for w in (f2, ro):
-        park_units(i2, w, 1)
+        park_units(i2, i2, w, 1)
         members_staff(i2, w, f2, f2)
         member_costs(i2, i2, f2, w, f2.copy(), i2)
+        month_costs(i2, i2, f2, w, f2.copy(), i2, f2, f2, b2, i2, f2.copy())
+        park_payoffs(i2, i2, w, f2, f2, f2, f2, f2, f2, 0.1, f2, f2, f2, b2, i2, i2, i2, i2, 12,
+                     2)
     vgap, rho, tc = service_terms(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5)
     best_redemption(vgap, rho, tc, f2, 1.0, np.ones((2, 2), np.bool_))
     redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
