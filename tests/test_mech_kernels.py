@@ -223,6 +223,10 @@ def test_redemption_place_equals_subsidy_allowed_then_best():
     assert same(mk.redemption_place(vgap, rho, tc, balance, slots, 4.0, 8.0, eligible, home,
                                     inst_total),
                 mk.best_redemption(vgap, rho, tc, sub, 8.0, allowed))
+    assert same(mk.redemption_choice(k, ref, k @ ref.T, origin, tcm, 2.5, 0.3, 2.0, _EPS,
+                                     1.0 - 1e-9, balance, slots, 4.0, 8.0, eligible, home,
+                                     inst_total),
+                mk.best_redemption(vgap, rho, tc, sub, 8.0, allowed))
 
 
 def test_project_institutes_and_rows_equal_numpy():
@@ -262,16 +266,22 @@ def test_voucher_masks_equal_flatnonzero():
                                & (capital > 0) & (other != firm_id)))
     users = np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0))
     assert same(mk.voucher_users_of(firm_id, alive, other, firm_id, balance, capital, 1e-9), users)
-    searcher = rng.choice(n, 600, replace=False)
-    collab = rng.random(600) < 0.3
-    price = np.where(collab, 30.0, rng.uniform(0, 2, 600))
-    holders, amount, count = mk.voucher_holders(balance, other, firm_id, searcher, collab, price,
-                                                0.5)
-    want = (balance[searcher] > 0) & (other[searcher] == firm_id[searcher]) & ~collab
-    assert same(holders, want) and count == want.sum() > 0
-    assert same(amount, np.where(want, np.minimum(balance[searcher], 0.5 * price), 0.0))
     weight = rng.lognormal(0, 2, n)
     granted = np.flatnonzero((balance > 0) | (rng.random(n) < 0.1))   # holders among them
+    collab = rng.random(600) < 0.3
+    price = np.where(collab, 30.0, rng.uniform(0, 2, 600))
+    # scattered searchers (checked one by one), ascending ones (merged with the granted slots),
+    # ascending ones from the middle, none
+    scattered = rng.choice(n, 600, replace=False)
+    for searcher in (scattered, np.sort(scattered), np.sort(scattered)[300:],
+                     np.zeros(0, np.int64)):
+        m = len(searcher)
+        holders, amount, count = mk.voucher_holders(balance, other, firm_id, searcher,
+                                                    collab[:m], price[:m], 0.5, granted)
+        want = (balance[searcher] > 0) & (other[searcher] == firm_id[searcher]) & ~collab[:m]
+        assert same(holders, want) and count == want.sum()
+        assert same(amount, np.where(want, np.minimum(balance[searcher], 0.5 * price[:m]), 0.0))
+        assert count > 0 or m == 0
     assert same(mk.voucher_users_of(granted, alive, other, firm_id, balance, capital, 1e-9),
                 users)
     for cut in (n, 7, 0):                         # pairwise blocks, a short sum, an empty one
@@ -726,15 +736,20 @@ def test_project_setup_equals_users_institutes_and_search():
     inst_place, inst_w = rng.integers(0, p, ni), rng.uniform(0.5, 2, ni)
     capacity, inst_k = rng.uniform(0, 9, ni), rng.lognormal(0, 1, (ni, 8))
     unit_place, place = rng.integers(0, p, n), rng.integers(0, p, n)
-    users, insts, search = mk.project_setup(granted, alive, holder_id, firm_id, balance, capital,
-                                            1e-9, inst_place, inst_w, capacity, inst_k, p,
-                                            unit_place, place, 8.0, 8)
+    eligible, phi = rng.random((p, p)) < 0.5, rng.uniform(0.05, 1.0, (p, p))
+    users, insts, search, rows = mk.project_setup(granted, alive, holder_id, firm_id, balance,
+                                                  capital, 1e-9, inst_place, inst_w, capacity,
+                                                  inst_k, p, unit_place, place, 8.0, 8, eligible,
+                                                  phi)
     want = mk.voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, 1e-9)
     assert same(users, want) and len(users) > 0
     for a, b in zip(insts, mk.project_institutes(inst_place, inst_w, capacity, inst_k, p),
                     strict=True):
         assert same(a, b)
     for a, b in zip(search, mk.project_search(want, unit_place, place, 8.0, 8), strict=True):
+        assert same(a, b)
+    for a, b in zip(rows, mk.project_rows(eligible, phi, place[want], unit_place[want], insts[7]),
+                    strict=True):
         assert same(a, b)
 
 

@@ -384,11 +384,16 @@ def _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, pric
 
 @pytest.mark.parametrize("n_quotes", [0, 1, 2])
 @pytest.mark.parametrize("masked", [False, True])
-def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
-    """Fused rounds: per round the candidates, validity, the mechanisms' quotes and the weighing."""
+@pytest.mark.parametrize("fixed", [False, True])
+def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked, fixed):
+    """Fused rounds: per round the candidates, validity, the mechanisms' quotes and the weighing.
+
+    ``fixed``: a first round at given places, partners drawn by the samplers (``consider(model,
+    s, dest, sampler.draw(dest, u))``).
+    """
     from coinnovation_sim.knowledge import absorptive_capacity
 
-    rng = np.random.default_rng(40 + 3 * n_quotes + masked)
+    rng = np.random.default_rng(40 + 3 * n_quotes + masked + 7 * fixed)
     p, nfirm, ninst, nf = 8, 3000, 200, 8
     alive, capital, u0, weight, k, place = _firm_case(rng, nfirm, p, True)
     searcher, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, kernels.row_sums(k),
@@ -424,10 +429,17 @@ def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
     with np.errstate(divide="ignore"):
         tc_pairs = (2.0 * mult) / phi
     assert same(sk.transaction_costs(2.0, mult, phi), tc_pairs)
-    for u_place, u in uniforms:
-        # the earlier technology.consider: draw, validity, the quote hooks, weigh_offers
-        dest, idx = sk.draw_candidates(cum, row, collab, u_place, u, *firms.arrays(),
-                                       *insts.arrays())
+    fixed_dest = rng.integers(-1, p, ns) if fixed else np.zeros(0, np.int64)
+    u_fixed = rng.random(ns) if fixed else np.zeros(0)
+    rounds = [(None, None)] * fixed + list(uniforms)
+    for u_place, u in rounds:
+        if u_place is None:                       # the fixed round
+            dest = fixed_dest
+            idx = np.where(collab, firms.draw(dest, u_fixed), insts.draw(dest, u_fixed))
+        else:
+            # the earlier technology.consider: draw, validity, the quote hooks, weigh_offers
+            dest, idx = sk.draw_candidates(cum, row, collab, u_place, u, *firms.arrays(),
+                                           *insts.arrays())
         valid = sk.offer_validity(collab, idx, searcher, on)
         subsidy = None
         for holders, eligible in quotes:
@@ -436,9 +448,9 @@ def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
         sk.weigh_offers(valid, collab, idx, dest, origin, k, inst_k, rcv_k, rcv_sq, cap, 0.3,
                         400.0, price, tc_pairs, 1e-12,
                         np.zeros(0) if subsidy is None else subsidy, *best_old)
-    sk.search_rounds(cum, row, uniforms, firms.arrays(), insts.arrays(), on, collab, searcher,
-                     origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, price, 2.0, mult,
-                     phi, 1e-12, amount, pairs, *best_new)
+    sk.search_rounds(cum, row, uniforms, fixed_dest, u_fixed, firms.arrays(), insts.arrays(), on,
+                     collab, searcher, origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0,
+                     price, 2.0, mult, phi, 1e-12, amount, pairs, *best_new)
     for a, b in zip(best_new, best_old, strict=True):
         assert same(a, b)
     assert (best_new[2] >= 0).sum() > ns // 4

@@ -704,7 +704,8 @@ def weigh_candidates(dest: np.ndarray, idx: np.ndarray, active: np.ndarray, coll
 
 
 @jit
-def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
+def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray, fixed_dest: np.ndarray,
+                  u_fixed: np.ndarray,
                   firm_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                       np.ndarray, np.ndarray, np.ndarray],
                   inst_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -720,12 +721,17 @@ def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
     """A search's candidate rounds in one call: :func:`draw_candidates`, then weighing, per round.
 
     The weighing is :func:`weigh_candidates`'. Round ``r`` draws with the uniforms ``u[r, 0]``
-    (places) and ``u[r, 1]`` (partners), shape (R, 2, n). ``firm_sampler`` and
+    (places) and ``u[r, 1]`` (partners), shape (R, 2, n). With ``fixed_dest`` of length n, a
+    first round before them weighs the candidates at the given places ``fixed_dest`` (-1: none),
+    each searcher's partner there drawn with ``u_fixed`` from the firm sampler (``collab``) or
+    the institute sampler (``SegmentSampler.draw``): ``consider(model, s, fixed_dest,
+    sampler.draw(fixed_dest, u_fixed))``; length 0: no such round. ``firm_sampler`` and
     ``inst_sampler`` are the samplers' arrays in ``SegmentSampler.arrays()`` order; the other
     arguments are those of the two kernels. What does not change between rounds is made once:
     the samplers' guide tables
     (:func:`_draw_guide`), the firm sampler's first search probes per place
-    (:func:`_probe_tree`) and the place pairs' transaction costs (:func:`transaction_costs`).
+    (:func:`_probe_tree`, only when a searcher draws a firm) and the place pairs' transaction
+    costs (:func:`transaction_costs`).
     """
     fc, fo, fp, fn, fs, fe, fb, ft = firm_sampler
     ic, io, ip, i_n, i_s, ie, ib, it = inst_sampler
@@ -733,9 +739,28 @@ def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
     tc_pairs = transaction_costs(cost, multiplier, phi)
     f_t, f_g, f_guided = _draw_guide(fc, fo, fs, fe, fb, ft, collab, True, row)
     i_t, i_g, i_guided = _draw_guide(ic, io, i_s, ie, ib, it, collab, False, row)
-    f_tree = _probe_tree(fc, fs, fe, f_guided)
+    fixed = fixed_dest.shape[0] == n
+    firm_draws = False
+    for i in range(n):
+        if collab[i] and (fixed or row[i] >= 0):
+            firm_draws = True
+            break
+    f_tree = _probe_tree(fc, fs, fe, f_guided) if firm_draws else np.zeros((0, 0))
     dest = np.empty(n, np.int64)
     idx = np.empty(n, np.int64)
+    if fixed:
+        every = np.zeros(n, np.int64)            # every searcher draws a partner
+        for i in range(n):
+            dest[i] = fixed_dest[i]
+            idx[i] = -1
+        _guided_draws(fc, fo, fp, fn, fs, fe, fb, ft, f_t, f_g, f_guided, dest, u_fixed, collab,
+                      True, every, idx, f_tree)
+        _guided_draws(ic, io, ip, i_n, i_s, ie, ib, it, i_t, i_g, i_guided, dest, u_fixed, collab,
+                      False, every, idx, np.zeros((0, 0)))
+        _weigh_round(dest, idx, active, collab, searcher, origin, home, firm_k, inst_k, rcv_k,
+                     rcv_sq, rcv_cap, learning_rate, value_per_unit, price, tc_pairs, eps,
+                     q_amount, q_pairs, best_net, best_dest, best_idx, best_gain, best_tc,
+                     best_subsidy, best_plain)
     for r in range(u.shape[0]):
         # every entry of dest and idx is written again in each round
         _place_draws(cum, row, u[r, 0], dest, idx)
@@ -1013,11 +1038,12 @@ def warm_up() -> None:
                              ones, ones, 0.1, 1.0, ones, 1.0, rows, rows, 1e-12, q_amount,
                              q_pairs, ones.copy(), place.copy(), place.copy(), rows.copy(),
                              ones.copy(), ones.copy(), ones.copy())
-            search_rounds(cumulative_rows(rows), place, np.full((2, 2, 2), 0.5), arrays, arrays,
-                          active, yes, place + 1, place, place, rows, rows, rows, ones, ones, 0.1,
-                          1.0, ones, 1.0, rows, rows, 1e-12, q_amount, q_pairs, ones.copy(),
-                          place.copy(), place.copy(), rows.copy(), ones.copy(), ones.copy(),
-                          ones.copy())
+            for fixed in (place, np.zeros(0, np.int64)):
+                search_rounds(cumulative_rows(rows), place, np.full((2, 2, 2), 0.5), fixed,
+                              ones * 0.5, arrays, arrays, active, yes, place + 1, place, place,
+                              rows, rows, rows, ones, ones, 0.1, 1.0, ones, 1.0, rows, rows,
+                              1e-12, q_amount, q_pairs, ones.copy(), place.copy(),
+                              place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
         valid = offer_validity(yes, place, place + 1, active)
         for subsidy in (ones, np.zeros(0)):
             weigh_offers(valid, yes, place, place, place, rows, rows, rows, ones, ones, 0.1, 1.0,

@@ -96,6 +96,9 @@ class PlaceRows:
 
 #: ``active`` of :func:`search_kernels.offer_validity` meaning every searcher.
 _EVERY = np.zeros(0, bool)
+#: ``fixed_dest`` and ``u_fixed`` of :func:`search_kernels.search_rounds` meaning no fixed round.
+_NO_PLACES = np.zeros(0, np.int64)
+_NO_UNIFORMS = np.zeros(0)
 
 
 @dataclass
@@ -309,17 +312,26 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
 
 
 def candidate_rounds(model: CoinnovationModel, s: Search, rows: PlaceRows, u: np.ndarray,
-                     active: np.ndarray | None = None) -> None:
+                     active: np.ndarray | None = None,
+                     first: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Draw one candidate per searcher and :func:`consider` it, in rounds, in one call.
 
     ``u`` holds each round's uniforms, shape (R, 2, n): round ``r`` is
     ``consider(model, s, *s.candidates(rows, u[r, 0], u[r, 1]), active)``
     (:func:`search_kernels.search_rounds`). ``rng.random((R, 2, n))`` draws them in the order of
     R calls of :meth:`Search.draw` (each round's places' uniforms, then its partners').
+    ``first``: places and uniforms ``(dest, u_first)`` of a round before those, the candidates
+    ``dest`` with partners drawn there (``consider(model, s, dest, sampler.draw(dest, u_first),
+    active)``, the sampler the searcher's kind draws from).
     """
     on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
     terms = _terms(model, s)
-    search_rounds(rows.cum, rows.row, np.ascontiguousarray(u, dtype=np.float64),
+    if first is None:
+        fixed, u_fixed = _NO_PLACES, _NO_UNIFORMS
+    else:
+        fixed = np.ascontiguousarray(first[0], dtype=np.int64)
+        u_fixed = np.ascontiguousarray(first[1], dtype=np.float64)
+    search_rounds(rows.cum, rows.row, np.ascontiguousarray(u, dtype=np.float64), fixed, u_fixed,
                   s.firm_sampler.arrays(), s.inst_sampler.arrays(), on, *terms, *_best(s))
 
 

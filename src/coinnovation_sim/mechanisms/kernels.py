@@ -877,8 +877,9 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
                   firm_id: np.ndarray, balance: np.ndarray, capital: np.ndarray,
                   min_balance: float, inst_place: np.ndarray, inst_weight: np.ndarray,
                   capacity: np.ndarray, inst_k: np.ndarray, n_places: int,
-                  unit_place: np.ndarray, place: np.ndarray, price: float, nf: int):
-    """The month's voucher projects, their institute sampler and search arrays, in one call.
+                  unit_place: np.ndarray, place: np.ndarray, price: float, nf: int,
+                  eligible: np.ndarray, phi: np.ndarray):
+    """The month's voucher projects, their institute sampler, search arrays and rows, in one call.
 
     Returns
     -------
@@ -888,11 +889,14 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
         :func:`project_institutes` (``inst_place``, ..., ``n_places``).
     search : tuple of numpy.ndarray
         :func:`project_search` (``users``, ``unit_place``, ``place``, ``price``, ``nf``).
+    rows : tuple of numpy.ndarray
+        :func:`project_rows` (``eligible``, ``phi``, the search's homes and origins, the
+        institute sampler's place totals): each project's place probabilities and running sums.
     """
     users = voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, min_balance)
-    return (users,
-            project_institutes(inst_place, inst_weight, capacity, inst_k, n_places),
-            project_search(users, unit_place, place, price, nf))
+    insts = project_institutes(inst_place, inst_weight, capacity, inst_k, n_places)
+    search = project_search(users, unit_place, place, price, nf)
+    return users, insts, search, project_rows(eligible, phi, search[1], search[0], insts[7])
 
 
 @jit
@@ -990,6 +994,22 @@ def redemption_place(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, balance:
         for q in range(p):
             allowed[i, q] = eligible[h, q] and inst_total[q] > 0.0
     return best_redemption(vgap, rho, tc, sub, price, allowed)
+
+
+@jit
+def redemption_choice(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
+                      tc_matrix: np.ndarray, value: float, rate: float, half: float, eps: float,
+                      rho_max: float, balance: np.ndarray, slots: np.ndarray,
+                      unit_subsidy: float, price: float, eligible: np.ndarray, home: np.ndarray,
+                      inst_total: np.ndarray) -> np.ndarray:
+    """:func:`service_terms` then :func:`redemption_place` on them, in one call.
+
+    The arguments are those of the two kernels (``k``, ..., ``rho_max``, then ``balance``, ...,
+    ``inst_total``); returns the place each holder redeems at (``Vouchers._voucher_projects``).
+    """
+    vgap, rho, tc = service_terms(k, ref, dot, origin, tc_matrix, value, rate, half, eps, rho_max)
+    return redemption_place(vgap, rho, tc, balance, slots, unit_subsidy, price, eligible, home,
+                            inst_total)
 
 
 @jit
@@ -1243,13 +1263,17 @@ def voucher_users_of(slots: np.ndarray, alive: np.ndarray, holder_id: np.ndarray
 
 @jit
 def voucher_holders(balance: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
-                    searcher: np.ndarray, collab: np.ndarray, price: np.ndarray, keep: float
-                    ) -> tuple[np.ndarray, np.ndarray, int]:
+                    searcher: np.ndarray, collab: np.ndarray, price: np.ndarray, keep: float,
+                    granted: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Searchers holding a voucher for a service, and the subsidy each is quoted.
 
     ``holders = (balance[s] > 0) & (holder_id[s] == firm_id[s]) & ~collab`` with
     ``s = searcher`` (``Vouchers._holder_mask``), and ``where(holders, min(balance[s],
-    keep · price), 0)`` (the quote of :func:`voucher_quote` at an eligible place).
+    keep · price), 0)`` (the quote of :func:`voucher_quote` at an eligible place), given the
+    ascending slots ``granted`` outside which no balance is positive (the slots granted a voucher
+    this year). Ascending searchers are matched against ``granted`` in one merge, so the
+    firm arrays are read at the granted slots only (a few hundred) instead of at every searcher
+    (scattered reads of three firm arrays); other searchers are checked one by one.
 
     Returns
     -------
@@ -1261,9 +1285,28 @@ def voucher_holders(balance: np.ndarray, holder_id: np.ndarray, firm_id: np.ndar
         Number of holders.
     """
     n = searcher.shape[0]
-    holders = np.empty(n, np.bool_)
+    holders = np.zeros(n, np.bool_)
     amount = np.zeros(n)
     count = 0
+    ascending = True
+    for i in range(1, n):
+        if searcher[i] <= searcher[i - 1]:
+            ascending = False
+            break
+    if ascending:
+        i = 0
+        for g in range(granted.shape[0]):
+            b = granted[g]
+            while i < n and searcher[i] < b:
+                i += 1
+            if i == n:
+                break
+            if searcher[i] == b and balance[b] > 0.0 and holder_id[b] == firm_id[b] \
+                    and not collab[i]:
+                holders[i] = True
+                amount[i] = np_min(balance[b], keep * price[i])
+                count += 1
+        return holders, amount, count
     for i in range(n):
         b = searcher[i]
         h = balance[b] > 0.0 and holder_id[b] == firm_id[b] and not collab[i]
@@ -1684,7 +1727,10 @@ def warm_up() -> None:
     redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
     project_institutes(i2, f2, f2, m22, 2)
     project_search(i2, i2, i2, 1.0, 2)
-    project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2)
+    project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2,
+                  np.ones((2, 2), np.bool_), m22)
+    redemption_choice(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5, f2, i2, 0.5, 1.0,
+                      np.ones((2, 2), np.bool_), i2, f2)
     project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
     n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)
@@ -1696,7 +1742,7 @@ def warm_up() -> None:
     for w in (f2, ro):
         holders_weight(i2, i2, i2, b2, f2, w)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
-    voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
+    voucher_holders(f2, i2, i2, i2, b2, f2, 0.5, i2)
     platform_deals(b2, i2, i2, b2)
     platform_rows(m22, b2, f2, f2, i2, b2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
