@@ -252,9 +252,9 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     inst_k = rng.lognormal(0, 1, (n_inst, nf))
     phi = rng.random((p, p))
     u = rng.random(len(searcher))
-    collab, origin, home, row, inst_arrays, prob, cum, best = sk.search_setup(
+    collab, origin, home, row, price, inst_arrays, prob, cum, best = sk.search_setup(
         searcher, u, 0.3, unit_place, home_place, inst_place, inst_weight, capacity, inst_k, phi,
-        firm_total, nf)
+        firm_total, nf, 30.0, 8.0)
     # the numpy _start
     want_collab = u < 0.3
     want_origin = unit_place[searcher]
@@ -264,6 +264,7 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     q_inst = normalise_rows(phi * inst_sampler.place_total()[None, :])
     assert same(collab, want_collab) and same(origin, want_origin)
     assert same(home, home_place[searcher])
+    assert same(price, np.where(want_collab, 30.0, 8.0))
     for a, b in zip(inst_arrays, (inst_sampler.order, *inst_sampler.arrays()[:1],
                                   *inst_sampler.arrays()[2:]), strict=True):
         assert same(a, b)
@@ -483,7 +484,7 @@ def test_settle_deals_equals_the_transact_kernels(joint):
                                       tc, p)
     want = (np.concatenate([searcher[deal], idx[deal & collab]]),
             sk.collab_edge_rows(deal, collab, searcher, idx, firm_id, place, 4), flows, acc,
-            *sk.free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6]))
+            np.stack(sk.free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6])))
     new = [k.copy(), capital.copy(), revenue.copy()]
     got = sk.settle_deals(*new, searcher, deal, collab, idx, gain, partner_gain, price, tc,
                           subsidy, wf, wi, dest, home, place, firm_id, 4, phi_free, inst_total,

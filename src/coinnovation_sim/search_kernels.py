@@ -137,8 +137,9 @@ def _normalised_scaled_into(mat: np.ndarray, scale: np.ndarray, out: np.ndarray,
 def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float,
                  unit_place: np.ndarray, home_place: np.ndarray, inst_place: np.ndarray,
                  inst_weight: np.ndarray, capacity: np.ndarray, inst_k: np.ndarray,
-                 phi: np.ndarray, firm_total: np.ndarray, nf: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                 phi: np.ndarray, firm_total: np.ndarray, nf: int, collab_price: float,
+                 service_price: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                             tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                   np.ndarray, np.ndarray, np.ndarray],
                             np.ndarray, np.ndarray,
@@ -164,12 +165,15 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
         Partner firms' total weight per place (the firm sampler's place totals).
     nf : int
         Number of knowledge fields.
+    collab_price, service_price : float
+        List prices of a joint R&D deal and of a service.
 
     Returns
     -------
-    collab, origin, home, row : numpy.ndarray
+    collab, origin, home, row, price : numpy.ndarray
         Per searcher: looks for a firm; unit place; home place; its row of ``prob``
-        (``origin`` for a joint R&D searcher, ``P + origin`` otherwise).
+        (``origin`` for a joint R&D searcher, ``P + origin`` otherwise); the list price of the
+        deal it looks for (``numpy.where(collab, collab_price, service_price)``).
     inst_arrays : tuple of numpy.ndarray
         The institute sampler of weights ``(inst_weight · capacity) · Σ_f k_f``
         (:func:`kernels.segment_sampler_arrays`).
@@ -187,6 +191,7 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
     origin = np.empty(ns, np.int64)
     home = np.empty(ns, np.int64)
     row = np.empty(ns, np.int64)
+    price = np.empty(ns)
     for i in range(ns):
         s = searcher[i]
         c = u_collab[i] < collab_share
@@ -195,6 +200,7 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
         origin[i] = o
         home[i] = home_place[s]
         row[i] = o if c else o + p
+        price[i] = collab_price if c else service_price
     ni, nfi = inst_k.shape
     inst_w = np.empty(ni)
     for j in range(ni):
@@ -214,7 +220,7 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
             cum[r, j] = acc
     best = (np.zeros(ns), np.full(ns, -1, np.int64), np.full(ns, -1, np.int64),
             np.zeros((ns, nf)), np.zeros(ns), np.zeros(ns), np.zeros(ns))
-    return collab, origin, home, row, inst_arrays, prob, cum, best
+    return collab, origin, home, row, price, inst_arrays, prob, cum, best
 
 
 @jit
@@ -975,8 +981,7 @@ def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray
                  best_dest: np.ndarray, home: np.ndarray, firm_place: np.ndarray,
                  firm_id: np.ndarray, t: int, phi_free: np.ndarray, inst_total: np.ndarray,
                  firm_total: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                            np.ndarray]:
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The kernels of :func:`technology.transact` in one call.
 
     :func:`kernels.apply_deals` (updates ``knowledge``, ``capital`` and ``revenue``), then the
@@ -987,8 +992,10 @@ def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray
     -------
     changed : numpy.ndarray
         ``concatenate([searcher[deal], idx[deal & collab]])``: buyers, then joint R&D partners.
-    edges, flows, accounts, free_service, free_collab : numpy.ndarray
+    edges, flows, accounts : numpy.ndarray
         The results of those kernels.
+    free : numpy.ndarray
+        (2, P, P): the border-free expectations of services and of joint R&D.
     """
     apply_deals(knowledge, capital, revenue, searcher, deal, collab, idx, gain, partner_gain,
                 price, tc, subsidy, firm_weight, inst_weight)
@@ -1011,7 +1018,13 @@ def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray
     flows, acc = deal_records(deal, collab, idx, best_dest, home, firm_place, searcher,
                               firm_weight, price, tc, phi_free.shape[0])
     svc, col = free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6])
-    return changed, edges, flows, acc, svc, col
+    p = svc.shape[0]
+    free = np.empty((2, p, p))
+    for i in range(p):
+        for j in range(p):
+            free[0, i, j] = svc[i, j]
+            free[1, i, j] = col[i, j]
+    return changed, edges, flows, acc, free
 
 
 @register_warm_up
@@ -1027,7 +1040,8 @@ def warm_up() -> None:
     searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, weight, place,
                                                2)
     arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
-    search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)
+    search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2,
+                 30.0, 8.0)
     draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
     receiver_knowledge(place, rows, 1.0)
     quotes = ((np.zeros((0, 2)), np.zeros((0, 2, 2), np.bool_)),

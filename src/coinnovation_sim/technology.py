@@ -206,8 +206,9 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
         model.knowledge_totals(), np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
     firm_sampler = SegmentSampler.from_arrays(*firm_arrays)
     # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
-    # the place rows (friction × the places' total partner weight, normalised), empty bests
-    collab, origin, home, row, inst_arrays, prob, cum, best = search_setup(
+    # the place rows (friction × the places' total partner weight, normalised), the prices,
+    # empty bests
+    collab, origin, home, row, price, inst_arrays, prob, cum, best = search_setup(
         searcher, rng.random(len(searcher)), float(prm["collaboration_share"]),
         np.ascontiguousarray(f.unit_place, dtype=np.int64),
         np.ascontiguousarray(f.place, dtype=np.int64),
@@ -215,11 +216,12 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
         np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
         np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
         np.ascontiguousarray(model.phi["technology"], dtype=np.float64), firm_sampler.total,
-        f.knowledge.shape[1])
+        f.knowledge.shape[1], float(prm["collaboration_cost_wan"]),
+        float(prm["service_price_wan"]))
     rows = PlaceRows(prob, row, cum)
     search = Search(
         searcher=searcher, origin=origin, home=home, collab=collab,
-        price=np.where(collab, prm["collaboration_cost_wan"], prm["service_price_wan"]),
+        price=price,
         firm_sampler=firm_sampler, inst_sampler=SegmentSampler.from_arrays(*inst_arrays),
         best_net=best[0], best_dest=best[1], best_idx=best[2], best_gain=best[3],
         best_tc=best[4], best_subsidy=best[5], best_plain_net=best[6])
@@ -372,13 +374,17 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     """Apply knowledge gains and payments, and record flows and accounts.
 
     The gains, payments, records and border-free expectations come from one kernel
-    (:func:`search_kernels.settle_deals`). Without a joint R&D deal the joint R&D records are
+    (:func:`search_kernels.settle_deals`) and are written to the flow book in one call
+    (:meth:`~coinnovation_sim.flows.FlowBook.add_records`): services, then joint R&D flows both
+    ways, on their channels; institute services, joint R&D outlays of buyers and of partners,
+    transaction costs of buyers and of partners, on their accounts; the border-free
+    expectations of services and joint R&D. Without a joint R&D deal the joint R&D records are
     zeros and are not added (adding zeros leaves every record as it is: they start at +0, so none
     is −0).
     """
     f, inst, book = model.firms, model.institutes, model.book
     # units in enclave parks belong to their home firms: flows are booked at home places
-    changed, edges, flows, acc, svc, col = settle_deals(
+    changed, edges, flows, acc, free = settle_deals(
         f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx, s.best_gain,
         s.partner_gain, s.price, s.best_tc, s.best_subsidy, model.firm_weight(),
         np.ascontiguousarray(model.inst_weight(), dtype=np.float64), s.best_dest, s.home,
@@ -388,20 +394,20 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     joint = len(edges) > 0
     if joint:
         model.collab_edges.append(edges)
-    book.add_matrix("service", flows[0])
-    if joint:
-        book.add_matrix("collaboration", flows[1])
-        book.add_matrix("collaboration", flows[2])
-    book.account("institute_services", acc[0])
-    if joint:
-        book.account("collaboration_outlays", acc[1])
-        book.account("collaboration_outlays", acc[2])
-    book.account("transaction_costs", acc[3])
-    if joint:
-        book.account("transaction_costs", acc[4])
+    channels, accounts = book.rows(*(_JOINT_RECORDS if joint else _SERVICE_RECORDS))
+    free_channels = book.rows(_FREE_RECORDS)[0]
     # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    book.expect_free("service", svc)
-    book.expect_free("collaboration", col)
+    book.add_records(channels, flows, accounts, acc, free_channels, free)
+
+
+#: The flow book's channels and accounts of :func:`transact`'s records, in the order of the
+#: rows of ``settle_deals``' flows and accounts (None: not recorded).
+_JOINT_RECORDS = (("service", "collaboration", "collaboration"),
+                  ("institute_services", "collaboration_outlays", "collaboration_outlays",
+                   "transaction_costs", "transaction_costs"))
+_SERVICE_RECORDS = (("service", None, None),
+                    ("institute_services", None, None, "transaction_costs", None))
+_FREE_RECORDS = ("service", "collaboration")
 
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
