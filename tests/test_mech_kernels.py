@@ -683,6 +683,24 @@ def test_voucher_choice_equals_argmax_then_masks():
     ok = (g_best > kappa) & (r_best > 0) & (capital[aware] >= out_best)
     slots, amount = mk.voucher_choice(gain, request, outlay, eligible, place, aware, kappa, capital)
     assert same(slots, aware[ok]) and same(amount, r_best[ok]) and 0 < ok.sum() < n
+    # with the requests of the applicants in the same call
+    weight, firm_id = rng.uniform(0.5, 40, nslots), rng.permutation(nslots)
+    ever = np.where(rng.random(nslots) < 0.5, firm_id, -1)
+    applied = np.full(nslots, -1, np.int64)
+    for k in (kappa, np.full(n, np.inf)):         # applicants, none
+        e, a = ever.copy(), applied.copy()
+        want = mk.voucher_requests(*mk.voucher_choice(gain, request, outlay, eligible, place,
+                                                      aware, k, capital),
+                                   weight, place, firm_id, e, a, p)
+        got_e, got_a = ever.copy(), applied.copy()
+        got_slots, got_amount, got = mk.voucher_applicants(gain, request, outlay, eligible, place,
+                                                           aware, k, capital, weight, firm_id,
+                                                           got_e, got_a, p)
+        sl, am = mk.voucher_choice(gain, request, outlay, eligible, place, aware, k, capital)
+        assert same(got_slots, sl) and same(got_amount, am)
+        assert same(got_e, e) and same(got_a, a)
+        for x, y in zip(got, want, strict=True):
+            assert same(np.asarray(x), np.asarray(y))
 
 
 def test_project_search_equals_the_numpy_arrays():
@@ -737,10 +755,10 @@ def test_project_setup_equals_users_institutes_and_search():
     capacity, inst_k = rng.uniform(0, 9, ni), rng.lognormal(0, 1, (ni, 8))
     unit_place, place = rng.integers(0, p, n), rng.integers(0, p, n)
     eligible, phi = rng.random((p, p)) < 0.5, rng.uniform(0.05, 1.0, (p, p))
-    users, insts, search, rows = mk.project_setup(granted, alive, holder_id, firm_id, balance,
-                                                  capital, 1e-9, inst_place, inst_w, capacity,
-                                                  inst_k, p, unit_place, place, 8.0, 8, eligible,
-                                                  phi)
+    users, insts, search, rows, quotes = mk.project_setup(granted, alive, holder_id, firm_id,
+                                                          balance, capital, 1e-9, inst_place,
+                                                          inst_w, capacity, inst_k, p, unit_place,
+                                                          place, 8.0, 8, eligible, phi, 0.5)
     want = mk.voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, 1e-9)
     assert same(users, want) and len(users) > 0
     for a, b in zip(insts, mk.project_institutes(inst_place, inst_w, capacity, inst_k, p),
@@ -751,6 +769,10 @@ def test_project_setup_equals_users_institutes_and_search():
     for a, b in zip(rows, mk.project_rows(eligible, phi, place[want], unit_place[want], insts[7]),
                     strict=True):
         assert same(a, b)
+    holders, amount, count = mk.voucher_holders(balance, holder_id, firm_id, want,
+                                                np.zeros(len(want), bool),
+                                                np.full(len(want), 8.0), 0.5, granted)
+    assert count == len(want) and same(quotes[0], holders) and same(quotes[1], amount)
 
 
 def test_reference_terms_equal_group_means_and_numpy_costs():

@@ -878,7 +878,7 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
                   min_balance: float, inst_place: np.ndarray, inst_weight: np.ndarray,
                   capacity: np.ndarray, inst_k: np.ndarray, n_places: int,
                   unit_place: np.ndarray, place: np.ndarray, price: float, nf: int,
-                  eligible: np.ndarray, phi: np.ndarray):
+                  eligible: np.ndarray, phi: np.ndarray, keep: float):
     """The month's voucher projects, their institute sampler, search arrays and rows, in one call.
 
     Returns
@@ -892,11 +892,20 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
     rows : tuple of numpy.ndarray
         :func:`project_rows` (``eligible``, ``phi``, the search's homes and origins, the
         institute sampler's place totals): each project's place probabilities and running sums.
+    holders : tuple of numpy.ndarray
+        :func:`voucher_holders` of the projects' search (``keep = 1 − copay_share``): every user
+        holds a balance above ``min_balance >= 0`` and seeks a service, so all are holders,
+        quoted ``min(balance, keep · price)``.
     """
     users = voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, min_balance)
     insts = project_institutes(inst_place, inst_weight, capacity, inst_k, n_places)
     search = project_search(users, unit_place, place, price, nf)
-    return users, insts, search, project_rows(eligible, phi, search[1], search[0], insts[7])
+    n = users.shape[0]
+    amount = np.empty(n)
+    for i in range(n):
+        amount[i] = np_min(balance[users[i]], keep * price)
+    return (users, insts, search, project_rows(eligible, phi, search[1], search[0], insts[7]),
+            (np.ones(n, np.bool_), amount))
 
 
 @jit
@@ -1197,6 +1206,26 @@ def voucher_choice(gain: np.ndarray, request: np.ndarray, outlay: np.ndarray,
             amount[m] = r
             m += 1
     return slots[:m].copy(), amount[:m].copy()
+
+
+@jit
+def voucher_applicants(gain: np.ndarray, request: np.ndarray, outlay: np.ndarray,
+                       eligible: np.ndarray, place: np.ndarray, aware: np.ndarray,
+                       kappa: np.ndarray, capital: np.ndarray, weight: np.ndarray,
+                       firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray,
+                       n_places: int):
+    """:func:`voucher_choice`, then :func:`voucher_requests` on the applicants, in one call.
+
+    Returns
+    -------
+    slots, amount : numpy.ndarray
+        As :func:`voucher_choice` returns them.
+    requests : tuple
+        What :func:`voucher_requests` returns for them (``ever_id`` and ``applied_id`` updated).
+    """
+    slots, amount = voucher_choice(gain, request, outlay, eligible, place, aware, kappa, capital)
+    return slots, amount, voucher_requests(slots, amount, weight, place, firm_id, ever_id,
+                                           applied_id, n_places)
 
 
 @jit
@@ -1728,7 +1757,7 @@ def warm_up() -> None:
     project_institutes(i2, f2, f2, m22, 2)
     project_search(i2, i2, i2, 1.0, 2)
     project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2,
-                  np.ones((2, 2), np.bool_), m22)
+                  np.ones((2, 2), np.bool_), m22, 0.5)
     redemption_choice(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5, f2, i2, 0.5, 1.0,
                       np.ones((2, 2), np.bool_), i2, f2)
     project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
@@ -1754,3 +1783,5 @@ def warm_up() -> None:
         voucher_redeem(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22, f2,
                        f2.copy(), i2, 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)
+        voucher_applicants(m22, m22, m22, np.ones((2, 2), np.bool_), i2, i2, f2, f2, w, i2,
+                           i2.copy(), i2.copy(), 2)

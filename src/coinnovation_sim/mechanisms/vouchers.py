@@ -412,15 +412,17 @@ class Vouchers(Mechanism):
         gain, request, outlay = self._package(vgap, rho, tc)
         # the best eligible package of each (masked argmax of its worth), and who applies: worth
         # above the application cost, a positive request, the outlay pre-financed
-        slots, amount = mk.voucher_choice(gain, request, outlay, self.eligible_pairs,
-                                          np.ascontiguousarray(f.place, dtype=np.int64), aware,
-                                          kappa, f.capital)
+        # then, for the applicants, their real firms, homes and ids, the first-time applicants'
+        # weight, the amounts requested (total, by home, per firm), ever_id and applied_id set
+        # (mk.voucher_requests), in the same call
+        p = model.n_places
+        slots, amount, (w, home, ids, w_new, requested, demand, got) = mk.voucher_applicants(
+            gain, request, outlay, self.eligible_pairs,
+            np.ascontiguousarray(f.place, dtype=np.int64), aware, kappa, f.capital,
+            model.firm_weight(), np.ascontiguousarray(f.firm_id, dtype=np.int64), self.ever_id,
+            self.applied_id, p)
         if len(slots) == 0:
             return
-        p = model.n_places
-        w, home, ids, w_new, requested, demand, got = mk.voucher_requests(
-            slots, amount, model.firm_weight(), np.ascontiguousarray(f.place, dtype=np.int64),
-            np.ascontiguousarray(f.firm_id, dtype=np.int64), self.ever_id, self.applied_id, p)
         self.cum["firms"] += w_new
         self.cum["requested"] += requested
         if (demand > remaining + 1e-9).any():
@@ -486,14 +488,16 @@ class Vouchers(Mechanism):
         # normalise_rows(eligible_pairs[home] * phi[origin] * inst_total[None, :]) with their
         # running sums, in one call
         phi = np.ascontiguousarray(model.phi["technology"], dtype=np.float64)
-        users, inst_arrays, (origin, home, collab, price, *best), (prob, cum) = mk.project_setup(
+        # and the holders' quotes (voucher_holders of the search: every user is a holder)
+        (users, inst_arrays, (origin, home, collab, price, *best), (prob, cum),
+         (holders, amount)) = mk.project_setup(
             self._granted, f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9,
             np.ascontiguousarray(inst.place, dtype=np.int64),
             np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
             np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
             model.n_places, np.ascontiguousarray(f.unit_place, dtype=np.int64),
             np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1],
-            self.eligible_pairs, phi)
+            self.eligible_pairs, phi, 1.0 - self.config.copay_share)
         if len(users) == 0:
             return
         n = len(users)
@@ -505,6 +509,7 @@ class Vouchers(Mechanism):
             firm_sampler=self._no_firms, inst_sampler=inst_sampler, best_net=best[0],
             best_dest=best[1], best_idx=best[2], best_gain=best[3], best_tc=best[4],
             best_subsidy=best[5], best_plain_net=best[6])
+        self._search, self._holders, self._amount, self._n_holders = s, holders, amount, n
         # the first candidate's place: service_terms of the users against the reference
         # institutes (the products k @ ref.T numpy's), then the best eligible place
         ref, tc = self._reference_institutes()
