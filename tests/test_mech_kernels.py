@@ -663,6 +663,38 @@ def test_sorted_union_equals_union1d():
         assert same(mk.sorted_union(b, a), np.union1d(a, b))
 
 
+def test_grant_slots_and_application_setup_equal_their_kernels():
+    rng = np.random.default_rng(21)
+    n_slots, p, m = 3000, 16, 300
+    granted = np.sort(rng.choice(n_slots, 200, replace=False))
+    slots = np.sort(rng.choice(n_slots, m, replace=False))
+    amount, w = rng.uniform(0, 20, m), rng.uniform(0.5, 40, m)
+    home, ids = rng.integers(0, p, m), rng.integers(0, 10**6, m)
+    got = amount * w * (rng.random(m) < 0.8)
+    balance, holder = rng.uniform(0, 30, n_slots), rng.integers(-2, 10**6, n_slots)
+    b1, h1, b2, h2 = balance.copy(), holder.copy(), balance.copy(), holder.copy()
+    want = mk.voucher_grants(slots, amount, w, home, ids, got, b1, h1, p)
+    out = mk.voucher_grant_slots(slots, amount, w, home, ids, got, b2, h2, p, granted)
+    for a, b in zip(out[:3], want, strict=True):
+        assert same(np.asarray(a), np.asarray(b))
+    assert same(out[3], np.union1d(granted, slots)) and same(b1, b2) and same(h1, h2)
+    alive, place = rng.random(n_slots) < 0.9, rng.integers(0, p, n_slots)
+    open_place = rng.random(p) < 0.5
+    talent, capital = rng.uniform(-1, 300, n_slots), rng.normal(5, 10, n_slots)
+    firm_id = np.arange(n_slots)
+    applied = np.where(rng.random(n_slots) < 0.3, firm_id, -2)
+    inst_place, capacity = rng.integers(0, p, 90), rng.uniform(0, 9, 90)
+    inst_k = rng.lognormal(0, 1, (90, 8))
+    mult, phi = rng.uniform(0.5, 1.5, (p, p)), rng.uniform(0.05, 1.0, (p, p))
+    cand, (ref, tc) = mk.application_setup(alive, place, open_place, talent, 200.0, capital,
+                                           applied, firm_id, inst_place, capacity, inst_k, p, 2.5,
+                                           mult, phi)
+    assert same(cand, mk.voucher_candidates(alive, place, open_place, talent, 200.0, capital,
+                                            applied, firm_id))
+    want_ref, want_tc = mk.reference_terms(inst_place, capacity, inst_k, p, 2.5, mult, phi)
+    assert same(ref, want_ref) and same(tc, want_tc)
+
+
 def test_voucher_choice_equals_argmax_then_masks():
     rng = np.random.default_rng(16)
     n, p, nslots = 60, 16, 500
@@ -755,10 +787,10 @@ def test_project_setup_equals_users_institutes_and_search():
     capacity, inst_k = rng.uniform(0, 9, ni), rng.lognormal(0, 1, (ni, 8))
     unit_place, place = rng.integers(0, p, n), rng.integers(0, p, n)
     eligible, phi = rng.random((p, p)) < 0.5, rng.uniform(0.05, 1.0, (p, p))
-    users, insts, search, rows, quotes = mk.project_setup(granted, alive, holder_id, firm_id,
-                                                          balance, capital, 1e-9, inst_place,
-                                                          inst_w, capacity, inst_k, p, unit_place,
-                                                          place, 8.0, 8, eligible, phi, 0.5)
+    knowledge = rng.lognormal(0, 1, (n, 8))
+    users, insts, search, rows, quotes, rcv = mk.project_setup(
+        granted, alive, holder_id, firm_id, balance, capital, 1e-9, inst_place, inst_w, capacity,
+        inst_k, p, unit_place, place, 8.0, 8, eligible, phi, 0.5, knowledge, 5.0)
     want = mk.voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, 1e-9)
     assert same(users, want) and len(users) > 0
     for a, b in zip(insts, mk.project_institutes(inst_place, inst_w, capacity, inst_k, p),
@@ -773,6 +805,10 @@ def test_project_setup_equals_users_institutes_and_search():
                                                 np.zeros(len(want), bool),
                                                 np.full(len(want), 8.0), 0.5, granted)
     assert count == len(want) and same(quotes[0], holders) and same(quotes[1], amount)
+    from coinnovation_sim.search_kernels import receiver_knowledge
+
+    for a, b in zip(rcv, receiver_knowledge(want, knowledge, 5.0), strict=True):
+        assert same(a, b)
 
 
 def test_reference_terms_equal_group_means_and_numpy_costs():

@@ -252,9 +252,11 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     inst_k = rng.lognormal(0, 1, (n_inst, nf))
     phi = rng.random((p, p))
     u = rng.random(len(searcher))
-    collab, origin, home, row, price, inst_arrays, prob, cum, best = sk.search_setup(
+    collab, origin, home, row, price, inst_arrays, prob, cum, best, rcv = sk.search_setup(
         searcher, u, 0.3, unit_place, home_place, inst_place, inst_weight, capacity, inst_k, phi,
-        firm_total, nf, 30.0, 8.0)
+        firm_total, nf, 30.0, 8.0, k, 5.0)
+    for a, b in zip(rcv, sk.receiver_knowledge(searcher, k, 5.0), strict=True):
+        assert same(a, b)
     # the numpy _start
     want_collab = u < 0.3
     want_origin = unit_place[searcher]
@@ -357,6 +359,41 @@ def test_agreement_setup_equals_the_numpy_masks_and_gathers():
         assert same(k_src, knowledge[searcher[want_pairs]])
         assert same(k_rcv, knowledge[best_idx[want_pairs]])
         assert k_src.flags.c_contiguous and k_rcv.flags.c_contiguous
+
+
+@pytest.mark.parametrize("joint,services", [(True, True), (True, False), (False, True)])
+def test_agree_deals_equals_partner_deals_then_ration_services(joint, services):
+    """One call for the agreement: partners' gains and consent, then institutes' rationing."""
+    rng = np.random.default_rng(70 + 2 * joint + services)
+    ns, nfirm, ninst, nf = 900, 3000, 25, 8
+    knowledge = rng.lognormal(0, 1, (nfirm, nf))
+    collab = rng.random(ns) < (0.4 if joint else 0.0)
+    if not services:
+        collab[:] = True
+    best_idx = np.where(collab, rng.integers(0, nfirm, ns), rng.integers(0, ninst, ns))
+    best_idx[rng.random(ns) < 0.2] = -1
+    searcher = rng.choice(nfirm, ns, replace=False)
+    price, tc = np.where(collab, 30.0, 8.0), rng.uniform(0, 2, ns)
+    capital = rng.normal(5, 5, nfirm)
+    wf = rng.uniform(0.5, 3.0, nfirm)
+    wf.flags.writeable = False
+    capacity, inst_w = rng.uniform(1.0, 30.0, ninst), rng.uniform(0.5, 2.0, ninst)
+    u = rng.random(ns) if services else np.zeros(0)
+    deal, gain, pairs, partner, k_src, k_rcv, n_svc = sk.agreement_setup(best_idx, collab,
+                                                                         searcher, knowledge)
+    assert (n_svc > 0) == services and (len(pairs) > 0) == joint
+    dots = ((np.einsum("ij,ij->i", k_src, k_rcv), np.einsum("ij,ij->i", k_src, k_src),
+             np.einsum("ij,ij->i", k_rcv, k_rcv)) if joint else (np.zeros(0),) * 3)
+    want_deal, want_gain = deal.copy(), gain.copy()
+    if joint:
+        sk.partner_deals(pairs, partner, k_src, k_rcv, *dots, 0.3, 5.0, 1e-12, 400.0, price, tc,
+                         capital, want_deal, want_gain)
+    if services:
+        sk.ration_services(want_deal, collab, best_idx, searcher, wf, capacity, inst_w, u)
+    sk.agree_deals(pairs, partner, k_src, k_rcv, *dots, 0.3, 5.0, 1e-12, 400.0, price, tc,
+                   capital, deal, gain, collab, best_idx, searcher, wf, capacity, inst_w, u)
+    assert same(deal, want_deal) and same(gain, want_gain)
+    assert (deal != (best_idx >= 0)).any()
 
 
 def test_receiver_knowledge_equals_the_gather_and_receiver_terms():

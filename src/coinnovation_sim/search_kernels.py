@@ -138,13 +138,14 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
                  unit_place: np.ndarray, home_place: np.ndarray, inst_place: np.ndarray,
                  inst_weight: np.ndarray, capacity: np.ndarray, inst_k: np.ndarray,
                  phi: np.ndarray, firm_total: np.ndarray, nf: int, collab_price: float,
-                 service_price: float
+                 service_price: float, knowledge: np.ndarray, half: float
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                             tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                   np.ndarray, np.ndarray, np.ndarray],
                             np.ndarray, np.ndarray,
                             tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                  np.ndarray, np.ndarray]]:
+                                  np.ndarray, np.ndarray],
+                            tuple[np.ndarray, np.ndarray]]:
     """The rest of :func:`technology._start` after the searchers are known, in one call.
 
     Parameters
@@ -167,6 +168,10 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
         Number of knowledge fields.
     collab_price, service_price : float
         List prices of a joint R&D deal and of a service.
+    knowledge : numpy.ndarray
+        Firms' knowledge (slots × fields).
+    half : float
+        ``absorptive_half``.
 
     Returns
     -------
@@ -184,6 +189,9 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
     best : tuple of numpy.ndarray
         The empty best candidates of a :class:`~coinnovation_sim.technology.Search`: net gain,
         place, partner, gain (n, nf), transaction cost, subsidy, net gain without subsidy.
+    receivers : tuple of numpy.ndarray
+        The searchers' knowledge and absorptive capacities,
+        :func:`receiver_knowledge` ``(searcher, knowledge, half)``.
     """
     ns = searcher.shape[0]
     p = phi.shape[0]
@@ -220,7 +228,8 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
             cum[r, j] = acc
     best = (np.zeros(ns), np.full(ns, -1, np.int64), np.full(ns, -1, np.int64),
             np.zeros((ns, nf)), np.zeros(ns), np.zeros(ns), np.zeros(ns))
-    return collab, origin, home, row, price, inst_arrays, prob, cum, best
+    return (collab, origin, home, row, price, inst_arrays, prob, cum, best,
+            receiver_knowledge(searcher, knowledge, half))
 
 
 @jit
@@ -921,6 +930,26 @@ def partner_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_r
 
 
 @jit
+def agree_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_rcv: np.ndarray,
+                num: np.ndarray, sq_src: np.ndarray, sq_rcv: np.ndarray, learning_rate: float,
+                half: float, eps: float, value_per_unit: float, price: np.ndarray,
+                tc: np.ndarray, capital: np.ndarray, deal: np.ndarray, partner_gain: np.ndarray,
+                collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
+                firm_weight: np.ndarray, inst_capacity: np.ndarray, inst_weight: np.ndarray,
+                u: np.ndarray) -> None:
+    """:func:`partner_deals` (where there are pairs), then :func:`ration_services`, in one call.
+
+    The arguments are those of the two kernels in their order (``collab`` … ``u`` the rest of
+    :func:`ration_services`'); ``u`` of length 0: no service deal to ration (no call).
+    """
+    if pairs.shape[0] > 0:
+        partner_deals(pairs, partner, k_src, k_rcv, num, sq_src, sq_rcv, learning_rate, half,
+                      eps, value_per_unit, price, tc, capital, deal, partner_gain)
+    if u.shape[0] > 0:
+        ration_services(deal, collab, idx, searcher, firm_weight, inst_capacity, inst_weight, u)
+
+
+@jit
 def collab_edge_rows(deal: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
                      partner: np.ndarray, firm_id: np.ndarray, place: np.ndarray, t: int
                      ) -> np.ndarray:
@@ -1041,7 +1070,7 @@ def warm_up() -> None:
                                                2)
     arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
     search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2,
-                 30.0, 8.0)
+                 30.0, 8.0, rows, 1.0)
     draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
     receiver_knowledge(place, rows, 1.0)
     quotes = ((np.zeros((0, 2)), np.zeros((0, 2, 2), np.bool_)),
@@ -1073,3 +1102,6 @@ def warm_up() -> None:
     agreement_setup(place, yes, place, rows)
     partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
                   ones, yes.copy(), rows.copy())
+    for w in (weight, ones):
+        agree_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
+                    ones, yes.copy(), rows.copy(), ~yes, place, place, w, ones, ones, ones * 0.5)

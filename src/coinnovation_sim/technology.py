@@ -25,10 +25,9 @@ from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, cumulative_rows
 from .search_kernels import (
+    agree_deals,
     agreement_setup,
     draw_candidates,
-    partner_deals,
-    ration_services,
     receiver_knowledge,
     search_rounds,
     search_setup,
@@ -208,7 +207,8 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
     # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
     # the place rows (friction × the places' total partner weight, normalised), the prices,
     # empty bests
-    collab, origin, home, row, price, inst_arrays, prob, cum, best = search_setup(
+    # and the searchers' knowledge and absorptive capacities (receiver_knowledge)
+    collab, origin, home, row, price, inst_arrays, prob, cum, best, (rcv_k, cap) = search_setup(
         searcher, rng.random(len(searcher)), float(prm["collaboration_share"]),
         np.ascontiguousarray(f.unit_place, dtype=np.int64),
         np.ascontiguousarray(f.place, dtype=np.int64),
@@ -217,7 +217,7 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
         np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
         np.ascontiguousarray(model.phi["technology"], dtype=np.float64), firm_sampler.total,
         f.knowledge.shape[1], float(prm["collaboration_cost_wan"]),
-        float(prm["service_price_wan"]))
+        float(prm["service_price_wan"]), f.knowledge, float(prm["absorptive_half"]))
     rows = PlaceRows(prob, row, cum)
     search = Search(
         searcher=searcher, origin=origin, home=home, collab=collab,
@@ -225,6 +225,8 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
         firm_sampler=firm_sampler, inst_sampler=SegmentSampler.from_arrays(*inst_arrays),
         best_net=best[0], best_dest=best[1], best_idx=best[2], best_gain=best[3],
         best_tc=best[4], best_subsidy=best[5], best_plain_net=best[6])
+    # the receivers' terms (_terms): the squared norms numpy's einsum
+    search.rcv_knowledge, search.rcv_terms = rcv_k, (np.einsum("ij,ij->i", rcv_k, rcv_k), cap)
     return search, rows
 
 
@@ -345,22 +347,26 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
     # both sides' knowledge; the number of service deals
     deal, s.partner_gain, pairs, pidx, k_src, k_rcv, services = agreement_setup(
         s.best_idx, s.collab, s.searcher, f.knowledge)
-    if pairs.size:
-        # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain; the row dot
-        # products stay numpy's einsum, the rest is one loop
-        partner_deals(pairs, pidx, k_src, k_rcv, np.einsum("ij,ij->i", k_src, k_rcv),
-                      np.einsum("ij,ij->i", k_src, k_src), np.einsum("ij,ij->i", k_rcv, k_rcv),
-                      float(prm["learning_rate"]), float(prm["absorptive_half"]), KNOWLEDGE_EPS,
-                      float(prm["knowledge_value_wan"]),
-                      np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
-                      s.partner_gain)
-    if services:                          # (deal & ~s.collab).any(): partners agree on joint R&D only
-        # each institute's demand (real firms) against its supply capacity × weight; a service
-        # deal at an over-subscribed institute is kept with probability supply / demand
-        ration_services(deal, s.collab, s.best_idx, s.searcher, wf,
-                        np.ascontiguousarray(inst.capacity, dtype=np.float64),
-                        np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
-                        rng.random(s.n))
+    if pairs.size or services:
+        # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain, the row dot
+        # products numpy's einsum; then (deal & ~s.collab).any(): each institute's demand
+        # (real firms) against its supply capacity × weight, a service deal at an
+        # over-subscribed institute kept with probability supply / demand (partners agree on
+        # joint R&D only); the two in one call, the rationing's uniforms drawn first (the
+        # partners' agreement draws none)
+        u = rng.random(s.n) if services else _NO_UNIFORMS
+        if pairs.size:
+            dots = (np.einsum("ij,ij->i", k_src, k_rcv), np.einsum("ij,ij->i", k_src, k_src),
+                    np.einsum("ij,ij->i", k_rcv, k_rcv))
+        else:
+            dots = (_NO_UNIFORMS, _NO_UNIFORMS, _NO_UNIFORMS)
+        agree_deals(pairs, pidx, k_src, k_rcv, *dots, float(prm["learning_rate"]),
+                    float(prm["absorptive_half"]), KNOWLEDGE_EPS,
+                    float(prm["knowledge_value_wan"]),
+                    np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
+                    s.partner_gain, s.collab, s.best_idx, s.searcher, wf,
+                    np.ascontiguousarray(inst.capacity, dtype=np.float64),
+                    np.ascontiguousarray(model.inst_weight(), dtype=np.float64), u)
     for mech in model.active_mechanisms:
         kept = mech.settle_subsidy(s, deal)
         if kept is not None:

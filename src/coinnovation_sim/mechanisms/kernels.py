@@ -49,6 +49,7 @@ from ..kernels import (
     store_normalised,
     total,
 )
+from ..search_kernels import receiver_knowledge
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -878,7 +879,8 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
                   min_balance: float, inst_place: np.ndarray, inst_weight: np.ndarray,
                   capacity: np.ndarray, inst_k: np.ndarray, n_places: int,
                   unit_place: np.ndarray, place: np.ndarray, price: float, nf: int,
-                  eligible: np.ndarray, phi: np.ndarray, keep: float):
+                  eligible: np.ndarray, phi: np.ndarray, keep: float, knowledge: np.ndarray,
+                  half: float):
     """The month's voucher projects, their institute sampler, search arrays and rows, in one call.
 
     Returns
@@ -896,6 +898,9 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
         :func:`voucher_holders` of the projects' search (``keep = 1 − copay_share``): every user
         holds a balance above ``min_balance >= 0`` and seeks a service, so all are holders,
         quoted ``min(balance, keep · price)``.
+    receivers : tuple of numpy.ndarray
+        ``search_kernels.receiver_knowledge(users, knowledge, half)``: the users' knowledge and
+        absorptive capacities.
     """
     users = voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, min_balance)
     insts = project_institutes(inst_place, inst_weight, capacity, inst_k, n_places)
@@ -905,7 +910,7 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
     for i in range(n):
         amount[i] = np_min(balance[users[i]], keep * price)
     return (users, insts, search, project_rows(eligible, phi, search[1], search[0], insts[7]),
-            (np.ones(n, np.bool_), amount))
+            (np.ones(n, np.bool_), amount), receiver_knowledge(users, knowledge, half))
 
 
 @jit
@@ -1706,6 +1711,37 @@ def voucher_grants(slots: np.ndarray, amount: np.ndarray, w: np.ndarray, home: n
     return total(got, m), total(short, m), approved
 
 
+@jit
+def voucher_grant_slots(slots: np.ndarray, amount: np.ndarray, w: np.ndarray, home: np.ndarray,
+                        ids: np.ndarray, got: np.ndarray, balance: np.ndarray,
+                        holder_id: np.ndarray, n_places: int, granted: np.ndarray
+                        ) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """:func:`voucher_grants`, then the granted slots ``sorted_union(granted, slots)``, in one call.
+
+    ``granted`` and ``slots`` ascending (:func:`sorted_union`); returns what
+    :func:`voucher_grants` returns, then the union.
+    """
+    approved, rationed, by_place = voucher_grants(slots, amount, w, home, ids, got, balance,
+                                                  holder_id, n_places)
+    return approved, rationed, by_place, sorted_union(granted, slots)
+
+
+@jit
+def application_setup(alive: np.ndarray, place: np.ndarray, open_place: np.ndarray,
+                      talent: np.ndarray, max_talent: float, capital: np.ndarray,
+                      applied_id: np.ndarray, firm_id: np.ndarray, inst_place: np.ndarray,
+                      inst_capacity: np.ndarray, inst_k: np.ndarray, n_places: int, cost: float,
+                      multiplier: np.ndarray, phi: np.ndarray
+                      ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """:func:`voucher_candidates` and the month's :func:`reference_terms`, in one call.
+
+    The arguments are those of the two kernels, in their order; returns their results.
+    """
+    return (voucher_candidates(alive, place, open_place, talent, max_talent, capital, applied_id,
+                               firm_id),
+            reference_terms(inst_place, inst_capacity, inst_k, n_places, cost, multiplier, phi))
+
+
 # ---------------------------------------------------------------------------------- warm-up
 _WARM = [False]
 
@@ -1757,7 +1793,7 @@ def warm_up() -> None:
     project_institutes(i2, f2, f2, m22, 2)
     project_search(i2, i2, i2, 1.0, 2)
     project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2,
-                  np.ones((2, 2), np.bool_), m22, 0.5)
+                  np.ones((2, 2), np.bool_), m22, 0.5, m22, 1.0)
     redemption_choice(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5, f2, i2, 0.5, 1.0,
                       np.ones((2, 2), np.bool_), i2, f2)
     project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
@@ -1775,6 +1811,8 @@ def warm_up() -> None:
     platform_deals(b2, i2, i2, b2)
     platform_rows(m22, b2, f2, f2, i2, b2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
+    voucher_grant_slots(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1, i2)
+    application_setup(b2, i2, b2, f2, 1.0, f2, i2, i2, i2, f2, m22, 2, 0.5, m22, m22)
     sorted_union(i2, i2)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)

@@ -398,9 +398,17 @@ class Vouchers(Mechanism):
         f = model.firms
         remaining = self.committed - self._year_stats["approved"]
         open_ = self.can_apply & (remaining > 1e-9)
-        cand = mk.voucher_candidates(f.alive, np.ascontiguousarray(f.place, dtype=np.int64), open_,
-                                     f.talent, self.max_talent, f.capital, self.applied_id,
-                                     f.firm_id)
+        # the candidates, and the month's reference institutes and transaction costs (see
+        # _reference_institutes), in one call
+        inst = model.institutes
+        cand, self._month_terms = mk.application_setup(
+            f.alive, np.ascontiguousarray(f.place, dtype=np.int64), open_, f.talent,
+            self.max_talent, f.capital, self.applied_id, f.firm_id,
+            np.ascontiguousarray(inst.place, dtype=np.int64),
+            np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+            model.n_places, float(model.prm["transaction_cost_wan"]),
+            np.ascontiguousarray(model.transaction_multiplier, dtype=np.float64),
+            np.ascontiguousarray(model.phi["technology"], dtype=np.float64))
         if len(cand) == 0:
             return
         aware = cand[self.rng.random(len(cand)) < cfg.awareness_rate]
@@ -431,10 +439,9 @@ class Vouchers(Mechanism):
             cs = np.cumsum(got[order])
             before = cs - got[order] - np.concatenate(([0.0], cs))[np.searchsorted(h, h, side="left")]
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
-        approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
-                                                         self.balance, self.holder_id, p)
-        # np.union1d of the ascending granted slots and the ascending new ones
-        self._granted = mk.sorted_union(self._granted, slots)
+        # the grants, and np.union1d of the ascending granted slots and the ascending new ones
+        approved, rationed, by_place, self._granted = mk.voucher_grant_slots(
+            slots, amount, w, home, ids, got, self.balance, self.holder_id, p, self._granted)
         self.cum["approved"] += approved
         self.cum["rationed"] += rationed
         self._year_stats["approved"] += by_place
@@ -490,14 +497,15 @@ class Vouchers(Mechanism):
         phi = np.ascontiguousarray(model.phi["technology"], dtype=np.float64)
         # and the holders' quotes (voucher_holders of the search: every user is a holder)
         (users, inst_arrays, (origin, home, collab, price, *best), (prob, cum),
-         (holders, amount)) = mk.project_setup(
+         (holders, amount), (rcv_k, cap)) = mk.project_setup(
             self._granted, f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9,
             np.ascontiguousarray(inst.place, dtype=np.int64),
             np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
             np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
             model.n_places, np.ascontiguousarray(f.unit_place, dtype=np.int64),
             np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1],
-            self.eligible_pairs, phi, 1.0 - self.config.copay_share)
+            self.eligible_pairs, phi, 1.0 - self.config.copay_share, f.knowledge,
+            float(prm["absorptive_half"]))
         if len(users) == 0:
             return
         n = len(users)
@@ -510,6 +518,9 @@ class Vouchers(Mechanism):
             best_dest=best[1], best_idx=best[2], best_gain=best[3], best_tc=best[4],
             best_subsidy=best[5], best_plain_net=best[6])
         self._search, self._holders, self._amount, self._n_holders = s, holders, amount, n
+        # the receivers' terms of the search (technology._terms): knowledge, squared norms
+        # (numpy's einsum) and absorptive capacities
+        s.rcv_knowledge, s.rcv_terms = rcv_k, (np.einsum("ij,ij->i", rcv_k, rcv_k), cap)
         # the first candidate's place: service_terms of the users against the reference
         # institutes (the products k @ ref.T numpy's), then the best eligible place
         ref, tc = self._reference_institutes()
