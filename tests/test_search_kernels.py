@@ -531,6 +531,34 @@ def test_settle_deals_equals_the_transact_kernels(joint):
     if not joint:                                # the joint R&D records transact skips
         skipped = np.concatenate([flows[1:].ravel(), acc[[1, 2, 4, 6]].ravel()])
         assert not skipped.any() and not np.signbit(skipped).any()
+    # with the records written to a flow book in the same call, as FlowBook.add_records writes
+    # them (the joint R&D ones only with a joint R&D deal)
+    from coinnovation_sim.flows import CORE_ACCOUNTS, CORE_CHANNELS, FlowBook
+
+    books = [FlowBook(p, 6, CORE_CHANNELS, CORE_ACCOUNTS) for _ in range(2)]
+    earlier = rng.random((p, p))
+    for book in books:
+        book.begin(4)
+        book.expect_free("service", earlier)                    # an earlier record this step
+    names = (("service", "collaboration", "collaboration"),
+             ("institute_services", "collaboration_outlays", "collaboration_outlays",
+              "transaction_costs", "transaction_costs"))
+    used = names if joint else (("service", None, None),
+                                ("institute_services", None, None, "transaction_costs", None))
+    free_ch = books[0].rows(("service", "collaboration"))[0]
+    books[0].add_records(*books[0].rows(*used)[:1], got[2], books[0].rows(*used)[1], got[3],
+                         free_ch, got[4])
+    new = [k.copy(), capital.copy(), revenue.copy()]
+    changed, edges = sk.settle_and_record(
+        *new, searcher, deal, collab, idx, gain, partner_gain, price, tc, subsidy, wf, wi, dest,
+        home, place, firm_id, 4, phi_free, inst_total, firm_total, *books[1].step_arrays(),
+        *books[1].rows(*names), free_ch)
+    assert same(changed, want[0]) and same(edges, want[1])
+    for a, b in zip(new, old, strict=True):
+        assert same(a, b)
+    for a, b in ((books[0].flows, books[1].flows), (books[0].ledger, books[1].ledger),
+                 (books[0].free, books[1].free)):
+        assert a.tobytes() == b.tobytes()
 
 
 @pytest.mark.parametrize("bad", [False, True])

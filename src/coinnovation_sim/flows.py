@@ -185,6 +185,14 @@ class FlowBook:
             self._rows[key] = got
         return got
 
+    def step_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The step's flows, accounts and expectations, and its channels with an expectation.
+
+        For kernels that record as :func:`add_records` does (views of the book: writes to them
+        are records; the last array is updated as expectations are added).
+        """
+        return self._flows_t, self._ledger_t, self._free_t, self._free_seen
+
     def add_records(self, channels: np.ndarray, matrices: np.ndarray, accounts: np.ndarray,
                     amounts: np.ndarray, free: np.ndarray, expected: np.ndarray) -> None:
         """Several records of the step in one compiled call (:func:`add_records`).

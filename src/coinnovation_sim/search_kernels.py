@@ -35,6 +35,7 @@ import math
 
 import numpy as np
 
+from .flows import add_records
 from .kernels import (
     apply_deals,
     deal_records,
@@ -1056,6 +1057,48 @@ def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray
     return changed, edges, flows, acc, free
 
 
+@jit
+def settle_and_record(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
+                      searcher: np.ndarray, deal: np.ndarray, collab: np.ndarray,
+                      idx: np.ndarray, gain: np.ndarray, partner_gain: np.ndarray,
+                      price: np.ndarray, tc: np.ndarray, subsidy: np.ndarray,
+                      firm_weight: np.ndarray, inst_weight: np.ndarray, best_dest: np.ndarray,
+                      home: np.ndarray, firm_place: np.ndarray, firm_id: np.ndarray, t: int,
+                      phi_free: np.ndarray, inst_total: np.ndarray, firm_total: np.ndarray,
+                      flows_t: np.ndarray, ledger_t: np.ndarray, free_t: np.ndarray,
+                      seen: np.ndarray, channels: np.ndarray, accounts: np.ndarray,
+                      free_channels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`settle_deals`, then its records written to the flow book, in one call.
+
+    The arguments after ``firm_total`` are the book's step arrays and seen channels
+    (:meth:`~coinnovation_sim.flows.FlowBook.step_arrays`) and the channels of the flows' rows
+    (services, joint R&D both ways), the accounts of the accounts' first five rows (institute
+    services, joint R&D outlays of buyers and of partners, transaction costs of buyers and of
+    partners) and the channels of the expectations (services, joint R&D), as
+    :func:`flows.add_records` takes them. Without a joint R&D deal (no edge) the joint R&D
+    flows and accounts (all zero) are not added (:func:`technology.transact`).
+
+    Returns
+    -------
+    changed, edges : numpy.ndarray
+        As :func:`settle_deals` returns them.
+    """
+    changed, edges, flows, acc, free = settle_deals(
+        knowledge, capital, revenue, searcher, deal, collab, idx, gain, partner_gain, price, tc,
+        subsidy, firm_weight, inst_weight, best_dest, home, firm_place, firm_id, t, phi_free,
+        inst_total, firm_total)
+    ch = channels.copy()
+    ac = accounts.copy()
+    if edges.shape[0] == 0:
+        ch[1] = -1
+        ch[2] = -1
+        ac[1] = -1
+        ac[2] = -1
+        ac[4] = -1
+    add_records(flows_t, ch, flows, ledger_t, ac, acc, free_t, seen, free_channels, free)
+    return changed, edges
+
+
 @register_warm_up
 def warm_up() -> None:
     """Load (or compile) the search kernels with a run's argument types (:func:`kernels.warm_up`)."""
@@ -1099,6 +1142,11 @@ def warm_up() -> None:
     for w in (weight, ones):
         settle_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows,
                      ones, ones, ones, w, ones, place, place, place, place, 3, rows, ones, ones)
+        settle_and_record(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows,
+                          rows, ones, ones, ones, w, ones, place, place, place, place, 3, rows,
+                          ones, ones, np.zeros((2, 2, 2)), np.zeros((5, 2)), np.zeros((2, 2, 2)),
+                          np.zeros(2, np.bool_), np.zeros(3, np.int64),
+                          np.array([0, 1, 1, 2, 2]), np.array([0, 1]))
     agreement_setup(place, yes, place, rows)
     partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
                   ones, yes.copy(), rows.copy())

@@ -32,7 +32,7 @@ from .search_kernels import (
     search_rounds,
     search_setup,
     search_start,
-    settle_deals,
+    settle_and_record,
     weigh_candidates,
 )
 
@@ -187,12 +187,15 @@ class Search:
                                *self.firm_sampler.arrays(), *self.inst_sampler.arrays())
 
 
-def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, PlaceRows]:
+def _start(model: CoinnovationModel, rng: np.random.Generator, rounds: int = 0
+           ) -> tuple[Search, PlaceRows, np.ndarray]:
     """Pick this month's searchers and build the samplers; return the search and its rows.
 
     Searchers' place rows: row ``o`` of the firm-partner probabilities (friction × the places'
     total partner weight, normalised) for a joint R&D searcher at ``o``, row ``P + o`` of the
-    institute ones otherwise.
+    institute ones otherwise. Also returns the uniforms of ``rounds`` candidate rounds
+    (:func:`candidate_rounds`), drawn after the searchers' kinds: ``rng.random(n)`` then
+    ``rng.random((rounds, 2, n))`` in one call.
     """
     f, inst, prm = model.firms, model.institutes, model.prm
     p = model.n_places
@@ -204,12 +207,14 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
         f.alive, f.capital, u_search, float(prm["search_probability"]), wf,
         model.knowledge_totals(), np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
     firm_sampler = SegmentSampler.from_arrays(*firm_arrays)
+    ns = len(searcher)
+    u = rng.random(ns * (1 + 2 * rounds))
     # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
     # the place rows (friction × the places' total partner weight, normalised), the prices,
     # empty bests
     # and the searchers' knowledge and absorptive capacities (receiver_knowledge)
     collab, origin, home, row, price, inst_arrays, prob, cum, best, (rcv_k, cap) = search_setup(
-        searcher, rng.random(len(searcher)), float(prm["collaboration_share"]),
+        searcher, u[:ns], float(prm["collaboration_share"]),
         np.ascontiguousarray(f.unit_place, dtype=np.int64),
         np.ascontiguousarray(f.place, dtype=np.int64),
         np.ascontiguousarray(inst.place, dtype=np.int64),
@@ -227,7 +232,7 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
         best_tc=best[4], best_subsidy=best[5], best_plain_net=best[6])
     # the receivers' terms (_terms): the squared norms numpy's einsum
     search.rcv_knowledge, search.rcv_terms = rcv_k, (np.einsum("ij,ij->i", rcv_k, rcv_k), cap)
-    return search, rows
+    return search, rows, u[ns:].reshape(rounds, 2, ns)
 
 
 def _quotes(model: CoinnovationModel, s: Search) -> tuple[np.ndarray, np.ndarray]:
@@ -380,39 +385,36 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     """Apply knowledge gains and payments, and record flows and accounts.
 
     The gains, payments, records and border-free expectations come from one kernel
-    (:func:`search_kernels.settle_deals`) and are written to the flow book in one call
-    (:meth:`~coinnovation_sim.flows.FlowBook.add_records`): services, then joint R&D flows both
-    ways, on their channels; institute services, joint R&D outlays of buyers and of partners,
-    transaction costs of buyers and of partners, on their accounts; the border-free
+    (:func:`search_kernels.settle_deals`), which writes them to the flow book
+    (:func:`search_kernels.settle_and_record`, as
+    :meth:`~coinnovation_sim.flows.FlowBook.add_records` does): services, then joint R&D flows
+    both ways, on their channels; institute services, joint R&D outlays of buyers and of
+    partners, transaction costs of buyers and of partners, on their accounts; the border-free
     expectations of services and joint R&D. Without a joint R&D deal the joint R&D records are
     zeros and are not added (adding zeros leaves every record as it is: they start at +0, so none
     is −0).
     """
     f, inst, book = model.firms, model.institutes, model.book
-    # units in enclave parks belong to their home firms: flows are booked at home places
-    changed, edges, flows, acc, free = settle_deals(
+    channels, accounts = book.rows(*_JOINT_RECORDS)
+    # units in enclave parks belong to their home firms: flows are booked at home places;
+    # border-free expectation: same buyers and volumes, destinations chosen with φ_free
+    changed, edges = settle_and_record(
         f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx, s.best_gain,
         s.partner_gain, s.price, s.best_tc, s.best_subsidy, model.firm_weight(),
         np.ascontiguousarray(model.inst_weight(), dtype=np.float64), s.best_dest, s.home,
         f.place, f.firm_id, book.t, model.phi_free, s.inst_sampler.place_total(),
-        s.firm_sampler.place_total())
+        s.firm_sampler.place_total(), *book.step_arrays(), channels, accounts,
+        book.rows(_FREE_RECORDS)[0])
     model.knowledge_changed(changed)
-    joint = len(edges) > 0
-    if joint:
+    if len(edges):
         model.collab_edges.append(edges)
-    channels, accounts = book.rows(*(_JOINT_RECORDS if joint else _SERVICE_RECORDS))
-    free_channels = book.rows(_FREE_RECORDS)[0]
-    # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    book.add_records(channels, flows, accounts, acc, free_channels, free)
 
 
 #: The flow book's channels and accounts of :func:`transact`'s records, in the order of the
-#: rows of ``settle_deals``' flows and accounts (None: not recorded).
+#: rows of ``settle_deals``' flows and accounts.
 _JOINT_RECORDS = (("service", "collaboration", "collaboration"),
                   ("institute_services", "collaboration_outlays", "collaboration_outlays",
                    "transaction_costs", "transaction_costs"))
-_SERVICE_RECORDS = (("service", None, None),
-                    ("institute_services", None, None, "transaction_costs", None))
 _FREE_RECORDS = ("service", "collaboration")
 
 
@@ -423,11 +425,10 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     own random stream, e.g. a trading platform), ``quote_terms`` (a subsidy lowering the
     buyer's price, e.g. vouchers) and ``settle_subsidy`` (budget rationing and booking).
     """
-    s, rows = _start(model, rng)
     # as consider(model, s, *s.draw(rows, rng)) per round: the places' uniforms, then the
-    # partners'
-    candidate_rounds(model, s, rows,
-                     rng.random((int(model.prm["candidates_per_search"]), 2, s.n)))
+    # partners' (rng.random((R, 2, n)) after the searchers' kinds)
+    s, rows, u = _start(model, rng, int(model.prm["candidates_per_search"]))
+    candidate_rounds(model, s, rows, u)
     for mech in model.active_mechanisms:
         stage = model.clock(mech.name)
         mech.extra_candidates(s)
