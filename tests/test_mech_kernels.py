@@ -367,6 +367,11 @@ def test_platform_rows_equal_numpy():
     assert same(prob, expect)
     assert same(cum, cumulative_rows(expect))
     assert same(row, np.where(active, np.where(collab, origin, origin + p), -1))
+    got = mk.platform_search_rows(phi, members, firm_total, inst_total, origin, collab)
+    want = mk.platform_rows(phi, members, firm_total, inst_total, origin, collab, members[origin])
+    for a, b in zip(got[:3], want, strict=True):
+        assert same(a, b)
+    assert got[3] == members[origin].sum()
 
 
 def test_platform_settle_equals_the_numpy_fees():

@@ -23,7 +23,14 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
   with the samplers' guide tables and the place pairs' transaction costs made once.
 * :func:`agreement_setup` and :func:`partner_deals`: joint R&D partners' gains and agreement
   (after numpy's ``einsum`` dot products, kept as they are).
-* :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
+* :func:`ration_services`: institutes' capacity rationing of the agreed service deals;
+  :func:`agree_deals` runs it after :func:`partner_deals` in one call.
+* :func:`settle_deals`: gains, payments and the month's records; :func:`settle_and_record` also
+  writes the records to the flow book.
+
+A kernel call costs more inside the model than on warm arguments (its dispatch, and each array
+it returns: numba boxes a returned array through a Python callback), so the search's steps are
+grouped into few calls that return few arrays.
 
 Divisions are guarded explicitly, so interpreted runs (``NUMBA_DISABLE_JIT=1``) take the same
 branches as compiled ones.

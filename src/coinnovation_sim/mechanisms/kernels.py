@@ -1475,6 +1475,25 @@ def platform_rows(phi: np.ndarray, members: np.ndarray, firm_total: np.ndarray,
 
 
 @jit
+def platform_search_rows(phi: np.ndarray, members: np.ndarray, firm_total: np.ndarray,
+                         inst_total: np.ndarray, origin: np.ndarray, collab: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`platform_rows` for the searchers whose unit is in a member place, and their number.
+
+    ``active = members[origin]``; returns ``platform_rows(phi, members, firm_total, inst_total,
+    origin, collab, active)`` and ``active.sum()``.
+    """
+    n = origin.shape[0]
+    active = np.empty(n, np.bool_)
+    count = 0
+    for i in range(n):
+        active[i] = members[origin[i]]
+        count += 1 if active[i] else 0
+    prob, cum, row = platform_rows(phi, members, firm_total, inst_total, origin, collab, active)
+    return prob, cum, row, count
+
+
+@jit
 def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, weight: np.ndarray,
                     price: np.ndarray, plain_net: np.ndarray, fee_share: float,
                     capital: np.ndarray, n_places: int
@@ -1810,6 +1829,7 @@ def warm_up() -> None:
     voucher_holders(f2, i2, i2, i2, b2, f2, 0.5, i2)
     platform_deals(b2, i2, i2, b2)
     platform_rows(m22, b2, f2, f2, i2, b2, b2)
+    platform_search_rows(m22, b2, f2, f2, i2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
     voucher_grant_slots(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1, i2)
     application_setup(b2, i2, b2, f2, 1.0, f2, i2, i2, i2, f2, m22, 2, 0.5, m22, m22)
