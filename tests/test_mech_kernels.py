@@ -427,6 +427,18 @@ def test_platform_fees_equal_deals_settle_and_bincount(share):
         assert same(got[1], np.bincount(h, weights=-paid, minlength=p)) and same(got[2], gain)
         assert got[3:] == (w_sum, paid_sum) and got[3] > 0
     assert same(got_cap, want_cap)
+    # with the fees and gains booked in place (numpy's additions to the account and the gains)
+    account, members_gain = rng.normal(0, 5, p), rng.normal(0, 5, p)
+    account[3] = -0.0
+    want_account, want_gain = account.copy(), members_gain.copy()
+    if got[0]:
+        want_account += got[1]
+        want_gain += got[2]
+    booked_cap = capital.copy()
+    booked = mk.platform_fees_booked(deal, origin, dest, members, searcher, home, weight, price,
+                                     plain_net, 0.03, booked_cap, p, account, members_gain)
+    assert booked == (got[0], got[3], got[4]) and same(booked_cap, got_cap)
+    assert same(account, want_account) and same(members_gain, want_gain)
 
 def test_voucher_settle_equals_the_numpy_redemptions():
     rng = np.random.default_rng(10)
@@ -778,6 +790,26 @@ def test_voucher_redeem_equals_quote_then_settle():
     for a, b in zip(got[:15], want, strict=True):
         assert same(np.asarray(a), np.asarray(b))
     assert same(got[15], firm_id[want[1]]) and same(got[16], best_idx[want[0]])
+    # with the spending booked in place (numpy's additions), or nothing where none is redeemed
+    for d in (deal, np.zeros(n, bool)):
+        targets = [rng.normal(0, 5, p) for _ in range(5)]
+        want_targets = [x.copy() for x in targets]
+        bal = balance.copy()
+        plain = mk.voucher_redeem(holders, eligible, 0.5, d, best_idx, searcher, home, dest,
+                                  weight, plain_net, gain, price, bal, firm_id, p)
+        if len(plain[0]):
+            for x, add in zip(want_targets, (plain[8], plain[8], plain[8], plain[9], plain[10]),
+                              strict=True):
+                x += add
+        bal2 = balance.copy()
+        booked = mk.voucher_redeem_booked(holders, eligible, 0.5, d, best_idx, searcher, home,
+                                          dest, weight, plain_net, gain, price, bal2, firm_id, p,
+                                          *targets)
+        assert same(bal, bal2) and len(booked) == 14
+        for a, b in zip(booked, plain[:8] + plain[11:], strict=True):
+            assert same(np.asarray(a), np.asarray(b))
+        for a, b in zip(targets, want_targets, strict=True):
+            assert same(a, b)
 
 
 def test_project_setup_equals_users_institutes_and_search():

@@ -213,6 +213,10 @@ class FlowBook:
         self._ledger_t[self._ac[name]] += per_place
         self.clock(prev)
 
+    def account_row(self, name: str) -> np.ndarray:
+        """The step's row of an account (a view: adding to it is :meth:`account`), for kernels."""
+        return self._ledger_t[self._ac[name]]
+
     def account_by(self, name: str, place: np.ndarray, amount: np.ndarray) -> None:
         """Add per-entity amounts to an account, summed by place."""
         prev = self.clock("recording")

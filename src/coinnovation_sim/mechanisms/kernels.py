@@ -1553,6 +1553,36 @@ def platform_fees(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, member
 
 
 @jit
+def _add_into(target: np.ndarray, amount: np.ndarray) -> None:
+    """``target += amount`` elementwise (numpy's in-place addition)."""
+    for i in range(target.shape[0]):
+        target[i] += amount[i]
+
+
+@jit
+def platform_fees_booked(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray,
+                         members: np.ndarray, searcher: np.ndarray, home: np.ndarray,
+                         weight: np.ndarray, price: np.ndarray, plain_net: np.ndarray,
+                         fee_share: float, capital: np.ndarray, n_places: int,
+                         fee_account: np.ndarray, members_gain: np.ndarray
+                         ) -> tuple[int, float, float]:
+    """:func:`platform_fees`, then its fees and gains booked in place, in one call.
+
+    Where there are deals between members (``count > 0``): ``fee_account += fees`` (the flow
+    book's ``platform_fees`` account of the step, as ``FlowBook.account`` adds) and
+    ``members_gain += gain`` (``TechMarket.gain``). Returns ``count``, ``w_sum`` and
+    ``paid_sum``.
+    """
+    count, fees, gain, w_sum, paid_sum = platform_fees(deal, origin, dest, members, searcher,
+                                                       home, weight, price, plain_net, fee_share,
+                                                       capital, n_places)
+    if count:
+        _add_into(fee_account, fees)
+        _add_into(members_gain, gain)
+    return count, w_sum, paid_sum
+
+
+@jit
 def voucher_settle(deal: np.ndarray, best_idx: np.ndarray, quote: np.ndarray, searcher: np.ndarray,
                    home: np.ndarray, dest: np.ndarray, weight: np.ndarray, plain_net: np.ndarray,
                    gain: np.ndarray, price: np.ndarray, balance: np.ndarray, n_places: int):
@@ -1667,6 +1697,38 @@ def voucher_redeem(holders: np.ndarray, eligible: np.ndarray, keep: float, deal:
         inst[j] = best_idx[used[j]]
     return (used, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue,
             spend_sum, w_sum, w_add, w_cross, ids, inst)
+
+
+@jit
+def voucher_redeem_booked(holders: np.ndarray, eligible: np.ndarray, keep: float,
+                          deal: np.ndarray, best_idx: np.ndarray, searcher: np.ndarray,
+                          home: np.ndarray, dest: np.ndarray, weight: np.ndarray,
+                          plain_net: np.ndarray, gain: np.ndarray, price: np.ndarray,
+                          balance: np.ndarray, firm_id: np.ndarray, n_places: int,
+                          policy_cost: np.ndarray, subsidy_account: np.ndarray,
+                          spent: np.ndarray, additional_value: np.ndarray,
+                          local_revenue: np.ndarray):
+    """:func:`voucher_redeem`, then the spending booked in place, in one call.
+
+    Where a voucher was redeemed, the issuers' spending ``by_issuer`` is added to
+    ``policy_cost`` (the model's row of the step), ``subsidy_account`` (the flow book's
+    ``voucher_subsidy`` account of the step, as ``FlowBook.account`` adds) and ``spent``, and
+    ``add_value`` and ``revenue`` to ``additional_value`` and ``local_revenue`` (the year's
+    statistics of ``Vouchers.settle_subsidy``), in that order. Returns :func:`voucher_redeem`'s
+    results without the three per-place sums.
+    """
+    (used, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue, spend_sum,
+     w_sum, w_add, w_cross, ids, inst) = voucher_redeem(holders, eligible, keep, deal, best_idx,
+                                                        searcher, home, dest, weight, plain_net,
+                                                        gain, price, balance, firm_id, n_places)
+    if used.shape[0]:
+        _add_into(policy_cost, by_issuer)
+        _add_into(subsidy_account, by_issuer)
+        _add_into(spent, by_issuer)
+        _add_into(additional_value, add_value)
+        _add_into(local_revenue, revenue)
+    return (used, slots, sub, w, h, d, spend, additional, spend_sum, w_sum, w_add, w_cross, ids,
+            inst)
 
 
 @jit
@@ -1841,5 +1903,10 @@ def warm_up() -> None:
         voucher_redeem(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22, f2,
                        f2.copy(), i2, 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)
+        platform_fees_booked(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1, f2.copy(),
+                             f2.copy())
+        voucher_redeem_booked(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22,
+                              f2, f2.copy(), i2, 1, f2.copy(), f2.copy(), f2.copy(), f2.copy(),
+                              f2.copy())
         voucher_applicants(m22, m22, m22, np.ones((2, 2), np.bool_), i2, i2, f2, f2, w, i2,
                            i2.copy(), i2.copy(), 2)

@@ -196,19 +196,20 @@ class TechMarket(Mechanism):
         if not self.running:
             return None
         model = self.model
-        # the deals between two member places, their fees and the members' gains
-        count, fees, value, w_sum, paid_sum = mk.platform_fees(
+        # the deals between two member places, their fees and the members' gains; the fees
+        # booked (model.book.account("platform_fees", fees)) and self.gain += value in the same
+        # call
+        count, w_sum, paid_sum = mk.platform_fees_booked(
             deal, np.ascontiguousarray(search.origin, dtype=np.int64),
             np.ascontiguousarray(search.best_dest, dtype=np.int64), self.members,
             np.ascontiguousarray(search.searcher, dtype=np.int64),
             np.ascontiguousarray(search.home, dtype=np.int64), model.firm_weight(),
             np.ascontiguousarray(search.price, dtype=np.float64),
             np.ascontiguousarray(search.best_plain_net, dtype=np.float64),
-            float(self.config.fee_share), model.firms.capital, model.n_places)
+            float(self.config.fee_share), model.firms.capital, model.n_places,
+            model.book.account_row("platform_fees"), self.gain)
         if not count:
             return None
-        model.book.account("platform_fees", fees)
-        self.gain += value
         self.deals += w_sum
         self.deals_cum += w_sum
         self.fees += paid_sum

@@ -570,9 +570,15 @@ class Vouchers(Mechanism):
             return None
         s = search
         model = self.model
-        # the quotes at the best candidates (mk.voucher_quote of the holders), then the redemptions
-        (used, slots, sub, w, home, dest, spend, additional, by_issuer, add_value, revenue,
-         spend_sum, w_sum, w_add, w_cross, firm_ids, institutes) = mk.voucher_redeem(
+        # the quotes at the best candidates (mk.voucher_quote of the holders), then the
+        # redemptions; the issuers' spending by_issuer added to model.policy_cost[t], to the
+        # voucher_subsidy account (bincount(home, spend), as summed) and to the year's spending,
+        # the additional knowledge value and the local revenue to the year's statistics, in the
+        # same call
+        t = model.book.t
+        st = self._year_stats
+        (used, slots, sub, w, home, dest, spend, additional, spend_sum, w_sum, w_add, w_cross,
+         firm_ids, institutes) = mk.voucher_redeem_booked(
             self._holders, self.eligible_pairs, 1.0 - self.config.copay_share,
             np.ascontiguousarray(deal, dtype=bool), np.ascontiguousarray(s.best_idx, dtype=np.int64),
             np.ascontiguousarray(s.searcher, dtype=np.int64),
@@ -581,17 +587,11 @@ class Vouchers(Mechanism):
             np.ascontiguousarray(s.best_plain_net, dtype=np.float64),
             np.ascontiguousarray(s.best_gain, dtype=np.float64),
             np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.firms.firm_id,
-            model.n_places)
+            model.n_places, model.policy_cost[t], model.book.account_row("voucher_subsidy"),
+            st["spent"], st["additional_value"], st["local_revenue"])
         if not len(used):
             return None
-        t = model.book.t
-        model.policy_cost[t] += by_issuer
-        model.book.account("voucher_subsidy", by_issuer)   # bincount(home, spend), as summed
         self.spent_by_step[t] += spend_sum
-        st = self._year_stats
-        st["spent"] += by_issuer
-        st["additional_value"] += add_value
-        st["local_revenue"] += revenue
         self.cum["spent"] += spend_sum
         self.cum["services"] += w_sum
         self.cum["additional"] += w_add
