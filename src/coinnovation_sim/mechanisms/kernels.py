@@ -1554,8 +1554,8 @@ def platform_fees(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, member
 
 @jit
 def _add_into(target: np.ndarray, amount: np.ndarray) -> None:
-    """``target += amount`` elementwise (numpy's in-place addition)."""
-    for i in range(target.shape[0]):
+    """``target += amount`` elementwise (numpy's in-place addition; the same lengths)."""
+    for i in range(amount.shape[0]):
         target[i] += amount[i]
 
 
@@ -1903,10 +1903,10 @@ def warm_up() -> None:
         voucher_redeem(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22, f2,
                        f2.copy(), i2, 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)
-        platform_fees_booked(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1, f2.copy(),
+        platform_fees_booked(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 2, f2.copy(),
                              f2.copy())
         voucher_redeem_booked(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22,
-                              f2, f2.copy(), i2, 1, f2.copy(), f2.copy(), f2.copy(), f2.copy(),
+                              f2, f2.copy(), i2, 2, f2.copy(), f2.copy(), f2.copy(), f2.copy(),
                               f2.copy())
         voucher_applicants(m22, m22, m22, np.ones((2, 2), np.bool_), i2, i2, f2, f2, w, i2,
                            i2.copy(), i2.copy(), 2)
