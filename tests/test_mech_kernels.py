@@ -223,6 +223,10 @@ def test_redemption_place_equals_subsidy_allowed_then_best():
     assert same(mk.redemption_place(vgap, rho, tc, balance, slots, 4.0, 8.0, eligible, home,
                                     inst_total),
                 mk.best_redemption(vgap, rho, tc, sub, 8.0, allowed))
+    assert same(mk.redemption_choice(k, ref, k @ ref.T, origin, tcm, 2.5, 0.3, 2.0, _EPS,
+                                     1.0 - 1e-9, balance, slots, 4.0, 8.0, eligible, home,
+                                     inst_total),
+                mk.best_redemption(vgap, rho, tc, sub, 8.0, allowed))
 
 
 def test_project_institutes_and_rows_equal_numpy():
@@ -262,16 +266,22 @@ def test_voucher_masks_equal_flatnonzero():
                                & (capital > 0) & (other != firm_id)))
     users = np.flatnonzero(alive & (other == firm_id) & (balance > 1e-9) & (capital > 0))
     assert same(mk.voucher_users_of(firm_id, alive, other, firm_id, balance, capital, 1e-9), users)
-    searcher = rng.choice(n, 600, replace=False)
-    collab = rng.random(600) < 0.3
-    price = np.where(collab, 30.0, rng.uniform(0, 2, 600))
-    holders, amount, count = mk.voucher_holders(balance, other, firm_id, searcher, collab, price,
-                                                0.5)
-    want = (balance[searcher] > 0) & (other[searcher] == firm_id[searcher]) & ~collab
-    assert same(holders, want) and count == want.sum() > 0
-    assert same(amount, np.where(want, np.minimum(balance[searcher], 0.5 * price), 0.0))
     weight = rng.lognormal(0, 2, n)
     granted = np.flatnonzero((balance > 0) | (rng.random(n) < 0.1))   # holders among them
+    collab = rng.random(600) < 0.3
+    price = np.where(collab, 30.0, rng.uniform(0, 2, 600))
+    # scattered searchers (checked one by one), ascending ones (merged with the granted slots),
+    # ascending ones from the middle, none
+    scattered = rng.choice(n, 600, replace=False)
+    for searcher in (scattered, np.sort(scattered), np.sort(scattered)[300:],
+                     np.zeros(0, np.int64)):
+        m = len(searcher)
+        holders, amount, count = mk.voucher_holders(balance, other, firm_id, searcher,
+                                                    collab[:m], price[:m], 0.5, granted)
+        want = (balance[searcher] > 0) & (other[searcher] == firm_id[searcher]) & ~collab[:m]
+        assert same(holders, want) and count == want.sum()
+        assert same(amount, np.where(want, np.minimum(balance[searcher], 0.5 * price[:m]), 0.0))
+        assert count > 0 or m == 0
     assert same(mk.voucher_users_of(granted, alive, other, firm_id, balance, capital, 1e-9),
                 users)
     for cut in (n, 7, 0):                         # pairwise blocks, a short sum, an empty one
@@ -357,6 +367,11 @@ def test_platform_rows_equal_numpy():
     assert same(prob, expect)
     assert same(cum, cumulative_rows(expect))
     assert same(row, np.where(active, np.where(collab, origin, origin + p), -1))
+    got = mk.platform_search_rows(phi, members, firm_total, inst_total, origin, collab)
+    want = mk.platform_rows(phi, members, firm_total, inst_total, origin, collab, members[origin])
+    for a, b in zip(got[:3], want, strict=True):
+        assert same(a, b)
+    assert got[3] == members[origin].sum()
 
 
 def test_platform_settle_equals_the_numpy_fees():
@@ -412,6 +427,18 @@ def test_platform_fees_equal_deals_settle_and_bincount(share):
         assert same(got[1], np.bincount(h, weights=-paid, minlength=p)) and same(got[2], gain)
         assert got[3:] == (w_sum, paid_sum) and got[3] > 0
     assert same(got_cap, want_cap)
+    # with the fees and gains booked in place (numpy's additions to the account and the gains)
+    account, members_gain = rng.normal(0, 5, p), rng.normal(0, 5, p)
+    account[3] = -0.0
+    want_account, want_gain = account.copy(), members_gain.copy()
+    if got[0]:
+        want_account += got[1]
+        want_gain += got[2]
+    booked_cap = capital.copy()
+    booked = mk.platform_fees_booked(deal, origin, dest, members, searcher, home, weight, price,
+                                     plain_net, 0.03, booked_cap, p, account, members_gain)
+    assert booked == (got[0], got[3], got[4]) and same(booked_cap, got_cap)
+    assert same(account, want_account) and same(members_gain, want_gain)
 
 def test_voucher_settle_equals_the_numpy_redemptions():
     rng = np.random.default_rng(10)
@@ -693,6 +720,38 @@ def test_sorted_union_equals_union1d():
         assert same(mk.sorted_union(b, a), np.union1d(a, b))
 
 
+def test_grant_slots_and_application_setup_equal_their_kernels():
+    rng = np.random.default_rng(21)
+    n_slots, p, m = 3000, 16, 300
+    granted = np.sort(rng.choice(n_slots, 200, replace=False))
+    slots = np.sort(rng.choice(n_slots, m, replace=False))
+    amount, w = rng.uniform(0, 20, m), rng.uniform(0.5, 40, m)
+    home, ids = rng.integers(0, p, m), rng.integers(0, 10**6, m)
+    got = amount * w * (rng.random(m) < 0.8)
+    balance, holder = rng.uniform(0, 30, n_slots), rng.integers(-2, 10**6, n_slots)
+    b1, h1, b2, h2 = balance.copy(), holder.copy(), balance.copy(), holder.copy()
+    want = mk.voucher_grants(slots, amount, w, home, ids, got, b1, h1, p)
+    out = mk.voucher_grant_slots(slots, amount, w, home, ids, got, b2, h2, p, granted)
+    for a, b in zip(out[:3], want, strict=True):
+        assert same(np.asarray(a), np.asarray(b))
+    assert same(out[3], np.union1d(granted, slots)) and same(b1, b2) and same(h1, h2)
+    alive, place = rng.random(n_slots) < 0.9, rng.integers(0, p, n_slots)
+    open_place = rng.random(p) < 0.5
+    talent, capital = rng.uniform(-1, 300, n_slots), rng.normal(5, 10, n_slots)
+    firm_id = np.arange(n_slots)
+    applied = np.where(rng.random(n_slots) < 0.3, firm_id, -2)
+    inst_place, capacity = rng.integers(0, p, 90), rng.uniform(0, 9, 90)
+    inst_k = rng.lognormal(0, 1, (90, 8))
+    mult, phi = rng.uniform(0.5, 1.5, (p, p)), rng.uniform(0.05, 1.0, (p, p))
+    cand, (ref, tc) = mk.application_setup(alive, place, open_place, talent, 200.0, capital,
+                                           applied, firm_id, inst_place, capacity, inst_k, p, 2.5,
+                                           mult, phi)
+    assert same(cand, mk.voucher_candidates(alive, place, open_place, talent, 200.0, capital,
+                                            applied, firm_id))
+    want_ref, want_tc = mk.reference_terms(inst_place, capacity, inst_k, p, 2.5, mult, phi)
+    assert same(ref, want_ref) and same(tc, want_tc)
+
+
 def test_voucher_choice_equals_argmax_then_masks():
     rng = np.random.default_rng(16)
     n, p, nslots = 60, 16, 500
@@ -713,6 +772,24 @@ def test_voucher_choice_equals_argmax_then_masks():
     ok = (g_best > kappa) & (r_best > 0) & (capital[aware] >= out_best)
     slots, amount = mk.voucher_choice(gain, request, outlay, eligible, place, aware, kappa, capital)
     assert same(slots, aware[ok]) and same(amount, r_best[ok]) and 0 < ok.sum() < n
+    # with the requests of the applicants in the same call
+    weight, firm_id = rng.uniform(0.5, 40, nslots), rng.permutation(nslots)
+    ever = np.where(rng.random(nslots) < 0.5, firm_id, -1)
+    applied = np.full(nslots, -1, np.int64)
+    for k in (kappa, np.full(n, np.inf)):         # applicants, none
+        e, a = ever.copy(), applied.copy()
+        want = mk.voucher_requests(*mk.voucher_choice(gain, request, outlay, eligible, place,
+                                                      aware, k, capital),
+                                   weight, place, firm_id, e, a, p)
+        got_e, got_a = ever.copy(), applied.copy()
+        got_slots, got_amount, got = mk.voucher_applicants(gain, request, outlay, eligible, place,
+                                                           aware, k, capital, weight, firm_id,
+                                                           got_e, got_a, p)
+        sl, am = mk.voucher_choice(gain, request, outlay, eligible, place, aware, k, capital)
+        assert same(got_slots, sl) and same(got_amount, am)
+        assert same(got_e, e) and same(got_a, a)
+        for x, y in zip(got, want, strict=True):
+            assert same(np.asarray(x), np.asarray(y))
 
 
 def test_project_search_equals_the_numpy_arrays():
@@ -753,6 +830,26 @@ def test_voucher_redeem_equals_quote_then_settle():
     for a, b in zip(got[:15], want, strict=True):
         assert same(np.asarray(a), np.asarray(b))
     assert same(got[15], firm_id[want[1]]) and same(got[16], best_idx[want[0]])
+    # with the spending booked in place (numpy's additions), or nothing where none is redeemed
+    for d in (deal, np.zeros(n, bool)):
+        targets = [rng.normal(0, 5, p) for _ in range(5)]
+        want_targets = [x.copy() for x in targets]
+        bal = balance.copy()
+        plain = mk.voucher_redeem(holders, eligible, 0.5, d, best_idx, searcher, home, dest,
+                                  weight, plain_net, gain, price, bal, firm_id, p)
+        if len(plain[0]):
+            for x, add in zip(want_targets, (plain[8], plain[8], plain[8], plain[9], plain[10]),
+                              strict=True):
+                x += add
+        bal2 = balance.copy()
+        booked = mk.voucher_redeem_booked(holders, eligible, 0.5, d, best_idx, searcher, home,
+                                          dest, weight, plain_net, gain, price, bal2, firm_id, p,
+                                          *targets)
+        assert same(bal, bal2) and len(booked) == 14
+        for a, b in zip(booked, plain[:8] + plain[11:], strict=True):
+            assert same(np.asarray(a), np.asarray(b))
+        for a, b in zip(targets, want_targets, strict=True):
+            assert same(a, b)
 
 
 def test_project_setup_equals_users_institutes_and_search():
@@ -766,15 +863,28 @@ def test_project_setup_equals_users_institutes_and_search():
     inst_place, inst_w = rng.integers(0, p, ni), rng.uniform(0.5, 2, ni)
     capacity, inst_k = rng.uniform(0, 9, ni), rng.lognormal(0, 1, (ni, 8))
     unit_place, place = rng.integers(0, p, n), rng.integers(0, p, n)
-    users, insts, search = mk.project_setup(granted, alive, holder_id, firm_id, balance, capital,
-                                            1e-9, inst_place, inst_w, capacity, inst_k, p,
-                                            unit_place, place, 8.0, 8)
+    eligible, phi = rng.random((p, p)) < 0.5, rng.uniform(0.05, 1.0, (p, p))
+    knowledge = rng.lognormal(0, 1, (n, 8))
+    users, insts, search, rows, quotes, rcv = mk.project_setup(
+        granted, alive, holder_id, firm_id, balance, capital, 1e-9, inst_place, inst_w, capacity,
+        inst_k, p, unit_place, place, 8.0, 8, eligible, phi, 0.5, knowledge, 5.0)
     want = mk.voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, 1e-9)
     assert same(users, want) and len(users) > 0
     for a, b in zip(insts, mk.project_institutes(inst_place, inst_w, capacity, inst_k, p),
                     strict=True):
         assert same(a, b)
     for a, b in zip(search, mk.project_search(want, unit_place, place, 8.0, 8), strict=True):
+        assert same(a, b)
+    for a, b in zip(rows, mk.project_rows(eligible, phi, place[want], unit_place[want], insts[7]),
+                    strict=True):
+        assert same(a, b)
+    holders, amount, count = mk.voucher_holders(balance, holder_id, firm_id, want,
+                                                np.zeros(len(want), bool),
+                                                np.full(len(want), 8.0), 0.5, granted)
+    assert count == len(want) and same(quotes[0], holders) and same(quotes[1], amount)
+    from coinnovation_sim.search_kernels import receiver_knowledge
+
+    for a, b in zip(rcv, receiver_knowledge(want, knowledge, 5.0), strict=True):
         assert same(a, b)
 
 

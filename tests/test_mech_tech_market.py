@@ -79,7 +79,7 @@ def test_member_draws_equal_the_searchs_draws():
     model = CoinnovationModel(scenario({"enabled": True, "members": ["g60", "demo_zone"]}), seed=3)
     model.run()                                           # a state after some months
     mech = next(m for m in model.mechanisms if m.name == "tech_market")
-    s, _ = technology._start(model, np.random.default_rng(1))
+    s, _, _ = technology._start(model, np.random.default_rng(1))
     active = mech.members[s.origin]
     assert 0 < active.sum() < s.n
     phi = model.phi["technology"] * mech.members[None, :]

@@ -15,7 +15,7 @@ import pytest
 
 import reference_kernels
 from coinnovation_sim import kernels, metrics
-from coinnovation_sim.flows import FACTORS, Channel, FlowBook
+from coinnovation_sim.flows import FACTORS, Account, Channel, FlowBook
 from coinnovation_sim.model import CoinnovationModel
 from coinnovation_sim.places import LEVELS
 from helpers import SCENARIOS, SMALL_SCENARIO
@@ -380,6 +380,44 @@ def test_friction_kernels_equal_numpy(seed):
         for f, m in mults.items():
             assert bits(phi[f]) == bits(np.exp(-dist / 60.0) * barrier_factor(level, barriers, m))
         assert bits(phi_free) == bits(np.exp(-dist / 60.0) * barrier_factor(level, (0.0,) * 3))
+
+
+def test_add_records_equals_the_book_methods():
+    """One compiled call for several records: the same bits as add_matrix, account, expect_free."""
+    rng = np.random.default_rng(401)
+    p = 5
+    channels = (Channel("talent", "a", True), Channel("capital", "b", True),
+                Channel("technology", "c", False))
+    accounts = (Account("capital", "x"), Account("capital", "y"))
+    one, many = FlowBook(p, 3, channels, accounts), FlowBook(p, 3, channels, accounts)
+    for t in (0, 2):
+        for book in (one, many):
+            book.begin(t)
+        for _ in range(3):
+            mats = rng.exponential(1.0, (3, p, p))
+            sprinkle(rng, mats, 0.2, -0.0)
+            amounts = rng.normal(0.0, 1.0, (4, p))
+            sprinkle(rng, amounts, 0.2, -0.0)
+            expected = rng.exponential(1.0, (2, p, p))
+            sprinkle(rng, expected, 0.2, -0.0)
+            sprinkle(rng, expected, 0.1, np.nan)
+            names = (("a", None, "a"), ("x", "y", None, "x"))
+            free = ("b", "a") if t else (None, "b")
+            for name, mat in zip(names[0], mats, strict=True):
+                if name is not None:
+                    one.add_matrix(name, mat)
+            for name, vec in zip(names[1], amounts, strict=True):
+                if name is not None:
+                    one.account(name, vec)
+            for name, mat in zip(free, expected, strict=True):
+                if name is not None:
+                    one.expect_free(name, mat)
+            ch, ac = many.rows(*names)
+            assert many.rows(*names)[0] is ch                 # kept
+            many.add_records(ch, mats, ac, amounts, many.rows(free)[0], expected)
+            for a, b in ((one.flows, many.flows), (one.ledger, many.ledger),
+                         (one.free, many.free)):
+                assert bits(a) == bits(b)
 
 
 def test_expect_free_in_place_equals_the_numpy_where():

@@ -252,9 +252,11 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     inst_k = rng.lognormal(0, 1, (n_inst, nf))
     phi = rng.random((p, p))
     u = rng.random(len(searcher))
-    collab, origin, home, row, inst_arrays, prob, cum, best = sk.search_setup(
+    collab, origin, home, row, price, inst_arrays, prob, cum, best, rcv = sk.search_setup(
         searcher, u, 0.3, unit_place, home_place, inst_place, inst_weight, capacity, inst_k, phi,
-        firm_total, nf)
+        firm_total, nf, 30.0, 8.0, k, 5.0)
+    for a, b in zip(rcv, sk.receiver_knowledge(searcher, k, 5.0), strict=True):
+        assert same(a, b)
     # the numpy _start
     want_collab = u < 0.3
     want_origin = unit_place[searcher]
@@ -264,6 +266,7 @@ def test_search_setup_equals_the_numpy_start(n_inst):
     q_inst = normalise_rows(phi * inst_sampler.place_total()[None, :])
     assert same(collab, want_collab) and same(origin, want_origin)
     assert same(home, home_place[searcher])
+    assert same(price, np.where(want_collab, 30.0, 8.0))
     for a, b in zip(inst_arrays, (inst_sampler.order, *inst_sampler.arrays()[:1],
                                   *inst_sampler.arrays()[2:]), strict=True):
         assert same(a, b)
@@ -358,6 +361,41 @@ def test_agreement_setup_equals_the_numpy_masks_and_gathers():
         assert k_src.flags.c_contiguous and k_rcv.flags.c_contiguous
 
 
+@pytest.mark.parametrize("joint,services", [(True, True), (True, False), (False, True)])
+def test_agree_deals_equals_partner_deals_then_ration_services(joint, services):
+    """One call for the agreement: partners' gains and consent, then institutes' rationing."""
+    rng = np.random.default_rng(70 + 2 * joint + services)
+    ns, nfirm, ninst, nf = 900, 3000, 25, 8
+    knowledge = rng.lognormal(0, 1, (nfirm, nf))
+    collab = rng.random(ns) < (0.4 if joint else 0.0)
+    if not services:
+        collab[:] = True
+    best_idx = np.where(collab, rng.integers(0, nfirm, ns), rng.integers(0, ninst, ns))
+    best_idx[rng.random(ns) < 0.2] = -1
+    searcher = rng.choice(nfirm, ns, replace=False)
+    price, tc = np.where(collab, 30.0, 8.0), rng.uniform(0, 2, ns)
+    capital = rng.normal(5, 5, nfirm)
+    wf = rng.uniform(0.5, 3.0, nfirm)
+    wf.flags.writeable = False
+    capacity, inst_w = rng.uniform(1.0, 30.0, ninst), rng.uniform(0.5, 2.0, ninst)
+    u = rng.random(ns) if services else np.zeros(0)
+    deal, gain, pairs, partner, k_src, k_rcv, n_svc = sk.agreement_setup(best_idx, collab,
+                                                                         searcher, knowledge)
+    assert (n_svc > 0) == services and (len(pairs) > 0) == joint
+    dots = ((np.einsum("ij,ij->i", k_src, k_rcv), np.einsum("ij,ij->i", k_src, k_src),
+             np.einsum("ij,ij->i", k_rcv, k_rcv)) if joint else (np.zeros(0),) * 3)
+    want_deal, want_gain = deal.copy(), gain.copy()
+    if joint:
+        sk.partner_deals(pairs, partner, k_src, k_rcv, *dots, 0.3, 5.0, 1e-12, 400.0, price, tc,
+                         capital, want_deal, want_gain)
+    if services:
+        sk.ration_services(want_deal, collab, best_idx, searcher, wf, capacity, inst_w, u)
+    sk.agree_deals(pairs, partner, k_src, k_rcv, *dots, 0.3, 5.0, 1e-12, 400.0, price, tc,
+                   capital, deal, gain, collab, best_idx, searcher, wf, capacity, inst_w, u)
+    assert same(deal, want_deal) and same(gain, want_gain)
+    assert (deal != (best_idx >= 0)).any()
+
+
 def test_receiver_knowledge_equals_the_gather_and_receiver_terms():
     from types import SimpleNamespace
 
@@ -384,11 +422,16 @@ def _voucher_quote(valid, holders, dest, home, eligible, balance, searcher, pric
 
 @pytest.mark.parametrize("n_quotes", [0, 1, 2])
 @pytest.mark.parametrize("masked", [False, True])
-def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
-    """Fused rounds: per round the candidates, validity, the mechanisms' quotes and the weighing."""
+@pytest.mark.parametrize("fixed", [False, True])
+def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked, fixed):
+    """Fused rounds: per round the candidates, validity, the mechanisms' quotes and the weighing.
+
+    ``fixed``: a first round at given places, partners drawn by the samplers (``consider(model,
+    s, dest, sampler.draw(dest, u))``).
+    """
     from coinnovation_sim.knowledge import absorptive_capacity
 
-    rng = np.random.default_rng(40 + 3 * n_quotes + masked)
+    rng = np.random.default_rng(40 + 3 * n_quotes + masked + 7 * fixed)
     p, nfirm, ninst, nf = 8, 3000, 200, 8
     alive, capital, u0, weight, k, place = _firm_case(rng, nfirm, p, True)
     searcher, *arrays = sk.search_start(alive, capital, u0, 0.3, weight, kernels.row_sums(k),
@@ -424,10 +467,17 @@ def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
     with np.errstate(divide="ignore"):
         tc_pairs = (2.0 * mult) / phi
     assert same(sk.transaction_costs(2.0, mult, phi), tc_pairs)
-    for u_place, u in uniforms:
-        # the earlier technology.consider: draw, validity, the quote hooks, weigh_offers
-        dest, idx = sk.draw_candidates(cum, row, collab, u_place, u, *firms.arrays(),
-                                       *insts.arrays())
+    fixed_dest = rng.integers(-1, p, ns) if fixed else np.zeros(0, np.int64)
+    u_fixed = rng.random(ns) if fixed else np.zeros(0)
+    rounds = [(None, None)] * fixed + list(uniforms)
+    for u_place, u in rounds:
+        if u_place is None:                       # the fixed round
+            dest = fixed_dest
+            idx = np.where(collab, firms.draw(dest, u_fixed), insts.draw(dest, u_fixed))
+        else:
+            # the earlier technology.consider: draw, validity, the quote hooks, weigh_offers
+            dest, idx = sk.draw_candidates(cum, row, collab, u_place, u, *firms.arrays(),
+                                           *insts.arrays())
         valid = sk.offer_validity(collab, idx, searcher, on)
         subsidy = None
         for holders, eligible in quotes:
@@ -436,9 +486,9 @@ def test_search_rounds_equal_draw_validity_quotes_then_weigh(n_quotes, masked):
         sk.weigh_offers(valid, collab, idx, dest, origin, k, inst_k, rcv_k, rcv_sq, cap, 0.3,
                         400.0, price, tc_pairs, 1e-12,
                         np.zeros(0) if subsidy is None else subsidy, *best_old)
-    sk.search_rounds(cum, row, uniforms, firms.arrays(), insts.arrays(), on, collab, searcher,
-                     origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0, price, 2.0, mult,
-                     phi, 1e-12, amount, pairs, *best_new)
+    sk.search_rounds(cum, row, uniforms, fixed_dest, u_fixed, firms.arrays(), insts.arrays(), on,
+                     collab, searcher, origin, home, k, inst_k, rcv_k, rcv_sq, cap, 0.3, 400.0,
+                     price, 2.0, mult, phi, 1e-12, amount, pairs, *best_new)
     for a, b in zip(best_new, best_old, strict=True):
         assert same(a, b)
     assert (best_new[2] >= 0).sum() > ns // 4
@@ -471,7 +521,7 @@ def test_settle_deals_equals_the_transact_kernels(joint):
                                       tc, p)
     want = (np.concatenate([searcher[deal], idx[deal & collab]]),
             sk.collab_edge_rows(deal, collab, searcher, idx, firm_id, place, 4), flows, acc,
-            *sk.free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6]))
+            np.stack(sk.free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6])))
     new = [k.copy(), capital.copy(), revenue.copy()]
     got = sk.settle_deals(*new, searcher, deal, collab, idx, gain, partner_gain, price, tc,
                           subsidy, wf, wi, dest, home, place, firm_id, 4, phi_free, inst_total,
@@ -481,6 +531,34 @@ def test_settle_deals_equals_the_transact_kernels(joint):
     if not joint:                                # the joint R&D records transact skips
         skipped = np.concatenate([flows[1:].ravel(), acc[[1, 2, 4, 6]].ravel()])
         assert not skipped.any() and not np.signbit(skipped).any()
+    # with the records written to a flow book in the same call, as FlowBook.add_records writes
+    # them (the joint R&D ones only with a joint R&D deal)
+    from coinnovation_sim.flows import CORE_ACCOUNTS, CORE_CHANNELS, FlowBook
+
+    books = [FlowBook(p, 6, CORE_CHANNELS, CORE_ACCOUNTS) for _ in range(2)]
+    earlier = rng.random((p, p))
+    for book in books:
+        book.begin(4)
+        book.expect_free("service", earlier)                    # an earlier record this step
+    names = (("service", "collaboration", "collaboration"),
+             ("institute_services", "collaboration_outlays", "collaboration_outlays",
+              "transaction_costs", "transaction_costs"))
+    used = names if joint else (("service", None, None),
+                                ("institute_services", None, None, "transaction_costs", None))
+    free_ch = books[0].rows(("service", "collaboration"))[0]
+    books[0].add_records(*books[0].rows(*used)[:1], got[2], books[0].rows(*used)[1], got[3],
+                         free_ch, got[4])
+    new = [k.copy(), capital.copy(), revenue.copy()]
+    changed, edges = sk.settle_and_record(
+        *new, searcher, deal, collab, idx, gain, partner_gain, price, tc, subsidy, wf, wi, dest,
+        home, place, firm_id, 4, phi_free, inst_total, firm_total, *books[1].step_arrays(),
+        *books[1].rows(*names), free_ch)
+    assert same(changed, want[0]) and same(edges, want[1])
+    for a, b in zip(new, old, strict=True):
+        assert same(a, b)
+    for a, b in ((books[0].flows, books[1].flows), (books[0].ledger, books[1].ledger),
+                 (books[0].free, books[1].free)):
+        assert a.tobytes() == b.tobytes()
 
 
 @pytest.mark.parametrize("bad", [False, True])

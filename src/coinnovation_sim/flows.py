@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .kernels import jit, register_warm_up
+
 
 def no_clock(name: str | None) -> None:
     """Kernel timing switched off (see ``CoinnovationModel.timings``): do nothing."""
@@ -110,6 +112,7 @@ class FlowBook:
         self.flows = np.full((steps, len(self.channels), p, p), 0.0)
         self.free = np.full((steps, len(self.channels), p, p), np.nan)
         self.ledger = np.full((steps, len(self.accounts), p), 0.0)
+        self._rows: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.begin(-1)
         self._factor_idx = {f: [i for i, c in enumerate(self.channels) if c.factor == f]
                             for f in FACTORS}
@@ -127,7 +130,8 @@ class FlowBook:
         self._flows_t = self.flows[t]
         self._free_t = self.free[t]
         self._ledger_t = self.ledger[t]
-        self._free_set: set[int] = set()     # channels with a border-free record this step
+        # channels with a border-free record this step
+        self._free_seen = np.zeros(len(self.channels), np.bool_)
 
     def add(self, channel: str, origin: np.ndarray, destination: np.ndarray,
             amount: np.ndarray) -> None:
@@ -162,12 +166,45 @@ class FlowBook:
         cur = self._free_t[i]
         # ``where(isnan(cur), 0, cur) + matrix`` in place: unset entries start from 0 (all of
         # them at the channel's first record of the step)
-        if i in self._free_set:
+        if self._free_seen[i]:
             np.copyto(cur, 0.0, where=np.isnan(cur))
             np.add(cur, matrix, out=cur)
         else:
-            self._free_set.add(i)
+            self._free_seen[i] = True
             np.add(0.0, matrix, out=cur)
+        self.clock(prev)
+
+    def rows(self, channels: tuple[str | None, ...], accounts: tuple[str | None, ...] = ()
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of channels and of accounts for :meth:`add_records` (-1 for ``None``; kept)."""
+        key = (channels, accounts)
+        got = self._rows.get(key)
+        if got is None:
+            got = (np.array([-1 if c is None else self._ch[c] for c in channels], np.int64),
+                   np.array([-1 if a is None else self._ac[a] for a in accounts], np.int64))
+            self._rows[key] = got
+        return got
+
+    def step_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The step's flows, accounts and expectations, and its channels with an expectation.
+
+        For kernels that record as :func:`add_records` does (views of the book: writes to them
+        are records; the last array is updated as expectations are added).
+        """
+        return self._flows_t, self._ledger_t, self._free_t, self._free_seen
+
+    def add_records(self, channels: np.ndarray, matrices: np.ndarray, accounts: np.ndarray,
+                    amounts: np.ndarray, free: np.ndarray, expected: np.ndarray) -> None:
+        """Several records of the step in one compiled call (:func:`add_records`).
+
+        In this order: ``add_matrix`` of ``matrices[k]`` on channel ``channels[k]``, ``account``
+        of ``amounts[k]`` on account ``accounts[k]``, ``expect_free`` of ``expected[k]`` on
+        channel ``free[k]`` (indices from :meth:`rows`; -1: skip record ``k``), with the same
+        arithmetic.
+        """
+        prev = self.clock("recording")
+        add_records(self._flows_t, channels, matrices, self._ledger_t, accounts, amounts,
+                    self._free_t, self._free_seen, free, expected)
         self.clock(prev)
 
     def account(self, name: str, per_place: np.ndarray) -> None:
@@ -175,6 +212,10 @@ class FlowBook:
         prev = self.clock("recording")
         self._ledger_t[self._ac[name]] += per_place
         self.clock(prev)
+
+    def account_row(self, name: str) -> np.ndarray:
+        """The step's row of an account (a view: adding to it is :meth:`account`), for kernels."""
+        return self._ledger_t[self._ac[name]]
 
     def account_by(self, name: str, place: np.ndarray, amount: np.ndarray) -> None:
         """Add per-entity amounts to an account, summed by place."""
@@ -225,3 +266,54 @@ class FlowBook:
             "place": np.array(ids, dtype=object)[p],
             "amount": self.ledger[:steps][st, ac, p],
         })
+
+
+@jit
+def add_records(flows_t: np.ndarray, channels: np.ndarray, matrices: np.ndarray,
+                ledger_t: np.ndarray, accounts: np.ndarray, amounts: np.ndarray,
+                free_t: np.ndarray, seen: np.ndarray, free: np.ndarray,
+                expected: np.ndarray) -> None:
+    """:meth:`FlowBook.add_matrix`, :meth:`~FlowBook.account` and :meth:`~FlowBook.expect_free` calls.
+
+    ``flows_t``, ``ledger_t`` and ``free_t`` are the step's slices of the book, ``seen`` its
+    channels with a border-free record this step (updated). Record ``k`` adds ``matrices[k]``
+    to channel ``channels[k]``, ``amounts[k]`` to account ``accounts[k]`` and the expectation
+    ``expected[k]`` to channel ``free[k]`` (-1: none), in that order; the elementwise additions
+    of the methods (an expectation starts from ``0 + x`` at the channel's first record of the
+    step, later ones add to the entries with NaN read as 0).
+    """
+    p = flows_t.shape[1]
+    for k in range(channels.shape[0]):
+        c = channels[k]
+        if c >= 0:
+            for i in range(p):
+                for j in range(p):
+                    flows_t[c, i, j] += matrices[k, i, j]
+    for k in range(accounts.shape[0]):
+        a = accounts[k]
+        if a >= 0:
+            for i in range(ledger_t.shape[1]):
+                ledger_t[a, i] += amounts[k, i]
+    for k in range(free.shape[0]):
+        c = free[k]
+        if c < 0:
+            continue
+        if seen[c]:
+            for i in range(p):
+                for j in range(p):
+                    x = free_t[c, i, j]
+                    free_t[c, i, j] = (0.0 if x != x else x) + expected[k, i, j]
+        else:
+            seen[c] = True
+            for i in range(p):
+                for j in range(p):
+                    free_t[c, i, j] = 0.0 + expected[k, i, j]
+
+
+@register_warm_up
+def warm_up() -> None:
+    """Load (or compile) the recording kernel (see :func:`kernels.warm_up`)."""
+    rows = np.zeros(1, np.int64)
+    add_records(np.zeros((1, 2, 2)), rows, np.ones((3, 2, 2)), np.zeros((1, 2)), rows,
+                np.ones((7, 2)), np.zeros((1, 2, 2)), np.zeros(1, np.bool_), rows,
+                np.ones((2, 2, 2)))

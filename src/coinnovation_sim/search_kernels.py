@@ -23,7 +23,14 @@ the numpy code it replaces. Results are therefore bit for bit those of that code
   with the samplers' guide tables and the place pairs' transaction costs made once.
 * :func:`agreement_setup` and :func:`partner_deals`: joint R&D partners' gains and agreement
   (after numpy's ``einsum`` dot products, kept as they are).
-* :func:`ration_services`: institutes' capacity rationing of the agreed service deals.
+* :func:`ration_services`: institutes' capacity rationing of the agreed service deals;
+  :func:`agree_deals` runs it after :func:`partner_deals` in one call.
+* :func:`settle_deals`: gains, payments and the month's records; :func:`settle_and_record` also
+  writes the records to the flow book.
+
+A kernel call costs more inside the model than on warm arguments (its dispatch, and each array
+it returns: numba boxes a returned array through a Python callback), so the search's steps are
+grouped into few calls that return few arrays.
 
 Divisions are guarded explicitly, so interpreted runs (``NUMBA_DISABLE_JIT=1``) take the same
 branches as compiled ones.
@@ -35,6 +42,7 @@ import math
 
 import numpy as np
 
+from .flows import add_records
 from .kernels import (
     apply_deals,
     deal_records,
@@ -137,13 +145,15 @@ def _normalised_scaled_into(mat: np.ndarray, scale: np.ndarray, out: np.ndarray,
 def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float,
                  unit_place: np.ndarray, home_place: np.ndarray, inst_place: np.ndarray,
                  inst_weight: np.ndarray, capacity: np.ndarray, inst_k: np.ndarray,
-                 phi: np.ndarray, firm_total: np.ndarray, nf: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                 phi: np.ndarray, firm_total: np.ndarray, nf: int, collab_price: float,
+                 service_price: float, knowledge: np.ndarray, half: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                             tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                   np.ndarray, np.ndarray, np.ndarray],
                             np.ndarray, np.ndarray,
                             tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                  np.ndarray, np.ndarray]]:
+                                  np.ndarray, np.ndarray],
+                            tuple[np.ndarray, np.ndarray]]:
     """The rest of :func:`technology._start` after the searchers are known, in one call.
 
     Parameters
@@ -164,12 +174,19 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
         Partner firms' total weight per place (the firm sampler's place totals).
     nf : int
         Number of knowledge fields.
+    collab_price, service_price : float
+        List prices of a joint R&D deal and of a service.
+    knowledge : numpy.ndarray
+        Firms' knowledge (slots × fields).
+    half : float
+        ``absorptive_half``.
 
     Returns
     -------
-    collab, origin, home, row : numpy.ndarray
+    collab, origin, home, row, price : numpy.ndarray
         Per searcher: looks for a firm; unit place; home place; its row of ``prob``
-        (``origin`` for a joint R&D searcher, ``P + origin`` otherwise).
+        (``origin`` for a joint R&D searcher, ``P + origin`` otherwise); the list price of the
+        deal it looks for (``numpy.where(collab, collab_price, service_price)``).
     inst_arrays : tuple of numpy.ndarray
         The institute sampler of weights ``(inst_weight · capacity) · Σ_f k_f``
         (:func:`kernels.segment_sampler_arrays`).
@@ -180,6 +197,9 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
     best : tuple of numpy.ndarray
         The empty best candidates of a :class:`~coinnovation_sim.technology.Search`: net gain,
         place, partner, gain (n, nf), transaction cost, subsidy, net gain without subsidy.
+    receivers : tuple of numpy.ndarray
+        The searchers' knowledge and absorptive capacities,
+        :func:`receiver_knowledge` ``(searcher, knowledge, half)``.
     """
     ns = searcher.shape[0]
     p = phi.shape[0]
@@ -187,6 +207,7 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
     origin = np.empty(ns, np.int64)
     home = np.empty(ns, np.int64)
     row = np.empty(ns, np.int64)
+    price = np.empty(ns)
     for i in range(ns):
         s = searcher[i]
         c = u_collab[i] < collab_share
@@ -195,6 +216,7 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
         origin[i] = o
         home[i] = home_place[s]
         row[i] = o if c else o + p
+        price[i] = collab_price if c else service_price
     ni, nfi = inst_k.shape
     inst_w = np.empty(ni)
     for j in range(ni):
@@ -214,7 +236,8 @@ def search_setup(searcher: np.ndarray, u_collab: np.ndarray, collab_share: float
             cum[r, j] = acc
     best = (np.zeros(ns), np.full(ns, -1, np.int64), np.full(ns, -1, np.int64),
             np.zeros((ns, nf)), np.zeros(ns), np.zeros(ns), np.zeros(ns))
-    return collab, origin, home, row, inst_arrays, prob, cum, best
+    return (collab, origin, home, row, price, inst_arrays, prob, cum, best,
+            receiver_knowledge(searcher, knowledge, half))
 
 
 @jit
@@ -704,7 +727,8 @@ def weigh_candidates(dest: np.ndarray, idx: np.ndarray, active: np.ndarray, coll
 
 
 @jit
-def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
+def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray, fixed_dest: np.ndarray,
+                  u_fixed: np.ndarray,
                   firm_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                       np.ndarray, np.ndarray, np.ndarray],
                   inst_sampler: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -720,12 +744,17 @@ def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
     """A search's candidate rounds in one call: :func:`draw_candidates`, then weighing, per round.
 
     The weighing is :func:`weigh_candidates`'. Round ``r`` draws with the uniforms ``u[r, 0]``
-    (places) and ``u[r, 1]`` (partners), shape (R, 2, n). ``firm_sampler`` and
+    (places) and ``u[r, 1]`` (partners), shape (R, 2, n). With ``fixed_dest`` of length n, a
+    first round before them weighs the candidates at the given places ``fixed_dest`` (-1: none),
+    each searcher's partner there drawn with ``u_fixed`` from the firm sampler (``collab``) or
+    the institute sampler (``SegmentSampler.draw``): ``consider(model, s, fixed_dest,
+    sampler.draw(fixed_dest, u_fixed))``; length 0: no such round. ``firm_sampler`` and
     ``inst_sampler`` are the samplers' arrays in ``SegmentSampler.arrays()`` order; the other
     arguments are those of the two kernels. What does not change between rounds is made once:
     the samplers' guide tables
     (:func:`_draw_guide`), the firm sampler's first search probes per place
-    (:func:`_probe_tree`) and the place pairs' transaction costs (:func:`transaction_costs`).
+    (:func:`_probe_tree`, only when a searcher draws a firm) and the place pairs' transaction
+    costs (:func:`transaction_costs`).
     """
     fc, fo, fp, fn, fs, fe, fb, ft = firm_sampler
     ic, io, ip, i_n, i_s, ie, ib, it = inst_sampler
@@ -733,9 +762,28 @@ def search_rounds(cum: np.ndarray, row: np.ndarray, u: np.ndarray,
     tc_pairs = transaction_costs(cost, multiplier, phi)
     f_t, f_g, f_guided = _draw_guide(fc, fo, fs, fe, fb, ft, collab, True, row)
     i_t, i_g, i_guided = _draw_guide(ic, io, i_s, ie, ib, it, collab, False, row)
-    f_tree = _probe_tree(fc, fs, fe, f_guided)
+    fixed = fixed_dest.shape[0] == n
+    firm_draws = False
+    for i in range(n):
+        if collab[i] and (fixed or row[i] >= 0):
+            firm_draws = True
+            break
+    f_tree = _probe_tree(fc, fs, fe, f_guided) if firm_draws else np.zeros((0, 0))
     dest = np.empty(n, np.int64)
     idx = np.empty(n, np.int64)
+    if fixed:
+        every = np.zeros(n, np.int64)            # every searcher draws a partner
+        for i in range(n):
+            dest[i] = fixed_dest[i]
+            idx[i] = -1
+        _guided_draws(fc, fo, fp, fn, fs, fe, fb, ft, f_t, f_g, f_guided, dest, u_fixed, collab,
+                      True, every, idx, f_tree)
+        _guided_draws(ic, io, ip, i_n, i_s, ie, ib, it, i_t, i_g, i_guided, dest, u_fixed, collab,
+                      False, every, idx, np.zeros((0, 0)))
+        _weigh_round(dest, idx, active, collab, searcher, origin, home, firm_k, inst_k, rcv_k,
+                     rcv_sq, rcv_cap, learning_rate, value_per_unit, price, tc_pairs, eps,
+                     q_amount, q_pairs, best_net, best_dest, best_idx, best_gain, best_tc,
+                     best_subsidy, best_plain)
     for r in range(u.shape[0]):
         # every entry of dest and idx is written again in each round
         _place_draws(cum, row, u[r, 0], dest, idx)
@@ -890,6 +938,26 @@ def partner_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_r
 
 
 @jit
+def agree_deals(pairs: np.ndarray, partner: np.ndarray, k_src: np.ndarray, k_rcv: np.ndarray,
+                num: np.ndarray, sq_src: np.ndarray, sq_rcv: np.ndarray, learning_rate: float,
+                half: float, eps: float, value_per_unit: float, price: np.ndarray,
+                tc: np.ndarray, capital: np.ndarray, deal: np.ndarray, partner_gain: np.ndarray,
+                collab: np.ndarray, idx: np.ndarray, searcher: np.ndarray,
+                firm_weight: np.ndarray, inst_capacity: np.ndarray, inst_weight: np.ndarray,
+                u: np.ndarray) -> None:
+    """:func:`partner_deals` (where there are pairs), then :func:`ration_services`, in one call.
+
+    The arguments are those of the two kernels in their order (``collab`` … ``u`` the rest of
+    :func:`ration_services`'); ``u`` of length 0: no service deal to ration (no call).
+    """
+    if pairs.shape[0] > 0:
+        partner_deals(pairs, partner, k_src, k_rcv, num, sq_src, sq_rcv, learning_rate, half,
+                      eps, value_per_unit, price, tc, capital, deal, partner_gain)
+    if u.shape[0] > 0:
+        ration_services(deal, collab, idx, searcher, firm_weight, inst_capacity, inst_weight, u)
+
+
+@jit
 def collab_edge_rows(deal: np.ndarray, collab: np.ndarray, searcher: np.ndarray,
                      partner: np.ndarray, firm_id: np.ndarray, place: np.ndarray, t: int
                      ) -> np.ndarray:
@@ -950,8 +1018,7 @@ def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray
                  best_dest: np.ndarray, home: np.ndarray, firm_place: np.ndarray,
                  firm_id: np.ndarray, t: int, phi_free: np.ndarray, inst_total: np.ndarray,
                  firm_total: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                            np.ndarray]:
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The kernels of :func:`technology.transact` in one call.
 
     :func:`kernels.apply_deals` (updates ``knowledge``, ``capital`` and ``revenue``), then the
@@ -962,8 +1029,10 @@ def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray
     -------
     changed : numpy.ndarray
         ``concatenate([searcher[deal], idx[deal & collab]])``: buyers, then joint R&D partners.
-    edges, flows, accounts, free_service, free_collab : numpy.ndarray
+    edges, flows, accounts : numpy.ndarray
         The results of those kernels.
+    free : numpy.ndarray
+        (2, P, P): the border-free expectations of services and of joint R&D.
     """
     apply_deals(knowledge, capital, revenue, searcher, deal, collab, idx, gain, partner_gain,
                 price, tc, subsidy, firm_weight, inst_weight)
@@ -986,7 +1055,55 @@ def settle_deals(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray
     flows, acc = deal_records(deal, collab, idx, best_dest, home, firm_place, searcher,
                               firm_weight, price, tc, phi_free.shape[0])
     svc, col = free_expectations(phi_free, inst_total, firm_total, acc[5], acc[6])
-    return changed, edges, flows, acc, svc, col
+    p = svc.shape[0]
+    free = np.empty((2, p, p))
+    for i in range(p):
+        for j in range(p):
+            free[0, i, j] = svc[i, j]
+            free[1, i, j] = col[i, j]
+    return changed, edges, flows, acc, free
+
+
+@jit
+def settle_and_record(knowledge: np.ndarray, capital: np.ndarray, revenue: np.ndarray,
+                      searcher: np.ndarray, deal: np.ndarray, collab: np.ndarray,
+                      idx: np.ndarray, gain: np.ndarray, partner_gain: np.ndarray,
+                      price: np.ndarray, tc: np.ndarray, subsidy: np.ndarray,
+                      firm_weight: np.ndarray, inst_weight: np.ndarray, best_dest: np.ndarray,
+                      home: np.ndarray, firm_place: np.ndarray, firm_id: np.ndarray, t: int,
+                      phi_free: np.ndarray, inst_total: np.ndarray, firm_total: np.ndarray,
+                      flows_t: np.ndarray, ledger_t: np.ndarray, free_t: np.ndarray,
+                      seen: np.ndarray, channels: np.ndarray, accounts: np.ndarray,
+                      free_channels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`settle_deals`, then its records written to the flow book, in one call.
+
+    The arguments after ``firm_total`` are the book's step arrays and seen channels
+    (:meth:`~coinnovation_sim.flows.FlowBook.step_arrays`) and the channels of the flows' rows
+    (services, joint R&D both ways), the accounts of the accounts' first five rows (institute
+    services, joint R&D outlays of buyers and of partners, transaction costs of buyers and of
+    partners) and the channels of the expectations (services, joint R&D), as
+    :func:`flows.add_records` takes them. Without a joint R&D deal (no edge) the joint R&D
+    flows and accounts (all zero) are not added (:func:`technology.transact`).
+
+    Returns
+    -------
+    changed, edges : numpy.ndarray
+        As :func:`settle_deals` returns them.
+    """
+    changed, edges, flows, acc, free = settle_deals(
+        knowledge, capital, revenue, searcher, deal, collab, idx, gain, partner_gain, price, tc,
+        subsidy, firm_weight, inst_weight, best_dest, home, firm_place, firm_id, t, phi_free,
+        inst_total, firm_total)
+    ch = channels.copy()
+    ac = accounts.copy()
+    if edges.shape[0] == 0:
+        ch[1] = -1
+        ch[2] = -1
+        ac[1] = -1
+        ac[2] = -1
+        ac[4] = -1
+    add_records(flows_t, ch, flows, ledger_t, ac, acc, free_t, seen, free_channels, free)
+    return changed, edges
 
 
 @register_warm_up
@@ -1002,7 +1119,8 @@ def warm_up() -> None:
     searcher, order, cum, *rest = search_start(yes, ones, ones * 0.5, 0.5, weight, weight, place,
                                                2)
     arrays = (cum, order, *rest)              # SegmentSampler.arrays() order
-    search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2)
+    search_setup(searcher, ones * 0.5, 0.5, place, place, place, ones, ones, rows, rows, ones, 2,
+                 30.0, 8.0, rows, 1.0)
     draw_candidates(cumulative_rows(rows), place, yes, ones * 0.5, ones * 0.5, *arrays, *arrays)
     receiver_knowledge(place, rows, 1.0)
     quotes = ((np.zeros((0, 2)), np.zeros((0, 2, 2), np.bool_)),
@@ -1013,11 +1131,12 @@ def warm_up() -> None:
                              ones, ones, 0.1, 1.0, ones, 1.0, rows, rows, 1e-12, q_amount,
                              q_pairs, ones.copy(), place.copy(), place.copy(), rows.copy(),
                              ones.copy(), ones.copy(), ones.copy())
-            search_rounds(cumulative_rows(rows), place, np.full((2, 2, 2), 0.5), arrays, arrays,
-                          active, yes, place + 1, place, place, rows, rows, rows, ones, ones, 0.1,
-                          1.0, ones, 1.0, rows, rows, 1e-12, q_amount, q_pairs, ones.copy(),
-                          place.copy(), place.copy(), rows.copy(), ones.copy(), ones.copy(),
-                          ones.copy())
+            for fixed in (place, np.zeros(0, np.int64)):
+                search_rounds(cumulative_rows(rows), place, np.full((2, 2, 2), 0.5), fixed,
+                              ones * 0.5, arrays, arrays, active, yes, place + 1, place, place,
+                              rows, rows, rows, ones, ones, 0.1, 1.0, ones, 1.0, rows, rows,
+                              1e-12, q_amount, q_pairs, ones.copy(), place.copy(),
+                              place.copy(), rows.copy(), ones.copy(), ones.copy(), ones.copy())
         valid = offer_validity(yes, place, place + 1, active)
         for subsidy in (ones, np.zeros(0)):
             weigh_offers(valid, yes, place, place, place, rows, rows, rows, ones, ones, 0.1, 1.0,
@@ -1030,6 +1149,14 @@ def warm_up() -> None:
     for w in (weight, ones):
         settle_deals(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows, rows,
                      ones, ones, ones, w, ones, place, place, place, place, 3, rows, ones, ones)
+        settle_and_record(rows.copy(), ones.copy(), ones.copy(), place, yes, yes, place, rows,
+                          rows, ones, ones, ones, w, ones, place, place, place, place, 3, rows,
+                          ones, ones, np.zeros((2, 2, 2)), np.zeros((5, 2)), np.zeros((2, 2, 2)),
+                          np.zeros(2, np.bool_), np.zeros(3, np.int64),
+                          np.array([0, 1, 1, 2, 2]), np.array([0, 1]))
     agreement_setup(place, yes, place, rows)
     partner_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
                   ones, yes.copy(), rows.copy())
+    for w in (weight, ones):
+        agree_deals(place, place, rows, rows, ones, ones, ones, 0.1, 1.0, 1e-12, 1.0, ones, ones,
+                    ones, yes.copy(), rows.copy(), ~yes, place, place, w, ones, ones, ones * 0.5)

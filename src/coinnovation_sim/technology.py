@@ -25,15 +25,14 @@ from .knowledge import _EPS as KNOWLEDGE_EPS
 from .knowledge import absorptive_capacity, cosine_similarity, learning_efficiency
 from .sampling import SegmentSampler, cumulative_rows
 from .search_kernels import (
+    agree_deals,
     agreement_setup,
     draw_candidates,
-    partner_deals,
-    ration_services,
     receiver_knowledge,
     search_rounds,
     search_setup,
     search_start,
-    settle_deals,
+    settle_and_record,
     weigh_candidates,
 )
 
@@ -96,6 +95,9 @@ class PlaceRows:
 
 #: ``active`` of :func:`search_kernels.offer_validity` meaning every searcher.
 _EVERY = np.zeros(0, bool)
+#: ``fixed_dest`` and ``u_fixed`` of :func:`search_kernels.search_rounds` meaning no fixed round.
+_NO_PLACES = np.zeros(0, np.int64)
+_NO_UNIFORMS = np.zeros(0)
 
 
 @dataclass
@@ -185,12 +187,15 @@ class Search:
                                *self.firm_sampler.arrays(), *self.inst_sampler.arrays())
 
 
-def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, PlaceRows]:
+def _start(model: CoinnovationModel, rng: np.random.Generator, rounds: int = 0
+           ) -> tuple[Search, PlaceRows, np.ndarray]:
     """Pick this month's searchers and build the samplers; return the search and its rows.
 
     Searchers' place rows: row ``o`` of the firm-partner probabilities (friction × the places'
     total partner weight, normalised) for a joint R&D searcher at ``o``, row ``P + o`` of the
-    institute ones otherwise.
+    institute ones otherwise. Also returns the uniforms of ``rounds`` candidate rounds
+    (:func:`candidate_rounds`), drawn after the searchers' kinds: ``rng.random(n)`` then
+    ``rng.random((rounds, 2, n))`` in one call.
     """
     f, inst, prm = model.firms, model.institutes, model.prm
     p = model.n_places
@@ -202,25 +207,32 @@ def _start(model: CoinnovationModel, rng: np.random.Generator) -> tuple[Search, 
         f.alive, f.capital, u_search, float(prm["search_probability"]), wf,
         model.knowledge_totals(), np.ascontiguousarray(f.unit_place, dtype=np.int64), p)
     firm_sampler = SegmentSampler.from_arrays(*firm_arrays)
+    ns = len(searcher)
+    u = rng.random(ns * (1 + 2 * rounds))
     # who looks for a firm, origins, the institute sampler of weights w · capacity · Σ_f k_f,
-    # the place rows (friction × the places' total partner weight, normalised), empty bests
-    collab, origin, home, row, inst_arrays, prob, cum, best = search_setup(
-        searcher, rng.random(len(searcher)), float(prm["collaboration_share"]),
+    # the place rows (friction × the places' total partner weight, normalised), the prices,
+    # empty bests
+    # and the searchers' knowledge and absorptive capacities (receiver_knowledge)
+    collab, origin, home, row, price, inst_arrays, prob, cum, best, (rcv_k, cap) = search_setup(
+        searcher, u[:ns], float(prm["collaboration_share"]),
         np.ascontiguousarray(f.unit_place, dtype=np.int64),
         np.ascontiguousarray(f.place, dtype=np.int64),
         np.ascontiguousarray(inst.place, dtype=np.int64),
         np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
         np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
         np.ascontiguousarray(model.phi["technology"], dtype=np.float64), firm_sampler.total,
-        f.knowledge.shape[1])
+        f.knowledge.shape[1], float(prm["collaboration_cost_wan"]),
+        float(prm["service_price_wan"]), f.knowledge, float(prm["absorptive_half"]))
     rows = PlaceRows(prob, row, cum)
     search = Search(
         searcher=searcher, origin=origin, home=home, collab=collab,
-        price=np.where(collab, prm["collaboration_cost_wan"], prm["service_price_wan"]),
+        price=price,
         firm_sampler=firm_sampler, inst_sampler=SegmentSampler.from_arrays(*inst_arrays),
         best_net=best[0], best_dest=best[1], best_idx=best[2], best_gain=best[3],
         best_tc=best[4], best_subsidy=best[5], best_plain_net=best[6])
-    return search, rows
+    # the receivers' terms (_terms): the squared norms numpy's einsum
+    search.rcv_knowledge, search.rcv_terms = rcv_k, (np.einsum("ij,ij->i", rcv_k, rcv_k), cap)
+    return search, rows, u[ns:].reshape(rounds, 2, ns)
 
 
 def _quotes(model: CoinnovationModel, s: Search) -> tuple[np.ndarray, np.ndarray]:
@@ -309,17 +321,26 @@ def consider(model: CoinnovationModel, s: Search, dest: np.ndarray, idx: np.ndar
 
 
 def candidate_rounds(model: CoinnovationModel, s: Search, rows: PlaceRows, u: np.ndarray,
-                     active: np.ndarray | None = None) -> None:
+                     active: np.ndarray | None = None,
+                     first: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Draw one candidate per searcher and :func:`consider` it, in rounds, in one call.
 
     ``u`` holds each round's uniforms, shape (R, 2, n): round ``r`` is
     ``consider(model, s, *s.candidates(rows, u[r, 0], u[r, 1]), active)``
     (:func:`search_kernels.search_rounds`). ``rng.random((R, 2, n))`` draws them in the order of
     R calls of :meth:`Search.draw` (each round's places' uniforms, then its partners').
+    ``first``: places and uniforms ``(dest, u_first)`` of a round before those, the candidates
+    ``dest`` with partners drawn there (``consider(model, s, dest, sampler.draw(dest, u_first),
+    active)``, the sampler the searcher's kind draws from).
     """
     on = _EVERY if active is None else np.ascontiguousarray(active, dtype=bool)
     terms = _terms(model, s)
-    search_rounds(rows.cum, rows.row, np.ascontiguousarray(u, dtype=np.float64),
+    if first is None:
+        fixed, u_fixed = _NO_PLACES, _NO_UNIFORMS
+    else:
+        fixed = np.ascontiguousarray(first[0], dtype=np.int64)
+        u_fixed = np.ascontiguousarray(first[1], dtype=np.float64)
+    search_rounds(rows.cum, rows.row, np.ascontiguousarray(u, dtype=np.float64), fixed, u_fixed,
                   s.firm_sampler.arrays(), s.inst_sampler.arrays(), on, *terms, *_best(s))
 
 
@@ -331,22 +352,26 @@ def agree(model: CoinnovationModel, s: Search, rng: np.random.Generator) -> np.n
     # both sides' knowledge; the number of service deals
     deal, s.partner_gain, pairs, pidx, k_src, k_rcv, services = agreement_setup(
         s.best_idx, s.collab, s.searcher, f.knowledge)
-    if pairs.size:
-        # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain; the row dot
-        # products stay numpy's einsum, the rest is one loop
-        partner_deals(pairs, pidx, k_src, k_rcv, np.einsum("ij,ij->i", k_src, k_rcv),
-                      np.einsum("ij,ij->i", k_src, k_src), np.einsum("ij,ij->i", k_rcv, k_rcv),
-                      float(prm["learning_rate"]), float(prm["absorptive_half"]), KNOWLEDGE_EPS,
-                      float(prm["knowledge_value_wan"]),
-                      np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
-                      s.partner_gain)
-    if services:                          # (deal & ~s.collab).any(): partners agree on joint R&D only
-        # each institute's demand (real firms) against its supply capacity × weight; a service
-        # deal at an over-subscribed institute is kept with probability supply / demand
-        ration_services(deal, s.collab, s.best_idx, s.searcher, wf,
-                        np.ascontiguousarray(inst.capacity, dtype=np.float64),
-                        np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
-                        rng.random(s.n))
+    if pairs.size or services:
+        # the partner's gain (_gain(model, k_searcher, k_partner)) and net gain, the row dot
+        # products numpy's einsum; then (deal & ~s.collab).any(): each institute's demand
+        # (real firms) against its supply capacity × weight, a service deal at an
+        # over-subscribed institute kept with probability supply / demand (partners agree on
+        # joint R&D only); the two in one call, the rationing's uniforms drawn first (the
+        # partners' agreement draws none)
+        u = rng.random(s.n) if services else _NO_UNIFORMS
+        if pairs.size:
+            dots = (np.einsum("ij,ij->i", k_src, k_rcv), np.einsum("ij,ij->i", k_src, k_src),
+                    np.einsum("ij,ij->i", k_rcv, k_rcv))
+        else:
+            dots = (_NO_UNIFORMS, _NO_UNIFORMS, _NO_UNIFORMS)
+        agree_deals(pairs, pidx, k_src, k_rcv, *dots, float(prm["learning_rate"]),
+                    float(prm["absorptive_half"]), KNOWLEDGE_EPS,
+                    float(prm["knowledge_value_wan"]),
+                    np.ascontiguousarray(s.price, dtype=np.float64), s.best_tc, f.capital, deal,
+                    s.partner_gain, s.collab, s.best_idx, s.searcher, wf,
+                    np.ascontiguousarray(inst.capacity, dtype=np.float64),
+                    np.ascontiguousarray(model.inst_weight(), dtype=np.float64), u)
     for mech in model.active_mechanisms:
         kept = mech.settle_subsidy(s, deal)
         if kept is not None:
@@ -360,36 +385,37 @@ def transact(model: CoinnovationModel, s: Search, deal: np.ndarray) -> None:
     """Apply knowledge gains and payments, and record flows and accounts.
 
     The gains, payments, records and border-free expectations come from one kernel
-    (:func:`search_kernels.settle_deals`). Without a joint R&D deal the joint R&D records are
+    (:func:`search_kernels.settle_deals`), which writes them to the flow book
+    (:func:`search_kernels.settle_and_record`, as
+    :meth:`~coinnovation_sim.flows.FlowBook.add_records` does): services, then joint R&D flows
+    both ways, on their channels; institute services, joint R&D outlays of buyers and of
+    partners, transaction costs of buyers and of partners, on their accounts; the border-free
+    expectations of services and joint R&D. Without a joint R&D deal the joint R&D records are
     zeros and are not added (adding zeros leaves every record as it is: they start at +0, so none
     is −0).
     """
     f, inst, book = model.firms, model.institutes, model.book
-    # units in enclave parks belong to their home firms: flows are booked at home places
-    changed, edges, flows, acc, svc, col = settle_deals(
+    channels, accounts = book.rows(*_JOINT_RECORDS)
+    # units in enclave parks belong to their home firms: flows are booked at home places;
+    # border-free expectation: same buyers and volumes, destinations chosen with φ_free
+    changed, edges = settle_and_record(
         f.knowledge, f.capital, inst.revenue, s.searcher, deal, s.collab, s.best_idx, s.best_gain,
         s.partner_gain, s.price, s.best_tc, s.best_subsidy, model.firm_weight(),
         np.ascontiguousarray(model.inst_weight(), dtype=np.float64), s.best_dest, s.home,
         f.place, f.firm_id, book.t, model.phi_free, s.inst_sampler.place_total(),
-        s.firm_sampler.place_total())
+        s.firm_sampler.place_total(), *book.step_arrays(), channels, accounts,
+        book.rows(_FREE_RECORDS)[0])
     model.knowledge_changed(changed)
-    joint = len(edges) > 0
-    if joint:
+    if len(edges):
         model.collab_edges.append(edges)
-    book.add_matrix("service", flows[0])
-    if joint:
-        book.add_matrix("collaboration", flows[1])
-        book.add_matrix("collaboration", flows[2])
-    book.account("institute_services", acc[0])
-    if joint:
-        book.account("collaboration_outlays", acc[1])
-        book.account("collaboration_outlays", acc[2])
-    book.account("transaction_costs", acc[3])
-    if joint:
-        book.account("transaction_costs", acc[4])
-    # border-free expectation: same buyers and volumes, destinations chosen with φ_free
-    book.expect_free("service", svc)
-    book.expect_free("collaboration", col)
+
+
+#: The flow book's channels and accounts of :func:`transact`'s records, in the order of the
+#: rows of ``settle_deals``' flows and accounts.
+_JOINT_RECORDS = (("service", "collaboration", "collaboration"),
+                  ("institute_services", "collaboration_outlays", "collaboration_outlays",
+                   "transaction_costs", "transaction_costs"))
+_FREE_RECORDS = ("service", "collaboration")
 
 
 def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
@@ -399,11 +425,10 @@ def step(model: CoinnovationModel, rng: np.random.Generator) -> None:
     own random stream, e.g. a trading platform), ``quote_terms`` (a subsidy lowering the
     buyer's price, e.g. vouchers) and ``settle_subsidy`` (budget rationing and booking).
     """
-    s, rows = _start(model, rng)
     # as consider(model, s, *s.draw(rows, rng)) per round: the places' uniforms, then the
-    # partners'
-    candidate_rounds(model, s, rows,
-                     rng.random((int(model.prm["candidates_per_search"]), 2, s.n)))
+    # partners' (rng.random((R, 2, n)) after the searchers' kinds)
+    s, rows, u = _start(model, rng, int(model.prm["candidates_per_search"]))
+    candidate_rounds(model, s, rows, u)
     for mech in model.active_mechanisms:
         stage = model.clock(mech.name)
         mech.extra_candidates(s)

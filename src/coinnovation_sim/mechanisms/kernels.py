@@ -51,6 +51,7 @@ from ..kernels import (
     store_normalised,
     total,
 )
+from ..search_kernels import receiver_knowledge
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -1269,8 +1270,10 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
                   firm_id: np.ndarray, balance: np.ndarray, capital: np.ndarray,
                   min_balance: float, inst_place: np.ndarray, inst_weight: np.ndarray,
                   capacity: np.ndarray, inst_k: np.ndarray, n_places: int,
-                  unit_place: np.ndarray, place: np.ndarray, price: float, nf: int):
-    """The month's voucher projects, their institute sampler and search arrays, in one call.
+                  unit_place: np.ndarray, place: np.ndarray, price: float, nf: int,
+                  eligible: np.ndarray, phi: np.ndarray, keep: float, knowledge: np.ndarray,
+                  half: float):
+    """The month's voucher projects, their institute sampler, search arrays and rows, in one call.
 
     Returns
     -------
@@ -1280,11 +1283,26 @@ def project_setup(granted: np.ndarray, alive: np.ndarray, holder_id: np.ndarray,
         :func:`project_institutes` (``inst_place``, ..., ``n_places``).
     search : tuple of numpy.ndarray
         :func:`project_search` (``users``, ``unit_place``, ``place``, ``price``, ``nf``).
+    rows : tuple of numpy.ndarray
+        :func:`project_rows` (``eligible``, ``phi``, the search's homes and origins, the
+        institute sampler's place totals): each project's place probabilities and running sums.
+    holders : tuple of numpy.ndarray
+        :func:`voucher_holders` of the projects' search (``keep = 1 − copay_share``): every user
+        holds a balance above ``min_balance >= 0`` and seeks a service, so all are holders,
+        quoted ``min(balance, keep · price)``.
+    receivers : tuple of numpy.ndarray
+        ``search_kernels.receiver_knowledge(users, knowledge, half)``: the users' knowledge and
+        absorptive capacities.
     """
     users = voucher_users_of(granted, alive, holder_id, firm_id, balance, capital, min_balance)
-    return (users,
-            project_institutes(inst_place, inst_weight, capacity, inst_k, n_places),
-            project_search(users, unit_place, place, price, nf))
+    insts = project_institutes(inst_place, inst_weight, capacity, inst_k, n_places)
+    search = project_search(users, unit_place, place, price, nf)
+    n = users.shape[0]
+    amount = np.empty(n)
+    for i in range(n):
+        amount[i] = np_min(balance[users[i]], keep * price)
+    return (users, insts, search, project_rows(eligible, phi, search[1], search[0], insts[7]),
+            (np.ones(n, np.bool_), amount), receiver_knowledge(users, knowledge, half))
 
 
 @jit
@@ -1382,6 +1400,22 @@ def redemption_place(vgap: np.ndarray, rho: np.ndarray, tc: np.ndarray, balance:
         for q in range(p):
             allowed[i, q] = eligible[h, q] and inst_total[q] > 0.0
     return best_redemption(vgap, rho, tc, sub, price, allowed)
+
+
+@jit
+def redemption_choice(k: np.ndarray, ref: np.ndarray, dot: np.ndarray, origin: np.ndarray,
+                      tc_matrix: np.ndarray, value: float, rate: float, half: float, eps: float,
+                      rho_max: float, balance: np.ndarray, slots: np.ndarray,
+                      unit_subsidy: float, price: float, eligible: np.ndarray, home: np.ndarray,
+                      inst_total: np.ndarray) -> np.ndarray:
+    """:func:`service_terms` then :func:`redemption_place` on them, in one call.
+
+    The arguments are those of the two kernels (``k``, ..., ``rho_max``, then ``balance``, ...,
+    ``inst_total``); returns the place each holder redeems at (``Vouchers._voucher_projects``).
+    """
+    vgap, rho, tc = service_terms(k, ref, dot, origin, tc_matrix, value, rate, half, eps, rho_max)
+    return redemption_place(vgap, rho, tc, balance, slots, unit_subsidy, price, eligible, home,
+                            inst_total)
 
 
 @jit
@@ -1572,6 +1606,26 @@ def voucher_choice(gain: np.ndarray, request: np.ndarray, outlay: np.ndarray,
 
 
 @jit
+def voucher_applicants(gain: np.ndarray, request: np.ndarray, outlay: np.ndarray,
+                       eligible: np.ndarray, place: np.ndarray, aware: np.ndarray,
+                       kappa: np.ndarray, capital: np.ndarray, weight: np.ndarray,
+                       firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray,
+                       n_places: int):
+    """:func:`voucher_choice`, then :func:`voucher_requests` on the applicants, in one call.
+
+    Returns
+    -------
+    slots, amount : numpy.ndarray
+        As :func:`voucher_choice` returns them.
+    requests : tuple
+        What :func:`voucher_requests` returns for them (``ever_id`` and ``applied_id`` updated).
+    """
+    slots, amount = voucher_choice(gain, request, outlay, eligible, place, aware, kappa, capital)
+    return slots, amount, voucher_requests(slots, amount, weight, place, firm_id, ever_id,
+                                           applied_id, n_places)
+
+
+@jit
 def voucher_candidates(alive: np.ndarray, place: np.ndarray, open_place: np.ndarray,
                        talent: np.ndarray, max_talent: float, capital: np.ndarray,
                        applied_id: np.ndarray, firm_id: np.ndarray) -> np.ndarray:
@@ -1635,13 +1689,17 @@ def voucher_users_of(slots: np.ndarray, alive: np.ndarray, holder_id: np.ndarray
 
 @jit
 def voucher_holders(balance: np.ndarray, holder_id: np.ndarray, firm_id: np.ndarray,
-                    searcher: np.ndarray, collab: np.ndarray, price: np.ndarray, keep: float
-                    ) -> tuple[np.ndarray, np.ndarray, int]:
+                    searcher: np.ndarray, collab: np.ndarray, price: np.ndarray, keep: float,
+                    granted: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Searchers holding a voucher for a service, and the subsidy each is quoted.
 
     ``holders = (balance[s] > 0) & (holder_id[s] == firm_id[s]) & ~collab`` with
     ``s = searcher`` (``Vouchers._holder_mask``), and ``where(holders, min(balance[s],
-    keep · price), 0)`` (the quote of :func:`voucher_quote` at an eligible place).
+    keep · price), 0)`` (the quote of :func:`voucher_quote` at an eligible place), given the
+    ascending slots ``granted`` outside which no balance is positive (the slots granted a voucher
+    this year). Ascending searchers are matched against ``granted`` in one merge, so the
+    firm arrays are read at the granted slots only (a few hundred) instead of at every searcher
+    (scattered reads of three firm arrays); other searchers are checked one by one.
 
     Returns
     -------
@@ -1653,9 +1711,28 @@ def voucher_holders(balance: np.ndarray, holder_id: np.ndarray, firm_id: np.ndar
         Number of holders.
     """
     n = searcher.shape[0]
-    holders = np.empty(n, np.bool_)
+    holders = np.zeros(n, np.bool_)
     amount = np.zeros(n)
     count = 0
+    ascending = True
+    for i in range(1, n):
+        if searcher[i] <= searcher[i - 1]:
+            ascending = False
+            break
+    if ascending:
+        i = 0
+        for g in range(granted.shape[0]):
+            b = granted[g]
+            while i < n and searcher[i] < b:
+                i += 1
+            if i == n:
+                break
+            if searcher[i] == b and balance[b] > 0.0 and holder_id[b] == firm_id[b] \
+                    and not collab[i]:
+                holders[i] = True
+                amount[i] = np_min(balance[b], keep * price[i])
+                count += 1
+        return holders, amount, count
     for i in range(n):
         b = searcher[i]
         h = balance[b] > 0.0 and holder_id[b] == firm_id[b] and not collab[i]
@@ -1790,6 +1867,25 @@ def platform_rows(phi: np.ndarray, members: np.ndarray, firm_total: np.ndarray,
 
 
 @jit
+def platform_search_rows(phi: np.ndarray, members: np.ndarray, firm_total: np.ndarray,
+                         inst_total: np.ndarray, origin: np.ndarray, collab: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`platform_rows` for the searchers whose unit is in a member place, and their number.
+
+    ``active = members[origin]``; returns ``platform_rows(phi, members, firm_total, inst_total,
+    origin, collab, active)`` and ``active.sum()``.
+    """
+    n = origin.shape[0]
+    active = np.empty(n, np.bool_)
+    count = 0
+    for i in range(n):
+        active[i] = members[origin[i]]
+        count += 1 if active[i] else 0
+    prob, cum, row = platform_rows(phi, members, firm_total, inst_total, origin, collab, active)
+    return prob, cum, row, count
+
+
+@jit
 def platform_settle(via: np.ndarray, searcher: np.ndarray, home: np.ndarray, weight: np.ndarray,
                     price: np.ndarray, plain_net: np.ndarray, fee_share: float,
                     capital: np.ndarray, n_places: int
@@ -1846,6 +1942,36 @@ def platform_fees(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray, member
     for j in range(m):
         fees[h[j]] += -paid[j]
     return m, fees, gain, w_sum, paid_sum
+
+
+@jit
+def _add_into(target: np.ndarray, amount: np.ndarray) -> None:
+    """``target += amount`` elementwise (numpy's in-place addition; the same lengths)."""
+    for i in range(amount.shape[0]):
+        target[i] += amount[i]
+
+
+@jit
+def platform_fees_booked(deal: np.ndarray, origin: np.ndarray, dest: np.ndarray,
+                         members: np.ndarray, searcher: np.ndarray, home: np.ndarray,
+                         weight: np.ndarray, price: np.ndarray, plain_net: np.ndarray,
+                         fee_share: float, capital: np.ndarray, n_places: int,
+                         fee_account: np.ndarray, members_gain: np.ndarray
+                         ) -> tuple[int, float, float]:
+    """:func:`platform_fees`, then its fees and gains booked in place, in one call.
+
+    Where there are deals between members (``count > 0``): ``fee_account += fees`` (the flow
+    book's ``platform_fees`` account of the step, as ``FlowBook.account`` adds) and
+    ``members_gain += gain`` (``TechMarket.gain``). Returns ``count``, ``w_sum`` and
+    ``paid_sum``.
+    """
+    count, fees, gain, w_sum, paid_sum = platform_fees(deal, origin, dest, members, searcher,
+                                                       home, weight, price, plain_net, fee_share,
+                                                       capital, n_places)
+    if count:
+        _add_into(fee_account, fees)
+        _add_into(members_gain, gain)
+    return count, w_sum, paid_sum
 
 
 @jit
@@ -1966,6 +2092,38 @@ def voucher_redeem(holders: np.ndarray, eligible: np.ndarray, keep: float, deal:
 
 
 @jit
+def voucher_redeem_booked(holders: np.ndarray, eligible: np.ndarray, keep: float,
+                          deal: np.ndarray, best_idx: np.ndarray, searcher: np.ndarray,
+                          home: np.ndarray, dest: np.ndarray, weight: np.ndarray,
+                          plain_net: np.ndarray, gain: np.ndarray, price: np.ndarray,
+                          balance: np.ndarray, firm_id: np.ndarray, n_places: int,
+                          policy_cost: np.ndarray, subsidy_account: np.ndarray,
+                          spent: np.ndarray, additional_value: np.ndarray,
+                          local_revenue: np.ndarray):
+    """:func:`voucher_redeem`, then the spending booked in place, in one call.
+
+    Where a voucher was redeemed, the issuers' spending ``by_issuer`` is added to
+    ``policy_cost`` (the model's row of the step), ``subsidy_account`` (the flow book's
+    ``voucher_subsidy`` account of the step, as ``FlowBook.account`` adds) and ``spent``, and
+    ``add_value`` and ``revenue`` to ``additional_value`` and ``local_revenue`` (the year's
+    statistics of ``Vouchers.settle_subsidy``), in that order. Returns :func:`voucher_redeem`'s
+    results without the three per-place sums.
+    """
+    (used, slots, sub, w, h, d, spend, additional, by_issuer, add_value, revenue, spend_sum,
+     w_sum, w_add, w_cross, ids, inst) = voucher_redeem(holders, eligible, keep, deal, best_idx,
+                                                        searcher, home, dest, weight, plain_net,
+                                                        gain, price, balance, firm_id, n_places)
+    if used.shape[0]:
+        _add_into(policy_cost, by_issuer)
+        _add_into(subsidy_account, by_issuer)
+        _add_into(spent, by_issuer)
+        _add_into(additional_value, add_value)
+        _add_into(local_revenue, revenue)
+    return (used, slots, sub, w, h, d, spend, additional, spend_sum, w_sum, w_add, w_cross, ids,
+            inst)
+
+
+@jit
 def voucher_requests(slots: np.ndarray, amount: np.ndarray, weight: np.ndarray, place: np.ndarray,
                      firm_id: np.ndarray, ever_id: np.ndarray, applied_id: np.ndarray, n_places: int):
     """The approved applicants' requests, in one pass.
@@ -2024,6 +2182,37 @@ def voucher_grants(slots: np.ndarray, amount: np.ndarray, w: np.ndarray, home: n
             balance[slots[j]] = ieee_div(g, w[j])
             holder_id[slots[j]] = ids[j]
     return total(got, m), total(short, m), approved
+
+
+@jit
+def voucher_grant_slots(slots: np.ndarray, amount: np.ndarray, w: np.ndarray, home: np.ndarray,
+                        ids: np.ndarray, got: np.ndarray, balance: np.ndarray,
+                        holder_id: np.ndarray, n_places: int, granted: np.ndarray
+                        ) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """:func:`voucher_grants`, then the granted slots ``sorted_union(granted, slots)``, in one call.
+
+    ``granted`` and ``slots`` ascending (:func:`sorted_union`); returns what
+    :func:`voucher_grants` returns, then the union.
+    """
+    approved, rationed, by_place = voucher_grants(slots, amount, w, home, ids, got, balance,
+                                                  holder_id, n_places)
+    return approved, rationed, by_place, sorted_union(granted, slots)
+
+
+@jit
+def application_setup(alive: np.ndarray, place: np.ndarray, open_place: np.ndarray,
+                      talent: np.ndarray, max_talent: float, capital: np.ndarray,
+                      applied_id: np.ndarray, firm_id: np.ndarray, inst_place: np.ndarray,
+                      inst_capacity: np.ndarray, inst_k: np.ndarray, n_places: int, cost: float,
+                      multiplier: np.ndarray, phi: np.ndarray
+                      ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """:func:`voucher_candidates` and the month's :func:`reference_terms`, in one call.
+
+    The arguments are those of the two kernels, in their order; returns their results.
+    """
+    return (voucher_candidates(alive, place, open_place, talent, max_talent, capital, applied_id,
+                               firm_id),
+            reference_terms(inst_place, inst_capacity, inst_k, n_places, cost, multiplier, phi))
 
 
 # ---------------------------------------------------------------------------------- warm-up
@@ -2091,7 +2280,10 @@ def warm_up() -> None:
     redemption_place(vgap, rho, tc, f2, i2, 0.5, 1.0, np.ones((2, 2), np.bool_), i2, f2)
     project_institutes(i2, f2, f2, m22, 2)
     project_search(i2, i2, i2, 1.0, 2)
-    project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2)
+    project_setup(i2, b2, i2, i2, f2, f2, 1e-9, i2, f2, f2, m22, 2, i2, i2, 1.0, 2,
+                  np.ones((2, 2), np.bool_), m22, 0.5, m22, 1.0)
+    redemption_choice(m22, m22, m22, i2, m22, 1.0, 0.1, 1.0, 1e-12, 0.5, f2, i2, 0.5, 1.0,
+                      np.ones((2, 2), np.bool_), i2, f2)
     project_rows(np.ones((2, 2), np.bool_), m22, i2, i2, f2)
     ratios = package_ratios(m22, m22, m22, 1.0, 2.0)
     n_v, n_2, req, expo = package_sizes(ratios, m22, 2.0, 1.0, 0.5)
@@ -2103,10 +2295,13 @@ def warm_up() -> None:
     for w in (f2, ro):
         holders_weight(i2, i2, i2, b2, f2, w)
     voucher_quote(b2, b2, i2, i2, np.ones((2, 2), np.bool_), f2, i2, f2, 0.5)
-    voucher_holders(f2, i2, i2, i2, b2, f2, 0.5)
+    voucher_holders(f2, i2, i2, i2, b2, f2, 0.5, i2)
     platform_deals(b2, i2, i2, b2)
     platform_rows(m22, b2, f2, f2, i2, b2, b2)
+    platform_search_rows(m22, b2, f2, f2, i2, b2)
     voucher_grants(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1)
+    voucher_grant_slots(i2, f2, f2, i2, i2, f2, f2.copy(), i2.copy(), 1, i2)
+    application_setup(b2, i2, b2, f2, 1.0, f2, i2, i2, i2, f2, m22, 2, 0.5, m22, m22)
     sorted_union(i2, i2)
     for w in (f2, ro):
         platform_settle(i2, i2, i2, w, f2, f2, 0.03, f2.copy(), 1)
@@ -2115,3 +2310,10 @@ def warm_up() -> None:
         voucher_redeem(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22, f2,
                        f2.copy(), i2, 1)
         voucher_requests(i2, f2, w, i2, i2, i2.copy(), i2.copy(), 1)
+        platform_fees_booked(b2, i2, i2, b2, i2, i2, w, f2, f2, 0.03, f2.copy(), 2, f2.copy(),
+                             f2.copy())
+        voucher_redeem_booked(b2, np.ones((2, 2), np.bool_), 0.5, b2, i2, i2, i2, i2, w, f2, m22,
+                              f2, f2.copy(), i2, 2, f2.copy(), f2.copy(), f2.copy(), f2.copy(),
+                              f2.copy())
+        voucher_applicants(m22, m22, m22, np.ones((2, 2), np.bool_), i2, i2, f2, f2, w, i2,
+                           i2.copy(), i2.copy(), 2)

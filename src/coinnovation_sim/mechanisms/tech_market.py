@@ -133,13 +133,20 @@ class TechMarket(Mechanism):
         cfg = self.config
         if not self.running or cfg.extra_candidates == 0 or search.n == 0:
             return
-        active = self.members[search.origin]
-        if not active.any():
+        # the rows of _place_rows(search, active) for active = members[origin], and the number
+        # of member searchers, in one call
+        prob, cum, row, count = mk.platform_search_rows(
+            np.ascontiguousarray(self.model.phi["technology"], dtype=np.float64), self.members,
+            np.ascontiguousarray(search.firm_sampler.place_total(), dtype=np.float64),
+            np.ascontiguousarray(search.inst_sampler.place_total(), dtype=np.float64),
+            np.ascontiguousarray(search.origin, dtype=np.int64),
+            np.ascontiguousarray(search.collab, dtype=bool))
+        if not count:
             return
-        rows = self._place_rows(search, active)
-        # per round consider(model, search, *self._draw(search, active), active=active)
-        candidate_rounds(self.model, search, rows,
-                         self.rng.random((cfg.extra_candidates, 2, search.n)), active)
+        # per round consider(model, search, *self._draw(search, active), active=active); the
+        # mask need not be passed: the other searchers' rows are -1, so they draw no candidate
+        candidate_rounds(self.model, search, PlaceRows(prob, row, cum),
+                         self.rng.random((cfg.extra_candidates, 2, search.n)))
 
     def _place_rows(self, search: Search, active: np.ndarray) -> PlaceRows:
         """Where the member searchers draw the platform's candidate places.
@@ -189,19 +196,20 @@ class TechMarket(Mechanism):
         if not self.running:
             return None
         model = self.model
-        # the deals between two member places, their fees and the members' gains
-        count, fees, value, w_sum, paid_sum = mk.platform_fees(
+        # the deals between two member places, their fees and the members' gains; the fees
+        # booked (model.book.account("platform_fees", fees)) and self.gain += value in the same
+        # call
+        count, w_sum, paid_sum = mk.platform_fees_booked(
             deal, np.ascontiguousarray(search.origin, dtype=np.int64),
             np.ascontiguousarray(search.best_dest, dtype=np.int64), self.members,
             np.ascontiguousarray(search.searcher, dtype=np.int64),
             np.ascontiguousarray(search.home, dtype=np.int64), model.firm_weight(),
             np.ascontiguousarray(search.price, dtype=np.float64),
             np.ascontiguousarray(search.best_plain_net, dtype=np.float64),
-            float(self.config.fee_share), model.firms.capital, model.n_places)
+            float(self.config.fee_share), model.firms.capital, model.n_places,
+            model.book.account_row("platform_fees"), self.gain)
         if not count:
             return None
-        model.book.account("platform_fees", fees)
-        self.gain += value
         self.deals += w_sum
         self.deals_cum += w_sum
         self.fees += paid_sum

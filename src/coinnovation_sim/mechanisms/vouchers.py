@@ -398,9 +398,17 @@ class Vouchers(Mechanism):
         f = model.firms
         remaining = self.committed - self._year_stats["approved"]
         open_ = self.can_apply & (remaining > 1e-9)
-        cand = mk.voucher_candidates(f.alive, np.ascontiguousarray(f.place, dtype=np.int64), open_,
-                                     f.talent, self.max_talent, f.capital, self.applied_id,
-                                     f.firm_id)
+        # the candidates, and the month's reference institutes and transaction costs (see
+        # _reference_institutes), in one call
+        inst = model.institutes
+        cand, self._month_terms = mk.application_setup(
+            f.alive, np.ascontiguousarray(f.place, dtype=np.int64), open_, f.talent,
+            self.max_talent, f.capital, self.applied_id, f.firm_id,
+            np.ascontiguousarray(inst.place, dtype=np.int64),
+            np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
+            model.n_places, float(model.prm["transaction_cost_wan"]),
+            np.ascontiguousarray(model.transaction_multiplier, dtype=np.float64),
+            np.ascontiguousarray(model.phi["technology"], dtype=np.float64))
         if len(cand) == 0:
             return
         aware = cand[self.rng.random(len(cand)) < cfg.awareness_rate]
@@ -412,15 +420,17 @@ class Vouchers(Mechanism):
         gain, request, outlay = self._package(vgap, rho, tc)
         # the best eligible package of each (masked argmax of its worth), and who applies: worth
         # above the application cost, a positive request, the outlay pre-financed
-        slots, amount = mk.voucher_choice(gain, request, outlay, self.eligible_pairs,
-                                          np.ascontiguousarray(f.place, dtype=np.int64), aware,
-                                          kappa, f.capital)
+        # then, for the applicants, their real firms, homes and ids, the first-time applicants'
+        # weight, the amounts requested (total, by home, per firm), ever_id and applied_id set
+        # (mk.voucher_requests), in the same call
+        p = model.n_places
+        slots, amount, (w, home, ids, w_new, requested, demand, got) = mk.voucher_applicants(
+            gain, request, outlay, self.eligible_pairs,
+            np.ascontiguousarray(f.place, dtype=np.int64), aware, kappa, f.capital,
+            model.firm_weight(), np.ascontiguousarray(f.firm_id, dtype=np.int64), self.ever_id,
+            self.applied_id, p)
         if len(slots) == 0:
             return
-        p = model.n_places
-        w, home, ids, w_new, requested, demand, got = mk.voucher_requests(
-            slots, amount, model.firm_weight(), np.ascontiguousarray(f.place, dtype=np.int64),
-            np.ascontiguousarray(f.firm_id, dtype=np.int64), self.ever_id, self.applied_id, p)
         self.cum["firms"] += w_new
         self.cum["requested"] += requested
         if (demand > remaining + 1e-9).any():
@@ -429,10 +439,9 @@ class Vouchers(Mechanism):
             cs = np.cumsum(got[order])
             before = cs - got[order] - np.concatenate(([0.0], cs))[np.searchsorted(h, h, side="left")]
             got[order] = np.clip(remaining[h] - before, 0.0, got[order])
-        approved, rationed, by_place = mk.voucher_grants(slots, amount, w, home, ids, got,
-                                                         self.balance, self.holder_id, p)
-        # np.union1d of the ascending granted slots and the ascending new ones
-        self._granted = mk.sorted_union(self._granted, slots)
+        # the grants, and np.union1d of the ascending granted slots and the ascending new ones
+        approved, rationed, by_place, self._granted = mk.voucher_grant_slots(
+            slots, amount, w, home, ids, got, self.balance, self.holder_id, p, self._granted)
         self.cum["approved"] += approved
         self.cum["rationed"] += rationed
         self._year_stats["approved"] += by_place
@@ -462,69 +471,74 @@ class Vouchers(Mechanism):
                 self.balance, self.holder_id, self.model.firms.firm_id,
                 np.ascontiguousarray(s.searcher, dtype=np.int64),
                 np.ascontiguousarray(s.collab, dtype=bool),
-                np.ascontiguousarray(s.price, dtype=np.float64), 1.0 - self.config.copay_share)
+                np.ascontiguousarray(s.price, dtype=np.float64), 1.0 - self.config.copay_share,
+                self._granted)
         return self._holders
-
-    def _redemption_place(self, slots: np.ndarray, inst_total: np.ndarray) -> np.ndarray:
-        """Eligible place where a subsidised standard service is worth most to each holder.
-
-        The argmax over eligible places with institutes (``inst_total > 0``) of
-        ``vΓρ − p − τ + min(balance, (1 − c)p)`` (-1 where there is none;
-        ``mechanisms.kernels.redemption_place``).
-        """
-        vgap, rho, tc = self._service_terms(slots)
-        return mk.redemption_place(vgap, rho, tc, self.balance, slots, self.unit_subsidy,
-                                   self.price, self.eligible_pairs,
-                                   np.ascontiguousarray(self.model.firms.place[slots],
-                                                        dtype=np.int64), inst_total)
 
     def _voucher_projects(self) -> None:
         """Holders with a balance buy one voucher-funded service this month at an eligible provider.
 
         The holders search the voucher platform's catalogue only: one candidate institute at the
-        place each chose (:meth:`_redemption_place`) and ``candidates_per_search − 1`` more drawn
+        eligible place where a subsidised standard service is worth most to each,
+        ``vΓρ − p − τ + min(balance, (1 − c)p)`` over eligible places with institutes
+        (``mechanisms.kernels.redemption_choice``), and ``candidates_per_search − 1`` more drawn
         from the eligible places with the core's weights (friction × institutes' capacity ×
         knowledge). Deals are agreed, settled and transacted by the core's technology functions.
         """
         model = self.model
         f = model.firms
         inst = model.institutes
+        prm = model.prm
         # the holders running a project (voucher_users_of), the institute sampler
-        # SegmentSampler(inst.place, inst_weight · capacity · Σ_f k_f, p), and the search's
-        # origins, homes, no joint R&D, the service price and empty bests, in one call
-        users, inst_arrays, (origin, home, collab, price, *best) = mk.project_setup(
+        # SegmentSampler(inst.place, inst_weight · capacity · Σ_f k_f, p), the search's
+        # origins, homes, no joint R&D, the service price and empty bests, and the places' rows
+        # normalise_rows(eligible_pairs[home] * phi[origin] * inst_total[None, :]) with their
+        # running sums, in one call
+        phi = np.ascontiguousarray(model.phi["technology"], dtype=np.float64)
+        # and the holders' quotes (voucher_holders of the search: every user is a holder)
+        (users, inst_arrays, (origin, home, collab, price, *best), (prob, cum),
+         (holders, amount), (rcv_k, cap)) = mk.project_setup(
             self._granted, f.alive, self.holder_id, f.firm_id, self.balance, f.capital, 1e-9,
             np.ascontiguousarray(inst.place, dtype=np.int64),
             np.ascontiguousarray(model.inst_weight(), dtype=np.float64),
             np.ascontiguousarray(inst.capacity, dtype=np.float64), inst.knowledge,
             model.n_places, np.ascontiguousarray(f.unit_place, dtype=np.int64),
-            np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1])
+            np.ascontiguousarray(f.place, dtype=np.int64), self.price, f.knowledge.shape[1],
+            self.eligible_pairs, phi, 1.0 - self.config.copay_share, f.knowledge,
+            float(prm["absorptive_half"]))
         if len(users) == 0:
             return
         n = len(users)
         inst_sampler = SegmentSampler.from_arrays(*inst_arrays)
         # voucher projects are services of institutes: no firm partner is ever drawn, so the
         # search carries an empty firm sampler (its place totals, all zero, weigh no flow)
-        firm_sampler = self._no_firms
         s = technology.Search(
             searcher=users, origin=origin, home=home, collab=collab, price=price,
-            firm_sampler=firm_sampler, inst_sampler=inst_sampler, best_net=best[0],
+            firm_sampler=self._no_firms, inst_sampler=inst_sampler, best_net=best[0],
             best_dest=best[1], best_idx=best[2], best_gain=best[3], best_tc=best[4],
             best_subsidy=best[5], best_plain_net=best[6])
-        inst_total = inst_sampler.place_total()
-        dest = self._redemption_place(users, inst_total)
-        technology.consider(model, s, dest, inst_sampler.draw(dest, self.rng.random(n)))
-        # normalise_rows(eligible_pairs[home] * phi[origin] * inst_total[None, :]) and the
-        # running sums in one call
-        prob, cum = mk.project_rows(
-            self.eligible_pairs, np.ascontiguousarray(model.phi["technology"], dtype=np.float64),
-            np.ascontiguousarray(s.home, dtype=np.int64),
-            np.ascontiguousarray(s.origin, dtype=np.int64), inst_total)
-        rows = technology.PlaceRows(prob, np.arange(n), cum)
-        # per round a place per holder from its row, then an institute there (all places'
-        # uniforms first, then the institutes'): consider(model, s, *s.draw(rows, self.rng))
-        technology.candidate_rounds(
-            model, s, rows, self.rng.random((int(model.prm["candidates_per_search"]) - 1, 2, n)))
+        self._search, self._holders, self._amount, self._n_holders = s, holders, amount, n
+        # the receivers' terms of the search (technology._terms): knowledge, squared norms
+        # (numpy's einsum) and absorptive capacities
+        s.rcv_knowledge, s.rcv_terms = rcv_k, (np.einsum("ij,ij->i", rcv_k, rcv_k), cap)
+        # the first candidate's place: service_terms of the users against the reference
+        # institutes (the products k @ ref.T numpy's), then the best eligible place
+        ref, tc = self._reference_institutes()
+        k = f.knowledge[users]
+        dest = mk.redemption_choice(k, ref, k @ ref.T, origin, tc,
+                                    float(prm["knowledge_value_wan"]), float(prm["learning_rate"]),
+                                    float(prm["absorptive_half"]), KNOWLEDGE_EPS, 1.0 - 1e-9,
+                                    self.balance, users, self.unit_subsidy, self.price,
+                                    self.eligible_pairs, home, inst_sampler.place_total())
+        # the first candidate, an institute at dest drawn with a uniform per holder, then per
+        # round a place per holder from its row and an institute there (all places' uniforms
+        # first, then the institutes'): consider(model, s, dest, inst_sampler.draw(dest, u))
+        # followed by consider(model, s, *s.draw(rows, self.rng)) per round, the uniforms of
+        # rng.random(n) and rng.random((R - 1, 2, n)) drawn in one call
+        rounds = int(prm["candidates_per_search"]) - 1
+        u = self.rng.random(n * (1 + 2 * rounds))
+        technology.candidate_rounds(model, s, technology.PlaceRows(prob, np.arange(n), cum),
+                                    u[n:].reshape(rounds, 2, n), first=(dest, u[:n]))
         self._in_project = True
         deal = technology.agree(model, s, self.rng)
         self._in_project = False
@@ -556,9 +570,15 @@ class Vouchers(Mechanism):
             return None
         s = search
         model = self.model
-        # the quotes at the best candidates (mk.voucher_quote of the holders), then the redemptions
-        (used, slots, sub, w, home, dest, spend, additional, by_issuer, add_value, revenue,
-         spend_sum, w_sum, w_add, w_cross, firm_ids, institutes) = mk.voucher_redeem(
+        # the quotes at the best candidates (mk.voucher_quote of the holders), then the
+        # redemptions; the issuers' spending by_issuer added to model.policy_cost[t], to the
+        # voucher_subsidy account (bincount(home, spend), as summed) and to the year's spending,
+        # the additional knowledge value and the local revenue to the year's statistics, in the
+        # same call
+        t = model.book.t
+        st = self._year_stats
+        (used, slots, sub, w, home, dest, spend, additional, spend_sum, w_sum, w_add, w_cross,
+         firm_ids, institutes) = mk.voucher_redeem_booked(
             self._holders, self.eligible_pairs, 1.0 - self.config.copay_share,
             np.ascontiguousarray(deal, dtype=bool), np.ascontiguousarray(s.best_idx, dtype=np.int64),
             np.ascontiguousarray(s.searcher, dtype=np.int64),
@@ -567,17 +587,11 @@ class Vouchers(Mechanism):
             np.ascontiguousarray(s.best_plain_net, dtype=np.float64),
             np.ascontiguousarray(s.best_gain, dtype=np.float64),
             np.ascontiguousarray(s.price, dtype=np.float64), self.balance, model.firms.firm_id,
-            model.n_places)
+            model.n_places, model.policy_cost[t], model.book.account_row("voucher_subsidy"),
+            st["spent"], st["additional_value"], st["local_revenue"])
         if not len(used):
             return None
-        t = model.book.t
-        model.policy_cost[t] += by_issuer
-        model.book.account("voucher_subsidy", by_issuer)   # bincount(home, spend), as summed
         self.spent_by_step[t] += spend_sum
-        st = self._year_stats
-        st["spent"] += by_issuer
-        st["additional_value"] += add_value
-        st["local_revenue"] += revenue
         self.cum["spent"] += spend_sum
         self.cum["services"] += w_sum
         self.cum["additional"] += w_add
