@@ -1,8 +1,9 @@
 """Earlier compiled kernels, kept as test references for the fused kernels that replaced them.
 
 Each was tested bit for bit against the numpy formula it replaced (tests in ``test_kernels.py``
-still run against these copies), and the fused kernels of ``search_kernels`` and ``metrics`` are
-tested bit for bit against them: a chain of evidence from the numpy code to the current kernels.
+and ``test_mech_kernels.py`` still run against these copies), and the fused kernels of
+``search_kernels``, ``metrics`` and ``mechanisms.kernels`` are tested bit for bit against them: a
+chain of evidence from the numpy code to the current kernels.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 
 import numpy as np
 
-from coinnovation_sim.kernels import jit
+from coinnovation_sim.kernels import group_weighted_rows, jit, max0
 
 
 @jit
@@ -164,3 +165,191 @@ def place_knowledge_sums(place: np.ndarray, alive: np.ndarray, weight: np.ndarra
         count[place[i]] += weight[i]
         total[place[i]] += weight[i] * kappa
     return count, total
+
+
+# ------------------------------------------------ enclaves (mechanisms.kernels)
+def institute_groups(place: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                     n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weight totals and weighted row sums of all rows by group, in row order.
+
+    ``bincount(place, weight)`` and ``add.at`` of ``weight[:, None] · values`` by place (rows of
+    weight 0 included): :func:`coinnovation_sim.kernels.group_weighted_rows` of every row.
+
+    Returns
+    -------
+    total : numpy.ndarray
+        Shape (n_groups,): ``Σ weight_i``.
+    num : numpy.ndarray
+        Shape (n_groups, k): ``Σ weight_i · values[i]``.
+    """
+    num, total = group_weighted_rows(np.ascontiguousarray(place, dtype=np.int64),
+                                     np.ones(len(place), np.bool_),
+                                     np.ascontiguousarray(weight, dtype=np.float64), values,
+                                     n_groups, False)
+    return total, num
+
+
+@jit
+def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
+                              values: np.ndarray, n_groups: int
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """Grouped sums of all rows with the weights ``where(alive, weight, 0) · Σ_c values[i, c]``.
+
+    As :func:`institute_groups` computes them for given weights (zero weights included).
+    The row total is added left to right (as :func:`coinnovation_sim.kernels.row_sums`): the
+    enclaves' knowledge-weighted firm offers in one pass instead of three.
+
+    Parameters
+    ----------
+    group : numpy.ndarray
+        Group index per row, int, shape (n,).
+    alive : numpy.ndarray
+        Rows that count (n,), bool; the others weigh 0.
+    weight : numpy.ndarray
+        Weight per row (n,).
+    values : numpy.ndarray
+        Shape (n, k).
+    n_groups : int
+        Number of groups.
+
+    Returns
+    -------
+    total, num : numpy.ndarray
+        Weight totals (n_groups,) and weighted row sums (n_groups, k).
+    """
+    n, k = values.shape
+    total = np.zeros(n_groups)
+    num = np.zeros((n_groups, k))
+    for i in range(n):
+        kappa = 0.0
+        for c in range(k):
+            kappa += values[i, c]
+        w = (weight[i] if alive[i] else 0.0) * kappa
+        g = group[i]
+        total[g] += w
+        for c in range(k):
+            num[g, c] += w * values[i, c]
+    return total, num
+
+
+@jit
+def vacancy_totals(tstar: np.ndarray, talent: np.ndarray, alive: np.ndarray, capital: np.ndarray,
+                   place: np.ndarray, weight: np.ndarray, speed: float, n_places: int
+                   ) -> np.ndarray:
+    """Real vacancies per unit place: the enclaves' fill-rate input.
+
+    ``bincount(place, weights=weight * where(alive & (capital > 0), speed · max(0, T* − T), 0))``.
+
+    Parameters
+    ----------
+    tstar, talent, capital, weight : numpy.ndarray
+        Per firm slot (n,): target and current talent, capital, real firms.
+    alive : numpy.ndarray
+        Live slots (n,), bool.
+    place : numpy.ndarray
+        Unit place per slot (n,), int.
+    speed : float
+        ``hiring_speed``.
+    n_places : int
+        Number of places.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_places,).
+    """
+    out = np.zeros(n_places)
+    cur = -1
+    acc = 0.0
+    for i in range(tstar.shape[0]):       # a place's sum kept in a register through its runs
+        v = speed * max0(tstar[i] - talent[i])
+        if not (alive[i] and capital[i] > 0.0):
+            v = 0.0
+        g = place[i]
+        if g != cur:
+            if cur >= 0:
+                out[cur] = acc
+            cur = g
+            acc = out[g]
+        acc += weight[i] * v
+    if cur >= 0:
+        out[cur] = acc
+    return out
+
+
+@jit
+def origin_weights(origin: np.ndarray, psi: np.ndarray, eff: np.ndarray) -> np.ndarray:
+    """``psi[origin] * eff``: spillover weights of each firm's unit place (n, P)."""
+    n, p = eff.shape
+    out = np.empty((n, p))
+    for i in range(n):
+        o = origin[i]
+        for b in range(p):
+            out[i, b] = psi[o, b] * eff[i, b]
+    return out
+
+
+@jit
+def project_talent(tstar: np.ndarray, alive: np.ndarray, talent: np.ndarray, hire: np.ndarray,
+                   speed: float, slack: float, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Talent path of each firm over ``horizon`` months under the core's hiring rule.
+
+    ``T ← T + hire · max(0, T* − T) − speed · max(0, T − slack · T*)`` from the current talent,
+    with ``T* = 0`` for dead firms (``tstar`` holds ``base^(1/(1−θ))`` for all).
+
+    Parameters
+    ----------
+    tstar : numpy.ndarray
+        ``T*`` before the dead firms' zero (A, n).
+    alive : numpy.ndarray
+        Live firms (n,), bool.
+    talent : numpy.ndarray
+        Current talent (n,).
+    hire : numpy.ndarray
+        From :func:`projection_setup` (A, n).
+    speed, slack : float
+        ``hiring_speed``; layoff threshold (1.05).
+    horizon : int
+        Months.
+
+    Returns
+    -------
+    path : numpy.ndarray
+        Talent after each month (horizon, A, n).
+    target : numpy.ndarray
+        ``T*`` with zeros for dead firms (A, n).
+    """
+    na, n = tstar.shape
+    path = np.empty((horizon, na, n))
+    target = np.empty((na, n))
+    for a in range(na):
+        for i in range(n):
+            ts = tstar[a, i] if alive[i] else 0.0
+            target[a, i] = ts
+            lay = slack * ts
+            h = hire[a, i]
+            t = talent[i]
+            for m in range(horizon):
+                t = (t + h * max0(ts - t)) - speed * max0(t - lay)
+                path[m, a, i] = t
+    return path, target
+
+
+@jit
+def reviewing_slots(member: np.ndarray, review: np.ndarray, alive: np.ndarray,
+                    capital: np.ndarray, members: bool) -> np.ndarray:
+    """Live slots reviewing their location this month: park members or firms free to apply.
+
+    ``members``: ``flatnonzero((member >= 0) & review & alive)``; otherwise the applicants
+    ``flatnonzero(alive & (member < 0) & review & (capital > 0))``.
+    """
+    n = member.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if not (review[i] and alive[i]):
+            continue
+        if (member[i] >= 0) if members else (member[i] < 0 and capital[i] > 0.0):
+            out[m] = i
+            m += 1
+    return out[:m].copy()

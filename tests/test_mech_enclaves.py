@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import reference_kernels as rk
 from coinnovation_sim import load_scenario, run
 from coinnovation_sim.innovation import place_pools
 from coinnovation_sim.mechanisms import REGISTRY
@@ -348,7 +349,7 @@ def _reference_gain(outlook, slots, host, horizon, unit_cost, setup_cost, share)
                                          float(prm["absorptive_half"]), _EPS)
     vals = []
     for origin in (away, home):
-        weights = mk.origin_weights(origin, outlook.psi, eff)
+        weights = rk.origin_weights(origin, outlook.psi, eff)
         vals.append(mk.knowledge_value(origin, k, weights, weights @ outlook.pools, cap, worth,
                                        outlook.q, outlook.kind_share, outlook.tc,
                                        value * prm["spillover_rate"],
@@ -359,7 +360,7 @@ def _reference_gain(outlook, slots, host, horizon, unit_cost, setup_cost, share)
     alive = f.alive[slots]
     w, base, hire = mk.projection_setup(np.stack([away, home]), home, alive, model.wage,
                                         outlook.fill, scale, np.array([share, 1.0]), theta, speed)
-    path, _ = mk.project_talent(np.power(base, 1.0 / (1.0 - theta)), alive, f.talent[slots],
+    path, _ = rk.project_talent(np.power(base, 1.0 / (1.0 - theta)), alive, f.talent[slots],
                                 hire, speed, 1.05, horizon)
     there, here = mk.mean_profit(path, np.power(path, theta), scale, w, f.overhead[slots])
     return mk.location_gain(there, here, know, f.capital[slots], unit_cost, setup_cost,
@@ -400,7 +401,7 @@ def test_outlook_fill_rates_equal_the_cores_target_talent_and_numpy():
         f, prm = model.firms, model.prm
         fill = _Outlook(model).fill
         tstar = target_talent(model, quality(model))
-        vac = mk.vacancy_totals(tstar, f.talent, f.alive, f.capital, f.unit_place,
+        vac = rk.vacancy_totals(tstar, f.talent, f.alive, f.capital, f.unit_place,
                                 model.firm_weight(), float(prm["hiring_speed"]), model.n_places)
         attract = np.where(vac > 0, model.wage ** prm["wage_elasticity"]
                            * np.power(np.maximum(vac, 1e-300), prm["vacancy_elasticity"]), 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import reference_kernels as rk
 from coinnovation_sim.fastmath import gap_sums
 from coinnovation_sim.kernels import row_sums
 from coinnovation_sim.knowledge import _EPS, absorptive_capacity, cosine_to_pools, learning_efficiency
@@ -69,7 +70,7 @@ def test_scalar_rules_match_numpy_for_nan_and_signed_zeros():
 def test_institute_groups_equal_bincount_and_add_at():
     rng, k, place, _ = _firms()
     w = rng.uniform(0, 3, len(k)) * (rng.random(len(k)) < 0.8)
-    total, num = mk.institute_groups(place, w, k, 16)
+    total, num = rk.institute_groups(place, w, k, 16)
     expect = np.zeros((16, k.shape[1]))
     np.add.at(expect, place, w[:, None] * k)
     assert same(total, np.bincount(place, weights=w, minlength=16))
@@ -88,7 +89,7 @@ def test_vacancy_totals_equal_the_numpy_bincount():
     vac = 0.2 * np.maximum(0.0, tstar - talent)
     vac = np.where(alive & (capital > 0), vac, 0.0)
     for pl in (place, np.sort(place), np.repeat(place[:30], 10)):   # random places and runs
-        assert same(mk.vacancy_totals(tstar, talent, alive, capital, pl, w, 0.2, 16),
+        assert same(rk.vacancy_totals(tstar, talent, alive, capital, pl, w, 0.2, 16),
                     np.bincount(pl, weights=w * vac, minlength=16))
 
 
@@ -121,7 +122,7 @@ def test_knowledge_terms_and_values_equal_the_numpy_valuation():
     q = np.stack([normalise_rows(phi * rng.random(p)[None, :]) for _ in range(2)])
     share = np.array([1.0 - 0.4, 0.4])
     for origin in (place, np.full(n, 3)):
-        weights = mk.origin_weights(origin, psi, eff)
+        weights = rk.origin_weights(origin, psi, eff)
         assert same(weights, psi[origin] * e_eff)
         got = mk.knowledge_value(origin, k, weights, weights @ pools, cap, worth, q, share, tc, sv, sp)
         gap = np.maximum(0.0, weights @ pools - weights.sum(axis=1)[:, None] * k)
@@ -161,7 +162,7 @@ def test_profit_projection_equals_the_numpy_loop():
     shares = np.array([0.3, 1.0])
     w, base, hire = mk.projection_setup(origin, home, alive, wage, fill, scale, shares, theta, speed)
     tstar = np.power(base, 1.0 / (1.0 - theta))
-    path, target = mk.project_talent(tstar, alive, talent, hire, speed, 1.05, horizon)
+    path, target = rk.project_talent(tstar, alive, talent, hire, speed, 1.05, horizon)
     got = mk.mean_profit(path, np.power(path, theta), scale, w, overhead)
     for a in range(2):
         expect = _profit_numpy(wage, fill, scale, alive, home, talent, overhead, origin[a],
@@ -302,7 +303,7 @@ def test_kernels_are_exact_for_other_field_and_place_counts(nf, p):
     e = learning_efficiency(1.0 - np.clip(cosine_to_pools(k, reps[0]), 0.0, 1.0))
     assert same(worth[0], 0.75 * cap[:, None] * e * gap_sums(reps[0], k) - prices[0])
     psi = normalise_rows(rng.random((p, p)))
-    weights = mk.origin_weights(place, psi, eff)
+    weights = rk.origin_weights(place, psi, eff)
     q = np.stack([normalise_rows(rng.random((p, p))) for _ in range(2)])
     tc = rng.random((p, p))
     got = mk.knowledge_value(place, k, weights, weights @ pools, cap, worth, q, np.array([0.6, 0.4]),
@@ -628,7 +629,7 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
     alive = rng.random(len(k)) < 0.85
     wf = rng.uniform(0.5, 3.0, len(k))
     weight = np.where(alive, wf, 0.0) * row_sums(k)
-    total, num = mk.knowledge_weighted_groups(place, alive, wf, k, 16)
+    total, num = rk.knowledge_weighted_groups(place, alive, wf, k, 16)
     assert same(total, np.bincount(place, weights=weight, minlength=16))
     assert same(num, group_sum(place, weight[:, None] * k, 16))
     alive[::9] = True
@@ -640,8 +641,8 @@ def test_knowledge_weighted_groups_equal_the_three_numpy_passes():
         # random places, runs of one place (sums carried in registers), another field count
         got = mk.outlook_sums(pl, alive, wf, kk, tstar, talent, capital, 0.2, 16)
         want = (*group_weighted_rows(pl, alive, wf, kk, 16, True),
-                *mk.knowledge_weighted_groups(pl, alive, wf, kk, 16),
-                mk.vacancy_totals(tstar, talent, alive, capital, pl, wf, 0.2, 16))
+                *rk.knowledge_weighted_groups(pl, alive, wf, kk, 16),
+                rk.vacancy_totals(tstar, talent, alive, capital, pl, wf, 0.2, 16))
         for a, b in zip(got, want, strict=True):
             assert same(a, b)
 
@@ -675,7 +676,7 @@ def test_outlook_terms_equal_the_numpy_outlook():
     ti, ci = group_weighted_rows(inst_place, np.ones(60, np.bool_), iw, ik, p, True)
     total, count = pool_f + ti, count_f + ci
     pools = np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
-    inst_total, inst_num = mk.institute_groups(inst_place, iw * cap * row_sums(ik), ik, p)
+    inst_total, inst_num = rk.institute_groups(inst_place, iw * cap * row_sums(ik), ik, p)
     want = np.stack([mk.group_means(inst_num, inst_total), mk.group_means(kw_num, kw_total), pools])
     assert same(basis, want)
     assert same(q, np.stack([normalise_rows(phi * t[None, :]) for t in (inst_total, kw_total)]))
@@ -689,21 +690,21 @@ def test_reviewing_slots_and_members_staff_equal_numpy():
     member = np.where(rng.random(n) < 0.1, rng.integers(0, 3, n), -1)
     review, alive = rng.random(n) < 0.25, rng.random(n) < 0.9
     capital = rng.normal(3, 5, n)
-    assert same(mk.reviewing_slots(member, review, alive, capital, True),
+    assert same(rk.reviewing_slots(member, review, alive, capital, True),
                 np.flatnonzero((member >= 0) & review & alive))
-    assert same(mk.reviewing_slots(member, review, alive, capital, False),
+    assert same(rk.reviewing_slots(member, review, alive, capital, False),
                 np.flatnonzero(alive & (member < 0) & review & (capital > 0)))
     u = rng.random(n)
     review = u < 0.25
     members, free = mk.review_slots(member, u, 0.25, alive, capital)
-    assert same(members, mk.reviewing_slots(member, review, alive, capital, True))
-    assert same(free, mk.reviewing_slots(member, review, alive, capital, False))
+    assert same(members, rk.reviewing_slots(member, review, alive, capital, True))
+    assert same(free, rk.reviewing_slots(member, review, alive, capital, False))
     for cut in (0.5, 0.0, 1.0):                   # some, none or all reviewing members leave
         leavers = members[rng.random(len(members)) < cut]
         after = member.copy()
         after[leavers] = -1
         assert same(mk.with_leavers(free, leavers, capital),
-                    mk.reviewing_slots(after, review, alive, capital, False))
+                    rk.reviewing_slots(after, review, alive, capital, False))
     w, talent, share = rng.uniform(0.5, 2, n), rng.uniform(0, 50, n), rng.uniform(0.2, 1, n)
     inside = member >= 0
     assert same(mk.members_staff(np.flatnonzero(inside), w, talent, share),
@@ -898,7 +899,7 @@ def test_reference_terms_equal_group_means_and_numpy_costs():
     mult, phi = rng.uniform(0.5, 1.5, (p, p)), rng.uniform(0.05, 1.0, (p, p))
     phi[2, 3] = 0.0
     ref, tc = mk.reference_terms(place, capacity, knowledge, p, 2.5, mult, phi)
-    total, num = mk.institute_groups(place, capacity, knowledge, p)
+    total, num = rk.institute_groups(place, capacity, knowledge, p)
     assert same(ref, mk.group_means(num, total))
     with np.errstate(divide="ignore"):
         assert same(tc, 2.5 * mult / phi)

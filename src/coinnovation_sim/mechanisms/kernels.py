@@ -22,7 +22,10 @@ order:
 
 Divisions are guarded explicitly (:func:`ieee_div`), so compiled and interpreted code take the
 same branches. ``tests/test_mech_kernels.py`` compares each kernel, bit for bit, with the numpy
-formula it replaces. :func:`warm_up` compiles (or loads) every kernel with every argument type a
+formula it replaces; earlier kernels that fused ones replaced (``knowledge_weighted_groups``,
+``vacancy_totals``, ``origin_weights``, ``project_talent``, ``reviewing_slots``,
+``institute_groups``) are kept as test references in ``tests/reference_kernels.py``, and the fused
+kernels are tested against them. :func:`warm_up` compiles (or loads) every kernel with every argument type a
 run uses; the mechanisms call it when they are built.
 """
 
@@ -97,68 +100,6 @@ def _cosine(dot: float, den: float, eps: float) -> float:
 
 
 # ---------------------------------------------------------------------------------- group sums
-def institute_groups(place: np.ndarray, weight: np.ndarray, values: np.ndarray,
-                     n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weight totals and weighted row sums of all rows by group, in row order.
-
-    ``bincount(place, weight)`` and ``add.at`` of ``weight[:, None] · values`` by place (rows of
-    weight 0 included): :func:`coinnovation_sim.kernels.group_weighted_rows` of every row.
-
-    Returns
-    -------
-    total : numpy.ndarray
-        Shape (n_groups,): ``Σ weight_i``.
-    num : numpy.ndarray
-        Shape (n_groups, k): ``Σ weight_i · values[i]``.
-    """
-    num, total = group_weighted_rows(np.ascontiguousarray(place, dtype=np.int64),
-                                     np.ones(len(place), np.bool_),
-                                     np.ascontiguousarray(weight, dtype=np.float64), values,
-                                     n_groups, False)
-    return total, num
-
-
-@jit
-def knowledge_weighted_groups(group: np.ndarray, alive: np.ndarray, weight: np.ndarray,
-                              values: np.ndarray, n_groups: int
-                              ) -> tuple[np.ndarray, np.ndarray]:
-    """Grouped sums of all rows with the weights ``where(alive, weight, 0) · Σ_c values[i, c]``.
-
-    As :func:`institute_groups` computes them for given weights (zero weights included).
-    The row total is added left to right (as :func:`coinnovation_sim.kernels.row_sums`): the
-    enclaves' knowledge-weighted firm offers in one pass instead of three.
-
-    Parameters
-    ----------
-    group : numpy.ndarray
-        Group index per row, int, shape (n,).
-    alive : numpy.ndarray
-        Rows that count (n,), bool; the others weigh 0.
-    weight : numpy.ndarray
-        Weight per row (n,).
-    values : numpy.ndarray
-        Shape (n, k).
-    n_groups : int
-        Number of groups.
-
-    Returns
-    -------
-    total, num : numpy.ndarray
-        Weight totals (n_groups,) and weighted row sums (n_groups, k).
-    """
-    n, k = values.shape
-    total = np.zeros(n_groups)
-    num = np.zeros((n_groups, k))
-    for i in range(n):
-        kappa = 0.0
-        for c in range(k):
-            kappa += values[i, c]
-        w = (weight[i] if alive[i] else 0.0) * kappa
-        g = group[i]
-        total[g] += w
-        for c in range(k):
-            num[g, c] += w * values[i, c]
-    return total, num
 
 
 @jit
@@ -169,8 +110,8 @@ def outlook_sums(group: np.ndarray, alive: np.ndarray, weight: np.ndarray, value
     """The enclaves' three grouped sums of the firms in one pass over their rows.
 
     ``kernels.group_weighted_rows(group, alive, weight, values, n_groups, True)`` (the firms'
-    part of ``innovation.place_pools``), :func:`knowledge_weighted_groups` of the same
-    arguments and :func:`vacancy_totals` ``(tstar, talent, alive, capital, group, weight, speed,
+    part of ``innovation.place_pools``), ``knowledge_weighted_groups`` of the same
+    arguments and ``vacancy_totals`` ``(tstar, talent, alive, capital, group, weight, speed,
     n_groups)``; each accumulator adds the rows in row order, as those kernels do.
 
     Returns
@@ -283,7 +224,7 @@ def outlook_terms(vac: np.ndarray, wage_pow: np.ndarray, vac_pow: np.ndarray,
     attract[None, :])).sum(axis=0)`` (rows added in order) and ``attract = where(vac > 0,
     wage_pow · vac_pow, 0)``; the place pools (firms' and institutes' sums, then the means); the
     representative institute (weights ``inst_weight · capacity · Σ_f k``) and firm
-    (:func:`knowledge_weighted_groups`) of each place, :func:`group_means`; the partner-place
+    (``knowledge_weighted_groups``) of each place, :func:`group_means`; the partner-place
     draws ``normalise_rows(phi · total[None, :])`` per kind; ``normalise_rows(phi)`` and
     ``transaction_cost · multiplier / phi``.
 
@@ -357,51 +298,6 @@ def group_means(num: np.ndarray, total: np.ndarray) -> np.ndarray:
         if t > 0.0:
             for c in range(k):
                 out[p, c] = num[p, c] / t
-    return out
-
-
-@jit
-def vacancy_totals(tstar: np.ndarray, talent: np.ndarray, alive: np.ndarray, capital: np.ndarray,
-                   place: np.ndarray, weight: np.ndarray, speed: float, n_places: int
-                   ) -> np.ndarray:
-    """Real vacancies per unit place: the enclaves' fill-rate input.
-
-    ``bincount(place, weights=weight * where(alive & (capital > 0), speed · max(0, T* − T), 0))``.
-
-    Parameters
-    ----------
-    tstar, talent, capital, weight : numpy.ndarray
-        Per firm slot (n,): target and current talent, capital, real firms.
-    alive : numpy.ndarray
-        Live slots (n,), bool.
-    place : numpy.ndarray
-        Unit place per slot (n,), int.
-    speed : float
-        ``hiring_speed``.
-    n_places : int
-        Number of places.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n_places,).
-    """
-    out = np.zeros(n_places)
-    cur = -1
-    acc = 0.0
-    for i in range(tstar.shape[0]):       # a place's sum kept in a register through its runs
-        v = speed * max0(tstar[i] - talent[i])
-        if not (alive[i] and capital[i] > 0.0):
-            v = 0.0
-        g = place[i]
-        if g != cur:
-            if cur >= 0:
-                out[cur] = acc
-            cur = g
-            acc = out[g]
-        acc += weight[i] * v
-    if cur >= 0:
-        out[cur] = acc
     return out
 
 
@@ -525,18 +421,6 @@ def _knowledge_terms8(k: np.ndarray, dot_pools: np.ndarray, reps: np.ndarray,
 
 
 @jit
-def origin_weights(origin: np.ndarray, psi: np.ndarray, eff: np.ndarray) -> np.ndarray:
-    """``psi[origin] * eff``: spillover weights of each firm's unit place (n, P)."""
-    n, p = eff.shape
-    out = np.empty((n, p))
-    for i in range(n):
-        o = origin[i]
-        for b in range(p):
-            out[i, b] = psi[o, b] * eff[i, b]
-    return out
-
-
-@jit
 def knowledge_value(origin: np.ndarray, k: np.ndarray, weights: np.ndarray, learn: np.ndarray,
                     cap: np.ndarray, worth: np.ndarray, q: np.ndarray, kind_share: np.ndarray,
                     tc: np.ndarray, spill_value: float, search_probability: float) -> np.ndarray:
@@ -553,7 +437,7 @@ def knowledge_value(origin: np.ndarray, k: np.ndarray, weights: np.ndarray, lear
     k : numpy.ndarray
         Knowledge (n, F).
     weights : numpy.ndarray
-        :func:`origin_weights` (n, P).
+        ``origin_weights`` (n, P).
     learn : numpy.ndarray
         ``weights @ pools`` (n, F), numpy's product.
     cap, worth : numpy.ndarray
@@ -648,52 +532,6 @@ def projection_setup(origin: np.ndarray, home: np.ndarray, alive: np.ndarray, wa
 
 
 @jit
-def project_talent(tstar: np.ndarray, alive: np.ndarray, talent: np.ndarray, hire: np.ndarray,
-                   speed: float, slack: float, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Talent path of each firm over ``horizon`` months under the core's hiring rule.
-
-    ``T ← T + hire · max(0, T* − T) − speed · max(0, T − slack · T*)`` from the current talent,
-    with ``T* = 0`` for dead firms (``tstar`` holds ``base^(1/(1−θ))`` for all).
-
-    Parameters
-    ----------
-    tstar : numpy.ndarray
-        ``T*`` before the dead firms' zero (A, n).
-    alive : numpy.ndarray
-        Live firms (n,), bool.
-    talent : numpy.ndarray
-        Current talent (n,).
-    hire : numpy.ndarray
-        From :func:`projection_setup` (A, n).
-    speed, slack : float
-        ``hiring_speed``; layoff threshold (1.05).
-    horizon : int
-        Months.
-
-    Returns
-    -------
-    path : numpy.ndarray
-        Talent after each month (horizon, A, n).
-    target : numpy.ndarray
-        ``T*`` with zeros for dead firms (A, n).
-    """
-    na, n = tstar.shape
-    path = np.empty((horizon, na, n))
-    target = np.empty((na, n))
-    for a in range(na):
-        for i in range(n):
-            ts = tstar[a, i] if alive[i] else 0.0
-            target[a, i] = ts
-            lay = slack * ts
-            h = hire[a, i]
-            t = talent[i]
-            for m in range(horizon):
-                t = (t + h * max0(ts - t)) - speed * max0(t - lay)
-                path[m, a, i] = t
-    return path, target
-
-
-@jit
 def mean_profit(path: np.ndarray, power: np.ndarray, scale: np.ndarray, w: np.ndarray,
                 overhead: np.ndarray) -> np.ndarray:
     """Mean monthly operating profit ``Σ_m (scale · T_m^θ − w T_m − overhead) / horizon``.
@@ -767,7 +605,7 @@ def valuation_setup(slots: np.ndarray, host: int, k: np.ndarray, dots: np.ndarra
                     pools: np.ndarray, reps: np.ndarray, psi: np.ndarray, place: np.ndarray,
                     learn_value: float, prices: np.ndarray, half: float, eps: float
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`knowledge_terms` and the :func:`origin_weights` of a unit in ``host`` and at home.
+    """:func:`knowledge_terms` and the ``origin_weights`` of a unit in ``host`` and at home.
 
     ``k = knowledge[slots]`` and ``dots = k @ basis_t`` (numpy's products: the representatives'
     kinds, then the pools); the home of firm ``j`` is ``place[slots[j]]``.
@@ -860,9 +698,9 @@ def gain_setup(slots: np.ndarray, host: int, place: np.ndarray, alive: np.ndarra
 @jit
 def project_path(tstar: np.ndarray, slots: np.ndarray, alive: np.ndarray, talent: np.ndarray,
                  hire: np.ndarray, speed: float, slack: float, horizon: int) -> np.ndarray:
-    """The ``path`` of :func:`project_talent` for the firms ``slots`` (all firms month by month).
+    """The ``path`` of ``project_talent`` for the firms ``slots`` (all firms month by month).
 
-    The same operations on each firm's talent as :func:`project_talent`, the month loop outside.
+    The same operations on each firm's talent as ``project_talent``, the month loop outside.
     """
     na, n = tstar.shape
     path = np.empty((horizon, na, n))
@@ -931,29 +769,9 @@ def park_units(inside: np.ndarray, member: np.ndarray, weight: np.ndarray,
 
 
 @jit
-def reviewing_slots(member: np.ndarray, review: np.ndarray, alive: np.ndarray,
-                    capital: np.ndarray, members: bool) -> np.ndarray:
-    """Live slots reviewing their location this month: park members or firms free to apply.
-
-    ``members``: ``flatnonzero((member >= 0) & review & alive)``; otherwise the applicants
-    ``flatnonzero(alive & (member < 0) & review & (capital > 0))``.
-    """
-    n = member.shape[0]
-    out = np.empty(n, np.int64)
-    m = 0
-    for i in range(n):
-        if not (review[i] and alive[i]):
-            continue
-        if (member[i] >= 0) if members else (member[i] < 0 and capital[i] > 0.0):
-            out[m] = i
-            m += 1
-    return out[:m].copy()
-
-
-@jit
 def review_slots(member: np.ndarray, u: np.ndarray, probability: float, alive: np.ndarray,
                  capital: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both lists of :func:`reviewing_slots` in one pass, with ``review = u < probability``.
+    """Both lists of ``reviewing_slots`` in one pass, with ``review = u < probability``.
 
     Returns
     -------
@@ -2236,22 +2054,18 @@ def warm_up() -> None:
     ro = np.ones(2)
     ro.flags.writeable = False
     for w in (f2, ro):
-        knowledge_weighted_groups(i2, b2, w, m22, 1)
-        vacancy_totals(f2, f2, b2, f2, i2, w, 0.5, 1)
         outlook_sums(i2, b2, w, m22, f2, f2, f2, 0.5, 1)
     outlook_terms(f2, f2, f2, m22, f2, m22, f2, f2, m22, i2, f2, f2, m22, m22, m22, 1.0)
     group_means(m22, f2)
     reference_terms(i2, f2, m22, 2, 0.5, m22, m22)
-    cap, eff, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
-                                      f2[:1].copy(), 1.0, 1e-12)
-    wts = origin_weights(i2, m22, eff)
-    knowledge_value(i2, m22, wts, m22, cap, worth, np.ones((1, 2, 2)), f2[:1].copy(), m22, 1.0,
+    cap, _, worth = knowledge_terms(m22, m22, m22, np.ones((1, 2, 2)), np.ones((1, 2, 2)), 1.0,
+                                    f2[:1].copy(), 1.0, 1e-12)
+    knowledge_value(i2, m22, m22, m22, cap, worth, np.ones((1, 2, 2)), f2[:1].copy(), m22, 1.0,
                     0.1)
     o2 = np.zeros((1, 2), np.int64)
     for wage in (f2, ro):                     # the model's wages are read-only too
         w, base, hire = projection_setup(o2, i2, b2, wage, f2, f2, f2[:1].copy(), 0.5, 0.1)
-    path, _ = project_talent(base, b2, f2, hire, 0.1, 1.05, 2)
-    mean_profit(path, path, f2, w, f2)
+    mean_profit(np.ones((2, 1, 2)), np.ones((2, 1, 2)), f2, w, f2)
     s2 = np.arange(2)
     cap, worth, wts = valuation_setup(s2, 0, m22, np.ones((3, 2, 2)), m22, np.ones((2, 2, 2)),
                                       m22, i2, 1.0, f2, 1.0, 1e-12)
@@ -2265,7 +2079,6 @@ def warm_up() -> None:
         knowledge_access(s2, know, w)
     location_gain(f2, f2, f2, f2, 1.0, 1.0, 2)
     stale_members(i2, b2, i2, i2)
-    reviewing_slots(i2, b2, b2, f2, True)
     review_slots(i2, f2, 0.5, b2, f2)
     with_leavers(i2, i2, f2)
     for w in (f2, ro):
